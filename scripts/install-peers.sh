@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests use as real peers (Postfix, swaks, Knot DNS, strace,
+# Dovecot, isync, Python's aiosmtpd and dkimpy). Idempotent: does nothing when all are present.
+# The stock daemons are never started: the tests run their own instances on loopback.
+set -euo pipefail
+pkgs=(postfix swaks knot knot-dnsutils strace dovecot-core dovecot-imapd isync
+      python3-aiosmtpd python3-dkim python3-dnspython)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "install-peers: missing ${missing[*]}; run as root (or apt-get install them) to enable the peer tests" >&2
+  exit 0
+fi
+echo "install-peers: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+# policy-rc.d keeps apt from starting the stock daemons on the standard ports.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; created_policy=1
+fi
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ "${created_policy:-0}" = 1 ] && rm -f /usr/sbin/policy-rc.d
+for svc in postfix dovecot knot; do
+  if [ -d /run/systemd/system ]; then systemctl disable --now "$svc" 2>/dev/null || true; fi
+done
+exit 0

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The README's test command runs this (npm test): install the test peers, type-check, then run
+# every test under Node's test runner with the loopback guard preloaded.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-peers.sh
+node --version
+npx tsc --noEmit -p .
+exec node --import ./test/support/guard.ts --test --test-concurrency=2 --test-timeout=600000 \
+  'src/**/*.test.ts' 'test/**/*.test.ts'
