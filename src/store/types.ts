@@ -156,3 +156,225 @@ export interface DeliveryResult {
   delivered: DeliveredMessage[];
   queueIds: Id[];
 }
+
+// ---------------------------------------------------------------------------------------------
+// MetadataStore: the repositories every backend implements. Every method returns a Promise so a
+// networked backend (PostgreSQL) fits behind the same interface; the SQLite backend runs them
+// synchronously and serialises them behind any open transaction (see sqlite/db.ts).
+// Errors: methods throw StoreError (src/store/errors.ts) with a stable code.
+// ---------------------------------------------------------------------------------------------
+
+export interface NewUser {
+  domainId: Id;
+  /** Lower-cased by the store. */
+  localPart: string;
+  displayName?: string;
+  passwordHash: string;
+  role?: Role;
+  quotaBytes?: number | null;
+}
+
+export interface NewAlias {
+  domainId: Id;
+  /** "" for the catch-all `@domain`. Lower-cased by the store. */
+  localPart: string;
+  targets: string[];
+}
+
+export interface UserUsage {
+  /** Sum of RFC822.SIZE over the user's messages. */
+  bytes: number;
+  messages: number;
+}
+
+export interface AccountsRepo {
+  /** Throws StoreError "exists" if the name is taken. */
+  createDomain(name: string): Promise<DomainRecord>;
+  getDomain(name: string): Promise<DomainRecord | null>;
+  getDomainById(id: Id): Promise<DomainRecord | null>;
+  listDomains(): Promise<DomainRecord[]>;
+  setDomainDisabled(id: Id, disabled: boolean): Promise<void>;
+  /** Removes the domain and its aliases; throws StoreError "in-use" while users remain. Returns false if absent. */
+  removeDomain(name: string): Promise<boolean>;
+
+  /** Throws "exists" (address taken by a user or alias) or "not-found" (no such domain). */
+  createUser(user: NewUser): Promise<UserRecord>;
+  getUserByAddress(address: string): Promise<UserRecord | null>;
+  getUserById(id: Id): Promise<UserRecord | null>;
+  /** All users, or one domain's; ordered by address. */
+  listUsers(domainId?: Id): Promise<UserRecord[]>;
+  updatePassword(userId: Id, passwordHash: string): Promise<void>;
+  setUserDisabled(userId: Id, disabled: boolean): Promise<void>;
+  setUserQuota(userId: Id, quotaBytes: number | null): Promise<void>;
+  setUserRole(userId: Id, role: Role): Promise<void>;
+  /** Removes the user, its mailboxes and messages (blob refcounts drop; the collector frees files). */
+  removeUser(userId: Id): Promise<boolean>;
+
+  /** Throws "exists" (address taken by a user or alias) or "not-found" (no such domain). */
+  createAlias(alias: NewAlias): Promise<AliasRecord>;
+  getAliasByAddress(address: string): Promise<AliasRecord | null>;
+  listAliases(domainId?: Id): Promise<AliasRecord[]>;
+  setAliasTargets(id: Id, targets: string[]): Promise<void>;
+  removeAlias(address: string): Promise<boolean>;
+}
+
+export type FlagMode = "replace" | "add" | "remove";
+
+export interface FlagChange {
+  uid: number;
+  modseq: number;
+  flags: string[];
+}
+
+export interface ExpungeResult {
+  /** UIDs actually removed, ascending. */
+  uids: number[];
+  /** The mailbox's new HIGHESTMODSEQ (unchanged if nothing was removed). */
+  modseq: number;
+}
+
+export interface MailRepo {
+  /** Fresh UIDVALIDITY (never reused, even after DELETE + CREATE of the same name). Throws "exists". */
+  createMailbox(userId: Id, name: string, specialUse?: string | null): Promise<MailboxRecord>;
+  listMailboxes(userId: Id): Promise<MailboxRecord[]>;
+  getMailbox(userId: Id, name: string): Promise<MailboxRecord | null>;
+  getMailboxById(id: Id): Promise<MailboxRecord | null>;
+  /** RFC 9051 §6.3.6: children ("old/…") move too. Throws "exists" / "not-found". */
+  renameMailbox(userId: Id, oldName: string, newName: string): Promise<void>;
+  setSubscribed(mailboxId: Id, subscribed: boolean): Promise<void>;
+  setSpecialUse(mailboxId: Id, specialUse: string | null): Promise<void>;
+  /** Removes the mailbox and its messages (blob refcounts drop). Returns false if absent. */
+  deleteMailbox(userId: Id, name: string): Promise<boolean>;
+  /** Messages with uid > sinceUid (default all), ascending by UID. */
+  listMessages(mailboxId: Id, sinceUid?: number): Promise<MessageRecord[]>;
+  getMessage(mailboxId: Id, uid: number): Promise<MessageRecord | null>;
+  /** Messages whose MODSEQ > sinceModseq (RFC 7162 CHANGEDSINCE), ascending by UID. */
+  listChangedSince(mailboxId: Id, sinceModseq: number): Promise<MessageRecord[]>;
+  /**
+   * Changes flags; one new MODSEQ for the operation, given to each message whose flags actually
+   * changed (RFC 7162 §3.1). Unknown UIDs are ignored. Returns the changed messages.
+   */
+  setFlags(mailboxId: Id, uids: number[], flags: string[], mode: FlagMode): Promise<FlagChange[]>;
+  /** Removes messages, records tombstones for VANISHED (RFC 7162 §3.2.5), drops blob refcounts. */
+  expunge(mailboxId: Id, uids: number[]): Promise<ExpungeResult>;
+  /** UIDs expunged with MODSEQ > sinceModseq, ascending. */
+  listExpunged(mailboxId: Id, sinceModseq: number): Promise<number[]>;
+  /** Cheap: a stored counter kept by every delivery, expunge and delete. */
+  userUsage(userId: Id): Promise<UserUsage>;
+}
+
+export type QueueRecipientState = "pending" | "delivered" | "failed";
+
+export interface QueueRecipientRecord {
+  id: Id;
+  queueId: Id;
+  recipient: string;
+  orcpt: string | null;
+  notify: string[] | null;
+  state: QueueRecipientState;
+  attempts: number;
+  /** ms since epoch. */
+  nextAttemptAt: number;
+  lastReply: string | null;
+  updatedAt: number;
+}
+
+export interface QueueRecord {
+  id: Id;
+  blobId: Id;
+  mailFrom: string;
+  ret: "FULL" | "HDRS" | null;
+  envid: string | null;
+  traceHeaders: string;
+  origin: string;
+  createdAt: number;
+  recipients: QueueRecipientRecord[];
+}
+
+export interface QueueRepo {
+  list(): Promise<QueueRecord[]>;
+  get(id: Id): Promise<QueueRecord | null>;
+  /** Removes the entry and drops its blob reference. Returns false if absent. */
+  remove(id: Id): Promise<boolean>;
+}
+
+/** A row of the blob table: where the committed file lives and how many rows reference it. */
+export interface BlobRecord {
+  id: Id;
+  sha256: string;
+  size: number;
+  refcount: number;
+  /** Backend-specific location (for the file layout: the bucket directory name). */
+  location: string;
+  createdAt: number;
+}
+
+/** One request of a group-commit batch, with the blob row it will use or create. */
+export interface BatchDelivery {
+  req: DeliveryRequest;
+  /** Existing row to reuse (refcount + n), or a new row to insert at `location`. */
+  blob: { existingId: Id } | { location: string };
+}
+
+export type BatchOutcome = { ok: true; result: DeliveryResult } | { ok: false; error: Error };
+
+export interface BlobRepo {
+  get(id: Id): Promise<BlobRecord | null>;
+  getBySha(sha256: string): Promise<BlobRecord | null>;
+  /** Rows no message or queue entry references, oldest first. */
+  listUnreferenced(limit: number): Promise<BlobRecord[]>;
+  /** Deletes the given rows if still unreferenced (refcount 0); returns the rows deleted. */
+  deleteUnreferenced(ids: Id[]): Promise<BlobRecord[]>;
+  /**
+   * One transaction for the whole batch; a request that fails (e.g. its mailbox vanished) is
+   * rolled back alone (savepoint) and reported, the others commit.
+   */
+  commitBatch(items: BatchDelivery[]): Promise<BatchOutcome[]>;
+}
+
+export interface SettingsRepo {
+  get(key: string): Promise<string | null>;
+  set(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+export interface AuditEntry {
+  id: Id;
+  at: number;
+  actor: string;
+  action: string;
+  target: string;
+  detail: string | null;
+}
+
+export interface AuditRepo {
+  append(entry: { actor: string; action: string; target: string; detail?: string | null }): Promise<Id>;
+  /** Newest first. */
+  list(limit?: number): Promise<AuditEntry[]>;
+}
+
+export interface IntegrityReport {
+  ok: boolean;
+  /** Human-readable problems: SQLite integrity_check lines, foreign-key violations, refcount drift. */
+  problems: string[];
+}
+
+export interface StoreRepos {
+  accounts: AccountsRepo;
+  mail: MailRepo;
+  queue: QueueRepo;
+  blobs: BlobRepo;
+  settings: SettingsRepo;
+  audit: AuditRepo;
+}
+
+export interface MetadataStore extends StoreRepos {
+  /**
+   * Runs fn in one transaction (commit on resolve, rollback on throw). Inside fn use only the
+   * repos passed to it: every other call on the store waits until the transaction ends (so
+   * calling the outer store from fn would wait forever).
+   */
+  transaction<T>(fn: (tx: StoreRepos) => Promise<T> | T): Promise<T>;
+  integrityCheck(): Promise<IntegrityReport>;
+  close(): Promise<void>;
+}

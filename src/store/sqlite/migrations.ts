@@ -1,0 +1,159 @@
+// Schema migrations: ordered, each applied once in its own transaction and recorded in
+// schema_migrations. Never edit a released migration; append a new one.
+import type { DatabaseSync } from "node:sqlite";
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "initial schema",
+    sql: `
+CREATE TABLE domains (
+  id INTEGER PRIMARY KEY,
+  name TEXT NOT NULL UNIQUE,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE users (
+  id INTEGER PRIMARY KEY,
+  domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE RESTRICT,
+  local_part TEXT NOT NULL,
+  address TEXT NOT NULL UNIQUE,
+  display_name TEXT NOT NULL DEFAULT '',
+  password_hash TEXT NOT NULL,
+  role TEXT NOT NULL CHECK (role IN ('admin', 'domain-admin', 'user')),
+  quota_bytes INTEGER,
+  disabled INTEGER NOT NULL DEFAULT 0,
+  -- Kept by every delivery, expunge and delete in the same transaction: quota checks at RCPT
+  -- and delivery read one row instead of summing messages.
+  usage_bytes INTEGER NOT NULL DEFAULT 0,
+  usage_messages INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  UNIQUE (domain_id, local_part)
+);
+CREATE TABLE aliases (
+  id INTEGER PRIMARY KEY,
+  domain_id INTEGER NOT NULL REFERENCES domains(id) ON DELETE CASCADE,
+  local_part TEXT NOT NULL,
+  address TEXT NOT NULL UNIQUE,
+  targets TEXT NOT NULL, -- JSON array of addresses
+  created_at INTEGER NOT NULL,
+  UNIQUE (domain_id, local_part)
+);
+CREATE TABLE mailboxes (
+  id INTEGER PRIMARY KEY,
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  name TEXT NOT NULL,
+  special_use TEXT,
+  uid_validity INTEGER NOT NULL,
+  uid_next INTEGER NOT NULL DEFAULT 1,
+  highest_modseq INTEGER NOT NULL DEFAULT 1,
+  subscribed INTEGER NOT NULL DEFAULT 1,
+  created_at INTEGER NOT NULL,
+  UNIQUE (user_id, name)
+);
+CREATE TABLE blobs (
+  id INTEGER PRIMARY KEY,
+  sha256 TEXT NOT NULL UNIQUE,
+  size INTEGER NOT NULL,
+  refcount INTEGER NOT NULL CHECK (refcount >= 0),
+  location TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX blobs_unreferenced ON blobs (id) WHERE refcount = 0;
+CREATE TABLE messages (
+  id INTEGER PRIMARY KEY,
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  flags TEXT NOT NULL DEFAULT '[]', -- JSON array: system flags and keywords
+  internal_date INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  blob_id INTEGER NOT NULL REFERENCES blobs(id),
+  trace_headers TEXT NOT NULL DEFAULT '',
+  UNIQUE (mailbox_id, uid)
+);
+CREATE INDEX messages_modseq ON messages (mailbox_id, modseq);
+CREATE INDEX messages_blob ON messages (blob_id);
+-- RFC 7162 §3.2.5.1: expunged UIDs and the MODSEQ of their expunge, for VANISHED (EARLIER).
+CREATE TABLE expunged (
+  mailbox_id INTEGER NOT NULL REFERENCES mailboxes(id) ON DELETE CASCADE,
+  uid INTEGER NOT NULL,
+  modseq INTEGER NOT NULL,
+  PRIMARY KEY (mailbox_id, uid)
+) WITHOUT ROWID;
+CREATE INDEX expunged_modseq ON expunged (mailbox_id, modseq);
+CREATE TABLE queue_messages (
+  id INTEGER PRIMARY KEY,
+  blob_id INTEGER NOT NULL REFERENCES blobs(id),
+  mail_from TEXT NOT NULL,
+  ret TEXT CHECK (ret IN ('FULL', 'HDRS')),
+  envid TEXT,
+  trace_headers TEXT NOT NULL DEFAULT '',
+  origin TEXT NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX queue_messages_blob ON queue_messages (blob_id);
+CREATE TABLE queue_recipients (
+  id INTEGER PRIMARY KEY,
+  queue_id INTEGER NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
+  recipient TEXT NOT NULL,
+  orcpt TEXT,
+  notify TEXT, -- JSON array (RFC 3461 §4.1) or NULL when not given
+  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at INTEGER NOT NULL,
+  last_reply TEXT,
+  updated_at INTEGER NOT NULL
+);
+CREATE INDEX queue_recipients_due ON queue_recipients (state, next_attempt_at);
+CREATE INDEX queue_recipients_queue ON queue_recipients (queue_id);
+CREATE TABLE settings (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE counters (
+  name TEXT PRIMARY KEY,
+  value INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE audit_log (
+  id INTEGER PRIMARY KEY,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  target TEXT NOT NULL,
+  detail TEXT
+);
+`,
+  },
+];
+
+/** Applies the migrations not yet recorded, in order, each in its own transaction. */
+export function migrate(db: DatabaseSync, now: number, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const done = new Set(
+    (db.prepare("SELECT version FROM schema_migrations").all() as { version: number }[]).map((r) => r.version),
+  );
+  const applied: number[] = [];
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  for (const m of sorted) {
+    if (done.has(m.version)) continue;
+    db.exec("BEGIN IMMEDIATE");
+    try {
+      db.exec(m.sql);
+      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(m.version, m.name, now);
+      db.exec("COMMIT");
+    } catch (e) {
+      db.exec("ROLLBACK");
+      throw e;
+    }
+    applied.push(m.version);
+  }
+  return applied;
+}
