@@ -1,0 +1,220 @@
+// The one source of configuration (STYLE.md §10): this schema yields the TypeScript types, the
+// validation (with the messages operators read), the defaults, and the commented example file
+// (src/config/example.ts walks its JSON Schema; docs/config.example.yaml is that output, and a
+// test fails when the two drift apart).
+//
+// Keys are strict: an unknown key is an error, so a typo ("hostnmae") is caught instead of
+// silently falling back to a default.
+import { z } from "zod";
+
+export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http"] as const;
+export type ListenerRole = (typeof LISTENER_ROLES)[number];
+
+export const TLS_MODES = ["implicit", "starttls", "none"] as const;
+export type TlsMode = (typeof TLS_MODES)[number];
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+/** The TLS mode a listener gets when its `tls` key is left out. */
+export const DEFAULT_TLS_BY_ROLE: Record<ListenerRole, TlsMode> = {
+  // RFC 3207: MX and submission (RFC 6409) offer STARTTLS; RFC 8314 §3.3: port 465 is implicit TLS.
+  mx: "starttls",
+  submission: "starttls",
+  submissions: "implicit",
+  // RFC 9051 §6.2.1 STARTTLS on 143; RFC 8314 §3.2: 993 is implicit TLS.
+  imap: "starttls",
+  imaps: "implicit",
+  http: "none",
+};
+
+// A whole number in a range, with one message for every way of getting it wrong.
+function intIn(min: number, max: number) {
+  const error = `expected a number from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+}
+
+function nonNegativeInt(what = "a whole number, 0 or more") {
+  const error = `expected ${what}`;
+  return z.number({ error }).int({ error }).min(0, { error });
+}
+
+// RFC 1123 §2.1 host name: dot-separated labels of letters, digits and hyphens, no label
+// starting or ending with a hyphen, at most 253 characters. A-labels only (IDNs in punycode).
+const HOSTNAME_RE = /^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+const hostname = z
+  .string({ error: "expected a host name such as mail.example.com" })
+  .regex(HOSTNAME_RE, { error: "expected a host name such as mail.example.com (letters, digits, hyphens, dots)" });
+
+export const ListenerSchema = z.strictObject({
+  role: z.enum(LISTENER_ROLES, { error: `expected one of ${LISTENER_ROLES.join(", ")}` }).meta({
+    description: "What the listener serves: mx (incoming mail), submission, submissions, imap, imaps or http.",
+  }),
+  address: z
+    .string({ error: "expected an IP address" })
+    .min(1, { error: "expected an IP address" })
+    .default("0.0.0.0")
+    .meta({ description: "IP address to listen on. \"::\" listens on IPv6 (and IPv4 on dual-stack hosts)." }),
+  port: intIn(1, 65535).meta({ description: "TCP port." }),
+  tls: z.enum(TLS_MODES, { error: `expected one of ${TLS_MODES.join(", ")}` }).optional().meta({
+    description:
+      "implicit (TLS from the first byte), starttls, or none. Default by role: mx, submission and imap starttls; submissions and imaps implicit; http none.",
+  }),
+});
+
+const PregreetSchema = z
+  .strictObject({
+    enabled: z.boolean({ error: "expected true or false" }).default(true).meta({
+      description: "Hold the greeting of untested clients and refuse those that talk first (554).",
+    }),
+    waitMs: intIn(0, 60_000).default(6000).meta({ description: "How long an untested client waits for the greeting, in ms." }),
+    passTtlMs: nonNegativeInt().default(24 * 3600 * 1000).meta({
+      description: "How long a client IP that passed stays exempt, in ms.",
+    }),
+    exemptLoopback: z.boolean({ error: "expected true or false" }).default(true).meta({
+      description: "Never delay clients on 127.0.0.0/8 and ::1.",
+    }),
+  })
+  .prefault({})
+  .meta({ description: "A pregreet test like Postfix's postscreen, on mx listeners only." });
+
+const SmtpSchema = z
+  .strictObject({
+    maxMessageBytes: intIn(1024, 2 ** 40).default(50 * MiB).meta({
+      description: "Largest message accepted, in bytes (advertised with SIZE, RFC 1870).",
+    }),
+    // RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients.
+    maxRecipients: intIn(100, 100_000).default(100).meta({
+      description: "Recipients per message; more get 452 4.5.3. At least 100 (RFC 5321 §4.5.3.1.8).",
+    }),
+    maxErrors: intIn(1, 1000).default(20).meta({ description: "Errors in one session before it is closed." }),
+    // RFC 5321 §4.5.3.2.7: the server should wait at least 5 minutes for the next command.
+    commandTimeoutMs: intIn(1000, 3_600_000).default(300_000).meta({
+      description: "Idle time before 421 4.4.2, in ms (RFC 5321 §4.5.3.2: at least 5 minutes).",
+    }),
+    pregreet: PregreetSchema,
+  })
+  .prefault({})
+  .meta({ description: "SMTP limits." });
+
+const DnsSchema = z
+  .strictObject({
+    servers: z
+      .array(z.string({ error: "expected an IP address, optionally with :port" }))
+      .default([])
+      .meta({ description: "Recursive resolvers to ask (\"ip\" or \"ip:port\"). Empty: the system's." }),
+    timeoutMs: intIn(100, 60_000).default(2000).meta({ description: "Timeout of one DNS try, in ms." }),
+    tries: intIn(1, 10).default(2).meta({ description: "Tries per lookup (2 = one retry)." }),
+  })
+  .prefault({})
+  .meta({ description: "DNS resolution (SPF, DKIM, DMARC, MX lookups)." });
+
+const QuotaSchema = z
+  .strictObject({
+    defaultBytes: nonNegativeInt("a number of bytes, 0 or more").default(5 * GiB).meta({
+      description: "Mailbox quota of users created without --quota, in bytes. 0 = unlimited.",
+    }),
+  })
+  .prefault({})
+  .meta({ description: "Storage quotas." });
+
+const QueueSchema = z
+  .strictObject({
+    holdOutbound: z.boolean({ error: "expected true or false" }).optional().meta({
+      description: "Keep outbound mail in the queue instead of sending it. Default: true in dev mode, else false.",
+    }),
+  })
+  .prefault({})
+  .meta({ description: "Outbound queue." });
+
+const TlsFilesSchema = z
+  .strictObject({
+    cert: z.string({ error: "expected a file path" }).min(1).default("tls/cert.pem").meta({
+      description: "Certificate chain (PEM); relative paths are inside the data folder.",
+    }),
+    key: z.string({ error: "expected a file path" }).min(1).default("tls/key.pem").meta({
+      description: "Private key (PEM); keep it mode 0600.",
+    }),
+  })
+  .prefault({})
+  .meta({ description: "TLS certificate files." });
+
+const LogSchema = z
+  .strictObject({
+    level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }).default("info").meta({
+      description: "Log level.",
+    }),
+  })
+  .prefault({})
+  .meta({ description: "Logging." });
+
+/** The listeners of a production server on the standard ports. */
+export const DEFAULT_LISTENERS: z.output<typeof ListenerSchema>[] = [
+  { role: "mx", address: "0.0.0.0", port: 25 },
+  { role: "submission", address: "0.0.0.0", port: 587 },
+  { role: "submissions", address: "0.0.0.0", port: 465 },
+  { role: "imap", address: "0.0.0.0", port: 143 },
+  { role: "imaps", address: "0.0.0.0", port: 993 },
+  { role: "http", address: "0.0.0.0", port: 80 },
+];
+
+/** The file's shape as written (before defaults that depend on other keys). */
+export const ConfigFileSchema = z
+  .strictObject({
+    hostname: hostname.meta({
+      description: "This server's host name: SMTP greeting, Received headers, certificate. Required.",
+      examples: ["mail.example.com"],
+    }),
+    dataDir: z.string({ error: "expected a folder path" }).min(1).optional().meta({
+      description: "Data folder (database, messages, keys). Default: the folder holding this file.",
+    }),
+    authservId: hostname.optional().meta({
+      description: "authserv-id in Authentication-Results headers (RFC 8601 §2.5). Default: hostname.",
+    }),
+    dev: z.boolean({ error: "expected true or false" }).default(false).meta({
+      description: "Development mode: outbound mail held, demo logins printed.",
+    }),
+    listeners: z
+      .array(ListenerSchema, { error: "expected a list of listeners" })
+      .min(1, { error: "expected at least one listener" })
+      .default(DEFAULT_LISTENERS)
+      .meta({ description: "Sockets to listen on, each with a role." }),
+    tls: TlsFilesSchema,
+    smtp: SmtpSchema,
+    dns: DnsSchema,
+    quota: QuotaSchema,
+    queue: QueueSchema,
+    log: LogSchema,
+  })
+  .superRefine((c, ctx) => {
+    const seen = new Map<string, number>();
+    c.listeners.forEach((l, i) => {
+      const key = `${l.address}:${l.port}`;
+      const first = seen.get(key);
+      if (first !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["listeners", i], message: `${key} is already used by listeners[${first}]` });
+      } else {
+        seen.set(key, i);
+      }
+      // RFC 8314 §3: submissions and imaps are implicit TLS by definition.
+      if ((l.role === "submissions" || l.role === "imaps") && l.tls !== undefined && l.tls !== "implicit") {
+        ctx.addIssue({ code: "custom", path: ["listeners", i, "tls"], message: `role ${l.role} needs tls: implicit` });
+      }
+    });
+  });
+
+export type ConfigFile = z.input<typeof ConfigFileSchema>;
+type Parsed = z.output<typeof ConfigFileSchema>;
+
+export type Listener = Omit<Parsed["listeners"][number], "tls"> & { tls: TlsMode };
+
+/** The configuration every part of the server receives: all defaults filled in, paths absolute. */
+export interface Config extends Omit<Parsed, "dataDir" | "authservId" | "listeners" | "queue"> {
+  dataDir: string;
+  authservId: string;
+  listeners: Listener[];
+  queue: { holdOutbound: boolean };
+}
