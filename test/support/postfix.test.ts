@@ -1,0 +1,108 @@
+// The Postfix and smtp-sink harness itself: a message sent with swaks through a test Postfix
+// reaches smtp-sink; two instances run side by side; AUTH over STARTTLS gates relaying; stop
+// leaves no process behind.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs/promises";
+import path from "node:path";
+import { startPostfix, type PostfixInstance } from "./postfix.ts";
+import { startSmtpSink, parseSinkCounters, type SmtpSink } from "./smtp-sink.ts";
+import { makePeerDir, run } from "./peer-util.ts";
+
+function swaks(args: string[], transcript = false) {
+  const quiet = transcript ? ["--suppress-data"] : ["--hide-all"];
+  return run("swaks", [...quiet, "--timeout", "20", ...args], { timeoutMs: 30_000 });
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test("parseSinkCounters reads the newest counter record", () => {
+  assert.deepEqual(parseSinkCounters("sess=0 quit=0 mesg=1\rsess=1 quit=1 mesg=1\rsess=2 quit=2 mesg=7\r"), {
+    sessions: 2,
+    quits: 2,
+    messages: 7,
+  });
+  assert.deepEqual(parseSinkCounters(""), { sessions: 0, quits: 0, messages: 0 });
+});
+
+test("a message sent through Postfix arrives at smtp-sink; two instances side by side", async (t) => {
+  const sink: SmtpSink = await startSmtpSink();
+  t.after(() => sink.stop());
+  const instances: PostfixInstance[] = [];
+  t.after(() => Promise.all(instances.map((p) => p.stop())));
+  const route = { relayDomains: ["sink.test"], transports: { "sink.test": `smtp:[127.0.0.1]:${sink.port}` } };
+  // Started concurrently: distinct queue/data dirs and syslog names must keep them apart.
+  instances.push(...(await Promise.all([startPostfix(route), startPostfix(route)])));
+  const [a, b] = instances;
+  assert.notEqual(a.port, b.port);
+  assert.notEqual(a.queueDir, b.queueDir);
+
+  const before = sink.messages();
+  for (const p of instances) {
+    const r = await swaks(["--server", `127.0.0.1:${p.port}`, "--from", "sender@client.test", "--to", "rcpt@sink.test"]);
+    assert.equal(r.code, 0, r.stderr);
+  }
+  assert.ok(await sink.waitForMessages(before + 2, 20_000), `sink saw ${sink.messages() - before} of 2`);
+  for (const p of instances) {
+    assert.ok(await p.waitQueueEmpty(10_000), "queue drained");
+    assert.match(await p.log(), /to=<rcpt@sink\.test>.*status=sent/);
+  }
+
+  // Anything not routed is refused at RCPT: nothing can leave the machine.
+  const refused = await swaks(["--server", `127.0.0.1:${a.port}`, "--from", "s@client.test", "--to", "x@elsewhere.example"]);
+  assert.notEqual(refused.code, 0);
+
+  const pids = instances.map((p) => p.pid);
+  const dirs = instances.map((p) => p.dir);
+  await Promise.all(instances.map((p) => p.stop()));
+  for (const pid of pids) assert.equal(pidAlive(pid), false, `master ${pid} still running`);
+  for (const dir of dirs) await assert.rejects(fs.stat(dir), "state dir removed");
+});
+
+test("with auth, Postfix relays only after STARTTLS and AUTH", async (t) => {
+  const certDir = await makePeerDir("cert");
+  t.after(() => fs.rm(certDir, { recursive: true, force: true }));
+  const certFile = path.join(certDir, "cert.pem");
+  const keyFile = path.join(certDir, "key.pem");
+  const gen = await run("openssl", [
+    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+    "-subj", "/CN=relay.postfix.test", "-keyout", keyFile, "-out", certFile,
+  ]);
+  assert.equal(gen.code, 0, gen.stderr);
+
+  const sink = await startSmtpSink();
+  t.after(() => sink.stop());
+  const relay = await startPostfix({
+    hostname: "relay.postfix.test",
+    // Not in relay_domains: only authenticated clients may send there (a smarthost, not an MX).
+    transports: { "sink.test": `smtp:[127.0.0.1]:${sink.port}` },
+    tls: { certFile, keyFile },
+    auth: { users: { relayuser: "s3cret pass" } },
+  });
+  t.after(() => relay.stop());
+  const server = ["--server", `127.0.0.1:${relay.port}`, "--from", "a@client.test", "--to", "r@sink.test"];
+
+  // Each refusal is checked by its reply, so a broken TLS setup cannot pass as a refusal.
+  const noTls = await swaks([...server, "--auth", "PLAIN", "--auth-user", "relayuser", "--auth-password", "s3cret pass"], true);
+  assert.notEqual(noTls.code, 0, "AUTH without TLS must fail");
+  assert.match(noTls.stdout, /250[- ]STARTTLS/);
+  assert.doesNotMatch(noTls.stdout, /250[- ]AUTH/, "AUTH is not offered before STARTTLS");
+  const badPw = await swaks([...server, "--tls", "--auth", "PLAIN", "--auth-user", "relayuser", "--auth-password", "wrong"], true);
+  assert.match(badPw.stdout + badPw.stderr, /<~\*? 535 5\.7\.8/);
+  const noAuth = await swaks([...server, "--tls"], true);
+  assert.match(noAuth.stdout + noAuth.stderr, /<~\*? 554 5\.7\.1 .*Relay access denied/);
+
+  const before = sink.messages();
+  const ok = await swaks([...server, "--tls", "--auth", "PLAIN", "--auth-user", "relayuser", "--auth-password", "s3cret pass"]);
+  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  assert.ok(await sink.waitForMessages(before + 1, 20_000));
+  assert.equal(sink.messages(), before + 1, "only the authenticated message was relayed");
+  assert.match(await relay.log(), /sasl_method=PLAIN, sasl_username=relayuser/);
+});
