@@ -110,6 +110,23 @@ export interface BlobStore {
   readAll(blobId: Id): Promise<Buffer>;
 }
 
+/**
+ * The side of a BlobStore the DeliveryWriter and the collector drive. The file layout renames
+ * staged files into a bucket directory and fsyncs that directory once per batch; a segment
+ * layout would append and fsync once.
+ */
+export interface StagingBlobStore extends BlobStore {
+  /**
+   * Makes staged blobs durable under their final names; returns each one's location (in input
+   * order), which the blob row records. Resolves only after the directory entries are durable.
+   */
+  publish(staged: StagedBlob[]): Promise<string[]>;
+  /** Removes a staged blob that will not be published (dedup hit, refused message). */
+  discard(staged: StagedBlob): Promise<void>;
+  /** Removes a committed blob's file after its row is gone (collector). Missing is not an error. */
+  remove(sha256: string, location: string): Promise<void>;
+}
+
 export interface QueueRecipientInsert {
   /** The address to deliver to (after alias expansion). */
   recipient: string;
@@ -320,6 +337,8 @@ export type BatchOutcome = { ok: true; result: DeliveryResult } | { ok: false; e
 
 export interface BlobRepo {
   get(id: Id): Promise<BlobRecord | null>;
+  /** Rows with id > afterId, ascending (for verification scans). */
+  list(afterId: Id, limit: number): Promise<BlobRecord[]>;
   getBySha(sha256: string): Promise<BlobRecord | null>;
   /** Rows no message or queue entry references, oldest first. */
   listUnreferenced(limit: number): Promise<BlobRecord[]>;

@@ -36,6 +36,10 @@ export class SqliteBlobs implements BlobRepo {
     });
   }
 
+  list(afterId: Id, limit: number): Promise<BlobRecord[]> {
+    return this.#c.call(() => this.#c.db.all<BlobRow>("SELECT * FROM blobs WHERE id > ? ORDER BY id LIMIT ?", afterId, limit).map(toBlob));
+  }
+
   getBySha(sha256: string): Promise<BlobRecord | null> {
     return this.#c.call(() => {
       const r = this.#c.db.get<BlobRow>("SELECT * FROM blobs WHERE sha256 = ?", sha256);

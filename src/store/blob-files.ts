@@ -1,0 +1,245 @@
+// BlobStore, file layout: one file per message, content-addressed.
+//
+//   <dataDir>/blobs/tmp/<random>          being written, or staged (fsynced, not yet committed)
+//   <dataDir>/blobs/<bucket>/<sha256>     committed; the blob row records <bucket> as location
+//
+// The bucket is chosen when a batch is published, not when a blob is created (the UTC hour by
+// default), so all blobs of one group-commit batch rename into ONE directory and the batch
+// costs one directory fsync. tmp/ is on the same file system, so rename(2) is atomic.
+import { createHash, randomBytes } from "node:crypto";
+import { join } from "node:path";
+import type { Clock } from "../clock.ts";
+import { systemClock } from "../clock.ts";
+import type { BlobRepo, BlobWriter, Id, StagedBlob, StagingBlobStore } from "./types.ts";
+import { StoreError } from "./errors.ts";
+import { nodeFs } from "./fs-layer.ts";
+import type { FsFile, FsLayer } from "./fs-layer.ts";
+
+export interface FileBlobStoreOptions {
+  dataDir: string;
+  /** Where read() finds a blob's location. */
+  meta: Pick<BlobRepo, "get">;
+  fs?: FsLayer;
+  clock?: Clock;
+  /** Bucket directory for blobs published at `now`; default the UTC hour, e.g. "2026112316". */
+  bucketOf?: (now: number) => string;
+  /** Bytes buffered before a write(2); a typical message goes to disk in one write. */
+  writeBufferBytes?: number;
+}
+
+export function hourBucket(now: number): string {
+  return new Date(now).toISOString().slice(0, 13).replace(/[-T]/g, "");
+}
+
+const TMP = "tmp";
+const SHA_RE = /^[0-9a-f]{64}$/;
+
+export async function openFileBlobStore(opts: FileBlobStoreOptions): Promise<FileBlobStore> {
+  const s = new FileBlobStore(opts);
+  await s.init();
+  return s;
+}
+
+export class FileBlobStore implements StagingBlobStore {
+  readonly root: string;
+  readonly tmpDir: string;
+  readonly fs: FsLayer;
+  #meta: Pick<BlobRepo, "get">;
+  #clock: Clock;
+  #bucketOf: (now: number) => string;
+  #bufferBytes: number;
+  /** Temp files a writer or a pending delivery still owns; the collector leaves them alone. */
+  #live = new Set<string>();
+  /** Bucket directories known to exist durably. */
+  #buckets = new Set<string>();
+
+  constructor(opts: FileBlobStoreOptions) {
+    this.root = join(opts.dataDir, "blobs");
+    this.tmpDir = join(this.root, TMP);
+    this.fs = opts.fs ?? nodeFs;
+    this.#meta = opts.meta;
+    this.#clock = opts.clock ?? systemClock;
+    this.#bucketOf = opts.bucketOf ?? hourBucket;
+    this.#bufferBytes = opts.writeBufferBytes ?? 256 * 1024;
+  }
+
+  async init(): Promise<void> {
+    await this.fs.mkdir(this.tmpDir);
+  }
+
+  create(): BlobWriter {
+    const path = join(this.tmpDir, randomBytes(12).toString("hex"));
+    this.#live.add(path);
+    return new FileBlobWriter(this.fs, path, this.#bufferBytes, () => this.#live.delete(path));
+  }
+
+  pathOf(sha256: string, location: string): string {
+    return join(this.root, location, sha256);
+  }
+
+  async read(blobId: Id, range?: { start: number; end: number }): Promise<NodeJS.ReadableStream> {
+    const row = await this.#meta.get(blobId);
+    if (!row) throw new StoreError("not-found", `no blob ${blobId}`);
+    return this.fs.createReadStream(this.pathOf(row.sha256, row.location), range);
+  }
+
+  async readAll(blobId: Id): Promise<Buffer> {
+    const row = await this.#meta.get(blobId);
+    if (!row) throw new StoreError("not-found", `no blob ${blobId}`);
+    return this.fs.readFile(this.pathOf(row.sha256, row.location));
+  }
+
+  async publish(staged: StagedBlob[]): Promise<string[]> {
+    if (staged.length === 0) return [];
+    const bucket = this.#bucketOf(this.#clock.now());
+    const dir = join(this.root, bucket);
+    if (!this.#buckets.has(bucket)) {
+      // A new bucket's own entry in blobs/ must be durable before anything in it counts.
+      await this.fs.mkdir(dir);
+      await this.fs.fsyncDir(this.root);
+      this.#buckets.add(bucket);
+    }
+    for (const s of staged) {
+      const tmp = tempPath(s);
+      await this.fs.rename(tmp, join(dir, s.sha256));
+      this.#live.delete(tmp);
+    }
+    // One directory fsync for the whole batch: every rename above becomes durable together.
+    await this.fs.fsyncDir(dir);
+    return staged.map(() => bucket);
+  }
+
+  async discard(staged: StagedBlob): Promise<void> {
+    const tmp = tempPath(staged);
+    this.#live.delete(tmp);
+    await unlinkQuiet(this.fs, tmp);
+  }
+
+  async remove(sha256: string, location: string): Promise<void> {
+    await unlinkQuiet(this.fs, this.pathOf(sha256, location));
+  }
+
+  /** True while a writer or a pending delivery owns this temp file. */
+  isLive(tmpPath: string): boolean {
+    return this.#live.has(tmpPath);
+  }
+
+  /** Bucket directory names (everything under blobs/ but tmp/). */
+  async listBuckets(): Promise<string[]> {
+    const names = await this.fs.readdir(this.root).catch(() => [] as string[]);
+    const out: string[] = [];
+    for (const n of names.sort()) {
+      if (n === TMP) continue;
+      if ((await this.fs.stat(join(this.root, n)))?.isDirectory) out.push(n);
+    }
+    return out;
+  }
+
+  /** Blob file names (sha256) in a bucket; anything else found there is returned too, for cleanup. */
+  async listBucket(bucket: string): Promise<string[]> {
+    return (await this.fs.readdir(join(this.root, bucket)).catch(() => [] as string[])).sort();
+  }
+
+  async listTemps(): Promise<string[]> {
+    return (await this.fs.readdir(this.tmpDir).catch(() => [] as string[])).map((n) => join(this.tmpDir, n));
+  }
+
+  static isShaName(name: string): boolean {
+    return SHA_RE.test(name);
+  }
+}
+
+function tempPath(s: StagedBlob): string {
+  const p = s.handle;
+  if (typeof p !== "string") throw new StoreError("invalid", "staged blob from another store");
+  return p;
+}
+
+async function unlinkQuiet(fs: FsLayer, path: string): Promise<void> {
+  try {
+    await fs.unlink(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
+}
+
+/** Streams into the temp file, hashing as it goes; the file is created at the first flush. */
+class FileBlobWriter implements BlobWriter {
+  #fs: FsLayer;
+  #path: string;
+  #limit: number;
+  #onEnd: () => void;
+  #hash = createHash("sha256");
+  #size = 0;
+  #buf: Buffer[] = [];
+  #buffered = 0;
+  #file: FsFile | null = null;
+  #state: "open" | "finished" | "aborted" = "open";
+  /** Serialises writes even if a caller does not await each one. */
+  #chain: Promise<void> = Promise.resolve();
+
+  constructor(fs: FsLayer, path: string, limit: number, onEnd: () => void) {
+    this.#fs = fs;
+    this.#path = path;
+    this.#limit = limit;
+    this.#onEnd = onEnd;
+  }
+
+  write(chunk: Uint8Array): Promise<void> {
+    if (this.#state !== "open") return Promise.reject(new StoreError("invalid", `blob writer is ${this.#state}`));
+    const copy = Buffer.from(chunk); // the caller may reuse its buffer once we return
+    this.#hash.update(copy);
+    this.#size += copy.byteLength;
+    this.#buf.push(copy);
+    this.#buffered += copy.byteLength;
+    if (this.#buffered < this.#limit) return this.#chain;
+    return this.#enqueue(() => this.#flush());
+  }
+
+  #enqueue(fn: () => Promise<void>): Promise<void> {
+    this.#chain = this.#chain.then(fn);
+    return this.#chain;
+  }
+
+  async #flush(): Promise<void> {
+    if (!this.#file) this.#file = await this.#fs.create(this.#path);
+    if (this.#buffered === 0) return;
+    const data = this.#buf.length === 1 ? this.#buf[0] : Buffer.concat(this.#buf, this.#buffered);
+    this.#buf = [];
+    this.#buffered = 0;
+    await this.#file.write(data);
+  }
+
+  async finish(): Promise<StagedBlob> {
+    if (this.#state !== "open") throw new StoreError("invalid", `blob writer is ${this.#state}`);
+    this.#state = "finished";
+    try {
+      await this.#enqueue(() => this.#flush());
+      const f = this.#file!;
+      await f.fsync();
+      await f.close();
+    } catch (e) {
+      await this.#cleanup();
+      throw new StoreError("io", `writing blob: ${(e as Error).message}`, { cause: e });
+    }
+    return { sha256: this.#hash.digest("hex"), size: this.#size, handle: this.#path };
+  }
+
+  async abort(): Promise<void> {
+    if (this.#state === "aborted") return;
+    this.#state = "aborted";
+    await this.#chain.catch(() => undefined);
+    await this.#cleanup();
+  }
+
+  async #cleanup(): Promise<void> {
+    this.#buf = [];
+    const f = this.#file;
+    this.#file = null;
+    if (f) {
+      await f.close().catch(() => undefined);
+      await unlinkQuiet(this.#fs, this.#path).catch(() => undefined);
+    }
+    this.#onEnd();
+  }
+}
