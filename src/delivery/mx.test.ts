@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { resolveMxTargets } from "./mx.ts";
+import { mxResolverOf, resolveMxTargets } from "./mx.ts";
 import type { MxOptions, MxRecord, MxResolver } from "./mx.ts";
 
 // An in-memory zone. A name absent from every table is NXDOMAIN; a name present in any table
@@ -177,4 +177,26 @@ test("address literals and IDN domains", async () => {
   assert.deepEqual(lit.ok && lit.targets, [{ host: "2001:db8::5", preference: 0, address: "2001:db8::5", family: 6 }]);
   const bad = await resolveMxTargets("[not-an-ip]", r, base);
   assert.ok(!bad.ok && bad.permanent);
+});
+
+test("a name that cannot exist bounces; the project Resolver's shape adapts", async () => {
+  const bad: MxResolver = {
+    resolveMx: async () => {
+      throw dnsError("EBADNAME");
+    },
+    resolve4: async () => [],
+    resolve6: async () => [],
+  };
+  const p = await resolveMxTargets("bad..example", bad, base);
+  assert.ok(!p.ok && p.permanent);
+
+  const calls: string[] = [];
+  const projectShape = {
+    mx: async (n: string) => (calls.push(`mx ${n}`), [{ exchange: "mx.d.example", priority: 1 }]),
+    a: async (n: string) => (calls.push(`a ${n}`), ["198.51.100.1"]),
+    aaaa: async (n: string) => (calls.push(`aaaa ${n}`), [] as string[]),
+  };
+  const plan = await resolveMxTargets("d.example", mxResolverOf(projectShape), base);
+  assert.deepEqual(plan.ok && plan.targets.map((t) => t.address), ["198.51.100.1"]);
+  assert.deepEqual(calls.sort(), ["a mx.d.example", "aaaa mx.d.example", "mx d.example"]);
 });

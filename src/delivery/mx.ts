@@ -21,6 +21,18 @@ export interface MxResolver {
   resolve6(name: string): Promise<string[]>;
 }
 
+/**
+ * Adapts the project's Resolver (src/dns/resolver.ts: `mx`, `a`, `aaaa`, same error codes as
+ * node:dns) to the interface here, without importing it: any object of that shape works.
+ */
+export function mxResolverOf(r: {
+  mx(name: string): Promise<MxRecord[]>;
+  a(name: string): Promise<string[]>;
+  aaaa(name: string): Promise<string[]>;
+}): MxResolver {
+  return { resolveMx: (n) => r.mx(n), resolve4: (n) => r.a(n), resolve6: (n) => r.aaaa(n) };
+}
+
 export interface MxOptions {
   /** Our own host names (lower-case, A-labels): an MX naming one of them is ourselves. */
   ourHostnames: readonly string[];
@@ -69,7 +81,8 @@ async function lookup<T>(fn: () => Promise<T[]>): Promise<Lookup<T>> {
     return value.length > 0 ? { kind: "ok", value } : { kind: "nodata" };
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === "ENOTFOUND") return { kind: "nxdomain" };
+    // EBADNAME: a name that cannot exist is as final as NXDOMAIN.
+    if (code === "ENOTFOUND" || code === "EBADNAME") return { kind: "nxdomain" };
     if (code === "ENODATA") return { kind: "nodata" };
     return { kind: "temp", error: code ?? String(err) };
   }
