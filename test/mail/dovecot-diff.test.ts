@@ -1,0 +1,156 @@
+// Differential test: every .eml of ../shared/vectors/mime is APPENDed to a real Dovecot on
+// loopback, and ENVELOPE, BODYSTRUCTURE, BODY[], every BODY[part], BODY[part.MIME] and
+// BODY[HEADER.FIELDS (...)] are compared with what src/mail computes for the same bytes. Until the
+// IMAP server exists this compares the module directly; the same comparison will later run through
+// our server.
+//
+// Normalisation rules (general, never per message):
+//  R1 Line endings. Dovecot canonicalises bare LF to CRLF when it stores a message (RFC 5322 §2.3:
+//     CR and LF occur only together as CRLF; RFC 3501 §6.3.11 takes an RFC 5322 message), while
+//     Freehold stores the bytes as appended (issue 3: BODY[] is byte-identical). So Dovecot is
+//     compared with our model of the canonical bytes, canon(raw), and separately our model of the
+//     raw bytes must equal the canonical one up to that same mapping (sizes aside).
+//  R2 Strings. A quoted string and a literal are the same IMAP string (RFC 3501 §4.3), so values
+//     are compared after parsing, never as wire text.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { dovecotUnavailable, startDovecot, RawImapClient } from "../support/dovecot.ts";
+import { fetchItems, parseSexp, sexpEqual, sexpText, type Sexp } from "./imap-sexp.ts";
+import { indexMessage } from "../../src/mail/structure.ts";
+import { buildBodyStructure, bodyStructureValue } from "../../src/mail/bodystructure.ts";
+import { buildEnvelope, envelopeValue } from "../../src/mail/envelope.ts";
+import { renderImap, type ImapValue } from "../../src/mail/imap-string.ts";
+import { allPartPaths, sectionBytes, parseSectionSpec } from "../../src/mail/section.ts";
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const mimeDir = path.resolve(repoRoot, "../shared/vectors/mime");
+const CI = process.env.CI === "true";
+const HEADER_FIELDS = "From To Subject Date Message-ID Content-Type";
+
+function listEml(): string[] {
+  const out: string[] = [];
+  for (const d of ["rfc", "thirdparty", "malformed"]) {
+    const dir = path.join(mimeDir, d);
+    if (!fs.existsSync(dir)) continue;
+    for (const f of fs.readdirSync(dir).filter((f) => f.endsWith(".eml")).sort()) out.push(`${d}/${f}`);
+  }
+  return out;
+}
+
+/** R1: bare LF → CRLF. */
+export function canonical(raw: Buffer): Buffer {
+  const out: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    if (raw[i] === 0x0a && (i === 0 || raw[i - 1] !== 0x0d)) out.push(0x0d);
+    out.push(raw[i]);
+  }
+  return Buffer.from(out);
+}
+
+/** R2: our value through the same wire reader as Dovecot's answer. */
+function asSexp(v: ImapValue): Sexp {
+  return parseSexp(renderImap(v)).value[0];
+}
+
+interface Model {
+  envelope: Sexp;
+  bodystructure: Sexp;
+  sections: Map<string, Buffer | null>;
+  structureJson: string;
+}
+
+function model(buf: Buffer, sectionNames: string[]): Model {
+  const index = indexMessage(buf);
+  const bs = buildBodyStructure(buf, index);
+  const sections = new Map<string, Buffer | null>();
+  for (const s of sectionNames) sections.set(s, sectionBytes(buf, index, parseSectionSpec(s)!));
+  // Sizes differ between raw and canonical bytes by R1; everything else must not.
+  const structureJson = JSON.stringify(bs, (k, v) => (k === "size" ? undefined : v));
+  return {
+    envelope: asSexp(envelopeValue(buildEnvelope(buf, index.root.headerStart, index.root.headerEnd))),
+    bodystructure: asSexp(bodyStructureValue(bs)),
+    sections,
+    structureJson,
+  };
+}
+
+test("src/mail matches Dovecot on every MIME vector", { timeout: 120_000 }, async (t) => {
+  const files = listEml();
+  if (files.length === 0) {
+    if (CI) assert.fail(`no .eml vectors under ${mimeDir} (CI=true)`);
+    t.skip(`SKIPPED: MIME vectors missing at ${mimeDir}`);
+    console.log(`SKIPPED dovecot-diff: MIME vectors missing at ${mimeDir}`);
+    return;
+  }
+  const why = dovecotUnavailable();
+  if (why !== undefined) {
+    if (CI) assert.fail(`Dovecot unavailable under CI: ${why}`);
+    t.skip(`SKIPPED: ${why}`);
+    console.log(`SKIPPED dovecot-diff: ${why}`);
+    return;
+  }
+  const peer = await startDovecot();
+  const diffs: string[] = [];
+  let compared = 0;
+  let messages = 0;
+  try {
+    const c = await RawImapClient.connect(peer.port);
+    assert.match((await c.command(`LOGIN ${peer.user} ${peer.password}`)).tagged, /^T\d+ OK/);
+    for (const f of files) {
+      const r = await c.command("APPEND INBOX", fs.readFileSync(path.join(mimeDir, f)));
+      assert.match(r.tagged, /^T\d+ OK/, `APPEND ${f}`);
+    }
+    assert.match((await c.command("SELECT INBOX")).tagged, /^T\d+ OK/);
+    for (let n = 1; n <= files.length; n++) {
+      const f = files[n - 1];
+      const raw = fs.readFileSync(path.join(mimeDir, f));
+      const canon = canonical(raw);
+      const paths = allPartPaths(indexMessage(canon)).map((p) => p.join("."));
+      const sectionNames = ["", `HEADER.FIELDS (${HEADER_FIELDS})`, ...paths, ...paths.map((p) => `${p}.MIME`)];
+      const items = [
+        "ENVELOPE",
+        "BODYSTRUCTURE",
+        ...sectionNames.map((s) => `BODY.PEEK[${s}]`),
+      ];
+      const res = await c.command(`FETCH ${n} (${items.join(" ")})`);
+      assert.match(res.tagged, /^T\d+ OK/, `FETCH ${f}: ${res.tagged}`);
+      const got = fetchItems(res.untagged.find((u) => / FETCH /.test(u.toString("latin1", 0, 40)))!);
+      const ours = model(canon, sectionNames);
+      const oursRaw = model(raw, sectionNames);
+      messages++;
+      const check = (field: string, theirs: Sexp | undefined, mine: Sexp): void => {
+        compared++;
+        if (theirs === undefined || !sexpEqual(theirs, mine)) {
+          diffs.push(`${f} ${field}\n  dovecot:  ${theirs === undefined ? "(missing)" : sexpText(theirs)}\n  freehold: ${sexpText(mine)}`);
+        }
+      };
+      check("ENVELOPE", got.get("ENVELOPE"), ours.envelope);
+      check("BODYSTRUCTURE", got.get("BODYSTRUCTURE"), ours.bodystructure);
+      // R1: Dovecot's BODY[] must be exactly the canonical form of what we appended.
+      check("BODY[] vs canon(appended)", got.get("BODY[]"), canon);
+      for (const s of sectionNames) {
+        const key = `BODY[${s}]`.toUpperCase();
+        check(key, got.get(key), ours.sections.get(s) ?? Buffer.alloc(0));
+      }
+      // R1, second half: the raw bytes give the same model modulo line endings.
+      compared++;
+      if (oursRaw.structureJson !== ours.structureJson) diffs.push(`${f} raw-vs-canonical structure differs`);
+      for (const s of sectionNames) {
+        compared++;
+        const a = oursRaw.sections.get(s);
+        const b = ours.sections.get(s);
+        if (!((a === null && b === null) || (a && b && canonical(a).equals(b)))) diffs.push(`${f} raw-vs-canonical BODY[${s}] differs`);
+      }
+    }
+    await c.close();
+  } finally {
+    await peer.stop();
+  }
+  console.log(`dovecot-diff: ${messages} messages, ${compared} fields compared, ${diffs.length} unexplained differences`);
+  for (const d of diffs.slice(0, 40)) console.log(d);
+  assert.ok(messages > 0 && compared > 0, "nothing was compared");
+  assert.equal(diffs.length, 0, `${diffs.length} unexplained differences`);
+});
