@@ -298,6 +298,33 @@ export function runStoreContract(name: string, factory: () => Promise<StoreHarne
       }
     });
 
+    test("quota: usage is tracked, and a delivery over quota fails alone", async () => {
+      await open();
+      try {
+        const a = await setupUser(h.store, "a");
+        const body = "z".repeat(1000);
+        const trace = "Received: test\r\n";
+        const size = Buffer.byteLength(trace) + body.length;
+        const quota = 2 * size;
+        const t = (s: StagedBlob) => ({ blob: s, targets: [{ mailboxId: a.inbox, traceHeaders: trace, quotaBytes: quota }], queue: [] });
+        const staged = await Promise.all([1, 2, 3].map((i) => stage(h.blobs, body.slice(1) + i)));
+        const results = await Promise.allSettled(staged.map((s) => h.writer.deliver(t(s))));
+        assert.deepEqual(results.map((r) => r.status), ["fulfilled", "fulfilled", "rejected"]);
+        const err = (results[2] as PromiseRejectedResult).reason;
+        assert.ok(isStoreError(err, "over-quota"));
+        assert.deepEqual(await h.store.mail.userUsage(a.user.id), { bytes: quota, messages: 2 });
+        await h.store.mail.expunge(a.inbox, [1]);
+        assert.deepEqual(await h.store.mail.userUsage(a.user.id), { bytes: size, messages: 1 });
+        const again = await h.writer.deliver(t(await stage(h.blobs, body.slice(1) + "4")));
+        assert.equal(again.delivered[0].uid, 3);
+        await h.collect();
+        await assertClean(h);
+        assert.deepEqual((await h.verify()).orphanFiles, []);
+      } finally {
+        await close();
+      }
+    });
+
     test("removing a user releases its blobs", async () => {
       await open();
       try {

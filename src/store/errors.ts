@@ -5,6 +5,7 @@ export type StoreErrorCode =
   | "not-found" // the record a change refers to is absent
   | "in-use" // removal refused while dependants remain
   | "invalid" // an argument the store refuses (e.g. renaming INBOX)
+  | "over-quota" // a delivery would exceed the owner's quota
   | "busy" // the database stayed locked past busy_timeout
   | "io"; // a file-system failure
 

@@ -153,6 +153,13 @@ export interface DeliveryTarget {
   traceHeaders: string;
   flags?: string[];
   internalDate?: number;
+  /**
+   * The owner's quota in bytes, if enforced: the request fails with StoreError "over-quota"
+   * when the owner's usage plus this message would exceed it, checked inside the commit so
+   * concurrent deliveries cannot overshoot together. Check userUsage at RCPT time as well
+   * (452 4.2.2); this is the final guard.
+   */
+  quotaBytes?: number | null;
 }
 
 export interface DeliveryRequest {

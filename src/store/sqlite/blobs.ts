@@ -111,6 +111,10 @@ function deliverOne(db: SqliteDb, item: BatchDelivery, now: number): DeliveryRes
     const modseq = mb.highest_modseq + 1;
     db.run("UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?", uid + 1, modseq, t.mailboxId);
     const size = Buffer.byteLength(t.traceHeaders, "utf8") + req.blob.size;
+    if (t.quotaBytes != null) {
+      const used = db.get<{ usage_bytes: number }>("SELECT usage_bytes FROM users WHERE id = ?", mb.user_id)?.usage_bytes ?? 0;
+      if (used + size > t.quotaBytes) throw new StoreError("over-quota", `user ${mb.user_id} over quota (${used} + ${size} > ${t.quotaBytes})`);
+    }
     const messageId = db.run(
       `INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_id, trace_headers)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
