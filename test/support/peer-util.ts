@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 import { once } from "node:events";
 import fs from "node:fs/promises";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -117,52 +117,89 @@ const SETPRIV = "/usr/bin/setpriv";
  * notice their master is gone and exit on their own. */
 export interface ManagedChild {
   readonly child: ChildProcess;
+  /** PID of the process we spawned (the wrapper when `wrap` was given). */
   readonly pid: number;
+  /** PID of the command itself: `pid`, or the wrapper's child when wrapped (e.g. by strace). */
+  targetPid(): number;
   alive(): boolean;
-  /** SIGTERM, wait up to `graceMs`, then SIGKILL; resolves when the process is reaped. */
+  /** SIGTERM to the command, wait up to `graceMs`, then SIGKILL; resolves when reaped. */
   stop(graceMs?: number): Promise<void>;
 }
 
-export function spawnManaged(cmd: string, args: string[], opts: SpawnOptions = {}): ManagedChild {
-  const [file, argv] = existsSync(SETPRIV)
-    ? [SETPRIV, ["--pdeathsig", "KILL", "--", cmd, ...args]]
-    : [cmd, args];
-  const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"], ...opts });
-  let exited = false;
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once("exit", () => {
-      exited = true;
-      process.removeListener("exit", onProcessExit);
-      resolve();
-    });
-    child.once("error", () => {
-      exited = true;
-      process.removeListener("exit", onProcessExit);
-      resolve();
-    });
-  });
-  const onProcessExit = () => {
-    if (!exited) child.kill("SIGKILL");
-  };
-  process.on("exit", onProcessExit);
-  if (child.pid === undefined) {
-    // spawn failed synchronously (e.g. ENOENT); the 'error' event follows.
-    exited = true;
+export interface ManagedSpawnOptions extends SpawnOptions {
+  /** Run the command under this prefix (e.g. strace and its options). The command is signalled
+   * directly on stop, since a tracer ignores SIGTERM while its tracee lives. */
+  wrap?: string[];
+}
+
+/** Child PIDs of `pid` (all its threads), from /proc. */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const text = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
+      if (text) out.push(...text.split(/\s+/).map(Number));
+    }
+  } catch {
+    // The process is gone.
   }
+  return out;
+}
+
+/** `pid` and all its descendants. */
+export function processTree(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...childPids(all[i]));
+  return all;
+}
+
+export function spawnManaged(cmd: string, args: string[], opts: ManagedSpawnOptions = {}): ManagedChild {
+  const { wrap, ...spawnOpts } = opts;
+  const deathSig = existsSync(SETPRIV) ? [SETPRIV, "--pdeathsig", "KILL", "--"] : [];
+  // The command gets its own death signal too: a killed tracer would otherwise leave it running.
+  const argv = wrap ? [...deathSig, ...wrap, ...deathSig, cmd, ...args] : [...deathSig, cmd, ...args];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"], ...spawnOpts });
+  let exited = child.pid === undefined; // spawn failed synchronously; 'error' follows
+  const onProcessExit = () => {
+    if (!exited) {
+      for (const p of processTree(child.pid!).reverse()) killQuietly(p, "SIGKILL");
+    }
+  };
+  const exitPromise = new Promise<void>((resolve) => {
+    const done = () => {
+      exited = true;
+      process.removeListener("exit", onProcessExit);
+      resolve();
+    };
+    child.once("exit", done);
+    child.once("error", done);
+  });
+  process.on("exit", onProcessExit);
+  const targetPid = () => (wrap ? (childPids(child.pid ?? -1)[0] ?? -1) : (child.pid ?? -1));
   return {
     child,
     pid: child.pid ?? -1,
+    targetPid,
     alive: () => !exited,
     async stop(graceMs = 10_000) {
       if (exited) return;
-      child.kill("SIGTERM");
+      const target = targetPid();
+      killQuietly(target > 0 ? target : child.pid!, "SIGTERM");
       const timer = setTimeout(() => {
-        if (!exited) child.kill("SIGKILL");
+        if (!exited) for (const p of processTree(child.pid!).reverse()) killQuietly(p, "SIGKILL");
       }, graceMs);
       await exitPromise;
       clearTimeout(timer);
     },
   };
+}
+
+function killQuietly(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // Already gone.
+  }
 }
 
 /** Number of regular files directly in `dir` (0 when it does not exist). */

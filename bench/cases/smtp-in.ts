@@ -1,0 +1,184 @@
+// Case smtp-in (issue 2): inbound SMTP, Freehold vs Postfix delivering into Dovecot over LMTP,
+// same run, same load generator. 10 KiB messages from 10 parallel senders, once with a new
+// connection per message and once with connections reused. Each side starts fresh for each
+// mode, so the mailbox is empty at the start of every measurement.
+//
+// Reported per mode: acknowledged msg/s (messages / time to the last 250), end-to-end msg/s
+// (messages / time until all are in the mailbox: Dovecot's Maildir new/+cur/, Freehold's
+// messages table), ack latency p50/p99, sync calls (fsync, fdatasync ...) per message from
+// strace, and Freehold's peak RSS (VmHWM).
+import path from "node:path";
+import { envBool, envInt, percentile, type BenchCase, type CaseContext, type CaseResult, type Row, type Section } from "../support/case.ts";
+import { runLoad, type LoadResult } from "../support/smtp-load.ts";
+import {
+  BENCH_RCPT,
+  startFreeholdTarget,
+  startPostfixTarget,
+  Unavailable,
+  type SmtpTarget,
+} from "../support/smtp-targets.ts";
+import { peakRss, straceAvailable, totalSyncs } from "../support/trace.ts";
+import { waitUntil } from "../../test/support/peer-util.ts";
+
+interface SideResult {
+  load: LoadResult;
+  /** ms from the load's start until every acknowledged message was in the mailbox; null if not. */
+  e2eMs: number | null;
+  delivered: number;
+  syncs: number | null;
+  syncDetail: Record<string, Record<string, number>> | null;
+  peakRssBytes: number | null;
+}
+
+const MODES = [
+  { key: "new", title: "new connection per message", reuse: false },
+  { key: "reuse", title: "connections reused", reuse: true },
+] as const;
+
+async function measure(
+  ctx: CaseContext,
+  target: SmtpTarget,
+  p: { messages: number; connections: number; bytes: number; reuse: boolean; deadlineMs: number },
+): Promise<SideResult> {
+  const load = await runLoad({
+    host: target.host,
+    port: target.port,
+    messages: p.messages,
+    connections: p.connections,
+    reuse: p.reuse,
+    messageBytes: p.bytes,
+    from: "sender@load.bench.test",
+    rcpt: () => BENCH_RCPT,
+    deadlineMs: p.deadlineMs,
+  });
+  ctx.log(`${target.name}: ${load.acked} acked, ${load.rejected} rejected, ${load.errors} errors in ${load.elapsedMs} ms`);
+  if (load.errorSamples.length) ctx.log(`${target.name}: samples: ${load.errorSamples.join(" | ")}`);
+  let delivered = 0;
+  const ok = await waitUntil(
+    async () => {
+      delivered = await target.delivered();
+      return delivered >= load.acked;
+    },
+    p.deadlineMs,
+    25,
+  );
+  const e2eMs = ok ? Date.now() - load.startedAt : null;
+  ctx.log(`${target.name}: ${delivered} in the mailbox${ok ? ` after ${e2eMs} ms` : " (timed out)"}`);
+  const pid = target.rssPid();
+  const peakRssBytes = pid ? await peakRss(pid) : null;
+  const stopped = await target.stop();
+  const syncs = stopped.syncCalls ? Object.values(stopped.syncCalls).reduce((a, c) => a + totalSyncs(c), 0) : null;
+  return { load, e2eMs, delivered, syncs, syncDetail: stopped.syncCalls, peakRssBytes };
+}
+
+function rate(n: number, ms: number | null): number | null {
+  return ms && ms > 0 ? (n * 1000) / ms : null;
+}
+
+function rows(f: SideResult | null, r: SideResult | null): Row[] {
+  const ackRate = (s: SideResult | null) => (s ? rate(s.load.acked, s.load.lastAckMs) : null);
+  const e2eRate = (s: SideResult | null) => (s ? rate(s.load.acked, s.e2eMs) : null);
+  const pct = (s: SideResult | null, p: number) => (s && s.load.latenciesMs.length ? percentile(s.load.latenciesMs, p) : null);
+  const perMsg = (s: SideResult | null) => (s && s.syncs !== null && s.delivered > 0 ? s.syncs / s.delivered : null);
+  return [
+    { metric: "acknowledged", unit: "msg/s", freehold: ackRate(f), reference: ackRate(r), better: "higher" },
+    { metric: "end-to-end into mailbox", unit: "msg/s", freehold: e2eRate(f), reference: e2eRate(r), better: "higher" },
+    { metric: "ack latency p50", unit: "ms", freehold: pct(f, 50), reference: pct(r, 50), better: "lower" },
+    { metric: "ack latency p99", unit: "ms", freehold: pct(f, 99), reference: pct(r, 99), better: "lower" },
+    { metric: "fsync-family calls per message", unit: "calls", freehold: perMsg(f), reference: perMsg(r), better: "lower" },
+    {
+      metric: "peak RSS (VmHWM)",
+      unit: "MiB",
+      freehold: f?.peakRssBytes ? f.peakRssBytes / 2 ** 20 : null,
+      reference: null,
+      better: "lower",
+    },
+  ];
+}
+
+export const benchCase: BenchCase = {
+  name: "smtp-in",
+  description: "inbound SMTP: Freehold vs Postfix→Dovecot LMTP, 10 KiB messages, new vs reused connections",
+  async run(ctx): Promise<CaseResult> {
+    const messages = envInt(ctx.env, "BENCH_MESSAGES", 5000);
+    const connections = envInt(ctx.env, "BENCH_CONNECTIONS", 10);
+    const bytes = envInt(ctx.env, "BENCH_MESSAGE_BYTES", 10 * 1024);
+    const deadlineMs = envInt(ctx.env, "BENCH_DEADLINE_S", 300) * 1000;
+    const onlyModes = (ctx.env.BENCH_MODES ?? "new,reuse").split(",");
+    const trace = envBool(ctx.env, "BENCH_STRACE", true) && straceAvailable();
+    const notes: string[] = [];
+    const sections: Section[] = [];
+    const raw: Record<string, unknown> = {};
+    let freeholdMissing: string | null = null;
+
+    for (const mode of MODES.filter((m) => onlyModes.includes(m.key))) {
+      const params = { messages, connections, bytes, reuse: mode.reuse, deadlineMs };
+      ctx.log(`mode: ${mode.title}`);
+      const dir = (side: string) => path.join(ctx.tmpDir, `${mode.key}-${side}`);
+
+      const postfix = await startPostfixTarget(dir("postfix"), trace);
+      const ref = await measure(ctx, postfix, params);
+
+      let fh: SideResult | null = null;
+      if (freeholdMissing === null) {
+        try {
+          const freehold = await startFreeholdTarget(ctx.root, dir("freehold"), trace);
+          fh = await measure(ctx, freehold, params);
+        } catch (err) {
+          if (!(err instanceof Unavailable)) throw err;
+          freeholdMissing = err.message;
+          ctx.log(`freehold: not available (${err.message})`);
+        }
+      }
+      sections.push({ title: mode.title, rows: rows(fh, ref) });
+      raw[mode.key] = {
+        postfix: summary(ref),
+        freehold: fh ? summary(fh) : null,
+      };
+      for (const [side, s] of [["freehold", fh], ["postfix", ref]] as const) {
+        if (s && (s.load.acked < messages || s.load.errors > 0 || s.e2eMs === null)) {
+          notes.push(
+            `${side} (${mode.title}): ${s.load.acked}/${messages} acknowledged, ${s.load.rejected} rejected, ${s.load.errors} errors` +
+              `${s.e2eMs === null ? ", not all delivered before the deadline" : ""}` +
+              `${s.load.errorSamples.length ? ` (${s.load.errorSamples.join(" | ")})` : ""}`,
+          );
+        }
+      }
+    }
+    if (freeholdMissing !== null) notes.unshift(`freehold: not available (${freeholdMissing})`);
+    notes.push(
+      `${messages} messages of ${bytes} bytes over ${connections} parallel senders per mode; loopback; the same Node load generator for both.`,
+    );
+    notes.push(
+      trace
+        ? "fsync-family = fsync+fdatasync+sync_file_range+syncfs+msync counted with strace -f --seccomp-bpf over the server's whole life (start to stop); Postfix's figure includes Dovecot's LMTP delivery."
+        : "sync calls not counted (BENCH_STRACE=0 or strace missing).",
+    );
+    return {
+      reference: "Postfix 3.7 → Dovecot 2.3 LMTP",
+      sections,
+      notes,
+      params: { messages, connections, bytes, trace, modes: onlyModes, raw },
+    };
+  },
+};
+
+function summary(s: SideResult) {
+  return {
+    acked: s.load.acked,
+    rejected: s.load.rejected,
+    errors: s.load.errors,
+    errorSamples: s.load.errorSamples,
+    lastAckMs: s.load.lastAckMs,
+    e2eMs: s.e2eMs,
+    delivered: s.delivered,
+    syncCalls: s.syncDetail,
+    peakRssBytes: s.peakRssBytes,
+    latencyMs: {
+      p50: percentile(s.load.latenciesMs, 50),
+      p90: percentile(s.load.latenciesMs, 90),
+      p99: percentile(s.load.latenciesMs, 99),
+      max: percentile(s.load.latenciesMs, 100),
+    },
+  };
+}
