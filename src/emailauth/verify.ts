@@ -86,6 +86,12 @@ export interface VerifyOptions {
   random?: () => number;
   /** Shortest RSA key accepted for DKIM/ARC (default 1024, RFC 8301 §3.2). */
   minBitLength?: number;
+  /**
+   * mailauth's strict mode: every check follows its RFC exactly (RFC 7208 syntax errors anywhere
+   * in a record are permerror, rsa-sha1 is not a pass per RFC 8301, ARC-Seal tag syntax per
+   * RFC 8617 §4.1.3, DMARC tag-list rules). Default true; the SPF and ARC suites pass in it.
+   */
+  strict?: boolean;
 }
 
 export interface AuthVerdict extends Disposition {
@@ -163,6 +169,7 @@ function spfOutcome(r: MaSpf, identity: string): SpfOutcome {
 export async function verifyMessage(input: VerifyInput, options: VerifyOptions): Promise<AuthVerdict> {
   const resolver = options.resolve as (name: string, type: string) => Promise<string[][] | string[]>;
   const mta = options.authservId;
+  const strict = options.strict ?? true;
   const res = await authenticate(input.message, {
     ip: input.ip,
     helo: input.helo,
@@ -171,6 +178,7 @@ export async function verifyMessage(input: VerifyInput, options: VerifyOptions):
     resolver,
     minBitLength: options.minBitLength,
     disableBimi: true,
+    strict,
   });
 
   const helo = heloDomain(input.helo);
@@ -184,7 +192,7 @@ export async function verifyMessage(input: VerifyInput, options: VerifyOptions):
       spfHelo = spf;
     } else {
       // RFC 7208 §2.3: a separate check_host() for the HELO identity.
-      const h = (await spfCheck({ ip: input.ip, helo, sender: "", mta, resolver })) as MaSpf;
+      const h = (await spfCheck({ ip: input.ip, helo, sender: "", mta, resolver, strict })) as MaSpf;
       spfHelo = spfOutcome(h, `postmaster@${helo}`);
     }
   }
