@@ -108,18 +108,37 @@ function mergeRfc2231(raw: Param[]): Param[] {
   return plain;
 }
 
-/** Parameters after a MIME value: *(";" attribute "=" value). Stops quietly at garbage. */
+/** Skips to the next ";" outside quotes and comments (or to the end). */
+function skipToSemicolon(r: ValueReader): void {
+  while (!r.atEnd() && r.peek() !== ";") {
+    if (r.peek() === '"') r.quoted();
+    else if (r.peek() === "(") r.comment();
+    else r.i++;
+  }
+}
+
+/**
+ * Parameters after a MIME value: *(";" attribute "=" value). A malformed parameter (a missing ";"
+ * before it, no "=", no value) is skipped up to the next ";", as Dovecot does, so one broken
+ * parameter does not hide the ones after it.
+ */
 export function parseParams(r: ValueReader): Param[] {
   const out: Param[] = [];
   for (;;) {
     r.skipCfws();
-    if (r.peek() !== ";") break;
+    if (r.atEnd()) break;
+    if (r.peek() !== ";") {
+      skipToSemicolon(r);
+      continue;
+    }
     r.i++;
     r.skipCfws();
     const name = r.token();
-    if (name === "") break;
     r.skipCfws();
-    if (r.peek() !== "=") break;
+    if (name === "" || r.peek() !== "=") {
+      skipToSemicolon(r);
+      continue;
+    }
     r.i++;
     r.skipCfws();
     const value = r.peek() === '"' ? r.quoted() : r.token();

@@ -48,8 +48,11 @@ export function parseSectionSpec(s: string): SectionSpec | null {
  */
 export function resolvePart(index: MessageIndex, path: number[]): MimePart | null {
   let part = index.root;
-  for (const n of path) {
-    if (part.kind === "message") part = part.children[0];
+  for (let k = 0; k < path.length; k++) {
+    const n = path[k];
+    // The root is the message itself; a message/rfc822 part is entered only when the path goes
+    // below it (so "1" of a top-level message/rfc822 is its whole body, as in Dovecot).
+    if (k > 0 && part.kind === "message") part = part.children[0];
     if (part.kind === "multipart") {
       const child = part.children[n - 1];
       if (!child) return null;
@@ -129,12 +132,12 @@ export function sectionBytes(buf: Buffer, index: MessageIndex, spec: SectionSpec
 export function allPartPaths(index: MessageIndex): number[][] {
   const out: number[][] = [];
   // What the next part number indexes, mirroring resolvePart.
-  const numbered = (part: MimePart): MimePart[] => {
-    const p = part.kind === "message" ? part.children[0] : part;
+  const numbered = (part: MimePart, top: boolean): MimePart[] => {
+    const p = !top && part.kind === "message" ? part.children[0] : part;
     return p.kind === "multipart" ? p.children : [p];
   };
   const walk = (part: MimePart, prefix: number[]): void => {
-    numbered(part).forEach((c, i) => {
+    numbered(part, prefix.length === 0).forEach((c, i) => {
       const path = [...prefix, i + 1];
       out.push(path);
       if (c.kind !== "leaf" && out.length < 100_000) walk(c, path);

@@ -22,6 +22,12 @@ import { fieldValue, lineEnd, parseHeaderFields } from "./header.ts";
 export const MAX_DEPTH = 100;
 /** Part count limit, as Dovecot's default of 10,000. */
 export const MAX_PARTS = 10_000;
+/**
+ * Boundaries are compared on at most this many characters. RFC 2046 §5.1.1 allows 70; like
+ * Dovecot we accept a little more and ignore the rest, so an over-long boundary cannot make
+ * scanning cost grow with its length.
+ */
+export const MAX_BOUNDARY = 80;
 
 export type PartKind = "leaf" | "multipart" | "message";
 
@@ -58,6 +64,12 @@ interface Hit {
   entry: OpenBoundary;
   /** Where the part before the boundary line ends (before the CRLF attached to the boundary). */
   contentEnd: number;
+  /**
+   * Where the enclosing parts up to the boundary's owner end. Equal to contentEnd, except when
+   * the boundary cut a header short: then the line ending before it stays in the parent (as
+   * Dovecot counts it), so e.g. a message/rfc822 part keeps its last CRLF.
+   */
+  ancestorEnd: number;
   lineStart: number;
   lineEnd: number;
   closing: boolean;
@@ -66,6 +78,10 @@ interface Hit {
 interface Parsed {
   part: MimePart;
   hit: Hit | null;
+}
+
+function boundaryBytes(b: string): Buffer {
+  return Buffer.from(b.length > MAX_BOUNDARY ? b.slice(0, MAX_BOUNDARY) : b, "latin1");
 }
 
 function newlineBefore(buf: Buffer, pos: number, floor: number): number {
@@ -90,7 +106,10 @@ class Parser {
     const buf = this.buf;
     if (le - pos < 2 || buf[pos] !== 0x2d || buf[pos + 1] !== 0x2d) return null;
     let best: OpenBoundary | null = null;
-    for (const e of this.stack) {
+    // Newest first, so that on equal length the innermost part owns the line (RFC 2046 §5.1.1
+    // forbids reusing an enclosing boundary; when a message does, the nearest one is meant).
+    for (let k = this.stack.length - 1; k >= 0; k--) {
+      const e = this.stack[k];
       const n = e.b.length;
       if (pos + 2 + n > le) continue;
       if (best && best.b.length >= n) continue;
@@ -113,7 +132,7 @@ class Parser {
       const m = this.boundaryAt(pos, le);
       if (m) {
         const contentEnd = pos === from ? pos : pos - newlineBefore(this.buf, pos, from);
-        return { entry: m.entry, closing: m.closing, contentEnd, lineStart: pos, lineEnd: le };
+        return { entry: m.entry, closing: m.closing, contentEnd, ancestorEnd: contentEnd, lineStart: pos, lineEnd: le };
       }
       pos = le;
     }
@@ -128,16 +147,18 @@ class Parser {
     let headerEnd = this.len;
     let headerHit: Hit | null = null;
     let prevNl = 0;
+    let blankAt = -1;
     while (pos < this.len) {
       const le = lineEnd(buf, pos, this.len);
       if (buf[pos] === 0x0a || (buf[pos] === 0x0d && le === pos + 2 && buf[pos + 1] === 0x0a)) {
         headerEnd = le;
+        blankAt = pos;
         break;
       }
       const m = this.stack.length > 0 ? this.boundaryAt(pos, le) : null;
       if (m) {
         headerEnd = pos - prevNl;
-        headerHit = { entry: m.entry, closing: m.closing, contentEnd: headerEnd, lineStart: pos, lineEnd: le };
+        headerHit = { entry: m.entry, closing: m.closing, contentEnd: headerEnd, ancestorEnd: pos, lineStart: pos, lineEnd: le };
         break;
       }
       prevNl = newlineBefore(buf, le, pos);
@@ -171,6 +192,22 @@ class Parser {
       children: [],
     };
     const atLimit = depth >= MAX_DEPTH || this.parts >= MAX_PARTS;
+    const boundary =
+      kind === "multipart" ? contentType!.params.find(([n]) => n.toLowerCase() === "boundary")?.[1] : undefined;
+    const own = boundary !== undefined && !atLimit ? boundaryBytes(boundary) : null;
+    if (blankAt >= 0 && this.stack.length > 0 && headerEnd < this.len) {
+      // A boundary line right after the blank line: the blank line is the CRLF attached to that
+      // boundary (RFC 2046 §5.1.1), so this header ends before it and the body is empty. The
+      // part's own new boundary does not count; on a tie it is the newest, so it wins.
+      const le = lineEnd(buf, headerEnd, this.len);
+      const m = this.boundaryAt(headerEnd, le);
+      const ownWins = own !== null && m !== null && own.length >= m.entry.b.length && buf.compare(own, 0, own.length, headerEnd + 2, headerEnd + 2 + own.length) === 0 && headerEnd + 2 + own.length <= le;
+      if (m && !ownWins) {
+        headerHit = { entry: m.entry, closing: m.closing, contentEnd: blankAt, ancestorEnd: headerEnd, lineStart: headerEnd, lineEnd: le };
+        headerEnd = blankAt;
+        part.headerEnd = part.bodyStart = part.bodyEnd = blankAt;
+      }
+    }
     if (headerHit) {
       // The header was cut short by a boundary: the part (and any encapsulated message) is empty.
       if (kind === "message") part.children.push(this.emptyPart(headerEnd));
@@ -183,14 +220,10 @@ class Parser {
     if (part.kind === "message") {
       const child = this.part(headerEnd, depth + 1, false, false);
       part.children.push(child.part);
-      part.bodyEnd = child.hit ? child.hit.contentEnd : this.len;
+      part.bodyEnd = child.hit ? child.hit.ancestorEnd : this.len;
       return { part, hit: child.hit };
     }
-    const boundary =
-      kind === "multipart" ? contentType!.params.find(([n]) => n.toLowerCase() === "boundary")?.[1] : undefined;
-    if (kind === "multipart" && boundary !== undefined && !atLimit) {
-      return this.multipartBody(part, Buffer.from(boundary, "latin1"), depth);
-    }
+    if (own !== null) return this.multipartBody(part, own, depth);
     if (kind === "multipart" && boundary !== undefined) this.limited = true;
     const hit = this.scan(headerEnd);
     part.bodyEnd = hit ? hit.contentEnd : this.len;
@@ -215,7 +248,7 @@ class Parser {
       const idx = this.stack.indexOf(hit.entry);
       if (hit.entry !== own) {
         // An outer boundary ends this multipart too.
-        part.bodyEnd = hit.contentEnd;
+        part.bodyEnd = hit.ancestorEnd;
         return { part, hit };
       }
       if (hit.closing) {
