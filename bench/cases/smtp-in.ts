@@ -135,6 +135,17 @@ export const benchCase: BenchCase = {
         postfix: summary(ref),
         freehold: fh ? summary(fh) : null,
       };
+      const perProcess = [fh, ref]
+        .filter((s): s is SideResult => s !== null && s.syncDetail !== null && s.delivered > 0)
+        .flatMap((s) =>
+          Object.entries(s.syncDetail!).map(
+            ([proc, calls]) =>
+              `${proc} ${Object.entries(calls)
+                .map(([call, n]) => `${call} ${(n / s.delivered).toFixed(2)}`)
+                .join(", ") || "none"}`,
+          ),
+        );
+      if (perProcess.length) notes.push(`sync calls per message (${mode.title}): ${perProcess.join("; ")}`);
       for (const [side, s] of [["freehold", fh], ["postfix", ref]] as const) {
         if (s && (s.load.acked < messages || s.load.errors > 0 || s.e2eMs === null)) {
           notes.push(
