@@ -1,0 +1,99 @@
+// The `freehold` command line. Every command takes `--data DIR` (or FREEHOLD_DATA). Operator
+// mistakes print `freehold: <what is wrong>` and exit 1 (operation failed) or 2 (bad usage or
+// input), never a stack trace; only a bug (exit 70) prints one.
+import { Command, CommanderError } from "commander";
+import { systemClock } from "../clock.ts";
+import { ConfigError } from "../config/load.ts";
+import { AccountError } from "../accounts/errors.ts";
+import { StoreError } from "../store/errors.ts";
+import { TlsFilesError } from "../tls/context.ts";
+import type { CliIo } from "./context.ts";
+import { CliError, EXIT_FAILURE, EXIT_INTERNAL, EXIT_USAGE } from "./context.ts";
+import { registerAlias } from "./alias.ts";
+import { registerConfig } from "./config.ts";
+import { registerDomain } from "./domain.ts";
+import { registerInit } from "./init.ts";
+import { registerServe } from "./serve.ts";
+import { registerUser } from "./user.ts";
+
+export function buildProgram(io: CliIo): Command {
+  const program = new Command("freehold")
+    .description("Freehold: a self-hosted mail server")
+    .option("--data <dir>", "data folder (default: $FREEHOLD_DATA)")
+    .showHelpAfterError("(run with --help for usage)")
+    // Sub-commands inherit these: errors are thrown to runCli, output goes through io.
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+      outputError: (s, write) => write(`freehold: ${s.replace(/^error: /, "")}`),
+    });
+  registerInit(program, io);
+  registerConfig(program, io);
+  registerDomain(program, io);
+  registerUser(program, io);
+  registerAlias(program, io);
+  registerServe(program);
+  return program;
+}
+
+/** Run the CLI; resolves to the exit code. */
+export async function runCli(argv: string[], io: CliIo): Promise<number> {
+  const program = buildProgram(io);
+  if (argv.length <= 2) {
+    program.outputHelp();
+    return EXIT_USAGE;
+  }
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    return reportError(e, io);
+  }
+}
+
+function reportError(e: unknown, io: CliIo): number {
+  const say = (msg: string) => io.stderr.write(`freehold: ${msg}\n`);
+  if (e instanceof CommanderError) {
+    // Commander has already printed its message (unknown command, missing argument, ...).
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.help" || e.code === "commander.version") return 0;
+    return e.exitCode === 0 ? 0 : EXIT_USAGE;
+  }
+  if (e instanceof CliError) {
+    say(e.message);
+    return e.exitCode;
+  }
+  if (e instanceof ConfigError) {
+    for (const p of e.problems) io.stderr.write(`${p}\n`);
+    return EXIT_FAILURE;
+  }
+  if (e instanceof AccountError) {
+    say(e.message);
+    return e.code === "invalid" ? EXIT_USAGE : EXIT_FAILURE;
+  }
+  if (e instanceof TlsFilesError) {
+    say(e.message);
+    return EXIT_FAILURE;
+  }
+  if (e instanceof StoreError && (e.code === "busy" || e.code === "io")) {
+    say(`storage problem: ${e.message}`);
+    return EXIT_FAILURE;
+  }
+  const err = e as NodeJS.ErrnoException;
+  if (err && (err.code === "EACCES" || err.code === "EPERM" || err.code === "ENOSPC" || err.code === "EROFS")) {
+    say(err.message);
+    return EXIT_FAILURE;
+  }
+  io.stderr.write(`freehold: internal error (a bug; please report it):\n${err?.stack ?? String(e)}\n`);
+  return EXIT_INTERNAL;
+}
+
+if (import.meta.main) {
+  process.exitCode = await runCli(process.argv, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    clock: systemClock,
+  });
+}
