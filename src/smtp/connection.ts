@@ -1,0 +1,417 @@
+// One SMTP session on one socket: the greeting, the command loop, replies, timeouts, STARTTLS.
+//
+// Session rules (invariants):
+// - One coroutine per connection (run): it reads one framed event, dispatches it, and only then
+//   reads the next, so a command's handler sees the reader exactly where its command ended
+//   (DATA/BDAT switch the reader's mode and consume their content themselves).
+// - Replies are queued and written in order; they are flushed when the session would wait for
+//   input (RFC 2920 §3.2: a server may batch responses but must send them before it blocks),
+//   when a lot is queued, before a TLS handshake, and before closing.
+// - Reading is paused while more than limits.readHighWater octets wait unparsed, and replies are
+//   written with back-pressure, so a client that pipelines without reading cannot grow memory.
+// - An open MessageSink is always settled: end() by the command that completes the message,
+//   abort() by that command's finally block or by run()'s when the session dies in between.
+import net from "node:net";
+import tls from "node:tls";
+import type { Logger } from "../log/logger.ts";
+import type { Clock } from "../clock.ts";
+import { SmtpReader } from "./reader.ts";
+import type { ReaderEvent } from "./reader.ts";
+import { formatReply, reply } from "./reply.ts";
+import type { Reply } from "./reply.ts";
+import { SmtpError, toSmtpError } from "./errors.ts";
+import { initialState, openSink, sequenceText } from "./session-state.ts";
+import type { CommandContext, CommandSpec, ListenerFeatures, MutableSessionInfo, Session } from "./commands/command.ts";
+import { abortQuietly } from "./commands/transaction.ts";
+import type { SmtpLimits } from "./limits.ts";
+import type { ListenerRole, SmtpExtension, SmtpHandler, TlsInfo } from "./types.ts";
+import { unmapIPv4 } from "./ip.ts";
+
+/** Control flow, not protocol errors: they end the session and never reach a client as text. */
+export class ConnectionGone extends Error {
+  override name = "ConnectionGone";
+}
+class InputTimeout extends Error {
+  override name = "InputTimeout";
+}
+class ShutdownSignal extends Error {
+  override name = "ShutdownSignal";
+}
+
+function isControl(e: unknown): boolean {
+  return e instanceof ConnectionGone || e instanceof InputTimeout || e instanceof ShutdownSignal;
+}
+
+export interface ConnectionSetup {
+  readonly socket: net.Socket;
+  readonly cid: string;
+  readonly role: ListenerRole;
+  readonly listenerName: string;
+  readonly serverName: string;
+  readonly handler: SmtpHandler;
+  readonly extensions: readonly SmtpExtension[];
+  readonly table: ReadonlyMap<string, CommandSpec>;
+  readonly limits: SmtpLimits;
+  readonly features: ListenerFeatures;
+  readonly tlsMode: "implicit" | "starttls" | "none";
+  readonly tlsContext?: tls.SecureContext;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** Milliseconds to hold the greeting (pregreet test); 0 greets at once. */
+  readonly pregreetDelayMs: number;
+  readonly onPregreet?: (passed: boolean) => void;
+}
+
+// Flush queued replies once this much is waiting even if more input is ready.
+const OUT_HIGH_WATER = 16 * 1024;
+const TLS_HANDSHAKE_MS = 30_000;
+
+export class SmtpConnection {
+  readonly #setup: ConnectionSetup;
+  readonly #log: Logger;
+  readonly #reader: SmtpReader;
+  readonly #session: Session;
+  readonly #ctx: CommandContext;
+  #socket: net.Socket;
+  #out: string[] = [];
+  #outBytes = 0;
+  #gone = false;
+  #closing = false;
+  #shutdown = false;
+  #paused = false;
+  #errors = 0;
+  #wake: ((err?: Error) => void) | null = null;
+
+  constructor(setup: ConnectionSetup) {
+    this.#setup = setup;
+    this.#log = setup.log;
+    this.#socket = setup.socket;
+    this.#reader = new SmtpReader();
+    const s = setup.socket;
+    const info: MutableSessionInfo = {
+      cid: setup.cid,
+      role: setup.role,
+      listenerName: setup.listenerName,
+      serverName: setup.serverName,
+      remoteAddress: unmapIPv4(s.remoteAddress ?? ""),
+      remotePort: s.remotePort ?? 0,
+      localAddress: unmapIPv4(s.localAddress ?? ""),
+      localPort: s.localPort ?? 0,
+      smtputf8: false,
+      locals: new Map(),
+    };
+    this.#session = { state: initialState(), info };
+    const self = this;
+    this.#ctx = {
+      session: this.#session,
+      handler: setup.handler,
+      limits: setup.limits,
+      features: setup.features,
+      extensions: setup.extensions,
+      log: setup.log,
+      clock: setup.clock,
+      reader: this.#reader,
+      verbs: [...setup.table.keys()],
+      send: (r) => self.send(r),
+      flush: () => self.flush(),
+      nextEvent: () => self.#nextEvent(),
+      pendingInput: () => self.#reader.buffered,
+      startTls: () => self.#startTls(),
+      close: () => {
+        self.#closing = true;
+      },
+    };
+  }
+
+  get info(): Readonly<MutableSessionInfo> {
+    return this.#session.info;
+  }
+
+  /** Ask the session to end with 421 4.3.2 at the next opportunity (RFC 5321 §3.8). */
+  shutdown(): void {
+    if (this.#shutdown) return;
+    this.#shutdown = true;
+    this.#wake?.(new ShutdownSignal());
+  }
+
+  /** Forcibly close (after the shutdown grace period). */
+  destroy(): void {
+    this.#socket.destroy();
+  }
+
+  send(r: Reply): void {
+    const text = formatReply(r);
+    this.#out.push(text);
+    this.#outBytes += text.length;
+  }
+
+  async flush(): Promise<void> {
+    if (this.#out.length === 0 || this.#gone) {
+      this.#out = [];
+      this.#outBytes = 0;
+      return;
+    }
+    const text = this.#out.join("");
+    this.#out = [];
+    this.#outBytes = 0;
+    if (this.#socket.write(text, "utf8")) return;
+    // The client is not reading; wait (bounded) instead of queueing without limit.
+    const sock = this.#socket;
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        sock.off("drain", onDrain);
+        sock.off("close", onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = () => done();
+      const onClose = () => done(new ConnectionGone());
+      const timer = setTimeout(() => done(new InputTimeout()), this.#setup.limits.writeTimeoutMs);
+      sock.on("drain", onDrain);
+      sock.on("close", onClose);
+    });
+  }
+
+  #onData = (chunk: Buffer): void => {
+    this.#reader.push(chunk);
+    if (this.#reader.buffered > this.#setup.limits.readHighWater && !this.#paused) {
+      this.#paused = true;
+      this.#socket.pause();
+    }
+    this.#wake?.();
+  };
+
+  #onClose = (): void => {
+    this.#gone = true;
+    this.#wake?.(new ConnectionGone());
+  };
+
+  #onError = (err: Error): void => {
+    // ECONNRESET and TLS alerts are the client's business; "close" follows.
+    this.#log.debug({ err: err.message }, "socket error");
+  };
+
+  #attach(sock: net.Socket): void {
+    sock.on("data", this.#onData);
+    sock.on("close", this.#onClose);
+    sock.on("error", this.#onError);
+  }
+
+  #detach(sock: net.Socket): void {
+    sock.off("data", this.#onData);
+    sock.off("close", this.#onClose);
+    sock.off("error", this.#onError);
+  }
+
+  /** Waits for more input, the timeout, the socket closing or shutdown. */
+  #waitInput(timeoutMs: number): Promise<void> {
+    if (this.#gone) return Promise.reject(new ConnectionGone());
+    if (this.#shutdown) return Promise.reject(new ShutdownSignal());
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#wake = null;
+        reject(new InputTimeout());
+      }, timeoutMs);
+      this.#wake = (err) => {
+        clearTimeout(timer);
+        this.#wake = null;
+        if (err) reject(err);
+        else resolve();
+      };
+    });
+  }
+
+  async #nextEvent(): Promise<ReaderEvent> {
+    if (this.#outBytes > OUT_HIGH_WATER) await this.flush();
+    for (;;) {
+      const ev = this.#reader.next();
+      if (ev) return ev;
+      if (this.#gone) throw new ConnectionGone();
+      await this.flush();
+      if (this.#paused) {
+        this.#paused = false;
+        this.#socket.resume();
+      }
+      const l = this.#setup.limits;
+      await this.#waitInput(this.#reader.mode === "line" ? l.commandTimeoutMs : l.dataTimeoutMs);
+    }
+  }
+
+  async #startTls(): Promise<TlsInfo> {
+    const ctx = this.#setup.tlsContext;
+    if (!ctx) throw new SmtpError("tlsNotAvailable");
+    const raw = this.#socket;
+    this.#detach(raw);
+    const sock = new tls.TLSSocket(raw, { isServer: true, secureContext: ctx });
+    this.#socket = sock;
+    this.#attach(sock);
+    await new Promise<void>((resolve, reject) => {
+      const done = (err?: Error) => {
+        clearTimeout(timer);
+        sock.off("secure", onSecure);
+        sock.off("error", onError);
+        sock.off("close", onClose);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onSecure = () => done();
+      const onError = (err: Error) => {
+        this.#log.info({ err: err.message }, "TLS handshake failed");
+        done(new ConnectionGone());
+      };
+      const onClose = () => done(new ConnectionGone());
+      const timer = setTimeout(() => done(new InputTimeout()), TLS_HANDSHAKE_MS);
+      sock.on("secure", onSecure);
+      sock.on("error", onError);
+      sock.on("close", onClose);
+    });
+    const protocol = sock.getProtocol() ?? "unknown";
+    // ARCHITECTURE.md: TLS 1.2 or newer. The context should already enforce it (server.ts
+    // smtpTlsContext); this guards contexts made elsewhere.
+    if (protocol !== "TLSv1.2" && protocol !== "TLSv1.3") {
+      this.#log.warn({ protocol }, "TLS version below 1.2 refused");
+      sock.destroy();
+      throw new ConnectionGone();
+    }
+    const c = sock.getCipher();
+    const info: TlsInfo = { protocol, cipher: c.standardName ?? c.name };
+    this.#session.info.tls = info;
+    return info;
+  }
+
+  /** Runs the session to its end. Never throws. */
+  async run(): Promise<void> {
+    const info = this.#session.info;
+    const sock = this.#socket;
+    sock.setNoDelay(true);
+    this.#attach(sock);
+    let reason = "client quit";
+    try {
+      if (this.#setup.tlsMode === "implicit") await this.#startTls();
+      try {
+        const r = await this.#setup.handler.connect?.(info);
+        if (r && r.remoteName) info.remoteName = r.remoteName;
+      } catch (e) {
+        const err = e instanceof SmtpError ? e : toSmtpError(e);
+        this.send(err.toReply());
+        reason = `refused: ${err.code}`;
+        return;
+      }
+      if (this.#setup.pregreetDelayMs > 0) {
+        const talked = await this.#pregreetTalked(this.#setup.pregreetDelayMs);
+        this.#setup.onPregreet?.(!talked);
+        if (talked) {
+          this.send(new SmtpError("earlyTalker").toReply());
+          reason = "pregreet: client spoke first";
+          return;
+        }
+      }
+      // RFC 5321 §4.2: the greeting carries no enhanced status (RFC 2034 §3).
+      const proto = this.#setup.role === "lmtp" ? "LMTP" : "ESMTP";
+      this.send(reply(220, undefined, `${info.serverName} ${proto} Freehold`));
+      while (!this.#closing) {
+        if (this.#shutdown) throw new ShutdownSignal();
+        const ev = await this.#nextEvent();
+        await this.#dispatch(ev);
+      }
+    } catch (e) {
+      if (e instanceof InputTimeout) {
+        reason = "timeout";
+        this.send(new SmtpError("timeout").toReply());
+      } else if (e instanceof ShutdownSignal) {
+        reason = "shutdown";
+        this.send(new SmtpError("shuttingDown").toReply());
+      } else if (e instanceof ConnectionGone) {
+        reason = "client disconnected";
+      } else {
+        reason = "internal error";
+        this.#log.error({ err: e }, "session failed");
+        this.send(reply(421, "4.3.0", "Local error, closing connection"));
+      }
+    } finally {
+      const sink = openSink(this.#session.state);
+      if (sink) {
+        this.#session.state = initialState();
+        await abortQuietly(sink, `session ended: ${reason}`, this.#log);
+      }
+      await this.#close();
+      try {
+        this.#setup.handler.close?.(info);
+      } catch (err) {
+        this.#log.warn({ err }, "handler close failed");
+      }
+      this.#log.info({ reason, errors: this.#errors }, "disconnect");
+    }
+  }
+
+  async #pregreetTalked(ms: number): Promise<boolean> {
+    if (this.#reader.buffered > 0) return true;
+    try {
+      await this.#waitInput(ms);
+      return true;
+    } catch (e) {
+      if (e instanceof InputTimeout) return false;
+      throw e;
+    }
+  }
+
+  async #close(): Promise<void> {
+    try {
+      await this.flush();
+    } catch {
+      // Nothing more can be said to this client.
+    }
+    const sock = this.#socket;
+    if (this.#gone) return;
+    sock.end();
+    // A client that does not close its side gets cut off shortly after.
+    const t = setTimeout(() => sock.destroy(), 2000);
+    t.unref();
+    sock.once("close", () => clearTimeout(t));
+  }
+
+  #replyError(err: SmtpError): void {
+    this.send(err.toReply());
+    if (err.fault === "server") this.#log.warn({ code: err.code, err: err.cause ?? err.message }, "command failed (server fault)");
+    else this.#log.info({ code: err.code, reply: err.entry.reply }, "command refused");
+    if (err.closes) {
+      this.#closing = true;
+      return;
+    }
+    // Postfix smtpd_hard_error_limit: a client that keeps failing is cut off.
+    this.#errors++;
+    if (this.#errors >= this.#setup.limits.maxErrors) {
+      this.send(new SmtpError("tooManyErrors").toReply());
+      this.#closing = true;
+    }
+  }
+
+  async #dispatch(ev: ReaderEvent): Promise<void> {
+    if (ev.kind === "line-too-long") return this.#replyError(new SmtpError("lineTooLong"));
+    if (ev.kind !== "line") throw new Error(`unexpected ${ev.kind} between commands`);
+    const line = ev.line;
+    if (line.includes(0)) return this.#replyError(new SmtpError("nulInCommand"));
+    const text = Buffer.from(line.buffer, line.byteOffset, line.byteLength).toString("utf8");
+    const sp = text.indexOf(" ");
+    const verb = (sp === -1 ? text : text.slice(0, sp)).toUpperCase();
+    const args = sp === -1 ? "" : text.slice(sp + 1);
+    const spec = this.#setup.table.get(verb);
+    const limit = this.#setup.limits.commandLineOctets + (spec?.extraLineOctets ?? 0);
+    if (line.length + 2 > limit) return this.#replyError(new SmtpError("lineTooLong"));
+    if (!spec) {
+      this.#log.debug({ verb: verb.slice(0, 20) }, "unknown command");
+      return this.#replyError(new SmtpError("unknownCommand"));
+    }
+    this.#log.debug({ verb, args: spec.sensitive ? "[redacted]" : args, bareLf: ev.bareLf || undefined }, "command");
+    const phase = this.#session.state.phase;
+    if (!spec.phases.includes(phase)) return this.#replyError(new SmtpError("badSequence", sequenceText(verb, phase)));
+    try {
+      const parsed = spec.parse(args, this.#ctx);
+      await spec.handle(this.#ctx, parsed);
+    } catch (e) {
+      if (isControl(e)) throw e;
+      this.#replyError(toSmtpError(e));
+    }
+  }
+}

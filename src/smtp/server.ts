@@ -1,0 +1,216 @@
+// The SMTP server: listeners (each with a role and a TLS mode), per-client connection limits,
+// the pregreet test, connection ids, and shutdown. Sessions themselves live in connection.ts.
+import net from "node:net";
+import tls from "node:tls";
+import { randomBytes } from "node:crypto";
+import type { Logger } from "../log/logger.ts";
+import type { Clock } from "../clock.ts";
+import { SmtpConnection } from "./connection.ts";
+import { commandTable } from "./commands/index.ts";
+import type { ListenerFeatures } from "./commands/command.ts";
+import { resolveLimits } from "./limits.ts";
+import type { SmtpLimits } from "./limits.ts";
+import { ConnectionCounter, PregreetCache } from "./pregreet.ts";
+import type { PregreetOptions } from "./pregreet.ts";
+import { clientGroup, unmapIPv4 } from "./ip.ts";
+import { SmtpError } from "./errors.ts";
+import { formatReply } from "./reply.ts";
+import type { ListenerRole, SmtpExtension, SmtpHandler, TlsMode } from "./types.ts";
+
+export type ListenerTls = { readonly mode: "none" } | { readonly mode: "starttls" | "implicit"; readonly context: tls.SecureContext };
+
+export interface ListenerOptions {
+  /** For logs and SessionInfo.listenerName; defaults to the role. */
+  readonly name?: string;
+  readonly role: ListenerRole;
+  readonly host: string;
+  /** 0 picks a free port (tests). */
+  readonly port: number;
+  readonly tls: ListenerTls;
+  /** Hold the greeting for untested clients; by default only for the mx role (postscreen). */
+  readonly pregreet?: boolean;
+  /** Extensions for this listener only (AUTH on submission). */
+  readonly extensions?: readonly SmtpExtension[];
+}
+
+export interface SmtpFeatureOptions {
+  /** RFC 3030 BINARYMIME (with CHUNKING). Default true. */
+  readonly binaryMime?: boolean;
+  /** RFC 6531. Default true. */
+  readonly smtputf8?: boolean;
+  /** RFC 3461. Default true. */
+  readonly dsn?: boolean;
+  /** DATA containing bare CR/LF: "reject" (default, see reader.ts) or "accept" as sent. */
+  readonly bareLineEndings?: "reject" | "accept";
+}
+
+export interface SmtpServerOptions {
+  /** Our host name: greeting, EHLO reply, Received headers. */
+  readonly hostname: string;
+  readonly handler: SmtpHandler;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly limits?: Partial<SmtpLimits>;
+  readonly pregreet?: Partial<PregreetOptions>;
+  /** Concurrent connections per client (IPv4 address or IPv6 /64). Default 50, as Postfix. */
+  readonly maxConnectionsPerClient?: number;
+  /** Concurrent connections in all. Default 2000. */
+  readonly maxConnections?: number;
+  readonly features?: SmtpFeatureOptions;
+}
+
+export interface BoundListener {
+  readonly name: string;
+  readonly role: ListenerRole;
+  readonly address: string;
+  readonly port: number;
+}
+
+/** A TLS context for SMTP listeners: TLS 1.2 at least (ARCHITECTURE.md). */
+export function smtpTlsContext(opts: { key: string | Buffer; cert: string | Buffer }): tls.SecureContext {
+  return tls.createSecureContext({ key: opts.key, cert: opts.cert, minVersion: "TLSv1.2" });
+}
+
+export class SmtpServer {
+  readonly #opts: SmtpServerOptions;
+  readonly #limits: SmtpLimits;
+  readonly #pregreet: PregreetCache;
+  readonly #counter: ConnectionCounter;
+  readonly #servers: net.Server[] = [];
+  readonly #connections = new Set<SmtpConnection>();
+  readonly #done = new Set<Promise<void>>();
+  readonly #cidPrefix = randomBytes(3).toString("hex");
+  #nextCid = 0;
+  #shuttingDown = false;
+
+  constructor(opts: SmtpServerOptions) {
+    this.#opts = opts;
+    this.#limits = resolveLimits(opts.limits);
+    this.#pregreet = new PregreetCache(opts.pregreet, opts.clock);
+    this.#counter = new ConnectionCounter(opts.maxConnectionsPerClient ?? 50, clientGroup);
+  }
+
+  /** Open sessions right now. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** The pregreet pass cache (exposed for tests and the admin view). */
+  get pregreet(): PregreetCache {
+    return this.#pregreet;
+  }
+
+  async listen(l: ListenerOptions): Promise<BoundListener> {
+    if (this.#shuttingDown) throw new Error("server is shutting down");
+    const name = l.name ?? l.role;
+    const f = this.#opts.features ?? {};
+    const features: ListenerFeatures = {
+      role: l.role,
+      startTls: l.tls.mode === "starttls",
+      binaryMime: f.binaryMime ?? true,
+      smtputf8: f.smtputf8 ?? true,
+      dsn: f.dsn ?? true,
+      bareLineEndings: f.bareLineEndings ?? "reject",
+    };
+    const extensions = l.extensions ?? [];
+    const table = commandTable(l.role, extensions);
+    const pregreet = l.pregreet ?? l.role === "mx";
+    const srv = net.createServer({ noDelay: true }, (socket) => this.#accept(socket, l, name, features, extensions, table, pregreet));
+    srv.maxConnections = this.#opts.maxConnections ?? 2000;
+    await new Promise<void>((resolve, reject) => {
+      srv.once("error", reject);
+      srv.listen(l.port, l.host, () => {
+        srv.off("error", reject);
+        resolve();
+      });
+    });
+    srv.on("error", (err) => this.#opts.logger.error({ err, listener: name }, "listener error"));
+    this.#servers.push(srv);
+    const a = srv.address() as net.AddressInfo;
+    this.#opts.logger.info({ listener: name, role: l.role, address: a.address, port: a.port, tls: l.tls.mode }, "smtp listening");
+    return { name, role: l.role, address: a.address, port: a.port };
+  }
+
+  #accept(
+    socket: net.Socket,
+    l: ListenerOptions,
+    name: string,
+    features: ListenerFeatures,
+    extensions: readonly SmtpExtension[],
+    table: ReturnType<typeof commandTable>,
+    pregreet: boolean,
+  ): void {
+    const cid = `${this.#cidPrefix}${(this.#nextCid++).toString(36)}`;
+    const ip = unmapIPv4(socket.remoteAddress ?? "");
+    const log = this.#opts.logger.child({ cid });
+    socket.on("error", () => {
+      // Errors before the session attaches its own handler (e.g. a reset during accept).
+    });
+    if (this.#shuttingDown) {
+      refuseSocket(socket, new SmtpError("shuttingDown"));
+      return;
+    }
+    const release = this.#counter.acquire(ip);
+    if (!release) {
+      log.info({ remote: ip, listener: name }, "too many connections from client");
+      refuseSocket(socket, new SmtpError("tooManyConnections"));
+      return;
+    }
+    log.info({ remote: ip, port: socket.remotePort, listener: name, role: l.role }, "connect");
+    const conn = new SmtpConnection({
+      socket,
+      cid,
+      role: l.role,
+      listenerName: name,
+      serverName: this.#opts.hostname,
+      handler: this.#opts.handler,
+      extensions,
+      table,
+      limits: this.#limits,
+      features,
+      tlsMode: l.tls.mode,
+      tlsContext: l.tls.mode === "none" ? undefined : l.tls.context,
+      log,
+      clock: this.#opts.clock,
+      pregreetDelayMs: pregreet ? this.#pregreet.delayFor(ip) : 0,
+      onPregreet: (passed) => (passed ? this.#pregreet.recordPass(ip) : this.#pregreet.recordFail(ip)),
+    });
+    this.#connections.add(conn);
+    const done = conn.run().finally(() => {
+      release();
+      this.#connections.delete(conn);
+      this.#done.delete(done);
+    });
+    this.#done.add(done);
+  }
+
+  /**
+   * Stops listening, sends 421 4.3.2 to every open session (at its next read, or at once when it
+   * is waiting), and waits up to `graceMs` for them to end before cutting them off.
+   */
+  async shutdown(graceMs = 10_000): Promise<void> {
+    this.#shuttingDown = true;
+    const closed = this.#servers.map((s) => new Promise<void>((r) => s.close(() => r())));
+    for (const c of this.#connections) c.shutdown();
+    const all = Promise.allSettled([...this.#done]);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<"late">((r) => {
+      timer = setTimeout(() => r("late"), graceMs);
+    });
+    if ((await Promise.race([all, late])) === "late") {
+      for (const c of this.#connections) c.destroy();
+      await all;
+    }
+    clearTimeout(timer);
+    await Promise.all(closed);
+  }
+}
+
+function refuseSocket(socket: net.Socket, err: SmtpError): void {
+  socket.end(formatReply(err.toReply()));
+  const t = setTimeout(() => socket.destroy(), 2000);
+  t.unref();
+  socket.once("close", () => clearTimeout(t));
+}
+
+export type { TlsMode };
