@@ -205,6 +205,32 @@ export function runStoreContract(name: string, factory: () => Promise<StoreHarne
       }
     });
 
+    test("an open transaction holds other callers until it ends", async () => {
+      await open();
+      try {
+        const { user } = await setupUser(h.store);
+        let inside!: () => void;
+        const entered = new Promise<void>((r) => (inside = r));
+        let release!: () => void;
+        const gate = new Promise<void>((r) => (release = r));
+        const tx = h.store.transaction(async (t) => {
+          await t.mail.createMailbox(user.id, "Pending");
+          inside();
+          await gate;
+          throw new Error("roll back");
+        });
+        await entered;
+        // Issued while the transaction is open: it must neither see nor join its uncommitted work.
+        const outside = h.store.mail.getMailbox(user.id, "Pending");
+        release();
+        await assert.rejects(tx, /roll back/);
+        assert.equal(await outside, null);
+        assert.equal(await h.store.mail.getMailbox(user.id, "Pending"), null);
+      } finally {
+        await close();
+      }
+    });
+
     test("a failing request in a batch fails alone and leaves nothing behind", async () => {
       await open();
       try {

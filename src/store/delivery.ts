@@ -30,8 +30,11 @@ export interface DeliveryWriterOptions {
   blobs: StagingBlobStore;
   /** Upper bound on one batch (keeps one transaction short). */
   maxBatch?: number;
-  /** Called after each batch commits, e.g. for metrics. */
-  onBatch?: (size: number) => void;
+  /**
+   * Called after each batch commits with the deliveries that succeeded (before their promises
+   * resolve): the hook for change events (IMAP IDLE) and metrics. Must not throw.
+   */
+  onBatch?: (delivered: DeliveryResult[]) => void;
 }
 
 export interface DeliveryStats {
@@ -43,7 +46,7 @@ export class DeliveryWriter {
   #store: MetadataStore;
   #blobs: StagingBlobStore;
   #max: number;
-  #onBatch?: (size: number) => void;
+  #onBatch?: (delivered: DeliveryResult[]) => void;
   #pending: Pending[] = [];
   #jobs: Job[] = [];
   #running = false;
@@ -134,7 +137,7 @@ export class DeliveryWriter {
       const outcomes: BatchOutcome[] = await this.#store.blobs.commitBatch(ready);
       this.stats.batches++;
       this.stats.deliveries += batch.length;
-      this.#onBatch?.(batch.length);
+      this.#onBatch?.(outcomes.flatMap((o) => (o.ok ? [o.result] : [])));
       batch.forEach((p, i) => {
         const o = outcomes[i];
         if (o.ok) p.resolve(o.result);

@@ -144,6 +144,7 @@ export class SqliteMail implements MailRepo {
         // message operation the IMAP layer composes (create + move), not a rename.
         if (from === "INBOX" || to === "INBOX") throw new StoreError("invalid", "INBOX cannot be renamed here");
         if (to === "") throw new StoreError("invalid", "empty mailbox name");
+        if (to.startsWith(from + "/")) throw new StoreError("invalid", `cannot move ${from} under itself`);
         const rows = db.all<{ id: number; name: string }>(
           "SELECT id, name FROM mailboxes WHERE user_id = ?1 AND (name = ?2 OR substr(name, 1, length(?2) + 1) = ?2 || '/')",
           userId, from,
