@@ -141,10 +141,16 @@ class AddrParser {
   /** domain := dot-atom / domain-literal / obs-domain; stops at "," ";" ">" or the end. */
   domain(): string | null {
     let out = "";
+    let wantLabel = true;
     for (let t = this.peek(); t; t = this.peek()) {
-      if (t.t === "atom" || t.t === "literal") out += t.v;
-      else if (t.t === "special" && t.v === ".") out += ".";
-      else break;
+      if ((t.t === "atom" || t.t === "literal") && wantLabel) {
+        out += t.v;
+        // An atom may carry its own dots ("a.b"); a trailing one asks for another label.
+        wantLabel = t.v.endsWith(".");
+      } else if (t.t === "special" && t.v === ".") {
+        out += ".";
+        wantLabel = true;
+      } else break;
       this.i++;
     }
     return out === "" ? null : out;
