@@ -65,7 +65,7 @@ class SegmentBlobs implements StagingBlobStore {
       abort: async () => undefined,
     };
   }
-  async publish(staged: StagedBlob[]): Promise<string[]> {
+  async publish(staged: StagedBlob[]): Promise<Array<string | Error>> {
     if (!this.#seg) {
       this.#seg = await open(join(this.#dir, this.#segName), "a");
       this.#c.fsyncs++;

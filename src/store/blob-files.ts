@@ -89,7 +89,7 @@ export class FileBlobStore implements StagingBlobStore {
     return this.fs.readFile(this.pathOf(row.sha256, row.location));
   }
 
-  async publish(staged: StagedBlob[]): Promise<string[]> {
+  async publish(staged: StagedBlob[]): Promise<Array<string | Error>> {
     if (staged.length === 0) return [];
     const bucket = this.#bucketOf(this.#clock.now());
     const dir = join(this.root, bucket);
@@ -99,14 +99,21 @@ export class FileBlobStore implements StagingBlobStore {
       await this.fs.fsyncDir(this.root);
       this.#buckets.add(bucket);
     }
+    const out: Array<string | Error> = [];
     for (const s of staged) {
-      const tmp = tempPath(s);
-      await this.fs.rename(tmp, join(dir, s.sha256));
-      this.#live.delete(tmp);
+      try {
+        const tmp = tempPath(s);
+        await this.fs.rename(tmp, join(dir, s.sha256));
+        this.#live.delete(tmp);
+        out.push(bucket);
+      } catch (e) {
+        // E.g. a staged blob handed over twice, or already discarded: fail that request only.
+        out.push(new StoreError("io", `publishing blob ${s.sha256}: ${(e as Error).message}`, { cause: e }));
+      }
     }
     // One directory fsync for the whole batch: every rename above becomes durable together.
-    await this.fs.fsyncDir(dir);
-    return staged.map(() => bucket);
+    if (out.some((o) => typeof o === "string")) await this.fs.fsyncDir(dir);
+    return out;
   }
 
   async discard(staged: StagedBlob): Promise<void> {

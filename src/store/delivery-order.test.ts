@@ -129,3 +129,23 @@ test("a failed directory fsync fails the batch and nothing is committed", async 
     await s.done();
   }
 });
+
+test("a blob that cannot be renamed fails its request only", async () => {
+  const log: string[] = [];
+  const s = await setup(recordingFs(nodeFs, log), log);
+  try {
+    const good = await s.stage("good\r\n");
+    const bad = await s.stage("bad\r\n");
+    await s.blobs.discard(bad); // its temp file is gone: the rename will fail
+    const target = [{ mailboxId: s.inbox, traceHeaders: "" }];
+    const [g, b] = await Promise.allSettled([
+      s.writer.deliver({ blob: good, targets: target, queue: [] }),
+      s.writer.deliver({ blob: bad, targets: target, queue: [] }),
+    ]);
+    assert.equal(g.status, "fulfilled");
+    assert.equal(b.status, "rejected");
+    assert.equal((await s.blobs.readAll((g as PromiseFulfilledResult<{ blobId: number }>).value.blobId)).toString(), "good\r\n");
+  } finally {
+    await s.done();
+  }
+});

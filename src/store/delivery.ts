@@ -128,24 +128,30 @@ export class DeliveryWriter {
           items.push(null);
         }
       }
-      const locations = await this.#blobs.publish(toPublish);
-      const ready: BatchDelivery[] = batch.map((p, i) => {
-        const it = items[i];
-        if (it) return it;
-        return { req: p.req, blob: { location: locations[firstOfSha.get(p.req.blob.sha256)!] } };
-      });
-      const outcomes: BatchOutcome[] = await this.#store.blobs.commitBatch(ready);
-      this.stats.batches++;
-      this.stats.deliveries += batch.length;
-      this.#onBatch?.(outcomes.flatMap((o) => (o.ok ? [o.result] : [])));
+      const published = await this.#blobs.publish(toPublish);
+      // A blob that could not be published fails only the requests that need it.
+      const live: Pending[] = [];
+      const ready: BatchDelivery[] = [];
       batch.forEach((p, i) => {
+        const it = items[i];
+        const loc = it ? null : published[firstOfSha.get(p.req.blob.sha256)!];
+        if (loc instanceof Error) return p.reject(loc);
+        live.push(p);
+        ready.push(it ?? { req: p.req, blob: { location: loc! } });
+      });
+      const outcomes: BatchOutcome[] = ready.length > 0 ? await this.#store.blobs.commitBatch(ready) : [];
+      this.stats.batches++;
+      this.stats.deliveries += live.length;
+      this.#onBatch?.(outcomes.flatMap((o) => (o.ok ? [o.result] : [])));
+      live.forEach((p, i) => {
         const o = outcomes[i];
         if (o.ok) p.resolve(o.result);
         else p.reject(o.error);
       });
     } catch (e) {
-      // Publish or commit failed: nothing in this batch is acknowledged. Published files
-      // without rows are orphans for the collector.
+      // The directory fsync or the commit failed: nothing in this batch is acknowledged.
+      // Published files without rows are orphans for the collector. (A promise settles once,
+      // so requests already rejected above are unaffected.)
       for (const p of batch) p.reject(e);
       // Temps not yet renamed would leak; renamed ones are gone from tmp/ (ENOENT is ignored).
       leftovers.push(...toPublish);

@@ -117,10 +117,12 @@ export interface BlobStore {
  */
 export interface StagingBlobStore extends BlobStore {
   /**
-   * Makes staged blobs durable under their final names; returns each one's location (in input
-   * order), which the blob row records. Resolves only after the directory entries are durable.
+   * Makes staged blobs durable under their final names; returns, in input order, each one's
+   * location (which the blob row records) or the Error that kept it from being published (that
+   * request alone fails). Resolves only after the directory entries are durable; rejects if that
+   * cannot be ensured for the batch (directory fsync failed).
    */
-  publish(staged: StagedBlob[]): Promise<string[]>;
+  publish(staged: StagedBlob[]): Promise<Array<string | Error>>;
   /** Removes a staged blob that will not be published (dedup hit, refused message). */
   discard(staged: StagedBlob): Promise<void>;
   /** Removes a committed blob's file after its row is gone (collector). Missing is not an error. */
