@@ -1,12 +1,11 @@
 // The Resolver against the fault-injection server on loopback: result shapes, the error codes
 // that decide none vs temperror, TCP fallback on truncation, timeouts and retries, and lookup.
 import { test } from "node:test";
-import { execFile } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
 import net from "node:net";
 import { createResolver, isNoRecord, isTemporary, isNxDomain, parseResolvConf, reverseName } from "./resolver.ts";
 import { startFaultServer } from "../../test/support/dns-fault.ts";
+import { connectViaResolver } from "../../test/support/dns-connect.ts";
 import type { FaultHandler } from "../../test/support/dns-fault.ts";
 
 const zone: FaultHandler = (q) => {
@@ -94,9 +93,7 @@ test("lookup serves net.connect without the system resolver", async (t) => {
   await new Promise<void>((res) => listener.listen(0, "127.0.0.1", () => res()));
   t.after(() => listener.close());
   const port = (listener.address() as net.AddressInfo).port;
-  // The loopback guard refuses net.connect to any host name before lookup runs, so the socket
-  // part runs in a child without the guard; the name resolves to 127.0.0.1 by construction.
-  assert.equal(await connectInChild(srv.address, "host.test", port), "hello");
+  assert.equal(await connectViaResolver(srv.address, "host.test", port), "hello");
   // with autoSelectFamily (Node's default) lookup is called with all: true
   const all = await new Promise<unknown>((res, rej) => r.lookup("host.test", { all: true }, (e, a) => (e ? rej(e) : res(a))));
   assert.deepEqual(all, [
@@ -133,21 +130,3 @@ test("createResolver rejects nonsense settings", () => {
   assert.throws(() => createResolver({ tries: 0 }), RangeError);
 });
 
-function connectInChild(server: string, host: string, port: number): Promise<string> {
-  const resolverUrl = new URL("./resolver.ts", import.meta.url).href;
-  const script = `
-    import net from "node:net";
-    import { createResolver } from ${JSON.stringify(resolverUrl)};
-    const r = createResolver({ servers: [${JSON.stringify(server)}], timeoutMs: 500, tries: 1 });
-    const sock = net.connect({ host: ${JSON.stringify(host)}, port: ${port}, lookup: r.lookup });
-    let data = "";
-    sock.on("data", (d) => (data += d));
-    sock.on("end", () => process.stdout.write(data));
-    sock.on("error", (e) => { process.stderr.write(String(e)); process.exit(1); });
-  `;
-  return new Promise((res, rej) => {
-    execFile(process.execPath, ["--input-type=module", "-e", script], { cwd: fileURLToPath(new URL("../..", import.meta.url)) }, (err, stdout, stderr) =>
-      err ? rej(new Error(`${err.message}\n${stderr}`)) : res(stdout),
-    );
-  });
-}
