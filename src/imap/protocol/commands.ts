@@ -62,7 +62,7 @@ export type SearchKey =
   | { kind: 'uid'; set: SequenceSet }
   | { kind: 'seq'; set: SequenceSet }
   /** RFC 7162 §3.1.5; entry names a flag's metadata entry ("/flags/\\draft"). */
-  | { kind: 'modseq'; modseq: number; entry: { name: string; type: 'priv' | 'shared' | 'all' } | null }
+  | { kind: 'modseq'; modseq: bigint; entry: { name: string; type: 'priv' | 'shared' | 'all' } | null }
   /** RFC 5032 WITHIN: OLDER / YOUNGER interval in seconds. */
   | { kind: 'within'; op: 'older' | 'younger'; seconds: number };
 
@@ -109,7 +109,7 @@ export interface ListReturn {
 
 export interface QresyncParams {
   uidValidity: number;
-  modseq: number;
+  modseq: bigint;
   knownUids: SequenceSet | null;
   /** seq-match-data: message numbers and the UIDs the client believes they have. */
   seqMatch: { seqs: SequenceSet; uids: SequenceSet } | null;
@@ -176,7 +176,7 @@ export type CommandBody =
       /** The macro used (ALL/FAST/FULL), already expanded into atts. */
       macro: 'ALL' | 'FAST' | 'FULL' | null;
       atts: FetchAtt[];
-      changedSince: number | null;
+      changedSince: bigint | null;
       /** RFC 7162 §3.2.6: UID FETCH ... (CHANGEDSINCE n VANISHED). */
       vanished: boolean;
     }
@@ -184,7 +184,7 @@ export type CommandBody =
       name: 'STORE';
       uid: boolean;
       set: SequenceSet;
-      unchangedSince: number | null;
+      unchangedSince: bigint | null;
       op: StoreOp;
       silent: boolean;
       flags: string[];

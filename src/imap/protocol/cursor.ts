@@ -144,12 +144,23 @@ export class Cursor {
     return n;
   }
 
-  /**
-   * RFC 9051 §9 number64 and RFC 7162 mod-sequence-value (63-bit). We keep JS numbers, so values
-   * beyond 2^53 are refused; our own MODSEQs never get there, and clients echo what we send.
-   */
+  /** RFC 9051 §9 number64: sizes and partial offsets (JS numbers are exact up to 2^53). */
   number64(what = 'number'): number {
     return this.number(what, Number.MAX_SAFE_INTEGER);
+  }
+
+  /**
+   * RFC 7162 §7: mod-sequence-value = 1*DIGIT, at most 2^63-1. A bigint, since the RFC's own
+   * examples (and other servers' MODSEQs a client may replay) go past 2^53.
+   */
+  modseq(what = 'mod-sequence', allowZero = true): bigint {
+    const m = /^[0-9]+/.exec(this.rest);
+    if (!m) this.fail(`Expected ${what}`);
+    this.#pos += m[0].length;
+    const n = BigInt(m[0]);
+    if (n > 0x7fffffffffffffffn) this.fail(`${what} out of range`);
+    if (!allowZero && n === 0n) this.fail(`${what} must not be 0`);
+    return n;
   }
 
   /** RFC 9051 §9: quoted = DQUOTE *QUOTED-CHAR DQUOTE; only \" and \\ may be escaped. */

@@ -129,7 +129,7 @@ export function bodyStructureValue(b: BodyStructure, extended: boolean): WireVal
 export type FetchValue =
   | { kind: 'UID'; uid: number }
   | { kind: 'FLAGS'; flags: string[] }
-  | { kind: 'MODSEQ'; modseq: number }
+  | { kind: 'MODSEQ'; modseq: number | bigint }
   | { kind: 'INTERNALDATE'; date: ImapDateTime }
   | { kind: 'SAVEDATE'; date: ImapDateTime | null }
   | { kind: 'RFC822.SIZE'; size: number }

@@ -29,7 +29,7 @@ export function parseFetch(c: Cursor, uid: boolean): CommandBody {
     else if (c.tryWord('FULL')) macro = 'FULL';
     atts = macro ? MACROS[macro].map((kind) => ({ kind })) : [fetchAtt(c)];
   }
-  let changedSince: number | null = null;
+  let changedSince: bigint | null = null;
   let vanished = false;
   if (c.trySp()) {
     // RFC 7162 §3.1.4.1 / §3.2.6: fetch-modifiers = SP "(" fetch-modifier *(SP fetch-modifier) ")"
@@ -37,7 +37,7 @@ export function parseFetch(c: Cursor, uid: boolean): CommandBody {
       const m = c.keyword('fetch modifier');
       if (m === 'CHANGEDSINCE') {
         c.sp();
-        changedSince = c.number64('mod-sequence');
+        changedSince = c.modseq();
       } else if (m === 'VANISHED') {
         vanished = true;
       } else {
@@ -136,13 +136,13 @@ export function parseStore(c: Cursor, uid: boolean): CommandBody {
   c.sp();
   const set = c.sequenceSet();
   c.sp();
-  let unchangedSince: number | null = null;
+  let unchangedSince: bigint | null = null;
   if (c.ch === '(') {
     c.list(() => {
       const m = c.keyword('store modifier');
       if (m !== 'UNCHANGEDSINCE') c.fail(`Unknown STORE modifier ${m}`);
       c.sp();
-      unchangedSince = c.number64('mod-sequence');
+      unchangedSince = c.modseq();
     }, true);
     c.sp();
   }

@@ -103,7 +103,7 @@ export function parseSelect(c: Cursor, name: 'SELECT' | 'EXAMINE'): CommandBody 
         c.expect('(');
         const uidValidity = c.nzNumber('uidvalidity');
         c.sp();
-        const modseq = c.number64('mod-sequence');
+        const modseq = c.modseq();
         let knownUids = null;
         let seqMatch = null;
         if (c.trySp() && c.ch !== '(') {

@@ -186,7 +186,7 @@ export function searchKey(c: Cursor, depth: number, decoder?: TextDecoder): Sear
         c.sp();
         entry = { name, type };
       }
-      return { kind: 'modseq', modseq: c.number64('mod-sequence'), entry };
+      return { kind: 'modseq', modseq: c.modseq(), entry };
     }
     default:
       return c.fail(`Unknown search key ${k}`);

@@ -257,7 +257,8 @@ export class CommandReader {
 
   /** A discarded line ended: if it announced a literal the client will send anyway, skip that. */
   #afterDiscardedLine(tail: Buffer, literals: boolean): void {
-    const h = literals ? literalHeaderAtEnd(tail, tail.length) : null;
+    const end = tail.length > 0 && tail[tail.length - 1] === CR ? tail.length - 1 : tail.length;
+    const h = literals ? literalHeaderAtEnd(tail, end) : null;
     if (h && !h.sync && h.size !== null) {
       this.#state = { s: 'discard-literal', remaining: h.size };
     } else {

@@ -37,7 +37,9 @@ export type ResponseCode =
         | 'HASCHILDREN' // RFC 9051 §7.1
         | 'USEATTR'; // RFC 6154 §6
     }
-  | { code: 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'HIGHESTMODSEQ' | 'APPENDLIMIT'; value: number }
+  | { code: 'UIDNEXT' | 'UIDVALIDITY' | 'UNSEEN' | 'APPENDLIMIT'; value: number }
+  /** RFC 7162 §3.1.2.1; mod-sequences may exceed 2^53, hence bigint. */
+  | { code: 'HIGHESTMODSEQ'; value: number | bigint }
   | { code: 'CAPABILITY'; capabilities: string[] }
   | { code: 'PERMANENTFLAGS'; flags: string[] }
   | { code: 'BADCHARSET'; charsets: string[] }
@@ -143,7 +145,7 @@ export function vanishedResponse(uids: Iterable<number>, earlier: boolean): Resp
 }
 
 /** IMAP4rev1 `* SEARCH n...` with RFC 7162 §3.1.5's `(MODSEQ n)` when a MODSEQ key was used. */
-export function searchResponse(nums: readonly number[], modseq: number | null = null): ResponseChunk[] {
+export function searchResponse(nums: readonly number[], modseq: number | bigint | null = null): ResponseChunk[] {
   let s = '* SEARCH';
   if (nums.length) s += ' ' + nums.join(' ');
   if (modseq !== null && nums.length) s += ` (MODSEQ ${modseq})`;
@@ -157,7 +159,7 @@ export interface EsearchResult {
   nums: readonly number[];
   returns: SearchReturn;
   /** Highest MODSEQ among the results when MODSEQ was searched (RFC 7162 §3.1.5). */
-  modseq?: number | null;
+  modseq?: number | bigint | null;
 }
 
 /** RFC 4731 §3.2: `* ESEARCH (TAG "t") [UID] MIN n MAX n COUNT n ALL set`, plus RFC 9394 PARTIAL. */
@@ -186,7 +188,7 @@ export function esearchResponse(r: EsearchResult): ResponseChunk[] {
  */
 export function searchResults(
   mode: ProtocolMode,
-  r: { tag: string; uid: boolean; nums: readonly number[]; returns: SearchReturn | null; modseq?: number | null },
+  r: { tag: string; uid: boolean; nums: readonly number[]; returns: SearchReturn | null; modseq?: number | bigint | null },
 ): ResponseChunk[] | null {
   if (r.returns === null && !mode.rev2) return searchResponse(r.nums, r.modseq ?? null);
   const returns = r.returns ?? { min: false, max: false, all: true, count: false, save: false, partial: null };
@@ -262,7 +264,7 @@ export interface SelectInfo {
   uidValidity: number;
   uidNext: number;
   /** HIGHESTMODSEQ when CONDSTORE is in use; null for [NOMODSEQ] (RFC 7162 §3.1.2.1). */
-  highestModseq: number | null;
+  highestModseq: number | bigint | null;
   condstore: boolean;
   /** LIST attributes for the IMAP4rev2 LIST line (RFC 9051 §6.3.2). */
   listAttributes?: string[];
