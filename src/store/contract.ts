@@ -351,6 +351,38 @@ export function runStoreContract(name: string, factory: () => Promise<StoreHarne
       }
     });
 
+    test("COPY and MOVE: new UIDs, same blob, refcounts and MODSEQ follow", async () => {
+      await open();
+      try {
+        const m = h.store.mail;
+        const { user, inbox } = await setupUser(h.store);
+        const archive = await m.createMailbox(user.id, "Archive", "\\Archive");
+        const r = [];
+        for (let i = 0; i < 3; i++) r.push(await h.writer.deliver(req(await stage(h.blobs, `copy ${i}\r\n`), [inbox])));
+        await m.setFlags(inbox, [2], ["\\Seen", "$Work"], "add");
+        const copied = await m.copyMessages(inbox, [2, 3, 99], archive.id);
+        assert.deepEqual(copied.pairs, [[2, 1], [3, 2]]);
+        assert.equal(copied.uidValidity, archive.uidValidity);
+        const c1 = await m.getMessage(archive.id, 1);
+        assert.deepEqual(c1?.flags, ["\\Seen", "$Work"]);
+        assert.equal(c1?.blobId, r[1].blobId);
+        assert.equal((await h.store.blobs.get(r[1].blobId))?.refcount, 2);
+        const inboxModseq = (await m.getMailboxById(inbox))!.highestModseq;
+        const moved = await m.moveMessages(inbox, [1, 2], archive.id);
+        assert.deepEqual(moved.pairs, [[1, 3], [2, 4]]);
+        assert.deepEqual(moved.expunged.uids, [1, 2]);
+        assert.ok(moved.expunged.modseq > inboxModseq);
+        assert.ok(moved.modseq > copied.modseq);
+        assert.deepEqual((await m.listMessages(inbox)).map((x) => x.uid), [3]);
+        assert.deepEqual((await m.listMessages(archive.id)).map((x) => x.uid), [1, 2, 3, 4]);
+        assert.equal((await h.store.blobs.get(r[1].blobId))?.refcount, 2, "moved: one ref left the inbox, one arrived");
+        assert.equal((await m.userUsage(user.id)).messages, 5);
+        await assertClean(h);
+      } finally {
+        await close();
+      }
+    });
+
     test("removing a user releases its blobs", async () => {
       await open();
       try {

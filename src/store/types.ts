@@ -285,8 +285,25 @@ export interface MailRepo {
   expunge(mailboxId: Id, uids: number[]): Promise<ExpungeResult>;
   /** UIDs expunged with MODSEQ > sinceModseq, ascending. */
   listExpunged(mailboxId: Id, sinceModseq: number): Promise<number[]>;
+  /**
+   * RFC 9051 §6.4.7 COPY: new UIDs in the target (ascending, in source UID order), same flags,
+   * internal date, trace headers and blob (refcount + 1 each); one new MODSEQ in the target.
+   * Unknown UIDs are skipped. The result carries RFC 4315 COPYUID data.
+   */
+  copyMessages(fromMailboxId: Id, uids: number[], toMailboxId: Id): Promise<CopyResult>;
+  /** RFC 6851 MOVE: copy then expunge from the source, in one transaction. */
+  moveMessages(fromMailboxId: Id, uids: number[], toMailboxId: Id): Promise<CopyResult & { expunged: ExpungeResult }>;
   /** Cheap: a stored counter kept by every delivery, expunge and delete. */
   userUsage(userId: Id): Promise<UserUsage>;
+}
+
+export interface CopyResult {
+  /** The target's UIDVALIDITY. */
+  uidValidity: number;
+  /** [source UID, new target UID], ascending by source UID. */
+  pairs: Array<[number, number]>;
+  /** The target's new HIGHESTMODSEQ. */
+  modseq: number;
 }
 
 export type QueueRecipientState = "pending" | "delivered" | "failed";

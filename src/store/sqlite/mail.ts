@@ -1,7 +1,7 @@
 // Mailboxes and messages. The UID and MODSEQ invariants (types.ts header) are kept here:
 // uid_next and highest_modseq live in the mailbox row and are only ever raised, in the same
 // transaction as the change they describe.
-import type { ExpungeResult, FlagChange, FlagMode, Id, MailboxRecord, MailRepo, MessageRecord, UserUsage } from "../types.ts";
+import type { CopyResult, ExpungeResult, FlagChange, FlagMode, Id, MailboxRecord, MailRepo, MessageRecord, UserUsage } from "../types.ts";
 import { StoreError } from "../errors.ts";
 import { bool } from "./db.ts";
 import type { SqliteDb } from "./db.ts";
@@ -240,27 +240,68 @@ export class SqliteMail implements MailRepo {
     );
   }
 
-  expunge(mailboxId: Id, uids: number[]): Promise<ExpungeResult> {
+  copyMessages(fromMailboxId: Id, uids: number[], toMailboxId: Id): Promise<CopyResult> {
+    return this.#c.call(() => this.#c.db.atomic(() => this.#copy(fromMailboxId, uids, toMailboxId)));
+  }
+
+  moveMessages(fromMailboxId: Id, uids: number[], toMailboxId: Id): Promise<CopyResult & { expunged: ExpungeResult }> {
     return this.#c.call(() =>
       this.#c.db.atomic(() => {
-        const db = this.#c.db;
-        const mb = this.#mailboxRow(mailboxId);
-        const rows = db.all<{ id: number; uid: number; blob_id: number; size: number }>(
-          "SELECT id, uid, blob_id, size FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
-          mailboxId, JSON.stringify(uids),
-        );
-        if (rows.length === 0) return { uids: [], modseq: mb.highest_modseq };
-        const modseq = mb.highest_modseq + 1;
-        db.run("UPDATE mailboxes SET highest_modseq = ? WHERE id = ?", modseq, mailboxId);
-        for (const r of rows) {
-          db.run("DELETE FROM messages WHERE id = ?", r.id);
-          // RFC 7162 §3.2.5.1: remember the expunge for VANISHED (EARLIER).
-          db.run("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)", mailboxId, r.uid, modseq);
-        }
-        releaseMessages(db, mb.user_id, rows);
-        return { uids: rows.map((r) => r.uid), modseq };
+        const copied = this.#copy(fromMailboxId, uids, toMailboxId);
+        return { ...copied, expunged: this.#expunge(fromMailboxId, copied.pairs.map(([src]) => src)) };
       }),
     );
+  }
+
+  #copy(fromMailboxId: Id, uids: number[], toMailboxId: Id): CopyResult {
+    const db = this.#c.db;
+    this.#mailboxRow(fromMailboxId);
+    const to = this.#mailboxRow(toMailboxId);
+    const rows = db.all<MessageRow>(
+      `SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`,
+      fromMailboxId, JSON.stringify(uids),
+    );
+    if (rows.length === 0) return { uidValidity: to.uid_validity, pairs: [], modseq: to.highest_modseq };
+    const modseq = to.highest_modseq + 1;
+    let uid = to.uid_next;
+    const pairs: Array<[number, number]> = [];
+    let bytes = 0;
+    for (const r of rows) {
+      db.run(
+        `INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_id, trace_headers)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        toMailboxId, uid, modseq, r.flags, r.internal_date, r.size, r.blob_id, r.trace_headers,
+      );
+      db.run("UPDATE blobs SET refcount = refcount + 1 WHERE id = ?", r.blob_id);
+      pairs.push([r.uid, uid++]);
+      bytes += r.size;
+    }
+    db.run("UPDATE mailboxes SET uid_next = ?, highest_modseq = ? WHERE id = ?", uid, modseq, toMailboxId);
+    db.run("UPDATE users SET usage_bytes = usage_bytes + ?, usage_messages = usage_messages + ? WHERE id = ?", bytes, rows.length, to.user_id);
+    return { uidValidity: to.uid_validity, pairs, modseq };
+  }
+
+  expunge(mailboxId: Id, uids: number[]): Promise<ExpungeResult> {
+    return this.#c.call(() => this.#c.db.atomic(() => this.#expunge(mailboxId, uids)));
+  }
+
+  #expunge(mailboxId: Id, uids: number[]): ExpungeResult {
+    const db = this.#c.db;
+    const mb = this.#mailboxRow(mailboxId);
+    const rows = db.all<{ id: number; uid: number; blob_id: number; size: number }>(
+      "SELECT id, uid, blob_id, size FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid",
+      mailboxId, JSON.stringify(uids),
+    );
+    if (rows.length === 0) return { uids: [], modseq: mb.highest_modseq };
+    const modseq = mb.highest_modseq + 1;
+    db.run("UPDATE mailboxes SET highest_modseq = ? WHERE id = ?", modseq, mailboxId);
+    for (const r of rows) {
+      db.run("DELETE FROM messages WHERE id = ?", r.id);
+      // RFC 7162 §3.2.5.1: remember the expunge for VANISHED (EARLIER).
+      db.run("INSERT OR REPLACE INTO expunged (mailbox_id, uid, modseq) VALUES (?, ?, ?)", mailboxId, r.uid, modseq);
+    }
+    releaseMessages(db, mb.user_id, rows);
+    return { uids: rows.map((r) => r.uid), modseq };
   }
 
   listExpunged(mailboxId: Id, sinceModseq: number): Promise<number[]> {
