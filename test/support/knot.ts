@@ -93,7 +93,7 @@ function soaSerial(port: number, apex: string, timeoutMs: number): Promise<numbe
       try {
         const p = dnsPacket.decode(msg);
         const soa = p.answers?.find((a) => a.type === "SOA");
-        done(soa && soa.type === "SOA" ? soa.data.serial : null);
+        done(soa && soa.type === "SOA" ? (soa.data.serial ?? null) : null);
       } catch {
         done(null);
       }
