@@ -177,7 +177,7 @@ const dispValue = (d: Disposition | null): ImapValue => (d === null ? null : [d.
  */
 export function bodyStructureValue(s: BodyStructure, extended = true): ImapValue {
   if (s.kind === "multipart") {
-    const v: ImapValue[] = [...s.parts.map((p) => bodyStructureValue(p, extended)), s.subtype];
+    const v: ImapValue[] = [{ adjacent: s.parts.map((p) => bodyStructureValue(p, extended)) }, s.subtype];
     if (extended) v.push(paramsValue(s.params), dispValue(s.disposition), s.language, s.location);
     return v;
   }

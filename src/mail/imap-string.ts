@@ -3,8 +3,12 @@
 // here are the same ones: a quoted string when every byte is allowed inside quotes, otherwise a
 // literal.
 
-/** An IMAP value as ENVELOPE/BODYSTRUCTURE use it: NIL, a number, a string, or a parenthesised list. */
-export type ImapValue = null | number | string | Buffer | ImapValue[];
+/**
+ * An IMAP value as ENVELOPE/BODYSTRUCTURE use it: NIL, a number, a string, a parenthesised list,
+ * or `{ adjacent }`: values written with no space between them (RFC 3501 §9
+ * body-type-mpart = 1*body SP media-subtype puts the part bodies next to each other).
+ */
+export type ImapValue = null | number | string | Buffer | ImapValue[] | { adjacent: ImapValue[] };
 
 // RFC 3501 §9: QUOTED-CHAR is any TEXT-CHAR (7-bit, no CR/LF/NUL) with '"' and '\' escaped.
 function quotable(b: Buffer): boolean {
@@ -38,6 +42,7 @@ export function renderImap(v: ImapValue): Buffer {
     if (x === null) out.push(Buffer.from("NIL"));
     else if (typeof x === "number") out.push(Buffer.from(String(x)));
     else if (typeof x === "string" || Buffer.isBuffer(x)) out.push(imapString(x));
+    else if (!Array.isArray(x)) x.adjacent.forEach(walk);
     else {
       out.push(Buffer.from("("));
       x.forEach((y, i) => {
