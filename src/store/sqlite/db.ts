@@ -159,7 +159,10 @@ export class SqliteDb {
   }
 }
 
-/** SQLITE_BUSY after busy_timeout is a local, temporary fault; name it so callers answer 4xx. */
+/**
+ * Names SQLite failures callers act on: SQLITE_BUSY after busy_timeout is a local, temporary
+ * fault (answer 4xx); a unique-constraint race is "exists"; I/O and disk-full are "io".
+ */
 export function mapError(e: unknown): unknown {
   if (e instanceof Error && !(e instanceof StoreError)) {
     const code = (e as { errcode?: number }).errcode;
@@ -167,6 +170,9 @@ export function mapError(e: unknown): unknown {
     if (code !== undefined && ((code & 0xff) === 5 || (code & 0xff) === 6)) {
       return new StoreError("busy", e.message, { cause: e });
     }
+    // SQLITE_CONSTRAINT_UNIQUE / _PRIMARYKEY: another process (the CLI beside the server) took
+    // the name between our check and our insert.
+    if (code === 2067 || code === 1555) return new StoreError("exists", e.message, { cause: e });
     if (code !== undefined && ((code & 0xff) === 10 || (code & 0xff) === 13)) {
       return new StoreError("io", e.message, { cause: e }); // SQLITE_IOERR, SQLITE_FULL
     }
