@@ -166,11 +166,8 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   }
   const servers = Object.freeze(inner.getServers());
 
-  const resolve = ((name: string, rrtype: RRType) => {
-    // A trailing dot means the same name; c-ares would otherwise send it as is, which works,
-    // but an empty label elsewhere cannot exist (RFC 1035 §2.3.4) and gets EBADNAME like dns.
-    return inner.resolve(name, rrtype as "A");
-  }) as ResolveFunction;
+  // c-ares sends the name as given (no search list, no /etc/hosts): exactly the DNS answer.
+  const resolve = ((name: string, rrtype: RRType) => inner.resolve(name, rrtype as "A")) as ResolveFunction;
 
   const resolver: Resolver = {
     resolve,
