@@ -111,7 +111,10 @@ export async function startFreeholdTarget(root: string, dir: string, trace: bool
     await waitForGreeting("127.0.0.1", port, { timeoutMs: 30_000, isAlive: () => server.alive() });
   } catch (err) {
     await server.stop();
-    const log = (await fs.readFile(logFile, "utf8").catch(() => "")).trim().split("\n").slice(-3).join(" / ");
+    const lines = (await fs.readFile(logFile, "utf8").catch(() => "")).trim().split("\n");
+    // The first error line and the one after it say more than a stack trace's tail.
+    const at = lines.findIndex((l) => /error/i.test(l));
+    const log = (at >= 0 ? lines.slice(at, at + 2) : lines.slice(-2)).map((l) => l.trim()).join(" / ");
     throw new Unavailable(`\`freehold serve\` did not answer on the mx port: ${(err as Error).message}; log: ${log}`);
   }
   const db = await openMessageCount(data);

@@ -106,3 +106,28 @@ test("with auth, Postfix relays only after STARTTLS and AUTH", async (t) => {
   assert.equal(sink.messages(), before + 1, "only the authenticated message was relayed");
   assert.match(await relay.log(), /sasl_method=PLAIN, sasl_username=relayuser/);
 });
+
+test("the benchmark load generator's count matches what smtp-sink received, in both modes", async (t) => {
+  const { runLoad } = await import("../../bench/support/smtp-load.ts");
+  const sink = await startSmtpSink();
+  t.after(() => sink.stop());
+  for (const reuse of [false, true]) {
+    const before = sink.messages();
+    const r = await runLoad({
+      host: sink.host,
+      port: sink.port,
+      messages: 40,
+      connections: 4,
+      reuse,
+      messageBytes: 4096,
+      from: "load@client.test",
+      rcpt: (i) => `r${i}@sink.test`,
+      deadlineMs: 30_000,
+    });
+    assert.equal(r.errors, 0, r.errorSamples.join(" | "));
+    assert.equal(r.acked, 40);
+    assert.equal(r.latenciesMs.length, 40);
+    assert.ok(await sink.waitForMessages(before + 40, 10_000), `sink counted ${sink.messages() - before}`);
+    assert.equal(sink.messages(), before + 40);
+  }
+});
