@@ -19,7 +19,7 @@ import { AccountsService } from "../accounts/service.ts";
 import { generatePassword, verifyPassword } from "../login/password.ts";
 import type { ScryptParams } from "../login/password.ts";
 import { openSqliteStore } from "../store/sqlite/store.ts";
-import { writeFileAtomic } from "../tls/selfsigned.ts";
+import { writeFileAtomic } from "../tls/atomic-file.ts";
 import { initDataDir } from "./init.ts";
 
 export const DEV_HOSTNAME = "mail.example.test";

@@ -8,7 +8,7 @@ import { CONFIG_FILE, loadConfig } from "../config/load.ts";
 import { normalizeDomain, parseOwnAddress } from "../accounts/address.ts";
 import { SYSTEM } from "../accounts/authz.ts";
 import { openSqliteStore } from "../store/sqlite/store.ts";
-import { writeFileAtomic, writeSelfSigned } from "../tls/selfsigned.ts";
+import { writeFileAtomic } from "../tls/atomic-file.ts";
 import type { CliIo } from "./context.ts";
 import { CliError, EXIT_USAGE, dataDirOf, obtainPassword, openDataDir, print, printGeneratedPassword } from "./context.ts";
 
@@ -62,6 +62,8 @@ export async function initDataDir(dataDir: string, opts: InitOptions, env: { clo
   if ((await exists(certPath)) || (await exists(keyPath))) {
     env.warn(`keeping the existing ${path.relative(dataDir, certPath)} and ${path.relative(dataDir, keyPath)}`);
   } else {
+    // Loaded on demand: the X.509 stack is only needed here, and every other command starts faster.
+    const { writeSelfSigned } = await import("../tls/selfsigned.ts");
     await writeSelfSigned(certPath, keyPath, { hostname: opts.hostname, altNames: opts.altNames, clock: env.clock });
     created.push("tls/cert.pem", "tls/key.pem (0600)");
   }

@@ -5,10 +5,9 @@
 // installed before it loads (ES modules evaluate in import order).
 import "reflect-metadata";
 import { webcrypto } from "node:crypto";
-import { mkdir, open, rename, rm } from "node:fs/promises";
-import path from "node:path";
 import * as x509 from "@peculiar/x509";
 import type { Clock } from "../clock.ts";
+import { writeFileAtomic } from "./atomic-file.ts";
 
 export interface SelfSignedOptions {
   hostname: string;
@@ -69,24 +68,6 @@ export async function writeSelfSigned(certPath: string, keyPath: string, opts: S
   const pair = await createSelfSigned(opts);
   await writeFileAtomic(keyPath, pair.key, 0o600);
   await writeFileAtomic(certPath, pair.cert, 0o644);
-}
-
-export async function writeFileAtomic(file: string, data: string, mode: number): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.tmp-${process.pid}`;
-  // The mode is set at creation, so the secret is never readable by others even for a moment.
-  const fh = await open(tmp, "w", mode);
-  try {
-    await fh.writeFile(data);
-    await fh.chmod(mode); // the umask may have narrowed or the file pre-existed
-    await fh.sync();
-  } catch (err) {
-    await fh.close();
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fh.close();
-  await rename(tmp, file);
 }
 
 function toPem(der: ArrayBuffer, label: string): string {
