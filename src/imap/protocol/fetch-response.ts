@@ -66,7 +66,8 @@ export type BodyStructure = SinglePart | Multipart;
 
 function addresses(l: EnvelopeAddress[] | null): WireValue {
   if (!l || l.length === 0) return nil;
-  return list(l.map((a) => list([nstr(a.name), nstr(a.adl), nstr(a.mailbox), nstr(a.host)])));
+  // RFC 9051 §9: env-from = "(" 1*address ")" — addresses follow each other with no space.
+  return list([concat(l.map((a) => list([nstr(a.name), nstr(a.adl), nstr(a.mailbox), nstr(a.host)])))]);
 }
 
 /** RFC 9051 §7.5.2 ENVELOPE field order. */
