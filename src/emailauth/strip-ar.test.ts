@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { createArStripper, parseAuthservId, shouldRemoveField, stripAuthenticationResults } from "./strip-ar.ts";
+import { createArStripTransform, createArStripper, parseAuthservId, shouldRemoveField, stripAuthenticationResults } from "./strip-ar.ts";
 
 const ID = "mx.freehold.test";
 
@@ -107,4 +107,12 @@ test("property: output equals the input minus our fields, for any split", () => 
 
 test("stripAuthenticationResults on a whole buffer", () => {
   assert.equal(stripAuthenticationResults(Buffer.from("Authentication-Results: mx.freehold.test; none\r\n\r\nx"), ID).toString(), "\r\nx");
+});
+
+test("createArStripTransform pipes a stream", async () => {
+  const { Readable } = await import("node:stream");
+  const parts = ["Authentication-Results: mx.free", "hold.test; none\r\nX: 1\r\n", "\r\nbody"];
+  const chunks: Buffer[] = [];
+  for await (const c of Readable.from(parts.map((p) => Buffer.from(p))).pipe(createArStripTransform(ID))) chunks.push(c as Buffer);
+  assert.equal(Buffer.concat(chunks).toString(), "X: 1\r\n\r\nbody");
 });

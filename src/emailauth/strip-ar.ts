@@ -7,6 +7,7 @@
 // drop; every other field is released as soon as its name is known. Fields whose authserv-id
 // cannot be parsed are removed too (§5 lets a border MTA remove any such field), since a
 // lenient reader might find our id in them.
+import { Transform } from "node:stream";
 
 /** RFC 2045 token characters (RFC 8601 §2.5: authserv-id = value = token / quoted-string). */
 const TOKEN_CHAR = /[!#$%&'*+\-.0-9A-Z^_`a-z{|}~\x80-\xff]/;
@@ -219,6 +220,19 @@ export function createArStripper(authservId: string, maxHeld = DEFAULT_MAX_HELD)
       return removed;
     },
   };
+}
+
+/** The stripper as a node:stream Transform, for piping DATA bytes into storage. */
+export function createArStripTransform(authservId: string): Transform {
+  const s = createArStripper(authservId);
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      done(null, s.push(chunk));
+    },
+    flush(done) {
+      done(null, s.end());
+    },
+  });
 }
 
 /** Convenience for whole buffers: the message without our forged Authentication-Results. */

@@ -66,6 +66,14 @@ test("aligned SPF and DKIM pass DMARC; the header has our id, both SPF identitie
   assert.match(v.receivedSpf, /^Received-SPF: pass /);
 });
 
+test("a Readable message works like a Buffer", async () => {
+  const { Readable } = await import("node:stream");
+  const buf = await signed("alice@sender.test", "sender.test");
+  const v = await verifyMessage({ ...base, message: Readable.from([buf.subarray(0, 50), buf.subarray(50)]) }, { resolve: createMemoryResolve(zone()), authservId: ID });
+  assert.equal(v.dkim[0].result, "pass");
+  assert.equal(v.action, "accept");
+});
+
 test("a spoofed From under p=reject is rejected with 550 5.7.1", async () => {
   const v = await verifyMessage({ ...base, message: message("ceo@reject.test") }, { resolve: createMemoryResolve(zone()), authservId: ID });
   assert.equal(v.dmarc?.result, "fail");
