@@ -220,3 +220,14 @@ test("xtext decoding and dates", () => {
   assert.equal(rfc5322Date(Date.UTC(2026, 0, 5, 3, 4, 5)), "Mon, 5 Jan 2026 03:04:05 +0000");
   assert.throws(() => composeDsn(failedInput({ recipients: [] })));
 });
+
+test("a double bounce goes to the postmaster and says so", () => {
+  const input = failedInput({ to: "postmaster@mail.us.example", toPostmaster: true, envid: "bad+C3+A9id" });
+  const dsn = composeDsn(input);
+  assert.equal(dsn.rcptTo, "postmaster@mail.us.example");
+  const p = pyParse(dsn.message);
+  assert.equal(p.headers["Subject"], "Undeliverable bounce (postmaster notice)");
+  assert.match(p.parts[0].text!, /could not be delivered to its recipient/);
+  assert.equal(field(p.parts[1].blocks![0], "Original-Envelope-Id"), "bad?id", "a non-ASCII ENVID character is replaced");
+  assert.equal(p.parts[1].cte, "7bit");
+});

@@ -178,7 +178,9 @@ function deliveryStatus(input: DsnInput, utf8: boolean): string {
   const addrType = utf8 ? "utf-8" : "rfc822";
   const fields: string[] = [];
   // RFC 3464 §2.2: per-message fields.
-  if (input.envid !== undefined) fields.push(`Original-Envelope-Id: ${clean(decodeXtext(input.envid))}`);
+  // RFC 3461 §4.4: the ENVID is printable US-ASCII once decoded; anything else is replaced so
+  // the 7bit part stays 7bit.
+  if (input.envid !== undefined) fields.push(`Original-Envelope-Id: ${clean(decodeXtext(input.envid)).replace(/[^\x20-\x7e]/g, "?")}`);
   fields.push(`Reporting-MTA: dns; ${clean(input.reportingMta)}`);
   fields.push(`Arrival-Date: ${rfc5322Date(input.arrivalDate)}`);
   const blocks = [fields.join(CRLF)];
