@@ -1,6 +1,8 @@
 // The `freehold` command line. Every command takes `--data DIR` (or FREEHOLD_DATA). Operator
 // mistakes print `freehold: <what is wrong>` and exit 1 (operation failed) or 2 (bad usage or
 // input), never a stack trace; only a bug (exit 70) prints one.
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { Command, CommanderError } from "commander";
 import { systemClock } from "../clock.ts";
 import { ConfigError } from "../config/load.ts";
@@ -88,7 +90,10 @@ function reportError(e: unknown, io: CliIo): number {
   return EXIT_INTERNAL;
 }
 
-if (import.meta.main) {
+// import.meta.main exists from Node 24.2; engines allows 22.19, where we compare paths instead.
+const isMain = import.meta.main ?? (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url));
+
+if (isMain) {
   process.exitCode = await runCli(process.argv, {
     stdout: process.stdout,
     stderr: process.stderr,
