@@ -56,6 +56,13 @@ export async function startDovecotAuth(dir: string, users: Record<string, string
       "  driver = static",
       `  args = uid=mail gid=mail home=${path.join(dir, "home")}/%n`,
       "}",
+      // No per-IP auth penalty either (it delays the next login after a failure by seconds):
+      // the documented switch is an unusable anvil-auth-penalty socket.
+      "service anvil {",
+      "  unix_listener anvil-auth-penalty {",
+      "    mode = 0",
+      "  }",
+      "}",
       "service auth {",
       "  unix_listener auth-postfix {",
       "    mode = 0666",
