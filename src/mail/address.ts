@@ -15,6 +15,8 @@ export interface Mailbox {
   domain: string | null;
   /** Text of the comments found in the mailbox (RFC 5322 §3.2.2), in order. */
   comments: string[];
+  /** True when written with angle brackets (so "<>" is an entry, if an empty one). */
+  angle: boolean;
 }
 
 export interface Group {
@@ -215,7 +217,7 @@ class AddrParser {
     if (t && t.t === "special" && t.v === "<") {
       const a = this.angle();
       const comments = this.commentsBetween(st, this.i);
-      return { name: phrase.length > 0 ? phraseText : null, route: a.route, local: a.local, domain: a.domain, comments };
+      return { name: phrase.length > 0 ? phraseText : null, route: a.route, local: a.local, domain: a.domain, comments, angle: true };
     }
     if (t && t.t === "special" && t.v === "@") {
       // addr-spec: the words form the local part (RFC 5322 §3.4.1).
@@ -223,7 +225,7 @@ class AddrParser {
       const local = phrase.map((w) => (w.t === "quoted" ? quoteLocal(w.v) : w.v)).join("");
       const domain = this.domain();
       const comments = this.commentsBetween(st, this.i);
-      return { name: null, route: null, local: local === "" ? null : local, domain, comments };
+      return { name: null, route: null, local: local === "" ? null : local, domain, comments, angle: false };
     }
     if (phrase.length === 0) return null;
     const comments = this.commentsBetween(st, this.i);
@@ -231,9 +233,9 @@ class AddrParser {
     // name without an address (what a person typed, not what a machine meant).
     if (phrase.length === 1) {
       const w = phrase[0];
-      return { name: null, route: null, local: w.t === "quoted" ? quoteLocal(w.v) : w.v, domain: null, comments };
+      return { name: null, route: null, local: w.t === "quoted" ? quoteLocal(w.v) : w.v, domain: null, comments, angle: false };
     }
-    return { name: phraseText, route: null, local: null, domain: null, comments };
+    return { name: phraseText, route: null, local: null, domain: null, comments, angle: false };
   }
 
   list(): AddressItem[] {

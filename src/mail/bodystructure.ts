@@ -1,11 +1,11 @@
 // BODYSTRUCTURE and BODY (RFC 3501 §7.4.2, RFC 9051 §7.5.2) from the structure index. The result
 // is plain data (JSON-serialisable, cacheable in the metadata store); bodyStructureValue turns it
 // into an IMAP value list. Strings are latin1 (one char per stored byte), already normalised the
-// way they go on the wire (forHumans), case kept as written, as Dovecot does.
+// way they go on the wire, case kept as written, as Dovecot does.
 import { parseDisposition, parseLanguage, parseTransferEncoding, type Param } from "./content.ts";
 import { buildEnvelope, envelopeValue, type Envelope } from "./envelope.ts";
 import { fieldValue, parseHeaderFields } from "./header.ts";
-import { forHumans, type ImapValue } from "./imap-string.ts";
+import type { ImapValue } from "./imap-string.ts";
 import { countLines, type MessageIndex, type MimePart } from "./structure.ts";
 
 export interface Disposition {
@@ -47,7 +47,9 @@ export interface SinglePartStructure extends Ext {
 
 export type BodyStructure = MultipartStructure | SinglePartStructure;
 
-const h = (s: string): string => forHumans(Buffer.from(s, "latin1")).toString("latin1");
+// Header values are sent unfolded (RFC 5322 §2.2.3) but otherwise as written, white space
+// included, as Dovecot does; only NUL, which no IMAP string can carry (RFC 3501 §9), becomes 0x80.
+const h = (s: string): string => (s.includes("\0") ? s.replace(/\0/g, "\x80") : s);
 const hParams = (p: Param[]): Param[] | null => (p.length === 0 ? null : p.map(([n, v]) => [h(n), h(v)]));
 
 interface ContentFields {

@@ -90,16 +90,18 @@ function mergeRfc2231(raw: Param[]): Param[] {
   const plain: Param[] = [];
   const groups = new Map<string, { name: string; parts: { n: number; ext: boolean; v: string }[] }>();
   for (const [name, value] of raw) {
-    const m = /^(.*?)\*(\d+)(\*?)$/.exec(name);
-    if (!m) {
+    // name*N (continuation), name*N* (encoded continuation) or name* (encoded, RFC 2231 §4).
+    const m = /^(.*?)\*(?:(\d+)(\*?))?$/.exec(name);
+    if (!m || m[1] === "") {
       plain.push([name, value]);
       continue;
     }
     const key = m[1].toLowerCase();
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { name: m[1], parts: [] }));
-    g.parts.push({ n: Number(m[2]), ext: m[3] === "*", v: value });
+    g.parts.push({ n: m[2] === undefined ? 0 : Number(m[2]), ext: m[2] === undefined || m[3] === "*", v: value });
   }
+  // The RFC 2231 parameters follow the plain ones, as Dovecot lists them.
   for (const g of groups.values()) {
     g.parts.sort((a, b) => a.n - b.n);
     const ext = g.parts.some((p) => p.ext);

@@ -56,8 +56,9 @@ export function envelopeAddresses(items: AddressItem[]): EnvelopeAddress[] | nul
       for (const m of it.members) out.push(toEnvelopeMailbox(m));
       out.push({ name: null, adl: null, mailbox: null, host: null });
     } else {
-      // An item with neither a name, a local part nor a domain carries nothing.
-      if (it.name === null && it.local === null && it.domain === null) continue;
+      // An item with neither a name, a local part nor a domain carries nothing, except "<>" (the
+      // null address, RFC 5321 §4.5.5), which is kept as an entry like Dovecot does.
+      if (it.name === null && it.local === null && it.domain === null && !it.angle) continue;
       out.push(toEnvelopeMailbox(it));
     }
   }

@@ -72,21 +72,22 @@ function messageOf(index: MessageIndex, path: number[]): MimePart | null {
   return p.children[0];
 }
 
-/** Header lines of [start, end) whose names are (or, with `not`, are not) in `names`, plus the blank line. */
+/**
+ * Header fields of a message whose names are (or, with `not`, are not) in `names`, in message
+ * order, followed by the delimiting blank line (RFC 3501 §6.4.5). A header without a blank line
+ * (cut short, or at the end of the data) gets CRLF when anything matched, and nothing is sent when
+ * nothing did (as Dovecot does).
+ */
 export function headerFields(buf: Buffer, part: MimePart, names: string[], not = false): Buffer {
   const want = new Set(names.map((n) => n.toLowerCase()));
   const out: Buffer[] = [];
-  let blank: Buffer | null = null;
   const fields = parseHeaderFields(buf, part.headerStart, part.headerEnd);
-  const lastEnd = fields.length > 0 ? fields[fields.length - 1].end : part.headerStart;
-  if (lastEnd < part.headerEnd) blank = buf.subarray(lastEnd, part.headerEnd);
   for (const f of fields) {
-    if (f.name === "") continue;
-    if (want.has(f.key) !== not) out.push(buf.subarray(f.start, f.end));
+    if (f.name !== "" && want.has(f.key) !== not) out.push(buf.subarray(f.start, f.end));
   }
-  // RFC 3501 §6.4.5: the subset is returned with the delimiting blank line; a header without one
-  // (cut short, or at the end of the data) gets CRLF.
-  out.push(blank && (blank[0] === 0x0a || blank[0] === 0x0d) ? blank : Buffer.from("\r\n"));
+  const lastEnd = fields.length > 0 ? fields[fields.length - 1].end : part.headerStart;
+  if (lastEnd < part.headerEnd) out.push(buf.subarray(lastEnd, part.headerEnd));
+  else if (out.length > 0) out.push(Buffer.from("\r\n"));
   return Buffer.concat(out);
 }
 
