@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseText } from './testing.ts';
+import { EXAMPLES, drive, parseText, splits } from './testing.ts';
 import { ImapSyntaxError } from './errors.ts';
 import type { Command } from './commands.ts';
 
@@ -191,4 +191,18 @@ test('tags: any ASTRING-CHAR except "+"; a missing tag gives an untagged BAD', (
   const e = bad('+ NOOP');
   assert.equal(e.tag, null);
   assert.equal(bad('a1').tag, 'a1');
+});
+
+test('every RFC example parses, and gives the same result split at every byte boundary', () => {
+  let splitsRun = 0;
+  for (const text of EXAMPLES) {
+    const input = Buffer.from(text, 'latin1');
+    const whole = drive([input]);
+    assert.ok(whole.length > 0 && whole.every((l) => /^(command|literal|streamed|line) /.test(l)), `${JSON.stringify(text)} → ${whole.join(' | ')}`);
+    for (const chunks of splits(input)) {
+      assert.deepEqual(drive(chunks), whole, JSON.stringify(text));
+      splitsRun++;
+    }
+  }
+  assert.ok(splitsRun > EXAMPLES.length * 20);
 });
