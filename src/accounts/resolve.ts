@@ -18,7 +18,8 @@
 //   - MAX_EXPANSION = 1000 addresses looked at for one recipient.
 // A path that comes back to an address already on it is a loop: that branch is dropped and
 // reported, the other branches still deliver. Each mailbox gets one copy however many paths
-// reach it (the first path found is the one recorded); disabled users receive nothing.
+// reach it (the first path found is the one recorded); an alias reached again is not expanded
+// again (unless by a shorter path); disabled users receive nothing.
 import type { AccountsRepo, DomainRecord, UserRecord } from "../store/types.ts";
 import { TAG_SEPARATOR, normalizeDomain, normalizeLocal, splitAddress } from "./address.ts";
 
@@ -86,6 +87,8 @@ class Resolver {
   #external: string[] = [];
   #problems: ExpansionProblem[] = [];
   #looked = 0;
+  /** Alias address → the smallest depth it was expanded at. */
+  #expandedAt = new Map<string, number>();
 
   constructor(accounts: AccountsRepo) {
     this.#accounts = accounts;
@@ -165,9 +168,16 @@ class Resolver {
         for (const admin of admins) this.#deliverTo(admin, [...here, admin.address]);
         return;
       }
-      case "alias":
+      case "alias": {
+        // An alias reached again (diamond-shaped alias graphs) adds nothing new unless this path
+        // is shorter, which may let it reach further before MAX_ALIAS_DEPTH. Without this, dense
+        // alias graphs would be walked once per path: exponentially often.
+        const before = this.#expandedAt.get(entry.matched);
+        if (before !== undefined && before <= depth) return;
+        this.#expandedAt.set(entry.matched, depth);
         for (const t of entry.targets) await this.#expandTarget(t, here, depth + 1);
         return;
+      }
     }
   }
 
