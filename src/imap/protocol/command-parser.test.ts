@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { EXAMPLES, drive, parseText, splits } from './testing.ts';
 import { ImapSyntaxError } from './errors.ts';
 import type { Command } from './commands.ts';
+import { COMMAND_NAMES, COMMAND_STATES } from './commands.ts';
+import { appendMailboxBeforeLiteral } from './command-parser.ts';
 
 const p = (s: string, utf8 = false): Command => parseText(s.endsWith('\n') ? s : s + '\r\n', { utf8 });
 
@@ -205,4 +207,18 @@ test('every RFC example parses, and gives the same result split at every byte bo
     }
   }
   assert.ok(splitsRun > EXAMPLES.length * 20);
+});
+
+test('appendMailboxBeforeLiteral lets the server refuse an APPEND before reading the message', () => {
+  assert.equal(appendMailboxBeforeLiteral(['a1 APPEND inbox (\\Seen) {310}']), 'INBOX');
+  assert.equal(appendMailboxBeforeLiteral(['a1 APPEND "Sent Items" {3}']), 'Sent Items');
+  assert.equal(appendMailboxBeforeLiteral(['a1 APPEND {5}']), null);
+  assert.equal(appendMailboxBeforeLiteral(['a1 LOGIN {5}']), null);
+  assert.equal(appendMailboxBeforeLiteral(['a1 APPEND &Jjo {5}']), null);
+});
+
+test('the command table lists a state set for every command', () => {
+  assert.deepEqual(Object.keys(COMMAND_STATES).sort(), [...COMMAND_NAMES].sort());
+  assert.deepEqual(COMMAND_STATES.LOGIN, ['not-authenticated']);
+  assert.ok(COMMAND_STATES.FETCH.includes('selected') && !COMMAND_STATES.FETCH.includes('authenticated'));
 });

@@ -184,3 +184,24 @@ export function parseCommand(frame: CommandFrame, opts: ParseOptions = {}): Comm
   }
   return { ...table[name](c), tag: frame.tag };
 }
+
+/**
+ * The target mailbox of an APPEND whose message literal has been announced but not read, so the
+ * server can answer NO [TRYCREATE] instead of the continuation (RFC 9051 §6.3.12) and not read
+ * a message it would throw away. Null when it cannot tell (the name is itself a literal, or the
+ * line is not an APPEND).
+ */
+export function appendMailboxBeforeLiteral(lines: readonly string[], opts: ParseOptions = {}): string | null {
+  if (lines.length !== 1) return null;
+  const line = lines[0];
+  const c = new Cursor({ tag: null, lines: [line], literals: [], size: 0 }, opts);
+  try {
+    c.match(/^[^ ]+ /);
+    if (c.keyword('command name') !== 'APPEND') return null;
+    c.sp();
+    if (c.isLiteral()) return null;
+    return c.mailbox();
+  } catch {
+    return null;
+  }
+}

@@ -206,3 +206,54 @@ export const COMMAND_NAMES: readonly CommandName[] = [
   'UNSUBSCRIBE', 'APPEND', 'IDLE', 'CHECK', 'CLOSE', 'UNSELECT', 'EXPUNGE', 'SEARCH', 'FETCH',
   'STORE', 'COPY', 'MOVE', 'GETQUOTA', 'GETQUOTAROOT', 'SETQUOTA', 'COMPRESS',
 ];
+
+/** RFC 9051 §3: the connection states in which commands are valid. */
+export type SessionStateName = 'not-authenticated' | 'authenticated' | 'selected';
+
+const ANY: readonly SessionStateName[] = ['not-authenticated', 'authenticated', 'selected'];
+const NOT_AUTH: readonly SessionStateName[] = ['not-authenticated'];
+const AUTH: readonly SessionStateName[] = ['authenticated', 'selected'];
+const SELECTED: readonly SessionStateName[] = ['selected'];
+
+/**
+ * Where each command is allowed (RFC 9051 §6.1-§6.4). Outside them the session answers BAD
+ * (RFC 9051 §6: "a command in the wrong state ... BAD"). Logout is a state too, but nothing is
+ * read in it.
+ */
+export const COMMAND_STATES: Readonly<Record<CommandName, readonly SessionStateName[]>> = {
+  CAPABILITY: ANY,
+  NOOP: ANY,
+  LOGOUT: ANY,
+  ID: ANY, // RFC 2971 §3.1: any state
+  STARTTLS: NOT_AUTH,
+  LOGIN: NOT_AUTH,
+  AUTHENTICATE: NOT_AUTH,
+  // RFC 5161 §3.1: ENABLE only in the authenticated state; RFC 9051 §6.3.1 keeps that.
+  ENABLE: ['authenticated'],
+  NAMESPACE: AUTH,
+  LIST: AUTH,
+  LSUB: AUTH,
+  STATUS: AUTH,
+  SELECT: AUTH,
+  EXAMINE: AUTH,
+  CREATE: AUTH,
+  DELETE: AUTH,
+  RENAME: AUTH,
+  SUBSCRIBE: AUTH,
+  UNSUBSCRIBE: AUTH,
+  APPEND: AUTH,
+  IDLE: AUTH, // RFC 2177 §3: authenticated or selected
+  GETQUOTA: AUTH,
+  GETQUOTAROOT: AUTH,
+  SETQUOTA: AUTH,
+  COMPRESS: AUTH, // RFC 4978 §3: after authentication
+  CHECK: SELECTED,
+  CLOSE: SELECTED,
+  UNSELECT: SELECTED,
+  EXPUNGE: SELECTED,
+  SEARCH: SELECTED,
+  FETCH: SELECTED,
+  STORE: SELECTED,
+  COPY: SELECTED,
+  MOVE: SELECTED,
+};

@@ -107,7 +107,7 @@ test('APPEND message data is streamed in the chunks it arrives in, never buffere
 });
 
 test('decideLiteral refuses oversized APPENDs with NO [TOOBIG] and big non-APPEND literals with BAD', () => {
-  const ann = { kind: 'literal' as const, tag: 'a', command: 'APPEND', size: 60e6, sync: true, binary: false, index: 1, commandBytes: 30 };
+  const ann = { kind: 'literal' as const, tag: 'a', command: 'APPEND', size: 60e6, sync: true, binary: false, index: 1, commandBytes: 30, lines: ['a APPEND INBOX {60000000}'] };
   assert.equal(decideLiteral(ann).action, 'reject');
   assert.deepEqual(decideLiteral({ ...ann, size: 100 }), { action: 'inline' });
   const search = decideLiteral({ ...ann, command: 'UID SEARCH', size: 100_000 });

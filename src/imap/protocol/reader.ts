@@ -64,6 +64,8 @@ export interface LiteralAnnouncement {
   index: number;
   /** Octets of this command so far (lines and accepted literals), to enforce a command limit. */
   commandBytes: number;
+  /** The command's text lines so far (the last one ends with this literal's header). */
+  lines: readonly string[];
 }
 
 export type ReaderEvent =
@@ -362,6 +364,7 @@ export class CommandReader {
       binary: h.binary,
       index: this.#literals.length,
       commandBytes: this.#cmdBytes,
+      lines: [...this.#lines],
     };
     this.#state = { s: 'decide', ann };
     return ann;
