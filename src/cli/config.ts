@@ -1,4 +1,5 @@
 // `freehold config example|check`.
+import { stat } from "node:fs/promises";
 import type { Command } from "commander";
 import { configExample } from "../config/example.ts";
 import { configPath, loadConfig } from "../config/load.ts";
@@ -28,5 +29,9 @@ export function registerConfig(program: Command, io: CliIo): void {
       for (const l of c.listeners) print(io, `  ${l.role.padEnd(12)} ${l.address}:${l.port} tls=${l.tls}`);
       const days = Math.floor((tls.notAfter - io.clock.now()) / 86_400_000);
       print(io, `  certificate ${tls.subject}, ${days >= 0 ? `expires in ${days} days` : `EXPIRED ${-days} days ago`}`);
+      const keyMode = (await stat(c.tls.key)).mode & 0o777;
+      if ((keyMode & 0o077) !== 0) {
+        io.stderr.write(`freehold: warning: ${c.tls.key} is readable by others (mode ${keyMode.toString(8)}); run: chmod 600 ${c.tls.key}\n`);
+      }
     });
 }

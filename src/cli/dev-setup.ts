@@ -110,3 +110,8 @@ export async function ensureDevSetup(
     await store.close();
   }
 }
+
+/** The lines dev mode prints on every start (the contract in issue 2: "Demo login: … password: …"). */
+export function devLoginLines(s: Pick<DevSetup, "demo" | "admin">): string[] {
+  return [`Demo login: ${s.demo.address} password: ${s.demo.password}`, `Admin login: ${s.admin.address} password: ${s.admin.password}`];
+}

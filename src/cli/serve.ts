@@ -1,12 +1,56 @@
-// Placeholder until the lead's `freehold serve` lands: main.ts registers it from here.
+// `freehold serve [--dev]`: run the server until SIGTERM/SIGINT. `npm start` runs
+// `freehold serve --dev`: data in .freehold-dev/ (created on first run), loopback listeners on
+// high ports, self-signed certificate, demo domain, and the demo and admin logins printed on
+// every start (their passwords live in 0600 files in the data folder).
+import path from "node:path";
 import type { Command } from "commander";
+import { loadConfig } from "../config/load.ts";
+import { ensureDevSetup } from "./dev-setup.ts";
+import { openServices } from "../server/services.ts";
+import { startServer } from "../server/run.ts";
+import { protocolStarters } from "../server/starters.ts";
+
+export const DEV_DATA_DIR = ".freehold-dev";
 
 export function registerServe(program: Command): void {
   program
     .command("serve")
     .description("run the server (all listeners from freehold.yaml)")
     .option("--dev", "development mode: .freehold-dev, loopback listeners, demo logins")
-    .action(() => {
-      throw new Error("not implemented");
+    .action(async (opts: { dev?: boolean }, cmd: Command) => {
+      const global = cmd.optsWithGlobals() as { data?: string };
+      const given = global.data ?? process.env.FREEHOLD_DATA;
+      let dataDir: string;
+      let logins: string[] = [];
+      if (opts.dev) {
+        dataDir = path.resolve(given ?? DEV_DATA_DIR);
+        const dev = await ensureDevSetup(dataDir, { warn: (l) => process.stderr.write(l + "\n") });
+        logins = [
+          `Demo login: ${dev.demo.address} password: ${dev.demo.password}`,
+          `Admin login: ${dev.admin.address} password: ${dev.admin.password}`,
+        ];
+      } else {
+        if (!given) throw new Error("no data folder: pass --data DIR or set FREEHOLD_DATA (or use --dev)");
+        dataDir = path.resolve(given);
+      }
+      const config = await loadConfig(dataDir);
+      const services = await openServices(config);
+      const server = await startServer(services, { starters: protocolStarters() });
+      for (const l of server.listeners) process.stdout.write(`listening: ${l.role} ${l.address}:${l.port}\n`);
+      for (const line of logins) process.stdout.write(line + "\n");
+      if (config.dev) process.stdout.write(`Data folder: ${dataDir} (outbound mail is held in the queue)\n`);
+      process.stdout.write("Freehold is ready.\n");
+      await new Promise<void>((resolve) => {
+        const stop = (sig: string) => {
+          services.logger.info({ signal: sig }, "shutting down");
+          server.stop().then(resolve, (err) => {
+            services.logger.error({ err }, "shutdown failed");
+            resolve();
+          });
+        };
+        process.once("SIGTERM", () => stop("SIGTERM"));
+        process.once("SIGINT", () => stop("SIGINT"));
+      });
+      services.logger.flush?.();
     });
 }

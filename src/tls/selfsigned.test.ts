@@ -79,6 +79,24 @@ test("the context serves TLS 1.2+ and a client trusting the cert verifies it", a
     assert.equal(r.peerCN, "mail.example.test");
     assert.match(r.protocol ?? "", /^TLSv1\.[23]$/);
     await assert.rejects(handshake(loaded.context, { rejectUnauthorized: false, maxVersion: "TLSv1.1", minVersion: "TLSv1" }));
+
+    // `options` serve tls.createServer, also for clients that send no SNI (connecting by IP).
+    const server = tls.createServer(loaded.options, (s) => s.end());
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+    try {
+      const { port } = server.address() as AddressInfo;
+      // Connecting by IP sends no SNI; the name check is skipped since an IP is not in the cert.
+      const cn = await new Promise<unknown>((resolve, reject) => {
+        const s = tls.connect({ host: "127.0.0.1", port, ca, checkServerIdentity: () => undefined }, () => {
+          resolve(s.authorized ? s.getPeerCertificate().subject?.CN : s.authorizationError);
+          s.end();
+        });
+        s.on("error", reject);
+      });
+      assert.equal(cn, "mail.example.test");
+    } finally {
+      server.close();
+    }
   });
 });
 

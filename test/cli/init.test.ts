@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { hasStackTrace, ROOT, runCli, withTmpDir } from "./run.ts";
 
@@ -22,6 +22,12 @@ test("init creates the data folder, config, certificate and database with privat
     assert.equal(check.code, 0, check.stderr);
     assert.match(check.stdout, /freehold\.yaml: ok/);
     assert.match(check.stdout, /certificate CN=mail\.example\.com, expires in \d+ days/);
+    assert.equal(check.stderr, "");
+
+    await chmod(path.join(data, "tls/key.pem"), 0o644);
+    const loose = await runCli(["config", "check", "--data", data]);
+    assert.equal(loose.code, 0);
+    assert.match(loose.stderr, /warning: .*key\.pem is readable by others \(mode 644\); run: chmod 600/);
   });
 });
 
