@@ -55,6 +55,10 @@ export const SMTP_ERRORS = {
   // --- envelope and message policy ---
   unknownUser: { reply: 550, enhanced: "5.1.1", text: "No such user here", fault: "user" },
   relayDenied: { reply: 554, enhanced: "5.7.1", text: "Relay access denied", fault: "user" },
+  // RFC 3463 X.2.1: the mailbox exists but is disabled.
+  mailboxDisabled: { reply: 550, enhanced: "5.2.1", text: "Mailbox disabled, not accepting messages", fault: "user" },
+  // RFC 3463 X.4.6: an alias that expands only into a loop or past the expansion limits.
+  aliasLoop: { reply: 550, enhanced: "5.4.6", text: "Routing loop detected in alias expansion", fault: "user" },
   policyRejected: { reply: 550, enhanced: "5.7.1", text: "Message rejected by policy", fault: "user" },
   policyTempfail: { reply: 451, enhanced: "4.7.1", text: "Try again later", fault: "user" },
   overQuota: { reply: 452, enhanced: "4.2.2", text: "Mailbox full", fault: "user" },

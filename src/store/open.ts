@@ -13,7 +13,7 @@ import type { FileBlobStore } from "./blob-files.ts";
 import { DeliveryWriter } from "./delivery.ts";
 import { recoverOnStartup, startCollector } from "./collector.ts";
 import type { CollectReport } from "./collector.ts";
-import type { BlobRecord } from "./types.ts";
+import type { BlobRecord, DeliveryResult } from "./types.ts";
 
 export interface OpenStorageOptions {
   clock?: Clock;
@@ -23,6 +23,8 @@ export interface OpenStorageOptions {
   collectIntervalMs?: number;
   /** Collector errors (serve only); default ignored. */
   onCollectError?: (e: unknown) => void;
+  /** Committed deliveries, after each group commit (IMAP change notifications). */
+  onBatch?: (delivered: DeliveryResult[]) => void;
 }
 
 export interface Storage {
@@ -39,7 +41,7 @@ export async function openStorage(dataDir: string, opts: OpenStorageOptions = {}
   const store = openSqliteStore(dataDir, { clock: opts.clock });
   const blobs = await openFileBlobStore({ dataDir, meta: store.blobs, clock: opts.clock });
   const recovery = opts.serve ? await recoverOnStartup({ store, blobs, clock: opts.clock }) : null;
-  const writer = new DeliveryWriter({ store, blobs });
+  const writer = new DeliveryWriter({ store, blobs, onBatch: opts.onBatch });
   const collector = opts.serve
     ? startCollector({ store, blobs, writer, clock: opts.clock }, opts.collectIntervalMs ?? 600_000, opts.onCollectError ?? (() => undefined))
     : null;

@@ -1,0 +1,221 @@
+// The inbound delivery pipeline for the `mx` role: the SmtpHandler the SMTP core calls.
+//
+//   RCPT  → recipient resolution (user > alias > +tag > catch-all; src/accounts/resolve.ts),
+//           relaying refused, quota checked against SIZE=
+//   DATA  → bytes stream through the forged-Authentication-Results filter into a staged blob,
+//           and, unfiltered, into SPF/DKIM/DMARC/ARC verification running alongside
+//   end   → DMARC verdict (reject: 550 at end of DATA; quarantine: Junk), trace headers per
+//           copy, one durable delivery (blob fsync → rename → dir fsync → commit), then 250.
+//
+// "250" is sent only after DeliveryWriter.deliver resolves, i.e. after the blob and the
+// metadata are both on disk (RFC 5321 §6.1: once we answer 250 the message is ours).
+import { PassThrough } from "node:stream";
+import type { Clock } from "../clock.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Resolver } from "../dns/resolver.ts";
+import { resolveRecipient } from "../accounts/resolve.ts";
+import type { LocalTarget } from "../accounts/resolve.ts";
+import { checkUserQuota, effectiveQuota } from "../accounts/quota.ts";
+import { createArStripper } from "../emailauth/strip-ar.ts";
+import { verifyMessage } from "../emailauth/verify.ts";
+import type { AuthVerdict } from "../emailauth/verify.ts";
+import { SmtpError } from "../smtp/errors.ts";
+import { reply } from "../smtp/reply.ts";
+import type { Mailbox } from "../smtp/address.ts";
+import type { MailParams, RcptParams } from "../smtp/params.ts";
+import type { EndInfo, Envelope, MessageSink, SessionInfo, SmtpHandler } from "../smtp/types.ts";
+import { isStoreError } from "../store/errors.ts";
+import type { DeliveryTarget, MetadataStore, QueueInsert, QueueRecipientInsert, StagingBlobStore } from "../store/types.ts";
+import type { DeliveryWriter } from "../store/delivery.ts";
+import { deliveredToHeaders, forwardRecipients } from "./trace.ts";
+
+export interface MxDeps {
+  store: MetadataStore;
+  blobs: StagingBlobStore;
+  writer: DeliveryWriter;
+  resolver: Resolver;
+  clock: Clock;
+  logger: Logger;
+  /** RFC 8601 §2.5 authserv-id (normally our host name). */
+  authservId: string;
+  defaultQuotaBytes: number;
+  /** Randomness for DMARC pct sampling; tests make it deterministic. */
+  random?: () => number;
+}
+
+/** What rcptTo() keeps with each accepted recipient. */
+interface Resolved {
+  address: string;
+  local: LocalTarget[];
+  external: string[];
+  params: RcptParams;
+}
+
+export class MxHandler implements SmtpHandler {
+  readonly #d: MxDeps;
+
+  constructor(deps: MxDeps) {
+    this.#d = deps;
+  }
+
+  async mailFrom(_session: SessionInfo, _from: Mailbox | null, _params: MailParams): Promise<void> {
+    // The MX accepts any sender; authentication happens on the content at end of DATA
+    // (SPF needs the MAIL FROM, DMARC the From header).
+  }
+
+  async rcptTo(session: SessionInfo, to: Mailbox, params: RcptParams, info: { postmaster: boolean; envelope: Envelope }): Promise<Resolved> {
+    const address = info.postmaster ? "postmaster" : to.address;
+    const res = await this.#guard(() => resolveRecipient(this.#d.store.accounts, address));
+    switch (res.kind) {
+      case "not-local":
+        // Never an open relay: the mx role delivers only to our own domains.
+        throw new SmtpError("relayDenied");
+      case "unknown":
+        throw new SmtpError("unknownUser");
+      case "disabled":
+        throw new SmtpError("mailboxDisabled");
+      case "failed": {
+        const loop = res.problems.some((p) => p.kind === "loop" || p.kind === "depth" || p.kind === "expansion");
+        if (loop) throw new SmtpError("aliasLoop");
+        throw new SmtpError("unknownUser");
+      }
+      case "deliver":
+        break;
+    }
+    if (res.problems.length > 0) {
+      this.#d.logger.warn({ cid: session.cid, rcpt: address, problems: res.problems }, "alias expansion dropped branches");
+    }
+    // Quota at RCPT time from the announced SIZE (RFC 1870); the commit re-checks with the real size.
+    const size = info.envelope.mailParams.size ?? 0;
+    for (const t of res.local) {
+      const verdict = await this.#guard(() => checkUserQuota(this.#d.store.mail, t.user, size, this.#d.defaultQuotaBytes));
+      if (!verdict.ok) throw new SmtpError("overQuota");
+    }
+    return { address: to.address, local: res.local, external: res.external, params };
+  }
+
+  async data(session: SessionInfo, envelope: Envelope): Promise<MessageSink> {
+    const d = this.#d;
+    const writer = d.blobs.create();
+    const stripper = createArStripper(d.authservId);
+    // Verification reads the bytes as received (before the filter), so DKIM sees what was signed.
+    const verifyInput = new PassThrough({ highWaterMark: 1 << 20 });
+    const verdictPromise: Promise<AuthVerdict> = verifyMessage(
+      {
+        message: verifyInput,
+        ip: session.remoteAddress,
+        helo: session.helo?.name ?? "",
+        mailFrom: envelope.mailFrom?.address ?? "",
+      },
+      { resolve: d.resolver.resolve, authservId: d.authservId, random: d.random },
+    );
+    // A failed verification must not become an unhandled rejection while data still streams.
+    verdictPromise.catch(() => undefined);
+    let finished = false;
+    const log = d.logger.child({ cid: session.cid });
+
+    const abortAll = async (): Promise<void> => {
+      if (finished) return;
+      finished = true;
+      verifyInput.destroy();
+      await writer.abort().catch(() => undefined);
+    };
+
+    return {
+      async write(chunk: Uint8Array): Promise<void> {
+        const out = stripper.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+        if (!verifyInput.write(chunk)) await new Promise<void>((r) => verifyInput.once("drain", r));
+        if (out.length > 0) await writer.write(out);
+      },
+
+      end: async (info: EndInfo) => {
+        try {
+          const tail = stripper.end();
+          if (tail.length > 0) await writer.write(tail);
+          verifyInput.end();
+          const staged = await writer.finish();
+          let verdict: AuthVerdict;
+          try {
+            verdict = await verdictPromise;
+          } catch (err) {
+            // mailauth failing outright is a local fault: the sender retries.
+            log.error({ err }, "email authentication failed");
+            await d.blobs.discard(staged);
+            throw new SmtpError("localError");
+          }
+          log.info(
+            { action: verdict.action, reason: verdict.reason, spf: verdict.spf.result, dmarc: verdict.dmarc?.result ?? "none" },
+            "email authentication",
+          );
+          if (verdict.action === "reject" || verdict.action === "tempfail") {
+            await d.blobs.discard(staged);
+            const r = verdict.reply;
+            throw new SmtpError(verdict.action === "reject" ? "policyRejected" : "policyTempfail", r?.text);
+          }
+          const common = verdict.authenticationResults + info.receivedHeader;
+          const targets: DeliveryTarget[] = [];
+          const seenMailbox = new Set<number>();
+          const queue: QueueInsert[] = [];
+          const external: QueueRecipientInsert[] = [];
+          const seenExternal = new Set<string>();
+          for (const rcpt of envelope.recipients) {
+            const r = rcpt.resolved as Resolved;
+            for (const t of r.local) {
+              const mailboxName = verdict.action === "quarantine" ? "Junk" : "INBOX";
+              const mbox = (await d.store.mail.getMailbox(t.user.id, mailboxName)) ?? (await d.store.mail.getMailbox(t.user.id, "INBOX"));
+              if (!mbox || seenMailbox.has(mbox.id)) continue;
+              seenMailbox.add(mbox.id);
+              targets.push({
+                mailboxId: mbox.id,
+                traceHeaders: deliveredToHeaders(t.deliveredTo) + common,
+                quotaBytes: effectiveQuota(t.user, d.defaultQuotaBytes) || null,
+              });
+            }
+            const fresh = r.external.filter((e) => !seenExternal.has(e.toLowerCase()));
+            for (const e of fresh) seenExternal.add(e.toLowerCase());
+            external.push(...forwardRecipients(fresh, r.params));
+          }
+          if (external.length > 0) {
+            queue.push({
+              mailFrom: envelope.mailFrom?.address ?? "",
+              recipients: external,
+              ret: envelope.mailParams.ret,
+              envid: envelope.mailParams.envid,
+              traceHeaders: common,
+              origin: "forward",
+            });
+          }
+          const result = await d.writer.deliver({ blob: staged, targets, queue });
+          finished = true;
+          log.info({ blobId: result.blobId, copies: result.delivered.length, queued: result.queueIds.length, size: staged.size }, "delivered");
+          return reply(250, "2.0.0", `Ok: queued as ${result.blobId.toString(36)}`);
+        } catch (err) {
+          await abortAll();
+          throw mapDeliveryError(err);
+        }
+      },
+
+      abort: async (reason: string) => {
+        log.debug({ reason }, "message aborted");
+        await abortAll();
+      },
+    };
+  }
+
+  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw mapDeliveryError(err);
+    }
+  }
+}
+
+/** Store failures are local faults: 4xx so the sender retries (never a bounce for our fault). */
+export function mapDeliveryError(err: unknown): unknown {
+  if (err instanceof SmtpError) return err;
+  if (isStoreError(err, "over-quota")) return new SmtpError("overQuota");
+  if ((err as NodeJS.ErrnoException)?.code === "ENOSPC") return new SmtpError("storageFull");
+  if (isStoreError(err, "busy")) return new SmtpError("storeBusy");
+  return err;
+}

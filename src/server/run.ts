@@ -1,0 +1,92 @@
+// `freehold serve`: start every listener in the config by role, and stop them in order.
+// Roles whose protocol is not built yet are logged and skipped, never silently bound.
+import type { Services } from "./services.ts";
+import { SmtpServer } from "../smtp/server.ts";
+import type { BoundListener, ListenerTls } from "../smtp/server.ts";
+import { MxHandler } from "../mx/handler.ts";
+import type { Listener } from "../config/schema.ts";
+
+export interface RunningServer {
+  listeners: Array<{ role: string; address: string; port: number }>;
+  /** RFC 5321 §3.8: open SMTP sessions get 421 4.3.2; then storage is closed. */
+  stop(): Promise<void>;
+}
+
+export type ProtocolStarter = (services: Services, listener: Listener) => Promise<{ port: number; close(): Promise<void> }>;
+
+export interface StartOptions {
+  /** Listener roles served by other modules (imap, imaps, submission...), keyed by role. */
+  starters?: Partial<Record<Listener["role"], ProtocolStarter>>;
+}
+
+export async function startServer(services: Services, opts: StartOptions = {}): Promise<RunningServer> {
+  const { config, logger, clock, storage } = services;
+  const smtpTls = (l: Listener): ListenerTls =>
+    l.tls === "none" ? { mode: "none" } : { mode: l.tls === "implicit" ? "implicit" : "starttls", context: services.tls.context };
+
+  const mx = new SmtpServer({
+    hostname: config.hostname,
+    handler: new MxHandler({
+      store: storage.store,
+      blobs: storage.blobs,
+      writer: storage.writer,
+      resolver: services.resolver,
+      clock,
+      logger,
+      authservId: config.authservId,
+      defaultQuotaBytes: config.quota.defaultBytes,
+    }),
+    logger,
+    clock,
+    limits: {
+      maxMessageSize: config.smtp.maxMessageBytes,
+      maxRecipients: config.smtp.maxRecipients,
+      maxErrors: config.smtp.maxErrors,
+      commandTimeoutMs: config.smtp.commandTimeoutMs,
+    },
+    pregreet: {
+      enabled: config.smtp.pregreet.enabled,
+      delayMs: config.smtp.pregreet.waitMs,
+      passTtlMs: config.smtp.pregreet.passTtlMs,
+      exemptLoopback: config.smtp.pregreet.exemptLoopback,
+    },
+  });
+
+  const bound: RunningServer["listeners"] = [];
+  const closers: Array<() => Promise<void>> = [];
+  try {
+    for (const l of config.listeners) {
+      if (l.role === "mx") {
+        const b: BoundListener = await mx.listen({ role: "mx", host: l.address, port: l.port, tls: smtpTls(l) });
+        bound.push({ role: l.role, address: b.address, port: b.port });
+        continue;
+      }
+      const starter = opts.starters?.[l.role];
+      if (!starter) {
+        logger.info({ role: l.role, port: l.port }, "listener role not available in this version; skipped");
+        continue;
+      }
+      const s = await starter(services, l);
+      bound.push({ role: l.role, address: l.address, port: s.port });
+      closers.push(() => s.close());
+    }
+  } catch (err) {
+    await mx.shutdown(1000);
+    for (const c of closers) await c().catch(() => undefined);
+    throw err;
+  }
+
+  let stopping: Promise<void> | undefined;
+  return {
+    listeners: bound,
+    stop() {
+      stopping ??= (async () => {
+        await mx.shutdown();
+        for (const c of closers) await c().catch((err) => logger.error({ err }, "listener close failed"));
+        await storage.close();
+        services.resolver.cancel();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,64 @@
+// The composition root: everything a running server needs, built once from the config and
+// passed down (ARCHITECTURE.md "Everything injected"). Protocol handlers, the CLI and later the
+// HTTP API all reach the same service objects through this.
+import type { Clock } from "../clock.ts";
+import { systemClock } from "../clock.ts";
+import type { Config } from "../config/schema.ts";
+import type { Logger } from "../log/logger.ts";
+import { createLogger } from "../log/logger.ts";
+import type { Resolver } from "../dns/resolver.ts";
+import { createResolver } from "../dns/resolver.ts";
+import { openStorage } from "../store/open.ts";
+import type { Storage } from "../store/open.ts";
+import type { DeliveryResult } from "../store/types.ts";
+import { AccountsService } from "../accounts/service.ts";
+import { loadTlsContext } from "../tls/context.ts";
+import type { LoadedTls } from "../tls/context.ts";
+
+export interface Services {
+  config: Config;
+  logger: Logger;
+  clock: Clock;
+  resolver: Resolver;
+  storage: Storage;
+  accounts: AccountsService;
+  tls: LoadedTls;
+  /** Subscribers to committed deliveries (IMAP IDLE's change bus). */
+  onDelivered: Set<(batch: DeliveryResult[]) => void>;
+}
+
+export interface OpenServicesOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** A resolver to use instead of one built from config.dns (tests). */
+  resolver?: Resolver;
+}
+
+export async function openServices(config: Config, opts: OpenServicesOptions = {}): Promise<Services> {
+  const clock = opts.clock ?? systemClock;
+  const logger = opts.logger ?? createLogger({ level: config.log.level });
+  const resolver = opts.resolver ?? createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
+  const tls = await loadTlsContext(config.tls.cert, config.tls.key);
+  const onDelivered = new Set<(batch: DeliveryResult[]) => void>();
+  const storage = await openStorage(config.dataDir, {
+    serve: true,
+    clock,
+    onCollectError: (err) => logger.error({ err }, "blob collector failed"),
+    onBatch: (batch) => {
+      for (const fn of onDelivered) {
+        try {
+          fn(batch);
+        } catch (err) {
+          logger.error({ err }, "delivery listener failed");
+        }
+      }
+    },
+  });
+  if (storage.recovery) {
+    const r = storage.recovery;
+    logger.info({ recovery: { ...r, missingFiles: r.missingFiles.length } }, "storage recovered");
+    if (r.missingFiles.length > 0) logger.error({ missing: r.missingFiles.map((b) => b.sha256) }, "blob rows without files");
+  }
+  const accounts = new AccountsService({ store: storage.store, clock, defaultQuotaBytes: config.quota.defaultBytes });
+  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered };
+}
