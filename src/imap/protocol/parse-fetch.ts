@@ -1,6 +1,7 @@
 // FETCH and STORE arguments (RFC 9051 §6.4.5, §6.4.6; RFC 3516 §4; RFC 7162 §3.1.3, §3.1.4.2).
 
 import type { Cursor } from './cursor.ts';
+import { isAtom, quote } from './wire-values.ts';
 import type { CommandBody, FetchAtt, Partial, Section, SimpleFetchAtt, StoreOp } from './commands.ts';
 
 const SIMPLE: ReadonlySet<string> = new Set<SimpleFetchAtt>([
@@ -123,7 +124,7 @@ export function formatSection(s: Section): string {
   if (s.text) parts.push(s.text);
   let out = parts.join('.');
   if (s.text === 'HEADER.FIELDS' || s.text === 'HEADER.FIELDS.NOT') {
-    out += ` (${s.fields.map((f) => (/^[!#-'+-9;-Z^-~]+$/.test(f) ? f : JSON.stringify(f))).join(' ')})`;
+    out += ` (${s.fields.map((f) => (isAtom(f) ? f : quote(f))).join(' ')})`;
   }
   return out;
 }
