@@ -58,7 +58,7 @@ function devConfigYaml(): string {
     ...DEV_LISTENERS.map((l) => `  - { role: ${l.role}, address: 127.0.0.1, port: ${l.port} }`),
     "# The system resolver, 2 s per try, one retry; a failed lookup is a temperror.",
     "dns: { timeoutMs: 2000, tries: 2 }",
-    "log: { level: debug }",
+    "log: { level: info }",
   ].join("\n");
 }
 
