@@ -68,7 +68,7 @@ function contentFields(buf: Buffer, part: MimePart): ContentFields {
   if (!part.isMime) return out;
   const seen = new Set<string>();
   for (const f of parseHeaderFields(buf, part.headerStart, part.headerEnd)) {
-    if (!f.key.startsWith("content-") || seen.has(f.key)) continue;
+    if (!f.colon || !f.key.startsWith("content-") || seen.has(f.key)) continue;
     seen.add(f.key);
     const v = fieldValue(buf, f).toString("latin1");
     switch (f.key) {

@@ -149,20 +149,28 @@ export function parseParams(r: ValueReader): Param[] {
   return mergeRfc2231(out);
 }
 
-/** RFC 2045 §5.1: Content-Type := type "/" subtype *(";" parameter). */
+/**
+ * RFC 2045 §5.1: Content-Type := type "/" subtype *(";" parameter). Broken values are read as
+ * Dovecot reads them, so the part tree and BODYSTRUCTURE agree with it: a lone type ("text") keeps
+ * the type with an empty subtype; anything else unparseable gives "" / "". Either way `valid` is
+ * false and no parameters are read.
+ */
 export function parseContentType(value: string): ContentType {
+  const invalid: ContentType = { valid: false, type: "", subtype: "", params: [] };
   const r = new ValueReader(value);
   r.skipCfws();
   const type = r.token();
   r.skipCfws();
-  if (type === "" || r.peek() !== "/") return { valid: false, type: "", subtype: "", params: [] };
+  if (type === "") return invalid;
+  if (r.atEnd()) return { ...invalid, type };
+  if (r.peek() !== "/") return invalid;
   r.i++;
   r.skipCfws();
   const subtype = r.token();
   r.skipCfws();
-  // Anything but ";" or the end after the subtype makes the whole value unusable, as in Dovecot:
-  // a missing ";" before the parameters must not silently turn a multipart into text.
-  if (subtype === "" || !(r.atEnd() || r.peek() === ";")) return { valid: false, type: "", subtype: "", params: [] };
+  // After the subtype only ";" or the end may follow: a missing ";" before the parameters must
+  // not silently turn a multipart into something else.
+  if (subtype === "" || !(r.atEnd() || r.peek() === ";")) return invalid;
   return { valid: true, type, subtype, params: parseParams(r) };
 }
 

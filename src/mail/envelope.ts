@@ -65,23 +65,28 @@ export function envelopeAddresses(items: AddressItem[]): EnvelopeAddress[] | nul
   return out.length > 0 ? out : null;
 }
 
+const ADDRESS_FIELDS = new Set(["from", "sender", "reply-to", "to", "cc", "bcc"]);
 const FIELDS = new Set(["date", "subject", "from", "sender", "reply-to", "to", "cc", "bcc", "in-reply-to", "message-id"]);
 
 /** The ENVELOPE of the header block [start, end) of `buf`. */
 export function buildEnvelope(buf: Buffer, start: number, end: number): Envelope {
-  // RFC 5322 §3.6 allows each of these once; when a message repeats one, the last wins (as in
-  // Dovecot), which is also the one a reader sees nearest the body.
+  // RFC 5322 §3.6 allows each of these once. When a message repeats one, as Dovecot does: the
+  // last date, subject and message ids win, and address lists are joined (no address is lost).
   const last = new Map<string, Buffer>();
+  const lists = new Map<string, AddressItem[]>();
   for (const f of parseHeaderFields(buf, start, end)) {
-    if (FIELDS.has(f.key)) last.set(f.key, fieldValue(buf, f));
+    if (!f.colon || !FIELDS.has(f.key)) continue;
+    const v = fieldValue(buf, f);
+    last.set(f.key, v);
+    if (ADDRESS_FIELDS.has(f.key)) lists.set(f.key, [...(lists.get(f.key) ?? []), ...parseAddressList(v.toString("latin1"))]);
   }
   const str = (k: string): string | null => {
     const v = last.get(k);
     return v === undefined ? null : v.toString("latin1");
   };
   const addrs = (k: string): EnvelopeAddress[] | null => {
-    const v = last.get(k);
-    return v === undefined ? null : envelopeAddresses(parseAddressList(v.toString("latin1")));
+    const v = lists.get(k);
+    return v === undefined ? null : envelopeAddresses(v);
   };
   const subject = last.get("subject");
   const from = addrs("from");

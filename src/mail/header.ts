@@ -3,8 +3,10 @@
 // here throws.
 
 export interface HeaderField {
-  /** Field name as written (latin1), trailing white space removed. Empty for a line without a colon. */
+  /** Field name as written (latin1), trailing white space removed; a line without a colon is all name. */
   name: string;
+  /** False for a line without a colon: not a field, but still a header line (HEADER.FIELDS.NOT keeps it). */
+  colon: boolean;
   /** Lower-cased name, for lookups. */
   key: string;
   /** Offset of the field's first byte. */
@@ -37,10 +39,11 @@ export function parseHeaderFields(buf: Buffer, start: number, end: number): Head
     }
     const colon = buf.indexOf(0x3a, pos);
     if (colon < 0 || colon >= le) {
-      fields.push({ name: "", key: "", start: pos, end: le, valueStart: le });
+      const name = buf.toString("latin1", pos, le).replace(/[\r\n]+$/, "");
+      fields.push({ name, colon: false, key: name.toLowerCase(), start: pos, end: le, valueStart: le });
     } else {
       const name = buf.toString("latin1", pos, colon).replace(/[ \t]+$/, "");
-      fields.push({ name, key: name.toLowerCase(), start: pos, end: le, valueStart: colon + 1 });
+      fields.push({ name, colon: true, key: name.toLowerCase(), start: pos, end: le, valueStart: colon + 1 });
     }
     pos = le;
   }

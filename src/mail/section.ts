@@ -73,22 +73,31 @@ function messageOf(index: MessageIndex, path: number[]): MimePart | null {
 }
 
 /**
- * Header fields of a message whose names are (or, with `not`, are not) in `names`, in message
- * order, followed by the delimiting blank line (RFC 3501 §6.4.5). A header without a blank line
- * (cut short, or at the end of the data) gets CRLF when anything matched, and nothing is sent when
- * nothing did (as Dovecot does).
+ * Header lines of a message whose names are (or, with `not`, are not) in `names`, in message order,
+ * then the header's blank line. RFC 3501 §6.4.5: "the blank line is included in all header
+ * fetches, except in the case of a message which has no body and no blank line" (a header cut
+ * short by a boundary or by the end of the data). A last line without a line ending gets CRLF so
+ * the subset is whole lines.
  */
 export function headerFields(buf: Buffer, part: MimePart, names: string[], not = false): Buffer {
   const want = new Set(names.map((n) => n.toLowerCase()));
   const out: Buffer[] = [];
   const fields = parseHeaderFields(buf, part.headerStart, part.headerEnd);
   for (const f of fields) {
-    if (f.name !== "" && want.has(f.key) !== not) out.push(buf.subarray(f.start, f.end));
+    if (want.has(f.key) === not) continue;
+    out.push(buf.subarray(f.start, f.end));
+    if (buf[f.end - 1] !== 0x0a) out.push(Buffer.from("\r\n"));
   }
   const lastEnd = fields.length > 0 ? fields[fields.length - 1].end : part.headerStart;
   if (lastEnd < part.headerEnd) out.push(buf.subarray(lastEnd, part.headerEnd));
-  else if (out.length > 0) out.push(Buffer.from("\r\n"));
   return Buffer.concat(out);
+}
+
+/** True when the header [headerStart, headerEnd) ends with its blank line (RFC 5322 §2.1). */
+export function hasBlankLine(buf: Buffer, part: MimePart): boolean {
+  const fields = parseHeaderFields(buf, part.headerStart, part.headerEnd);
+  const lastEnd = fields.length > 0 ? fields[fields.length - 1].end : part.headerStart;
+  return lastEnd < part.headerEnd;
 }
 
 /**

@@ -168,6 +168,7 @@ class Parser {
     let ctField = null;
     let mimeVersion = false;
     for (const f of fields) {
+      if (!f.colon) continue;
       if (f.key === "content-type" && ctField === null) ctField = f;
       else if (f.key === "mime-version") mimeVersion = true;
     }
