@@ -196,7 +196,7 @@ test('imapflow: every command it sends parses, and it understands every response
     assert.deepEqual(boxes.map((b) => b.path).sort(), ['INBOX', 'Sent Items', '台北']);
     assert.equal(boxes.find((b) => b.path === 'Sent Items')?.specialUse, '\\Sent');
     const st = await client.status('台北', { messages: true, uidNext: true, highestModseq: true });
-    assert.equal(st.uidNext, 2);
+    assert.ok(st && st.uidNext === 2);
     const mb = await client.mailboxOpen('INBOX');
     assert.equal(mb.exists, 1);
     assert.equal(mb.uidValidity, 77n);
