@@ -222,3 +222,7 @@ test('the command table lists a state set for every command', () => {
   assert.deepEqual(COMMAND_STATES.LOGIN, ['not-authenticated']);
   assert.ok(COMMAND_STATES.FETCH.includes('selected') && !COMMAND_STATES.FETCH.includes('authenticated'));
 });
+
+test('a bare CR inside a quoted string is a BAD (RFC 9051 §9 TEXT-CHAR)', () => {
+  bad('a LOGIN "x\ry" z', /CR/);
+});

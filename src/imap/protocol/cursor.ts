@@ -180,7 +180,8 @@ export class Cursor {
         this.#pos += 2;
         continue;
       }
-      if (c === 0) this.fail('NUL in quoted string');
+      // RFC 9051 §9: QUOTED-CHAR is a TEXT-CHAR, which excludes CR and LF (and CHAR excludes NUL).
+      if (c === 0 || c === 0x0d || c === 0x0a) this.fail('NUL, CR or LF in quoted string');
       this.#pos++;
     }
     out += this.#s.slice(from, this.#pos);

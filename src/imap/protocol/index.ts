@@ -7,6 +7,7 @@ export * from './commands.ts';
 export { parseCommand, appendMailboxBeforeLiteral } from './command-parser.ts';
 export type { ParseOptions } from './command-parser.ts';
 export { charsetDecoder } from './parse-search.ts';
+export * from './continuation.ts';
 export { formatSection } from './parse-fetch.ts';
 export * from './sequence-set.ts';
 export * from './datetime.ts';
