@@ -15,7 +15,7 @@ import net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "../log/logger.ts";
 import type { Clock } from "../clock.ts";
-import { SmtpReader } from "./reader.ts";
+import { DEFAULT_READER_LINE_LIMIT, SmtpReader } from "./reader.ts";
 import type { ReaderEvent } from "./reader.ts";
 import { formatReply, reply } from "./reply.ts";
 import type { Reply } from "./reply.ts";
@@ -86,7 +86,11 @@ export class SmtpConnection {
     this.#setup = setup;
     this.#log = setup.log;
     this.#socket = setup.socket;
-    this.#reader = new SmtpReader();
+    // The reader's cap is the longest line any command in the table may have (AUTH's
+    // RFC 4954 §4 12288 octets, for instance); each command then checks its own limit.
+    let cap = DEFAULT_READER_LINE_LIMIT;
+    for (const spec of setup.table.values()) cap = Math.max(cap, setup.limits.commandLineOctets + (spec.extraLineOctets ?? 0));
+    this.#reader = new SmtpReader(cap);
     const s = setup.socket;
     const info: MutableSessionInfo = {
       cid: setup.cid,
@@ -115,6 +119,12 @@ export class SmtpConnection {
       send: (r) => self.send(r),
       flush: () => self.flush(),
       nextEvent: () => self.#nextEvent(),
+      readLine: async () => {
+        const ev = await self.#nextEvent();
+        if (ev.kind === "line") return Buffer.from(ev.line.buffer, ev.line.byteOffset, ev.line.byteLength).toString("utf8");
+        if (ev.kind === "line-too-long") throw new SmtpError("lineTooLong");
+        throw new Error(`readLine got ${ev.kind}`);
+      },
       pendingInput: () => self.#reader.buffered,
       startTls: () => self.#startTls(),
       close: () => {
@@ -298,7 +308,14 @@ export class SmtpConnection {
         reason = `refused: ${err.code}`;
         return;
       }
+      // RFC 5321 §4.2: the greeting carries no enhanced status (RFC 2034 §3).
+      const proto = this.#setup.role === "lmtp" ? "LMTP" : "ESMTP";
+      const banner = `${info.serverName} ${proto} Freehold`;
       if (this.#setup.pregreetDelayMs > 0) {
+        // postscreen's teaser: the first line of a multi-line greeting goes out now, the last
+        // after the wait. A real client waits for the last line (RFC 5321 §4.2.1); a bot that
+        // speaks on seeing "220-" (or before anything) fails the test.
+        this.#out.push(`220-${banner}\r\n`);
         const talked = await this.#pregreetTalked(this.#setup.pregreetDelayMs);
         this.#setup.onPregreet?.(!talked);
         if (talked) {
@@ -306,10 +323,15 @@ export class SmtpConnection {
           reason = "pregreet: client spoke first";
           return;
         }
+      } else if (this.#reader.buffered > 0) {
+        // Without the wait the rule still holds: nothing may arrive before our greeting (the
+        // connect hook may have taken a while), so a client that pipelined past it is an early
+        // talker too (RFC 5321 §3.1, RFC 2920 §3.1: PIPELINING starts after EHLO).
+        this.send(new SmtpError("earlyTalker").toReply());
+        reason = "client spoke before the greeting";
+        return;
       }
-      // RFC 5321 §4.2: the greeting carries no enhanced status (RFC 2034 §3).
-      const proto = this.#setup.role === "lmtp" ? "LMTP" : "ESMTP";
-      this.send(reply(220, undefined, `${info.serverName} ${proto} Freehold`));
+      this.send(reply(220, undefined, banner));
       while (!this.#closing) {
         if (this.#shutdown) throw new ShutdownSignal();
         const ev = await this.#nextEvent();
@@ -346,6 +368,7 @@ export class SmtpConnection {
   }
 
   async #pregreetTalked(ms: number): Promise<boolean> {
+    await this.flush();
     if (this.#reader.buffered > 0) return true;
     try {
       await this.#waitInput(ms);

@@ -2,7 +2,7 @@
 // the TLS parameters in a comment. Built from plain inputs so the storage layer can rebuild it,
 // and tested on its own.
 import { isValidAddressLiteral, isValidDomain } from "./address.ts";
-import type { TlsInfo } from "./types.ts";
+import type { Envelope, SessionInfo, TlsInfo } from "./types.ts";
 import net from "node:net";
 
 export interface ReceivedInput {
@@ -55,6 +55,23 @@ function commentSafe(s: string): string {
   // Inside a comment, "(", ")" and "\" would need quoting; client-supplied text is stripped of
   // them (and of anything that could end the header line).
   return s.replace(/[()\\\r\n\0]/g, "");
+}
+
+/** The builder's inputs from a session and its envelope; `id` is the caller's message id. */
+export function receivedInputFromSession(info: SessionInfo, envelope: Pick<Envelope, "recipients" | "mailParams">, date: Date, id?: string): ReceivedInput {
+  return {
+    heloName: info.helo?.name,
+    heloVerb: info.helo?.verb,
+    remoteAddress: info.remoteAddress,
+    remoteName: info.remoteName,
+    serverName: info.serverName,
+    tls: info.tls,
+    authenticated: info.authUser !== undefined,
+    smtputf8: envelope.mailParams.smtputf8,
+    recipients: envelope.recipients.map((r) => r.mailbox.address),
+    date,
+    id,
+  };
 }
 
 /** The header field, folded, ending with CRLF. */

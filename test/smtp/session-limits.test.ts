@@ -71,8 +71,17 @@ test("pregreet: a client that talks first gets 554 and is cut off; a patient one
   try {
     const early = await RawClient.connect(t.port, { greeting: false });
     early.write("EHLO hasty.test\r\n");
-    assert.equal((await early.reply()).raw, "554 5.5.0 Protocol error: client spoke before the greeting");
+    // The teaser line (postscreen's multi-line greeting) came first; then the verdict.
+    const r = await early.reply();
+    assert.deepEqual(r.lines, ["220-mx.freehold.test ESMTP Freehold", "554 5.5.0 Protocol error: client spoke before the greeting"]);
     await early.closed();
+
+    // A bot that answers the first greeting line without waiting for the last one.
+    const eager = await RawClient.connect(t.port, { greeting: false });
+    await until(() => eager.pending.startsWith("220-"));
+    eager.write("EHLO eager.test\r\n");
+    assert.equal((await eager.reply()).code, 554);
+    await eager.closed();
 
     const start = Date.now();
     const patient = await RawClient.connect(t.port);
@@ -90,6 +99,23 @@ test("pregreet: a client that talks first gets 554 and is cut off; a patient one
     const retest = await RawClient.connect(t.port);
     assert.ok(Date.now() - s2 >= 250, "retested after the TTL");
     retest.close();
+  } finally {
+    await t.close();
+  }
+});
+
+test("without the pregreet wait, input before the greeting still marks an early talker", async () => {
+  const t = await startServer();
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  t.handler.connect = () => gate;
+  try {
+    const c = await RawClient.connect(t.port, { greeting: false });
+    c.write("EHLO quick.test\r\nMAIL FROM:<a@b.test>\r\n");
+    await new Promise((r) => setTimeout(r, 50));
+    release();
+    assert.equal((await c.reply()).raw, "554 5.5.0 Protocol error: client spoke before the greeting");
+    await c.closed();
   } finally {
     await t.close();
   }

@@ -3,7 +3,7 @@
 import type { CommandContext } from "./command.ts";
 import { SmtpError, toSmtpError } from "../errors.ts";
 import type { ContentInspector, ContentStats } from "../content.ts";
-import { buildReceived } from "../received.ts";
+import { buildReceived, receivedInputFromSession } from "../received.ts";
 import { reply } from "../reply.ts";
 import type { Reply } from "../reply.ts";
 import type { Transaction } from "../session-state.ts";
@@ -57,19 +57,7 @@ export function contentVerdict(ctx: CommandContext, stats: ContentStats, transpo
 }
 
 export function endInfo(ctx: CommandContext, tx: Transaction, stats: ContentStats): EndInfo {
-  const info = ctx.session.info;
-  const receivedHeader = buildReceived({
-    heloName: info.helo?.name,
-    heloVerb: info.helo?.verb,
-    remoteAddress: info.remoteAddress,
-    remoteName: info.remoteName,
-    serverName: info.serverName,
-    tls: info.tls,
-    authenticated: info.authUser !== undefined,
-    smtputf8: tx.params.smtputf8,
-    recipients: tx.recipients.map((r) => r.mailbox.address),
-    date: new Date(ctx.clock.now()),
-  });
+  const receivedHeader = buildReceived(receivedInputFromSession(ctx.session.info, { recipients: tx.recipients, mailParams: tx.params }, new Date(ctx.clock.now())));
   return {
     stats,
     receivedCount: stats.receivedCount,

@@ -45,6 +45,11 @@ export interface CommandContext {
   flush(): Promise<void>;
   /** The next framed input, waiting (with the timeout) when none is buffered. */
   nextEvent(): Promise<ReaderEvent>;
+  /**
+   * The next line, for exchanges inside one command (RFC 4954 SASL continuations). A line over
+   * the reader's limit throws lineTooLong. The line is not logged.
+   */
+  readLine(): Promise<string>;
   /** Input already received beyond what has been framed (pipelining checks). */
   pendingInput(): number;
   /** Upgrade the connection to TLS (STARTTLS); resolves with the negotiated parameters. */
