@@ -18,13 +18,13 @@ export class ImapSyntaxError extends Error {
   readonly tag: string | null;
   /** True when the connection cannot be re-synchronised and must be closed after the reply. */
   readonly fatal: boolean;
-  /** The RFC 5530 / RFC 7888 response code that fits, if any (e.g. 'TOOBIG', 'CLIENTBUG'). */
-  readonly responseCode: string | null;
+  /** The RFC 5530 / RFC 7888 response code that fits, if any. */
+  readonly responseCode: 'TOOBIG' | 'CLIENTBUG' | null;
 
   constructor(
     code: ImapSyntaxCode,
     message: string,
-    opts: { tag?: string | null; fatal?: boolean; responseCode?: string | null } = {},
+    opts: { tag?: string | null; fatal?: boolean; responseCode?: 'TOOBIG' | 'CLIENTBUG' | null } = {},
   ) {
     super(message);
     this.name = 'ImapSyntaxError';

@@ -17,12 +17,14 @@ import {
   searchResults,
   selectResponses,
   statusResponse,
+  syntaxErrorResponse,
   tagged,
   untaggedStatus,
   vanishedResponse,
 } from './response.ts';
 import type { ProtocolMode } from './response.ts';
 import { toBuffer } from './wire-values.ts';
+import { ImapSyntaxError } from './errors.ts';
 import type { ResponseChunk } from './wire-values.ts';
 import type { SearchReturn } from './commands.ts';
 
@@ -112,4 +114,10 @@ test('IMAP4rev1 vs IMAP4rev2 SELECT responses (RFC 9051 Appendix E)', () => {
   );
   assert.equal(recentResponse(REV2, 3), null);
   assert.equal(t(flagsResponse(REV2, ['\\Seen', '\\Recent'])), '* FLAGS (\\Seen)\r\n');
+});
+
+test('syntax errors become tagged BADs, untagged without a tag, with [TOOBIG] where it fits', () => {
+  assert.equal(t(syntaxErrorResponse(new ImapSyntaxError('syntax', 'Unknown search key FROB', { tag: 'a1' }))), 'a1 BAD Unknown search key FROB\r\n');
+  assert.equal(t(syntaxErrorResponse(new ImapSyntaxError('line-too-long', 'Line too long', { tag: 'a2', responseCode: 'TOOBIG' }))), 'a2 BAD [TOOBIG] Line too long\r\n');
+  assert.equal(t(syntaxErrorResponse(new ImapSyntaxError('syntax', 'Missing or invalid tag'))), '* BAD Missing or invalid tag\r\n');
 });

@@ -6,6 +6,7 @@ import type { ResponseChunk, WireMode, WireValue } from './wire-values.ts';
 import { compactSequenceSet, orderedSequenceSet } from './sequence-set.ts';
 import type { SearchReturn, StatusItem } from './commands.ts';
 import { encodeMailboxName } from '../mutf7.ts';
+import type { ImapSyntaxError } from './errors.ts';
 
 /**
  * Protocol mode of a session. rev2: IMAP4rev2 was ENABLEd (RFC 9051 Appendix E: no \Recent or
@@ -95,6 +96,15 @@ export function tagged(tag: string, status: Status, text: string, code?: Respons
 /** `* OK|NO|BAD|BYE|PREAUTH [code] text` (RFC 9051 §7.1). */
 export function untaggedStatus(status: Status | 'BYE' | 'PREAUTH', text: string, code?: ResponseCode | null): ResponseChunk[] {
   return line(`* ${status} ${respText(text, code)}`);
+}
+
+/**
+ * The answer to a command that could not be read or parsed: `tag BAD [code] reason`, or an
+ * untagged BAD when there was no usable tag (RFC 9051 §7.1.3).
+ */
+export function syntaxErrorResponse(err: ImapSyntaxError): ResponseChunk[] {
+  const code: ResponseCode | null = err.responseCode ? { code: err.responseCode } : null;
+  return err.tag ? tagged(err.tag, 'BAD', err.message, code) : untaggedStatus('BAD', err.message, code);
 }
 
 /** Continuation request `+ text` (RFC 9051 §7.5); SASL challenges pass base64 (may be empty). */
