@@ -62,41 +62,42 @@ interface ContentFields {
   location: string | null;
 }
 
-// RFC 2045 §3: Content-* fields count only in a MIME entity; the first of each kind wins.
+// RFC 2045 §3: Content-* fields count only in a MIME entity. Each should occur once; when one is
+// repeated we pick as Dovecot does, so clients see the same structure from both: the first one
+// that parses wins, except that a disposition without parameters yields to a later one.
 function contentFields(buf: Buffer, part: MimePart): ContentFields {
   const out: ContentFields = { id: null, description: null, md5: null, encoding: null, disposition: null, language: null, location: null };
   if (!part.isMime) return out;
-  const seen = new Set<string>();
   for (const f of parseHeaderFields(buf, part.headerStart, part.headerEnd)) {
-    if (!f.colon || !f.key.startsWith("content-") || seen.has(f.key)) continue;
-    seen.add(f.key);
+    if (!f.colon || !f.key.startsWith("content-")) continue;
     const v = fieldValue(buf, f).toString("latin1");
     switch (f.key) {
       case "content-id":
-        out.id = h(v);
+        out.id ??= h(v);
         break;
       case "content-description":
-        out.description = h(v);
+        out.description ??= h(v);
         break;
       case "content-md5":
-        out.md5 = h(v);
+        out.md5 ??= h(v);
         break;
       case "content-location":
-        out.location = h(v);
+        out.location ??= h(v);
         break;
       case "content-transfer-encoding": {
         const e = parseTransferEncoding(v);
-        out.encoding = e === null ? null : h(e);
+        if (out.encoding === null && e !== null) out.encoding = h(e);
         break;
       }
       case "content-disposition": {
+        if (out.disposition?.params) break;
         const d = parseDisposition(v);
         out.disposition = { type: h(d.type), params: hParams(d.params) };
         break;
       }
       case "content-language": {
         const l = parseLanguage(v);
-        out.language = l.length === 0 ? null : l.map(h);
+        if (out.language === null && l.length > 0) out.language = l.map(h);
         break;
       }
     }

@@ -52,7 +52,8 @@ export function parseHeaderFields(buf: Buffer, start: number, end: number): Head
 
 /**
  * The unfolded value of a field (RFC 5322 §2.2.3: unfolding removes each CRLF before WSP), with
- * leading white space and the final line ending removed.
+ * leading white space and the final line ending removed. A NUL (never valid in a header, RFC 5322
+ * §2.2) becomes U+FFFD in UTF-8, as Dovecot does, so no IMAP string ever has to carry one.
  */
 export function fieldValue(buf: Buffer, f: HeaderField): Buffer {
   let s = f.valueStart;
@@ -62,7 +63,8 @@ export function fieldValue(buf: Buffer, f: HeaderField): Buffer {
     const c = buf[i];
     if (c === 0x0a) continue;
     if (c === 0x0d && (i + 1 >= f.end || buf[i + 1] === 0x0a)) continue;
-    out.push(c);
+    if (c === 0) out.push(0xef, 0xbf, 0xbd);
+    else out.push(c);
   }
   return Buffer.from(out);
 }

@@ -4,9 +4,9 @@
 // and odd-case header fields, LF or CRLF line endings.
 import fc from "fast-check";
 
-const boundaries = ["b", "bb", "b-1", "=_x", "b"];
+const boundaries = ["b", "bb", "b-1", "=_x", "b", "b "];
 
-const textLine = fc.constantFrom("hello", "", "--b", "--bb--", "-- b", "line with spaces  ", "x=3D1", "From: not a header", "\u00e9t\u00e9");
+const textLine = fc.constantFrom("hello", "", "--b", "--bb--", "-- b", "--b \t", "line with spaces  ", "x=3D1", "From: not a header", "\u00e9t\u00e9", "nul\u0000byte", "lone\rcr");
 
 const extraHeader = fc.constantFrom(
   "From: A <a@x.test>",
@@ -28,6 +28,18 @@ const extraHeader = fc.constantFrom(
   "MIME-Version: 1.0",
   "X-Other: value",
   "no colon line",
+  "To: \"a\\\"b\" <x@y>, <@r1,@r2:u@h>, bare, two words, <>, @d.test, x@[1.2.3.4]",
+  "Reply-To: (c) ann@x.test (Ann B)",
+  "Sender: =?utf-8?q?S?= <s@x.test>",
+  "Bcc: g1:;, g2: (c) a@b (d);",
+  "Subject: \u0000nul and \u00ff8bit\ttab",
+  "Date: \tMon,\n 1 Jan 2024",
+  "Content-Transfer-Encoding: 8 bit",
+  "Content-Disposition: attachment; filename*=utf-8''%E2%82%AC; size=3",
+  "Content-Language: en (English), de-AT",
+  "Content-Location: http://x.test/a\n b",
+  "Content-MD5: abc",
+  "Content-Description:  spaced   out  ",
 );
 
 const leafType = fc.constantFrom(
@@ -40,6 +52,10 @@ const leafType = fc.constantFrom(
   "Content-Type: message/partial; id=1",
   "Content-Type: text",
   "Content-Type: ;",
+  "Content-Type: text/plain (comment); charset=\"a;b\"",
+  "Content-Type: multipart/mixed",
+  "Content-Type: message/rfc822; name=x",
+  "Content-Type: text/plain;\n\tcharset=us-ascii;\n\tname*0*=utf-8''a%20; name*1=b",
 );
 
 type Node = { kind: "leaf"; ct: string; headers: string[]; lines: string[] } | { kind: "multipart"; sub: string; b: string; headers: string[]; preamble: string[]; parts: Node[]; close: boolean; junk: string; epilogue: string[] } | { kind: "message"; headers: string[]; inner: Node };
@@ -83,7 +99,8 @@ function render(n: Node, inDigest: boolean): string[] {
     const h = inDigest ? n.headers : ["Content-Type: message/rfc822", ...n.headers];
     return [...h, "", ...render(n.inner, false)];
   }
-  const out = [`Content-Type: multipart/${n.sub}; boundary="${n.b}"`, ...n.headers, "", ...n.preamble];
+  const ct = n.b === "=_x" ? `Content-Type: multipart/${n.sub}; boundary*0="=_"; boundary*1=x` : `Content-Type: multipart/${n.sub}; boundary="${n.b}"`;
+  const out = [ct, ...n.headers, "", ...n.preamble];
   for (const p of n.parts) out.push(`--${n.b}${n.junk}`, ...render(p, n.sub === "digest"));
   if (n.close) out.push(`--${n.b}--`, ...n.epilogue);
   return out;
