@@ -127,6 +127,8 @@ export class RawClient {
   #buf = "";
   #ended = false;
   #waiters: (() => void)[] = [];
+  /** Every chunk as it arrived (to see how replies were batched into writes). */
+  readonly chunks: string[] = [];
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
@@ -137,6 +139,7 @@ export class RawClient {
     s.setEncoding("utf8");
     s.on("data", (d: string) => {
       this.#buf += d;
+      this.chunks.push(d);
       this.#kick();
     });
     s.on("close", () => {

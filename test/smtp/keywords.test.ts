@@ -49,6 +49,17 @@ test("PIPELINING: a pipelined group gets its replies in order", async () => {
   assert.equal(t.handler.messages.at(-1)!.body.toString(), "Subject: hi\r\n\r\nbody\r\n");
 });
 
+test("PIPELINING: replies to a pipelined group leave in one write", async () => {
+  const c = await ehloClient(t.port);
+  const n = c.chunks.length;
+  c.write("NOOP\r\nRSET\r\nMAIL FROM:<a@sender.test>\r\nRCPT TO:<bob@freehold.test>\r\nRSET\r\n");
+  for (let i = 0; i < 5; i++) assert.ok((await c.reply()).code < 300);
+  // One write on loopback arrives as one chunk: the server batched the five replies.
+  assert.equal(c.chunks.length, n + 1);
+  assert.equal(c.chunks.at(-1), "250 2.0.0 OK\r\n250 2.0.0 OK\r\n250 2.1.0 Sender OK\r\n250 2.1.5 Recipient OK\r\n250 2.0.0 OK\r\n");
+  c.close();
+});
+
 test("SIZE: refused at MAIL FROM when declared too big, and after DATA when it is", async () => {
   const c = await ehloClient(t.port);
   assert.equal((await c.cmd("MAIL FROM:<a@sender.test> SIZE=10001")).raw, "552 5.3.4 Message size exceeds fixed maximum message size");
