@@ -26,6 +26,7 @@ import { abortQuietly } from "./commands/transaction.ts";
 import type { SmtpLimits } from "./limits.ts";
 import type { ListenerRole, SmtpExtension, SmtpHandler, TlsInfo } from "./types.ts";
 import { unmapIPv4 } from "./ip.ts";
+import { handshake, negotiated } from "./tls.ts";
 
 /** Control flow, not protocol errors: they end the session and never reach a client as text. */
 export class ConnectionGone extends Error {
@@ -256,36 +257,20 @@ export class SmtpConnection {
     const sock = new tls.TLSSocket(raw, { isServer: true, secureContext: ctx });
     this.#socket = sock;
     this.#attach(sock);
-    await new Promise<void>((resolve, reject) => {
-      const done = (err?: Error) => {
-        clearTimeout(timer);
-        sock.off("secure", onSecure);
-        sock.off("error", onError);
-        sock.off("close", onClose);
-        if (err) reject(err);
-        else resolve();
-      };
-      const onSecure = () => done();
-      const onError = (err: Error) => {
-        this.#log.info({ err: err.message }, "TLS handshake failed");
-        done(new ConnectionGone());
-      };
-      const onClose = () => done(new ConnectionGone());
-      const timer = setTimeout(() => done(new InputTimeout()), TLS_HANDSHAKE_MS);
-      sock.on("secure", onSecure);
-      sock.on("error", onError);
-      sock.on("close", onClose);
-    });
-    const protocol = sock.getProtocol() ?? "unknown";
+    const outcome = await handshake(sock, TLS_HANDSHAKE_MS);
+    if (outcome === "timeout") throw new InputTimeout();
+    if (outcome !== "ok") {
+      this.#log.info({ err: outcome.message }, "TLS handshake failed");
+      throw new ConnectionGone();
+    }
+    const info = negotiated(sock);
     // ARCHITECTURE.md: TLS 1.2 or newer. The context should already enforce it (server.ts
     // smtpTlsContext); this guards contexts made elsewhere.
-    if (protocol !== "TLSv1.2" && protocol !== "TLSv1.3") {
-      this.#log.warn({ protocol }, "TLS version below 1.2 refused");
+    if (!info) {
+      this.#log.warn({ protocol: sock.getProtocol() }, "TLS version below 1.2 refused");
       sock.destroy();
       throw new ConnectionGone();
     }
-    const c = sock.getCipher();
-    const info: TlsInfo = { protocol, cipher: c.standardName ?? c.name };
     this.#session.info.tls = info;
     return info;
   }
