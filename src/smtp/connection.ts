@@ -288,9 +288,16 @@ export class SmtpConnection {
         const r = await this.#setup.handler.connect?.(info);
         if (r && r.remoteName) info.remoteName = r.remoteName;
       } catch (e) {
-        const err = e instanceof SmtpError ? e : toSmtpError(e);
-        this.send(err.toReply());
-        reason = `refused: ${err.code}`;
+        // RFC 5321 §3.1: a server refusing a connection answers 554 (policy) or 421 (a local
+        // fault, so the client retries later) instead of the 220 greeting.
+        if (e instanceof SmtpError) {
+          this.send(e.toReply());
+          reason = `refused: ${e.code}`;
+        } else {
+          this.#log.warn({ err: e }, "connect hook failed");
+          this.send(reply(421, "4.3.0", `${info.serverName} Local error, try again later`));
+          reason = "connect hook failed";
+        }
         return;
       }
       // RFC 5321 §4.2: the greeting carries no enhanced status (RFC 2034 §3).

@@ -167,3 +167,17 @@ test("the connect hook may refuse a client", async () => {
     await t.close();
   }
 });
+
+test("a connect hook that fails (local fault) gets 421, not a 5xx", async () => {
+  const t = await startServer();
+  t.handler.connect = async () => {
+    throw new Error("DNSBL resolver exploded");
+  };
+  try {
+    const c = await RawClient.connect(t.port, { greeting: false });
+    assert.equal((await c.reply()).raw, "421 4.3.0 mx.freehold.test Local error, try again later");
+    await c.closed();
+  } finally {
+    await t.close();
+  }
+});
