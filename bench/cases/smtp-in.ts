@@ -12,6 +12,7 @@ import { envBool, envInt, percentile, type BenchCase, type CaseContext, type Cas
 import { runLoad, type LoadResult } from "../support/smtp-load.ts";
 import {
   BENCH_RCPT,
+  BENCH_SENDER_DOMAIN,
   startFreeholdTarget,
   startPostfixTarget,
   Unavailable,
@@ -28,6 +29,7 @@ interface SideResult {
   syncs: number | null;
   syncDetail: Record<string, Record<string, number>> | null;
   peakRssBytes: number | null;
+  dnsQueries: number | null;
 }
 
 const MODES = [
@@ -47,7 +49,8 @@ async function measure(
     connections: p.connections,
     reuse: p.reuse,
     messageBytes: p.bytes,
-    from: "sender@load.bench.test",
+    from: `sender@${BENCH_SENDER_DOMAIN}`,
+    helo: BENCH_SENDER_DOMAIN,
     rcpt: () => BENCH_RCPT,
     deadlineMs: p.deadlineMs,
   });
@@ -66,9 +69,10 @@ async function measure(
   ctx.log(`${target.name}: ${delivered} in the mailbox${ok ? ` after ${e2eMs} ms` : " (timed out)"}`);
   const pid = target.rssPid();
   const peakRssBytes = pid ? await peakRss(pid) : null;
+  const dnsQueries = target.dnsQueries?.() ?? null;
   const stopped = await target.stop();
   const syncs = stopped.syncCalls ? Object.values(stopped.syncCalls).reduce((a, c) => a + totalSyncs(c), 0) : null;
-  return { load, e2eMs, delivered, syncs, syncDetail: stopped.syncCalls, peakRssBytes };
+  return { load, e2eMs, delivered, syncs, syncDetail: stopped.syncCalls, peakRssBytes, dnsQueries };
 }
 
 function rate(n: number, ms: number | null): number | null {
@@ -145,6 +149,9 @@ export const benchCase: BenchCase = {
                 .join(", ") || "none"}`,
           ),
         );
+      if (fh?.dnsQueries != null && fh.delivered > 0) {
+        notes.push(`freehold (${mode.title}): ${(fh.dnsQueries / fh.delivered).toFixed(2)} DNS questions per message to the loopback DNS server`);
+      }
       if (perProcess.length) notes.push(`sync calls per message (${mode.title}): ${perProcess.join("; ")}`);
       for (const [side, s] of [["freehold", fh], ["postfix", ref]] as const) {
         if (s && (s.load.acked < messages || s.load.errors > 0 || s.e2eMs === null)) {
@@ -185,6 +192,7 @@ function summary(s: SideResult) {
     delivered: s.delivered,
     syncCalls: s.syncDetail,
     peakRssBytes: s.peakRssBytes,
+    dnsQueries: s.dnsQueries,
     latencyMs: {
       p50: percentile(s.load.latenciesMs, 50),
       p90: percentile(s.load.latenciesMs, 90),

@@ -9,10 +9,13 @@ import { parseDocument } from "yaml";
 import { startPostfix } from "../../test/support/postfix.ts";
 import { countFiles, freePort, run, spawnManaged, waitForGreeting } from "../../test/support/peer-util.ts";
 import { startDovecotBench } from "./dovecot-bench.ts";
+import { startFaultServer, type FaultServer } from "../../test/support/dns-fault.ts";
 import { countSyncCalls, straceWrap } from "./trace.ts";
 
 export const BENCH_DOMAIN = "bench.test";
 export const BENCH_RCPT = `bench@${BENCH_DOMAIN}`;
+/** The load generator's MAIL FROM and EHLO domain. */
+export const BENCH_SENDER_DOMAIN = "load.bench.test";
 
 export interface SmtpTarget {
   readonly name: string;
@@ -20,6 +23,8 @@ export interface SmtpTarget {
   readonly port: number;
   /** Messages in the recipient's mailbox now. */
   delivered(): Promise<number>;
+  /** DNS questions the server asked so far (Freehold: SPF, DKIM, DMARC ...), when known. */
+  dnsQueries?(): number;
   /** The process whose peak RSS is reported (Freehold's node), or null. */
   rssPid(): number | null;
   /** Stops everything; sync-call counts per process group when traced. */
@@ -90,12 +95,15 @@ export async function startFreeholdTarget(root: string, dir: string, trace: bool
   await step("domain add", ["--data", data, "domain", "add", BENCH_DOMAIN]);
   await step("user add", ["--data", data, "user", "add", BENCH_RCPT, "--password-stdin"], "bench-password\n");
 
-  // Only an mx listener, on a free loopback port; the rest of the config stays as init wrote it.
+  // Only an mx listener, on a free loopback port, and DNS from our loopback server (never the
+  // system's resolver, which is off the machine); the rest stays as init wrote it.
   const port = await freePort();
   const configFile = path.join(data, "freehold.yaml");
   if (!existsSync(configFile)) throw new Unavailable(`init wrote no ${path.relative(dir, configFile)}`);
+  const dns = await startBenchDns();
   const doc = parseDocument(await fs.readFile(configFile, "utf8"));
   doc.set("listeners", [{ role: "mx", address: "127.0.0.1", port }]);
+  doc.setIn(["dns", "servers"], [dns.address]);
   await fs.writeFile(configFile, doc.toString());
 
   const logFile = path.join(dir, "freehold.log");
@@ -111,6 +119,7 @@ export async function startFreeholdTarget(root: string, dir: string, trace: bool
     await waitForGreeting("127.0.0.1", port, { timeoutMs: 30_000, isAlive: () => server.alive() });
   } catch (err) {
     await server.stop();
+    await dns.close();
     const lines = (await fs.readFile(logFile, "utf8").catch(() => "")).trim().split("\n");
     // The first error line and the one after it say more than a stack trace's tail.
     const at = lines.findIndex((l) => /error/i.test(l));
@@ -124,13 +133,27 @@ export async function startFreeholdTarget(root: string, dir: string, trace: bool
     port,
     delivered: async () => db.count(),
     rssPid: () => server.targetPid(),
+    dnsQueries: () => dns.log.length,
     async stop() {
       db.close();
       await server.stop();
+      await dns.close();
       if (!trace) return { syncCalls: null };
       return { syncCalls: { freehold: await countSyncCalls(straceOut) } };
     },
   };
+}
+
+/** A DNS server on loopback for the benchmark's one sender domain: the load generator's domain
+ * publishes SPF for loopback (so SPF passes, as for a legitimate sender), everything else is
+ * NXDOMAIN, answered at once. Email authentication runs as in production, minus network waits. */
+function startBenchDns(): Promise<FaultServer> {
+  return startFaultServer((q) => {
+    if (q.name.toLowerCase() === BENCH_SENDER_DOMAIN && q.type === "TXT") {
+      return { kind: "answer", answers: [{ name: q.name, type: "TXT", ttl: 300, data: ["v=spf1 ip4:127.0.0.0/8 -all"] }] };
+    }
+    return { kind: "rcode", rcode: "NXDOMAIN" };
+  });
 }
 
 /** Finds Freehold's SQLite file in the data folder (the one with a messages table) and counts
