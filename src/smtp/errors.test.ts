@@ -14,11 +14,11 @@ test("docs/smtp.md lists every catalogue entry with its reply", () => {
   }
 });
 
-test("local faults are 4xx; closing errors are 421 or 554", () => {
+test("local faults are 4xx; closing errors are 421, 552 or 554", () => {
   for (const [code, e] of Object.entries(SMTP_ERRORS)) {
     if (e.fault === "server") assert.equal(Math.floor(e.reply / 100), 4, code);
     assert.equal(e.enhanced[0], String(e.reply)[0], `${code}: enhanced class matches the reply`);
-    if ("close" in e && e.close) assert.ok(e.reply === 421 || e.reply === 554, code);
+    if ("close" in e && e.close) assert.ok([421, 552, 554].includes(e.reply), code);
   }
   assert.equal(toSmtpError(new Error("boom")).entry.reply, 451);
   assert.equal(toSmtpError(Object.assign(new Error("x"), { code: "ENOSPC" })).code, "storageFull");

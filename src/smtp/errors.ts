@@ -67,6 +67,9 @@ export const SMTP_ERRORS = {
   noValidRecipients: { reply: 554, enhanced: "5.5.1", text: "No valid recipients", fault: "user" },
   // RFC 1870 §6: SIZE beyond the fixed limit, at MAIL FROM or once the data has come in.
   messageTooBig: { reply: 552, enhanced: "5.3.4", text: "Message size exceeds fixed maximum message size", fault: "user" },
+  // A BDAT chunk larger than the whole size limit: reading it just to stay in step would be
+  // unbounded work, so the session ends instead.
+  chunkTooBig: { reply: 552, enhanced: "5.3.4", text: "Chunk exceeds fixed maximum message size, closing connection", fault: "user", close: true },
   // RFC 5321 §6.3: a loop is assumed beyond 50 Received fields (hop count).
   tooManyHops: { reply: 554, enhanced: "5.4.6", text: "Too many hops (Received headers), mail loop suspected", fault: "user" },
   // RFC 5321 §2.3.8 and §4.1.1.4: lines end with CRLF; see reader.ts for the policy.

@@ -95,16 +95,30 @@ test("RSET during BDAT aborts the sink", async () => {
   c.close();
 });
 
-test("a chunk beyond SIZE is consumed and refused with 552; the transaction ends", async () => {
+test("chunks that together pass SIZE are consumed and refused with 552; the transaction ends", async () => {
   const c = await ehloClient(t.port);
   await envelope(c);
-  const big = "y".repeat(6000);
-  c.write(`BDAT ${big.length}\r\n${big}`);
+  const part = "y".repeat(3000);
+  c.write(`BDAT ${part.length}\r\n${part}`);
+  assert.equal((await c.reply()).raw, "250 2.0.0 3000 octets received");
+  c.write(`BDAT ${part.length}\r\n${part}`);
   assert.equal((await c.reply()).raw, "552 5.3.4 Message size exceeds fixed maximum message size");
   c.write("BDAT 1 LAST\r\nz");
   assert.equal((await c.reply()).raw, "503 5.5.1 Need MAIL command first");
   assert.equal((await c.cmd("NOOP")).raw, "250 2.0.0 OK");
   c.close();
+});
+
+test("one chunk larger than the size limit ends the session at once", async () => {
+  const c = await ehloClient(t.port);
+  await envelope(c);
+  const aborts = t.handler.aborted.length;
+  c.write("BDAT 3\r\nabc");
+  assert.equal((await c.reply()).raw, "250 2.0.0 3 octets received");
+  c.write("BDAT 6000\r\nstart of a huge chunk");
+  assert.equal((await c.reply()).raw, "552 5.3.4 Chunk exceeds fixed maximum message size, closing connection");
+  await c.closed();
+  assert.equal(t.handler.aborted.length, aborts + 1);
 });
 
 test("bad BDAT syntax", async () => {

@@ -1,7 +1,8 @@
 // BDAT (RFC 3030 §2): "BDAT size [LAST]" followed by exactly size octets. Chunks of one
 // message are concatenated into the sink as they come; the last one gets the final reply.
 // Whatever else happens, the chunk's octets are read, so the byte stream stays in step even
-// when the command is refused (RFC 3030 §2: the server must consume the data).
+// when the command is refused (RFC 3030 §2: the server must consume the data) — except for a
+// chunk larger than the whole message size limit, which ends the session instead.
 import { defineCommand } from "./command.ts";
 import type { CommandContext } from "./command.ts";
 import { SmtpError, toSmtpError } from "../errors.ts";
@@ -44,6 +45,10 @@ export const bdat = defineCommand<BdatArgs>({
   parse,
   async handle(ctx, { size, last }) {
     const s = ctx.session.state;
+    if (size > ctx.limits.maxMessageSize) {
+      await reset(ctx, "BDAT chunk too big");
+      throw new SmtpError("chunkTooBig");
+    }
     if (s.phase !== "rcpt" && s.phase !== "bdat") {
       await discardChunk(ctx, size);
       throw new SmtpError("badSequence", sequenceText("DATA", s.phase));
