@@ -3,7 +3,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { RawClient, startServer } from "./helpers.ts";
+import { RawClient, startServer, until } from "./helpers.ts";
 import type { TestServer, WireReply } from "./helpers.ts";
 
 let t: TestServer;
@@ -84,4 +84,29 @@ test("fuzz: random command streams always get well-formed replies in order", asy
     }),
     { numRuns: 40 },
   );
+});
+
+test("fuzz: raw byte streams never crash the server or deliver a message with bare line endings", async () => {
+  const token = fc.constantFrom("EHLO c.test\r\n", "MAIL FROM:<a@s.test>\r\n", "RCPT TO:<bob@freehold.test>\r\n", "DATA\r\n", "BDAT 4\r\n",
+    "BDAT 2 LAST\r\n", ".\r\n", "\r\n", "\n", "\r", ".", "x", "\0", "RSET\r\n", "\r\n.\r\n", "\n.\n", "Received: x\r\n", "\xff");
+  await fc.assert(
+    fc.asyncProperty(fc.array(token, { maxLength: 40 }), fc.boolean(), async (tokens, slow) => {
+      const before = t.handler.messages.length;
+      const c = await RawClient.connect(t.port);
+      const bytes = Buffer.from(tokens.join(""), "latin1");
+      if (slow) for (const b of bytes) c.write(Uint8Array.of(b));
+      else c.write(bytes);
+      c.write("\r\n.\r\nQUIT\r\n");
+      await Promise.race([c.closed(), new Promise((r) => setTimeout(r, 200))]);
+      c.close();
+      for (const m of t.handler.messages.slice(before)) {
+        if (m.envelope.transport === "DATA") assert.doesNotMatch(m.body.toString("latin1"), /\r(?!\n)|(?<!\r)\n/);
+      }
+    }),
+    { numRuns: 30 },
+  );
+  await until(() => t.server.connectionCount === 0);
+  const c = await RawClient.connect(t.port);
+  assert.equal((await c.cmd("NOOP")).code, 250);
+  c.close();
 });
