@@ -1,0 +1,78 @@
+// RFC 9051 §6.4.5 FETCH and §6.4.9 UID FETCH; RFC 7162 CHANGEDSINCE and VANISHED.
+import type { FetchAtt } from "../protocol/commands.ts";
+import { vanishedResponse } from "../protocol/response.ts";
+import { fetchItems, fetchLine, loadMessage, needsMessage, setsSeen, UnknownCte } from "../fetch.ts";
+import { ImapError, bad, no } from "../errors.ts";
+import type { CommandEntry } from "./types.ts";
+import { SELECTED } from "./types.ts";
+
+export const fetch: CommandEntry<"FETCH"> = {
+  states: SELECTED,
+  async run(s, cmd) {
+    const view = s.view();
+    if (cmd.vanished && (!cmd.uid || cmd.changedSince === null)) throw bad("VANISHED needs UID FETCH with CHANGEDSINCE"); // RFC 7162 §3.2.6
+    if (cmd.vanished && !s.qresync) throw bad("QRESYNC is not enabled");
+    const atts: FetchAtt[] = [...cmd.atts];
+    const has = (k: string): boolean => atts.some((a) => a.kind === k);
+    // RFC 9051 §6.4.9: UID FETCH always returns UID; RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ.
+    if (cmd.uid && !has("UID")) atts.unshift({ kind: "UID" });
+    if (has("MODSEQ") || cmd.changedSince !== null) s.condstore = true;
+    if (cmd.changedSince !== null && !has("MODSEQ")) atts.push({ kind: "MODSEQ" });
+    let uids = view.resolve(cmd.set, cmd.uid, s.saved);
+    if (cmd.changedSince !== null) {
+      const since = Number(cmd.changedSince);
+      uids = uids.filter((u) => view.msgs.get(u)!.rec.modseq > since);
+      if (cmd.vanished && cmd.set.kind === "set") {
+        // RFC 7162 §3.2.6: expunged UIDs in the set, since the given MODSEQ.
+        const requested = new Set(view.resolve(cmd.set, true, s.saved));
+        const max = view.uids.length ? view.uids[view.uids.length - 1] : 0;
+        const gone = (await s.deps.store.mail.listExpunged(view.mailboxId, since)).filter((u) => {
+          if (requested.has(u)) return true;
+          return cmd.set.kind === "set" && cmd.set.ranges.some((r) => {
+            const a = r.start === "*" ? max : r.start;
+            const b = r.end === "*" ? max : r.end;
+            return u >= Math.min(a, b) && u <= Math.max(a, b);
+          });
+        });
+        await s.send(vanishedResponse(gone, true));
+      }
+    }
+    const markSeen = !view.readOnly && atts.some(setsSeen);
+    if (markSeen) {
+      const unseen = uids.filter((u) => {
+        const m = view.msgs.get(u)!;
+        return !m.gone && !m.rec.flags.some((f) => f.toLowerCase() === "\\seen");
+      });
+      if (unseen.length) {
+        const changes = await s.deps.store.mail.setFlags(view.mailboxId, unseen, ["\\Seen"], "add");
+        for (const c of changes) view.setFlags(c.uid, c.flags, c.modseq, false);
+        if (changes.length) s.publish(view.mailboxId);
+        // RFC 9051 §6.4.5: the changed FLAGS are returned as part of the response.
+        if (!has("FLAGS")) atts.push({ kind: "FLAGS" });
+      }
+    }
+    const needsBody = atts.some(needsMessage);
+    let expungeIssued = false;
+    for (const uid of uids) {
+      const m = view.msgs.get(uid)!;
+      let items;
+      try {
+        if (m.gone && (needsBody || atts.some((a) => a.kind === "BODY[]" || a.kind === "RFC822"))) throw new Gone();
+        items = await fetchItems(s, m.rec, atts, () => loadMessage(s.deps.blobs, m.rec));
+      } catch (e) {
+        if (e instanceof UnknownCte) throw no(e.message, "UNKNOWN-CTE");
+        if (e instanceof Gone || (e as NodeJS.ErrnoException).code === "ENOENT" || (e instanceof Error && /not found|missing/i.test(e.message))) {
+          expungeIssued = true;
+          continue;
+        }
+        throw e;
+      }
+      await s.send(fetchLine(view.seqOf(uid), items));
+      m.shownFlags = m.rec.flags;
+    }
+    // RFC 5530 §3 EXPUNGEISSUED: some messages were expunged by another session meanwhile.
+    if (expungeIssued) throw new ImapError("NO", "Some messages were expunged", { code: "EXPUNGEISSUED" });
+  },
+};
+
+class Gone extends Error {}

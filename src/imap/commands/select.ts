@@ -1,0 +1,79 @@
+// RFC 9051 §6.3.2 SELECT, §6.3.3 EXAMINE; RFC 7162 §3.1.8 (CONDSTORE) and §3.2.5 (QRESYNC).
+import { selectResponses, untaggedStatus, vanishedResponse } from "../protocol/response.ts";
+import { intervalsContain, resolveSequenceSet } from "../protocol/sequence-set.ts";
+import { MailboxView } from "../mailbox-view.ts";
+import { requireMailbox } from "../mailboxes.ts";
+import { fetchLine, flagsText } from "../fetch.ts";
+import { bad } from "../errors.ts";
+import type { Session } from "../session.ts";
+import type { CommandEntry } from "./types.ts";
+import { AUTH } from "./types.ts";
+
+const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
+
+/** Leave the selected mailbox, if any (no EXPUNGE of \Deleted: that is CLOSE's job). */
+export async function deselect(s: Session): Promise<void> {
+  if (s.state.kind !== "selected") return;
+  s.watch(null);
+  s.state = { kind: "authenticated", user: s.state.user };
+  // RFC 7162 §3.2.11: with QRESYNC the client learns where the old mailbox's responses end.
+  if (s.qresync) await s.send(untaggedStatus("OK", "Previous mailbox closed", { code: "CLOSED" }));
+}
+
+export const select: CommandEntry<"SELECT" | "EXAMINE"> = {
+  states: AUTH,
+  async run(s, cmd) {
+    if (cmd.qresync && !s.qresync) throw bad("QRESYNC is not enabled"); // RFC 7162 §3.2.5
+    await deselect(s);
+    const user = s.user();
+    const mb = await requireMailbox(s, cmd.name === "SELECT" || cmd.name === "EXAMINE" ? cmd.mailbox : "");
+    if (cmd.condstore || cmd.qresync) s.condstore = true;
+    const msgs = await s.deps.store.mail.listMessages(mb.id);
+    const view = new MailboxView(mb, msgs, cmd.name === "EXAMINE");
+    const keywords = new Set<string>();
+    let firstUnseen: number | null = null;
+    msgs.forEach((m, i) => {
+      for (const f of m.flags) if (!f.startsWith("\\")) keywords.add(f);
+      if (firstUnseen === null && !m.flags.some((f) => f.toLowerCase() === "\\seen")) firstUnseen = i + 1;
+    });
+    const flags = [...SYSTEM_FLAGS, ...keywords];
+    await s.send(
+      selectResponses(s.mode, {
+        name: mb.name,
+        flags,
+        permanentFlags: view.readOnly ? [] : [...flags, "\\*"],
+        exists: msgs.length,
+        recent: 0,
+        firstUnseen,
+        uidValidity: mb.uidValidity,
+        uidNext: mb.uidNext,
+        highestModseq: mb.highestModseq,
+        condstore: s.condstore,
+        listAttributes: mb.specialUse ? [mb.specialUse] : [],
+      }),
+    );
+    s.state = { kind: "selected", user, view };
+    s.watch(view);
+    const q = cmd.qresync;
+    if (q && q.uidValidity === mb.uidValidity) {
+      // RFC 7162 §3.2.5.2: VANISHED (EARLIER) for UIDs expunged since the client's MODSEQ, then
+      // FETCH for what changed, both limited to the UIDs the client says it knows.
+      const since = Number(q.modseq);
+      const known = q.knownUids && q.knownUids.kind === "set" ? resolveSequenceSet(q.knownUids.ranges, Math.max(mb.uidNext - 1, 1)) : null;
+      const inKnown = (u: number): boolean => (known ? intervalsContain(known, u) : true);
+      const gone = (await s.deps.store.mail.listExpunged(mb.id, since)).filter(inKnown);
+      await s.send(vanishedResponse(gone, true));
+      for (const m of msgs) {
+        if (m.modseq <= since || !inKnown(m.uid)) continue;
+        await s.send(
+          fetchLine(view.seqOf(m.uid), [
+            { name: "UID", value: Buffer.from(String(m.uid)) },
+            { name: "FLAGS", value: Buffer.from(flagsText(m.flags)) },
+            { name: "MODSEQ", value: Buffer.from(`(${m.modseq})`) },
+          ]),
+        );
+      }
+    }
+    return { text: `${cmd.name} completed`, code: { code: view.readOnly ? "READ-ONLY" : "READ-WRITE" } };
+  },
+};

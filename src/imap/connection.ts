@@ -1,0 +1,265 @@
+// One client connection: socket I/O around a Session. Reads bytes into the protocol reader,
+// hands framed commands to the session one at a time, and writes responses with back-pressure:
+// every write waits for 'drain' when the socket's buffer is full, and the socket is paused
+// while a command runs, so neither a slow reader nor a fast writer grows our memory.
+import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
+import type { Logger } from "../log/logger.ts";
+import { CommandReader, decideLiteral } from "./protocol/reader.ts";
+import type { LiteralAnnouncement, ReaderEvent } from "./protocol/reader.ts";
+import { parseCommand } from "./protocol/command-parser.ts";
+import { ImapSyntaxError } from "./protocol/errors.ts";
+import { capabilityResponse, continuation, tagged, untaggedStatus, formatCode } from "./protocol/response.ts";
+import type { ResponseChunk } from "./protocol/wire-values.ts";
+import { Session } from "./session.ts";
+import type { Transport } from "./session.ts";
+import { capabilities } from "./capabilities.ts";
+import { isMessageSlice } from "./message-source.ts";
+import type { ImapDeps, ImapLimits, ImapListenerSpec } from "./types.ts";
+
+/** Above this many unread octets the socket is paused until the reader catches up. */
+const READ_HIGH_WATER = 256 * 1024;
+
+export class Connection implements Transport {
+  readonly listener: ImapListenerSpec;
+  readonly remoteAddress: string;
+  readonly log: Logger;
+  readonly session: Session;
+  tls: boolean;
+  lastActivity: number;
+  lastWrite: number;
+  #deps: ImapDeps;
+  #limits: ImapLimits;
+  #socket: Socket;
+  #reader: CommandReader;
+  #waiter: (() => void) | null = null;
+  #closed = false;
+  #done: Promise<void>;
+  #resolveDone!: () => void;
+
+  constructor(deps: ImapDeps, limits: ImapLimits, listener: ImapListenerSpec, socket: Socket, log: Logger) {
+    this.#deps = deps;
+    this.#limits = limits;
+    this.listener = listener;
+    this.#socket = socket;
+    this.tls = socket instanceof TLSSocket;
+    this.remoteAddress = socket.remoteAddress ?? "unknown";
+    this.log = log;
+    this.lastActivity = this.lastWrite = deps.clock.now();
+    this.#reader = new CommandReader({ nonSyncLiterals: "literal+" });
+    this.session = new Session(deps, limits, log, this);
+    this.#done = new Promise((r) => (this.#resolveDone = r));
+    this.#attach(socket);
+    socket.on("close", () => this.#onClose());
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Resolves when the connection has ended. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  #onData = (chunk: Buffer): void => {
+    this.lastActivity = this.#deps.clock.now();
+    this.#reader.push(chunk);
+    if (this.#reader.buffered > READ_HIGH_WATER) this.#socket.pause();
+    this.#wake();
+  };
+
+  #attach(sock: Socket): void {
+    sock.on("data", this.#onData);
+    sock.on("error", (e) => {
+      this.log.debug({ err: e }, "imap socket error");
+      this.#onClose();
+    });
+  }
+
+  #wake(): void {
+    const w = this.#waiter;
+    this.#waiter = null;
+    w?.();
+  }
+
+  #onClose(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.session.close();
+    this.#wake();
+    this.#resolveDone();
+  }
+
+  /** The next reader event, waiting for bytes as needed; null once the client is gone. */
+  async #next(): Promise<ReaderEvent | null> {
+    for (;;) {
+      if (this.#closed) return null;
+      const ev = this.#reader.next();
+      if (ev.kind !== "need-more") return ev;
+      this.#socket.resume();
+      await new Promise<void>((r) => (this.#waiter = r));
+    }
+  }
+
+  // ---- Transport ------------------------------------------------------------------------------
+
+  async write(chunks: ResponseChunk[]): Promise<void> {
+    for (const c of chunks) {
+      if (Buffer.isBuffer(c)) await this.#writeBuf(c);
+      else if (isMessageSlice(c.source)) {
+        for (const seg of c.source.segments) {
+          if (Buffer.isBuffer(seg)) await this.#writeBuf(seg);
+          else {
+            const rs = await this.#deps.blobs.read(seg.blobId, { start: seg.start, end: seg.end });
+            for await (const part of rs) await this.#writeBuf(part as Buffer);
+          }
+        }
+      } else throw new Error("unknown deferred body");
+    }
+  }
+
+  async #writeBuf(b: Buffer): Promise<void> {
+    if (this.#closed || b.length === 0) return;
+    this.lastWrite = this.#deps.clock.now();
+    if (this.#socket.write(b)) return;
+    // Back-pressure: wait until the kernel took the data (or the client left).
+    await new Promise<void>((resolve) => {
+      const sock = this.#socket;
+      const done = (): void => {
+        sock.off("drain", done);
+        sock.off("close", done);
+        resolve();
+      };
+      sock.on("drain", done);
+      sock.on("close", done);
+    });
+  }
+
+  async readLine(): Promise<string | null> {
+    this.#reader.expectLine();
+    for (;;) {
+      const ev = await this.#next();
+      if (ev === null) return null;
+      if (ev.kind === "line") return ev.text;
+      if (ev.kind === "error") return "";
+    }
+  }
+
+  async startTls(): Promise<void> {
+    const ctx = this.listener.secureContext;
+    if (!ctx) throw new Error("no TLS context");
+    // RFC 9051 §6.2.1 / RFC 7457 §2.2: bytes pipelined after STARTTLS are not commands.
+    this.#reader.discardBuffered();
+    const raw = this.#socket;
+    raw.off("data", this.#onData);
+    const sec = new TLSSocket(raw, { isServer: true, secureContext: ctx });
+    await new Promise<void>((resolve, reject) => {
+      sec.once("secure", () => resolve());
+      sec.once("error", reject);
+    });
+    this.#socket = sec;
+    this.tls = true;
+    this.#attach(sec);
+  }
+
+  // ---- the command loop -------------------------------------------------------------------------
+
+  /** Greets, then reads and runs commands until LOGOUT, an unrecoverable error or the client leaves. */
+  async run(greeting: string): Promise<void> {
+    try {
+      await this.write(untaggedStatus("OK", greeting, { code: "CAPABILITY", capabilities: capabilities(this.session) }));
+      await this.#loop();
+    } catch (e) {
+      this.log.warn({ err: e }, "imap connection failed");
+    } finally {
+      this.end();
+    }
+  }
+
+  async #loop(): Promise<void> {
+    for (;;) {
+      const ev = await this.#next();
+      if (ev === null) return;
+      switch (ev.kind) {
+        case "literal":
+          await this.#decideLiteral(ev);
+          break;
+        case "literal-data":
+          this.#socket.pause();
+          await this.session.streamData(ev.id, ev.bytes);
+          break;
+        case "literal-end":
+          break;
+        case "line":
+          // A continuation line nobody asked for: the reader only emits these after expectLine().
+          break;
+        case "error":
+          this.session.abortStreams();
+          await this.#syntaxError(ev.error);
+          if (ev.error.fatal) return;
+          break;
+        case "command": {
+          this.#socket.pause();
+          let cmd;
+          try {
+            cmd = parseCommand(ev.frame, { utf8: this.session.mode.utf8 });
+          } catch (e) {
+            this.session.abortStreams();
+            if (!(e instanceof ImapSyntaxError)) throw e;
+            await this.#syntaxError(e);
+            if (e.fatal) return;
+            break;
+          }
+          await this.session.run(cmd);
+          if (this.session.state.kind === "logout") return;
+          break;
+        }
+      }
+    }
+  }
+
+  async #decideLiteral(ann: LiteralAnnouncement): Promise<void> {
+    const authed = this.session.state.kind !== "not-authenticated";
+    const d = decideLiteral(ann, {
+      maxInlineLiteral: this.#limits.maxInlineLiteral,
+      maxCommandBytes: this.#limits.maxCommandBytes,
+      // Before login nobody may send us message data.
+      maxAppendSize: authed ? this.#limits.maxAppendSize : 0,
+    });
+    if (d.action === "reject") {
+      this.#reader.rejectLiteral();
+      this.session.abortStreams();
+      if (ann.tag) await this.write(tagged(ann.tag, d.status, d.text, { code: d.code }));
+      else await this.write(untaggedStatus("BAD", d.text, { code: d.code }));
+      return;
+    }
+    this.#reader.acceptLiteral(d.action);
+    if (ann.sync) await this.write(continuation("Ready for literal data"));
+  }
+
+  async #syntaxError(e: ImapSyntaxError): Promise<void> {
+    const code = e.responseCode ? ({ code: e.responseCode } as Parameters<typeof formatCode>[0]) : null;
+    if (e.tag) await this.write(tagged(e.tag, "BAD", e.message, code));
+    else await this.write(untaggedStatus("BAD", e.message, code));
+    if (e.fatal) await this.write(untaggedStatus("BYE", "Too many errors"));
+  }
+
+  /** Server-initiated end: BYE with a reason, then close (autologout, shutdown). */
+  async bye(text: string): Promise<void> {
+    if (this.#closed) return;
+    await Promise.race([this.write(untaggedStatus("BYE", text)), new Promise((r) => setTimeout(r, 1000))]);
+    this.end();
+  }
+
+  end(): void {
+    if (this.#closed) return;
+    this.#socket.end();
+    // A client that never reads would keep the socket half-open: destroy after a grace period.
+    const s = this.#socket;
+    setTimeout(() => s.destroy(), 2000).unref();
+    this.#onClose();
+  }
+}
+
+export { capabilityResponse };

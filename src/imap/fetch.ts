@@ -1,0 +1,219 @@
+// FETCH response items (RFC 9051 §6.4.5, §7.5.2; RFC 3516 BINARY; RFC 7162 MODSEQ). ENVELOPE and
+// BODYSTRUCTURE come from src/mail (the same code the Dovecot differential test checks); body
+// sections are byte ranges of the stored message; the whole message, or a partial range of it,
+// streams from the blob without being loaded.
+import type { MessageRecord } from "../store/types.ts";
+import type { FetchAtt, Section } from "./protocol/commands.ts";
+import { formatSection } from "./protocol/parse-fetch.ts";
+import { formatDateTime } from "./protocol/datetime.ts";
+import type { ImapDateTime } from "./protocol/datetime.ts";
+import type { DeferredBody, ResponseChunk } from "./protocol/wire-values.ts";
+import { indexMessage } from "../mail/structure.ts";
+import type { MessageIndex } from "../mail/structure.ts";
+import { buildEnvelope, envelopeValue } from "../mail/envelope.ts";
+import { buildBodyStructure, bodyStructureValue } from "../mail/bodystructure.ts";
+import { renderImap } from "../mail/imap-string.ts";
+import { resolvePart, sectionRange } from "../mail/section.ts";
+import type { SectionSpec } from "../mail/section.ts";
+import { loadMessage, sliceBody } from "./message-source.ts";
+import { decodeTransfer } from "./transfer-decode.ts";
+import type { MailboxView } from "./mailbox-view.ts";
+import type { Session } from "./session.ts";
+
+/** One "name value" pair of a FETCH response, already in wire form. */
+type Item = { name: string; value: Buffer | DeferredBody };
+
+/** `* seq FETCH (...)` from items; literals and deferred bodies are already framed. */
+export function fetchLine(seq: number, items: Item[]): ResponseChunk[] {
+  const out: ResponseChunk[] = [];
+  let text = `* ${seq} FETCH (`;
+  items.forEach((it, i) => {
+    text += (i ? " " : "") + it.name + " ";
+    if (Buffer.isBuffer(it.value)) {
+      text += it.value.toString("latin1");
+    } else {
+      text += `{${it.value.size}}\r\n`;
+      out.push(Buffer.from(text, "latin1"));
+      out.push(it.value);
+      text = "";
+    }
+  });
+  out.push(Buffer.from(text + ")\r\n", "latin1"));
+  return out;
+}
+
+const rawItem = (name: string, v: string): Item => ({ name, value: Buffer.from(v, "utf8") });
+
+function literal(data: Buffer, binary = false): Buffer {
+  // RFC 3516 §4.2: literal8 (~{n}) when the data holds NUL.
+  const b8 = binary && data.includes(0);
+  return Buffer.concat([Buffer.from(`${b8 ? "~" : ""}{${data.length}}\r\n`), data]);
+}
+
+export function flagsText(flags: readonly string[]): string {
+  return `(${flags.join(" ")})`;
+}
+
+export function imapDate(ms: number): ImapDateTime {
+  return { time: ms, offset: 0 };
+}
+
+/** Unsolicited FETCH for flag changes made elsewhere (UID always included, RFC 7162 §3.2.4). */
+export function flagFetchResponses(s: Session, view: MailboxView, uids: number[]): ResponseChunk[] {
+  const out: ResponseChunk[] = [];
+  for (const uid of uids) {
+    const m = view.msgs.get(uid);
+    if (!m) continue;
+    const items = [rawItem("UID", String(uid)), rawItem("FLAGS", flagsText(m.rec.flags))];
+    if (s.condstore) items.push(rawItem("MODSEQ", `(${m.rec.modseq})`));
+    out.push(...fetchLine(view.seqOf(uid), items));
+  }
+  return out;
+}
+
+function toSpec(s: Section): SectionSpec {
+  return { path: s.part, text: (s.text ?? "") as SectionSpec["text"], fields: s.fields };
+}
+
+/** Does this attribute need the message's MIME structure (so the message is loaded)? */
+export function needsMessage(a: FetchAtt): boolean {
+  switch (a.kind) {
+    case "ENVELOPE":
+    case "BODYSTRUCTURE":
+    case "BODY":
+    case "RFC822.HEADER":
+    case "RFC822.TEXT":
+    case "BINARY[]":
+    case "BINARY.SIZE":
+      return true;
+    case "BODY[]":
+      return !(a.section.part.length === 0 && a.section.text === null);
+    default:
+      return false;
+  }
+}
+
+/** Sets \Seen (RFC 9051 §6.4.5: BODY[...] without PEEK, RFC822, RFC822.TEXT, BINARY). */
+export function setsSeen(a: FetchAtt): boolean {
+  return (a.kind === "BODY[]" && !a.peek) || (a.kind === "BINARY[]" && !a.peek) || a.kind === "RFC822" || a.kind === "RFC822.TEXT";
+}
+
+export class UnknownCte extends Error {}
+
+function partial(data: Buffer, p: { start: number; count: number } | null): Buffer {
+  if (!p) return data;
+  return data.subarray(Math.min(p.start, data.length), Math.min(p.start + p.count, data.length));
+}
+
+interface Loaded {
+  buf: Buffer;
+  index: MessageIndex;
+}
+
+/**
+ * The items of one message. `load` reads the message at most once; it throws when the blob is
+ * gone (the message was expunged and collected), which the caller answers per message.
+ */
+export async function fetchItems(
+  s: Session,
+  rec: MessageRecord,
+  atts: readonly FetchAtt[],
+  loadIt: () => Promise<Buffer>,
+): Promise<Item[]> {
+  let loaded: Loaded | null = null;
+  const msg = async (): Promise<Loaded> => {
+    if (!loaded) {
+      const buf = await loadIt();
+      loaded = { buf, index: indexMessage(buf) };
+    }
+    return loaded;
+  };
+  const items: Item[] = [];
+  for (const a of atts) {
+    switch (a.kind) {
+      case "UID":
+        items.push(rawItem("UID", String(rec.uid)));
+        break;
+      case "FLAGS":
+        items.push(rawItem("FLAGS", flagsText(rec.flags)));
+        break;
+      case "MODSEQ":
+        items.push(rawItem("MODSEQ", `(${rec.modseq})`));
+        break;
+      case "INTERNALDATE":
+        items.push(rawItem("INTERNALDATE", formatDateTime(imapDate(rec.internalDate))));
+        break;
+      case "SAVEDATE":
+        items.push(rawItem("SAVEDATE", "NIL"));
+        break;
+      case "RFC822.SIZE":
+        items.push(rawItem("RFC822.SIZE", String(rec.size)));
+        break;
+      case "ENVELOPE": {
+        const m = await msg();
+        items.push({ name: "ENVELOPE", value: renderImap(envelopeValue(buildEnvelope(m.buf, m.index.root.headerStart, m.index.root.headerEnd))) });
+        break;
+      }
+      case "BODYSTRUCTURE":
+      case "BODY": {
+        const m = await msg();
+        items.push({ name: a.kind, value: renderImap(bodyStructureValue(buildBodyStructure(m.buf, m.index), a.kind === "BODYSTRUCTURE")) });
+        break;
+      }
+      case "RFC822":
+        items.push({ name: "RFC822", value: sliceBody(rec, 0, rec.size) });
+        break;
+      case "RFC822.HEADER":
+      case "RFC822.TEXT": {
+        const m = await msg();
+        const r = a.kind === "RFC822.HEADER" ? { start: m.index.root.headerStart, end: m.index.root.headerEnd } : { start: m.index.root.bodyStart, end: m.index.root.bodyEnd };
+        items.push({ name: a.kind, value: literal(m.buf.subarray(r.start, r.end)) });
+        break;
+      }
+      case "BODY[]": {
+        const name = `BODY[${formatSection(a.section)}]${a.partial ? `<${a.partial.start}>` : ""}`;
+        if (a.section.part.length === 0 && a.section.text === null) {
+          // The whole message: stream it (optionally a range) from the blob.
+          const start = a.partial ? Math.min(a.partial.start, rec.size) : 0;
+          const end = a.partial ? Math.min(start + a.partial.count, rec.size) : rec.size;
+          items.push({ name, value: sliceBody(rec, start, end) });
+          break;
+        }
+        const m = await msg();
+        const r = sectionRange(m.buf, m.index, toSpec(a.section));
+        // RFC 9051 §6.4.5: a section that does not exist answers an empty string.
+        const data = r === null ? Buffer.alloc(0) : Buffer.isBuffer(r) ? r : m.buf.subarray(r.start, r.end);
+        items.push({ name, value: literal(partial(data, a.partial)) });
+        break;
+      }
+      case "BINARY[]":
+      case "BINARY.SIZE": {
+        const m = await msg();
+        const part = a.part.length === 0 ? m.index.root : resolvePart(m.index, a.part);
+        let decoded: Buffer = Buffer.alloc(0);
+        if (part) {
+          if (part.kind === "multipart") throw new UnknownCte("BINARY of a multipart");
+          const enc = part.isMime ? contentTransferEncoding(m.buf, part.headerStart, part.headerEnd) : null;
+          const d = decodeTransfer(m.buf.subarray(part.bodyStart, part.bodyEnd), enc);
+          if (d === null) throw new UnknownCte(`Unknown Content-Transfer-Encoding ${enc}`);
+          decoded = d;
+        }
+        if (a.kind === "BINARY.SIZE") items.push(rawItem(`BINARY.SIZE[${a.part.join(".")}]`, String(decoded.length)));
+        else {
+          const name = `BINARY[${a.part.join(".")}]${a.partial ? `<${a.partial.start}>` : ""}`;
+          items.push({ name, value: literal(partial(decoded, a.partial), true) });
+        }
+        break;
+      }
+    }
+  }
+  return items;
+}
+
+function contentTransferEncoding(buf: Buffer, start: number, end: number): string | null {
+  const head = buf.subarray(start, end).toString("latin1");
+  const m = /(?:^|\n)content-transfer-encoding[ \t]*:[ \t]*([^\r\n;]*)/i.exec(head);
+  return m ? m[1].trim() : null;
+}
+
+export { loadMessage };

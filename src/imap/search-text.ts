@@ -1,0 +1,82 @@
+// Text a message contributes to the search index: decoded header values (RFC 2047 encoded words)
+// and the decoded text of its text/* parts (transfer encoding and charset undone), so SEARCH
+// BODY "é" finds a quoted-printable ISO-8859-1 body (RFC 9051 §6.4.4 compares decoded text).
+import libmime from "libmime";
+import type { SearchDoc } from "../store/sqlite/search.ts";
+import { indexMessage } from "../mail/structure.ts";
+import type { MimePart } from "../mail/structure.ts";
+import { parseHeaderFields, fieldValue } from "../mail/header.ts";
+import { decodeTransfer } from "./transfer-decode.ts";
+
+/** Text indexed per message is capped: enough for real mail, bounded for hostile input. */
+const MAX_BODY_CHARS = 2_000_000;
+
+function decodeCharset(b: Buffer, charset: string | undefined): string {
+  try {
+    return new TextDecoder(charset || "utf-8").decode(b);
+  } catch {
+    return b.toString("latin1");
+  }
+}
+
+function headerValue(raw: Buffer): string {
+  const unfolded = decodeCharset(raw, "utf-8").replace(/\r?\n[ \t]/g, " ").trim();
+  try {
+    return libmime.decodeWords(unfolded);
+  } catch {
+    return unfolded;
+  }
+}
+
+function param(part: MimePart, name: string): string | undefined {
+  return part.contentType?.params.find(([n]) => n.toLowerCase() === name)?.[1];
+}
+
+export function extractSearchDoc(buf: Buffer, uidValidity: number, uid: number): SearchDoc {
+  const index = indexMessage(buf);
+  const fields = parseHeaderFields(buf, index.root.headerStart, index.root.headerEnd);
+  const by = new Map<string, string[]>();
+  const lines: string[] = [];
+  for (const f of fields) {
+    if (!f.name) continue;
+    const v = headerValue(fieldValue(buf, f));
+    lines.push(`${f.name}: ${v}`);
+    const k = f.key;
+    if (!by.has(k)) by.set(k, []);
+    by.get(k)!.push(v);
+  }
+  const get = (k: string): string => (by.get(k) ?? []).join("\n");
+  const body: string[] = [];
+  let total = 0;
+  const walk = (p: MimePart): void => {
+    if (total > MAX_BODY_CHARS) return;
+    if (p.kind === "multipart" || p.kind === "message") {
+      for (const c of p.children) walk(c);
+      return;
+    }
+    const ct = p.contentType;
+    const type = ct ? ct.type.toLowerCase() : "text";
+    if (type !== "text") return;
+    let enc: string | null = null;
+    for (const f of parseHeaderFields(buf, p.headerStart, p.headerEnd)) if (f.key === "content-transfer-encoding") enc = fieldValue(buf, f).toString("latin1").trim();
+    const raw = buf.subarray(p.bodyStart, p.bodyEnd);
+    const text = decodeCharset(decodeTransfer(raw, enc) ?? raw, param(p, "charset"));
+    total += text.length;
+    body.push(text);
+  };
+  walk(index.root);
+  const dateRaw = by.get("date")?.[0];
+  const t = dateRaw ? Date.parse(dateRaw.replace(/\([^)]*\)/g, "").trim()) : NaN;
+  return {
+    uidValidity,
+    uid,
+    from: get("from"),
+    to: get("to"),
+    cc: get("cc"),
+    bcc: get("bcc"),
+    subject: get("subject"),
+    headers: lines.join("\n"),
+    body: body.join("\n").slice(0, MAX_BODY_CHARS),
+    sentDate: Number.isFinite(t) ? t : null,
+  };
+}

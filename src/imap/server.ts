@@ -1,0 +1,114 @@
+// startImapServer: a listener with a role (imap: STARTTLS on 143; imaps: implicit TLS on 993),
+// the connection registry (per-IP and per-user caps, RFC 5530 [LIMIT]), and the one server-wide
+// sweep that sends IDLE keepalives and logs out idle sessions (no timer per connection).
+import net from "node:net";
+import { TLSSocket } from "node:tls";
+import { randomBytes } from "node:crypto";
+import { Connection } from "./connection.ts";
+import { ImapError } from "./errors.ts";
+import { DEFAULT_IMAP_LIMITS } from "./types.ts";
+import type { ImapDeps, ImapListenerSpec, ImapServerHandle } from "./types.ts";
+
+export interface ImapServerHandleInternal extends ImapServerHandle {
+  /** Runs the timeout/keepalive sweep now (tests drive it with a ManualClock). */
+  sweep(): Promise<void>;
+}
+
+export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec): Promise<ImapServerHandleInternal> {
+  const limits = { ...DEFAULT_IMAP_LIMITS, ...deps.limits };
+  if (listener.tls !== "none" && !listener.secureContext) throw new Error(`imap listener ${listener.role}: tls "${listener.tls}" needs a secureContext`);
+  const conns = new Set<Connection>();
+  const perIp = new Map<string, number>();
+  const log = deps.logger.child({ listener: listener.role });
+
+  const onSocket = async (raw: net.Socket): Promise<void> => {
+    const ip = raw.remoteAddress ?? "unknown";
+    const cid = randomBytes(6).toString("base64url");
+    const clog = log.child({ cid, ip });
+    const n = (perIp.get(ip) ?? 0) + 1;
+    if (n > limits.maxConnectionsPerIp) {
+      raw.end("* BYE [LIMIT] Too many connections from your address\r\n");
+      return;
+    }
+    perIp.set(ip, n);
+    raw.setNoDelay(true);
+    raw.setKeepAlive(true, 60_000);
+    let sock: net.Socket = raw;
+    try {
+      if (listener.tls === "implicit") {
+        const sec = new TLSSocket(raw, { isServer: true, secureContext: listener.secureContext! });
+        await new Promise<void>((resolve, reject) => {
+          sec.once("secure", () => resolve());
+          sec.once("error", reject);
+          raw.once("close", () => reject(new Error("closed during handshake")));
+        });
+        sock = sec;
+      }
+    } catch (e) {
+      clog.debug({ err: e }, "imaps handshake failed");
+      raw.destroy();
+      release(ip);
+      return;
+    }
+    const conn = new Connection(deps, limits, listener, sock, clog);
+    conn.session.onLogin = (user) => {
+      let count = 0;
+      for (const c of conns) {
+        const st = c.session.state;
+        if (c !== conn && (st.kind === "authenticated" || st.kind === "selected") && st.user.id === user.id) count++;
+      }
+      return count >= limits.maxConnectionsPerUser ? new ImapError("NO", "Too many connections for this user", { code: "LIMIT" }) : null;
+    };
+    conns.add(conn);
+    void conn.done.then(() => {
+      conns.delete(conn);
+      release(ip);
+    });
+    await conn.run(`${deps.serverName ?? "Freehold"} IMAP ready`);
+  };
+
+  const release = (ip: string): void => {
+    const n = (perIp.get(ip) ?? 1) - 1;
+    if (n <= 0) perIp.delete(ip);
+    else perIp.set(ip, n);
+  };
+
+  const server = net.createServer((s) => void onSocket(s));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listener.port, listener.address, () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+
+  const sweep = async (): Promise<void> => {
+    const now = deps.clock.now();
+    for (const c of [...conns]) {
+      const authed = c.session.state.kind !== "not-authenticated";
+      const limit = authed ? limits.idleTimeoutMs : limits.preauthTimeoutMs;
+      if (now - c.lastActivity >= limit) {
+        // RFC 9051 §5.4: autologout after at least 30 minutes of inactivity.
+        void c.bye("Autologout; idle for too long");
+        continue;
+      }
+      if (c.session.idling && now - c.lastWrite >= limits.keepaliveMs) {
+        void c.session.keepalive().catch(() => undefined);
+      }
+    }
+  };
+  const timer = setInterval(() => void sweep(), limits.sweepMs);
+  timer.unref();
+
+  return {
+    port,
+    get connections() {
+      return conns.size;
+    },
+    sweep,
+    async close() {
+      clearInterval(timer);
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      await Promise.all([...conns].map((c) => c.bye("Server shutting down")));
+      await closed;
+    },
+  };
+}

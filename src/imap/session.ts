@@ -1,0 +1,239 @@
+// One IMAP session: its state, its selected mailbox view, and the command boundary.
+//
+// Invariants (each has a test under test/imap/):
+//  1. UIDs are strictly ascending in a mailbox and never reused: UIDNEXT is persisted by the
+//     store; DELETE then CREATE of a name gives a new UIDVALIDITY (RFC 9051 §2.3.1.1).
+//  2. Every append, flag change and expunge raises HIGHESTMODSEQ in the same transaction (the
+//     store's contract); expunges leave tombstones kept for the mailbox's life, so VANISHED
+//     (EARLIER) has no horizon other than DELETE; UNCHANGEDSINCE answers [MODIFIED] (RFC 7162).
+//  3. No EXPUNGE (or VANISHED) response is sent during FETCH, STORE or SEARCH (RFC 3501 §7.4.1,
+//     RFC 9051 §7.5.1): message numbers only shift at NOOP, CHECK, IDLE, EXPUNGE, CLOSE, the
+//     UID commands, COPY/MOVE and other commands that are not those three. A message another
+//     session expunged stays addressable until then; fetching its body answers NO
+//     [EXPUNGEISSUED] for it without breaking the session.
+//  4. Sessions on one mailbox see each other's changes at those points: every writer publishes
+//     on the ChangeBus, only sessions with that mailbox selected listen, and a notification
+//     only says "look again" (the view re-reads from its HIGHESTMODSEQ). IDLE is event-driven:
+//     no timer per connection; the server's one sweep sends keepalives and logs idle sessions
+//     out (RFC 9051 §5.4: at least 30 minutes).
+//  5. One command runs at a time per session; output waits for the socket to drain (writes
+//     await), so a client that stops reading stops its own session, never server memory.
+//  6. Mailbox names are NFC with "/" as delimiter and INBOX case-insensitive (mutf7.ts);
+//     quota is enforced on APPEND, COPY and MOVE with [OVERQUOTA] (RFC 9208).
+//  7. Passwords are never logged; failed logins are rate-limited per IP and per account.
+import type { Logger } from "../log/logger.ts";
+import type { BlobWriter, UserRecord } from "../store/types.ts";
+import type { Command } from "./protocol/commands.ts";
+import type { ProtocolMode, ResponseCode } from "./protocol/response.ts";
+import { existsResponse, expungeResponse, tagged, untaggedStatus, vanishedResponse } from "./protocol/response.ts";
+import type { ResponseChunk } from "./protocol/wire-values.ts";
+import { ImapError, fromStoreError } from "./errors.ts";
+import type { ImapDeps, ImapLimits, ImapListenerSpec } from "./types.ts";
+import { MailboxView } from "./mailbox-view.ts";
+import { COMMANDS } from "./commands/index.ts";
+import { flagFetchResponses } from "./fetch.ts";
+import { AlreadyAnswered } from "./commands/starttls.ts";
+
+export type SessionState =
+  | { kind: "not-authenticated" }
+  | { kind: "authenticated"; user: UserRecord }
+  | { kind: "selected"; user: UserRecord; view: MailboxView }
+  | { kind: "logout" };
+
+export type StateKind = SessionState["kind"];
+
+/** What the session needs from its connection. */
+export interface Transport {
+  write(chunks: ResponseChunk[]): Promise<void>;
+  /** The next continuation line (AUTHENTICATE response, IDLE's DONE); null when the client left. */
+  readLine(): Promise<string | null>;
+  /** RFC 9051 §6.2.1: after the tagged OK, negotiate TLS on the same socket. */
+  startTls(): Promise<void>;
+  readonly tls: boolean;
+  readonly remoteAddress: string;
+  readonly listener: ImapListenerSpec;
+}
+
+export class Session {
+  readonly deps: ImapDeps;
+  readonly limits: ImapLimits;
+  readonly log: Logger;
+  readonly t: Transport;
+  state: SessionState = { kind: "not-authenticated" };
+  mode: ProtocolMode = { rev2: false, utf8: false };
+  /** RFC 5161 ENABLEd extensions. */
+  enabled = new Set<string>();
+  /** RFC 7162 §3.1: CONDSTORE becomes active with ENABLE or the first CONDSTORE-ish command. */
+  condstore = false;
+  /** RFC 5182 SEARCHRES: UIDs saved by SEARCH RETURN (SAVE). */
+  saved: number[] | null = null;
+  idling = false;
+  /** Set by the connection registry: called when a user logs in (connection caps). */
+  onLogin: (user: UserRecord) => ImapError | null = () => null;
+  #unsubscribe: (() => void) | null = null;
+  #dirty = false;
+  #idleQueue: Promise<void> = Promise.resolve();
+  /** APPEND literals being streamed into temporary blobs, by the reader's stream id. */
+  #streams = new Map<number, BlobWriter>();
+
+  constructor(deps: ImapDeps, limits: ImapLimits, log: Logger, t: Transport) {
+    this.deps = deps;
+    this.limits = limits;
+    this.log = log;
+    this.t = t;
+  }
+
+  get qresync(): boolean {
+    return this.enabled.has("QRESYNC");
+  }
+
+  user(): UserRecord {
+    if (this.state.kind === "authenticated" || this.state.kind === "selected") return this.state.user;
+    throw new ImapError("BAD", "Not authenticated");
+  }
+
+  view(): MailboxView {
+    if (this.state.kind === "selected") return this.state.view;
+    throw new ImapError("BAD", "No mailbox selected");
+  }
+
+  send(chunks: ResponseChunk[] | null): Promise<void> {
+    return chunks ? this.t.write(chunks) : Promise.resolve();
+  }
+
+  /** Runs one parsed command: state check, handler, pending updates, tagged response. */
+  async run(cmd: Command): Promise<void> {
+    const entry = COMMANDS[cmd.name];
+    if (!entry.states.includes(this.state.kind)) {
+      const why = this.state.kind === "not-authenticated" ? "Log in first" : this.state.kind === "selected" || entry.states.includes("selected") ? "Select a mailbox first" : "Not allowed now";
+      await this.send(tagged(cmd.tag, "BAD", `${cmd.name}: ${why}`));
+      return;
+    }
+    let result: { text: string; code?: ResponseCode | null } | void;
+    try {
+      result = await entry.run(this, cmd);
+    } catch (e) {
+      this.abortStreams();
+      if (e instanceof AlreadyAnswered) return;
+      const err = e instanceof ImapError ? e : fromStoreError(e);
+      if (err) {
+        if (!err.userFault) this.log.warn({ err: e, cmd: cmd.name }, "imap command failed");
+        await this.announce(cmd);
+        await this.send(tagged(cmd.tag, err.status, err.message, err.code));
+        return;
+      }
+      this.log.error({ err: e, cmd: cmd.name }, "imap command crashed");
+      await this.send(tagged(cmd.tag, "NO", "Internal error", { code: "SERVERBUG" }));
+      return;
+    }
+    if (this.state.kind === "logout") {
+      await this.send(tagged(cmd.tag, "OK", result?.text ?? "done", result?.code));
+      return;
+    }
+    await this.announce(cmd);
+    await this.send(tagged(cmd.tag, "OK", result?.text ?? `${cmd.name} completed`, result?.code));
+  }
+
+  /** Subscribe to the change bus for the newly selected mailbox (and leave the old one). */
+  watch(view: MailboxView | null): void {
+    this.#unsubscribe?.();
+    this.#unsubscribe = null;
+    this.#dirty = false;
+    if (view) this.#unsubscribe = this.deps.changeBus.subscribe(view.mailboxId, this.#onChange);
+  }
+
+  /** Tell the other sessions on a mailbox to look again. */
+  publish(mailboxId: number): void {
+    this.deps.changeBus.publish(mailboxId, this.#onChange);
+    if (this.state.kind === "selected" && this.state.view.mailboxId === mailboxId) this.#dirty = true;
+  }
+
+  #onChange = (): void => {
+    this.#dirty = true;
+    if (this.idling) this.#idleQueue = this.#idleQueue.then(() => this.#idleUpdate());
+  };
+
+  async #idleUpdate(): Promise<void> {
+    if (!this.idling) return;
+    try {
+      await this.announce(null);
+    } catch (e) {
+      this.log.warn({ err: e }, "idle update failed");
+    }
+  }
+
+  /**
+   * Sends what changed in the selected mailbox, if anything: EXISTS, FETCH FLAGS, and EXPUNGE
+   * (or VANISHED with QRESYNC) unless the command forbids it (invariant 3). cmd null: IDLE.
+   */
+  async announce(cmd: Command | null, force = false): Promise<void> {
+    if (this.state.kind !== "selected") return;
+    const view = this.state.view;
+    const mayExpunge = cmd === null || expungeAllowed(cmd);
+    if (!this.#dirty && !force && !(mayExpunge && view.hasGone())) return;
+    if (this.#dirty || force) {
+      this.#dirty = false;
+      await view.refresh(this.deps.store);
+    }
+    const out: ResponseChunk[] = [];
+    if (mayExpunge) {
+      const gone = view.takeExpunged();
+      if (gone.length) {
+        if (this.qresync) out.push(...(vanishedResponse(gone.map((g) => g.uid), false) ?? []));
+        else for (const g of gone) out.push(...expungeResponse(g.seq));
+      }
+    }
+    const added = view.takeAdded();
+    if (added) out.push(...existsResponse(view.exists));
+    const flagged = view.takeFlagChanges();
+    if (flagged.length) out.push(...flagFetchResponses(this, view, flagged));
+    if (out.length) await this.send(out);
+  }
+
+  /** A chunk of a streamed APPEND literal: written to a temporary blob (awaits back-pressure). */
+  async streamData(id: number, bytes: Buffer): Promise<void> {
+    let w = this.#streams.get(id);
+    if (!w) {
+      w = this.deps.blobs.create();
+      this.#streams.set(id, w);
+    }
+    await w.write(bytes);
+  }
+
+  /** The blob writer of a finished streamed literal (APPEND takes it). */
+  takeStream(id: number): BlobWriter | null {
+    const w = this.#streams.get(id) ?? null;
+    this.#streams.delete(id);
+    // A zero-length literal has no data events: give it an empty writer.
+    return w ?? this.deps.blobs.create();
+  }
+
+  /** Drop temporary blobs of a command that failed or was refused. */
+  abortStreams(): void {
+    for (const w of this.#streams.values()) void w.abort().catch(() => undefined);
+    this.#streams.clear();
+  }
+
+  /** IDLE ended: wait for updates being written, so the tagged OK comes after them. */
+  async endIdle(): Promise<void> {
+    this.idling = false;
+    await this.#idleQueue;
+  }
+
+  /** Called by the server's sweep while the session idles. */
+  keepalive(): Promise<void> {
+    return this.send(untaggedStatus("OK", "Still here"));
+  }
+
+  close(): void {
+    this.watch(null);
+    this.idling = false;
+    this.abortStreams();
+  }
+}
+
+/** RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE or SEARCH (UID forms excepted). */
+function expungeAllowed(cmd: Command): boolean {
+  if (cmd.name === "FETCH" || cmd.name === "STORE" || cmd.name === "SEARCH") return cmd.uid;
+  return true;
+}
