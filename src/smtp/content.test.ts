@@ -1,5 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { ContentInspector } from "./content.ts";
 import type { ContentStats } from "./content.ts";
 
@@ -51,4 +52,52 @@ test("NUL and 8-bit octets", () => {
 test("51 Received fields are counted exactly", () => {
   const hdr = "Received: from x by y; Mon, 1 Jan 2026 00:00:00 +0000\r\n".repeat(51);
   assert.equal(statsEverySplit(`${hdr}\r\nbody\r\n`).receivedCount, 51);
+});
+
+// A naive reference written from the definitions, to check the optimised loop.
+function reference(s: string) {
+  const lines = s.split("\n");
+  const last = lines.pop()!;
+  let longest = 0;
+  let received = 0;
+  let inHeader = true;
+  const headOf = (l: string) => l.replace(/\r/g, "").slice(0, 24);
+  for (const l of lines) {
+    longest = Math.max(longest, l.length + (l.endsWith("\r") ? 1 : 2));
+    if (inHeader) {
+      if (headOf(l) === "") inHeader = false;
+      else if (/^received[ \t]*:/i.test(headOf(l))) received++;
+    }
+  }
+  if (last !== "") {
+    longest = Math.max(longest, last.length - (last.endsWith("\r") ? 1 : 0) + 2);
+    if (inHeader && headOf(last) !== "" && /^received[ \t]*:/i.test(headOf(last))) received++;
+  }
+  return {
+    size: s.length,
+    receivedCount: received,
+    bareLf: (s.match(/(?<!\r)\n/g) ?? []).length,
+    bareCr: (s.match(/\r(?!\n)/g) ?? []).length,
+    nul: (s.match(/\0/g) ?? []).length,
+    longestLine: longest,
+    eightBit: /[\x80-\xff]/.test(s),
+  };
+}
+
+test("fuzz: the counts match a naive reference under any chunking", () => {
+  const tok = fc.constantFrom("Received: x", "received :y", "X-Received: z", "\r\n", "\n", "\r", "a", "\0", "\xe9", " ", "\r\n\r\n", "x".repeat(30));
+  fc.assert(
+    fc.property(fc.array(tok, { maxLength: 40 }).map((a) => a.join("")), fc.array(fc.nat(400), { maxLength: 4 }), (s, cuts) => {
+      const b = Buffer.from(s, "latin1");
+      const pts = [...new Set(cuts.map((c) => c % (b.length + 1)))].sort((x, y) => x - y);
+      const c = new ContentInspector();
+      let prev = 0;
+      for (const p of [...pts, b.length]) {
+        c.write(b.subarray(prev, p));
+        prev = p;
+      }
+      assert.deepEqual(c.stats(), reference(s));
+    }),
+    { numRuns: 500 },
+  );
 });
