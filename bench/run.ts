@@ -6,7 +6,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import os from "node:os";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import type { BenchCase, CaseResult } from "./support/case.ts";
+import { envInt, median, type BenchCase, type CaseResult } from "./support/case.ts";
 import { renderTable } from "./support/table.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -44,6 +44,7 @@ async function main(): Promise<number> {
     console.error(`unknown case(s): ${unknown.join(", ")}\n${usage(cases)}`);
     return 2;
   }
+  const repeat = envInt(process.env, "BENCH_REPEAT", 1) || 1;
   const selected = args.length ? cases.filter((c) => args.includes(c.name)) : cases;
   const resultsDir = path.join(root, "bench", "results");
   await fs.mkdir(resultsDir, { recursive: true });
@@ -55,7 +56,15 @@ async function main(): Promise<number> {
     const log = (msg: string) => process.stderr.write(`[${c.name} ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
     try {
       log(`start: ${c.description}`);
-      const result: CaseResult = await c.run({ tmpDir, root, log, env: process.env });
+      const runs: CaseResult[] = [];
+      for (let i = 0; i < repeat; i++) {
+        if (repeat > 1) log(`run ${i + 1} of ${repeat}`);
+        const runDir = path.join(tmpDir, `run${i + 1}`);
+        await fs.mkdir(runDir, { mode: 0o755 });
+        runs.push(await c.run({ tmpDir: runDir, root, log, env: process.env }));
+        await fs.rm(runDir, { recursive: true, force: true });
+      }
+      const result = medianOf(runs);
       console.log(`\n${renderTable(c.name, result)}\n`);
       const file = path.join(resultsDir, `${c.name}-${started.toISOString().replace(/[:.]/g, "-")}.json`);
       const record = {
@@ -64,7 +73,9 @@ async function main(): Promise<number> {
         finishedAt: new Date().toISOString(),
         host: { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model, memBytes: os.totalmem(), kernel: os.release() },
         node: process.version,
+        repeat,
         ...result,
+        runs: repeat > 1 ? runs : undefined,
       };
       await fs.writeFile(file, JSON.stringify(record, null, 2) + "\n");
       log(`results: ${path.relative(root, file)}`);
@@ -76,6 +87,29 @@ async function main(): Promise<number> {
     }
   }
   return failed ? 1 : 0;
+}
+
+/** Several runs of one case folded into one table: each figure is the median over the runs
+ * (BENCH_REPEAT=3), since this machine varies by tens of percent between runs. */
+function medianOf(runs: CaseResult[]): CaseResult {
+  if (runs.length === 1) return runs[0];
+  const last = runs[runs.length - 1];
+  const med = (xs: Array<number | null>) => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length ? median(v) : null;
+  };
+  return {
+    ...last,
+    sections: last.sections.map((section, si) => ({
+      ...section,
+      rows: section.rows.map((row, ri) => ({
+        ...row,
+        freehold: med(runs.map((r) => r.sections[si]?.rows[ri]?.freehold ?? null)),
+        reference: med(runs.map((r) => r.sections[si]?.rows[ri]?.reference ?? null)),
+      })),
+    })),
+    notes: [`figures are medians of ${runs.length} runs; notes are from the last run`, ...last.notes],
+  };
 }
 
 process.exitCode = await main();
