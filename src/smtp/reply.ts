@@ -45,8 +45,3 @@ export function formatReply(r: Reply): string {
   }
   return out;
 }
-
-/** RFC 5321 §4.2: 2yz positive, 3yz intermediate, 4yz transient, 5yz permanent. */
-export function isPositive(r: Reply): boolean {
-  return r.code < 400;
-}

@@ -20,7 +20,7 @@ export interface Transaction {
 export interface ChunkedBody {
   readonly sink: MessageSink;
   readonly inspector: ContentInspector;
-  /** A fault seen in an earlier chunk; the transaction is answered with it at the end. */
+  /** Chunks received so far. */
   chunks: number;
 }
 
@@ -33,10 +33,6 @@ export type SessionState =
   | { readonly phase: "bdat"; readonly helo: HeloInfo; readonly tx: Transaction; readonly body: ChunkedBody };
 
 export type Phase = SessionState["phase"];
-
-export const ALL_PHASES: readonly Phase[] = ["start", "ready", "mail", "rcpt", "data", "bdat"];
-/** Phases in which a command line can arrive at all (data is consumed by the DATA command). */
-export const COMMAND_PHASES: readonly Phase[] = ["start", "ready", "mail", "rcpt", "bdat"];
 
 export function initialState(): SessionState {
   return { phase: "start" };
