@@ -130,6 +130,7 @@ test("SMTPUTF8: UTF-8 addresses only with the parameter; Received says UTF8SMTP"
   t.handler.users.add("jöran@freehold.test");
   const c = await ehloClient(t.port);
   assert.equal((await c.cmd("MAIL FROM:<jöran@bücher.test>")).raw, "553 5.6.7 Non-ASCII address requires SMTPUTF8");
+  assert.equal((await c.cmd('MAIL FROM:<"jö SMTPUTF8 "@bücher.test>')).raw, "553 5.6.7 Non-ASCII address requires SMTPUTF8");
   assert.equal((await c.cmd("MAIL FROM:<jöran@bücher.test> SMTPUTF8")).raw, "250 2.1.0 Sender OK");
   assert.equal((await c.cmd("RCPT TO:<jöran@freehold.test>")).raw, "250 2.1.5 Recipient OK");
   assert.equal((await c.cmd("DATA")).code, 354);

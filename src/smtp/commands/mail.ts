@@ -40,6 +40,9 @@ function parse(args: string, ctx: CommandContext): MailArgs {
     dsn: ctx.features.dsn,
     claim,
   });
+  // The SMTPUTF8 sniffing above only widened what the path parser accepts; the parameter itself
+  // decides (a quoted local part could contain the word).
+  if (!params.smtputf8 && path.mailbox && hasNonAscii(path.mailbox.address)) throw new SmtpError("utf8NotAllowed");
   return { path, params };
 }
 
