@@ -37,8 +37,10 @@ export function parseHeaderFields(buf: Buffer, start: number, end: number): Head
       pos = le;
       continue;
     }
-    const colon = buf.indexOf(0x3a, pos);
-    if (colon < 0 || colon >= le) {
+    // Search this line only: a long run of colon-less lines must stay linear.
+    const c = buf.subarray(pos, le).indexOf(0x3a);
+    const colon = c < 0 ? -1 : pos + c;
+    if (colon < 0) {
       const name = buf.toString("latin1", pos, le).replace(/[\r\n]+$/, "");
       fields.push({ name, colon: false, key: name.toLowerCase(), start: pos, end: le, valueStart: le });
     } else {
@@ -58,13 +60,17 @@ export function parseHeaderFields(buf: Buffer, start: number, end: number): Head
 export function fieldValue(buf: Buffer, f: HeaderField): Buffer {
   let s = f.valueStart;
   while (s < f.end && (buf[s] === 0x20 || buf[s] === 0x09)) s++;
-  const out: number[] = [];
+  const out = Buffer.allocUnsafe((f.end - s) * 3);
+  let n = 0;
   for (let i = s; i < f.end; i++) {
     const c = buf[i];
     if (c === 0x0a) continue;
     if (c === 0x0d && (i + 1 >= f.end || buf[i + 1] === 0x0a)) continue;
-    if (c === 0) out.push(0xef, 0xbf, 0xbd);
-    else out.push(c);
+    if (c === 0) {
+      out[n++] = 0xef;
+      out[n++] = 0xbf;
+      out[n++] = 0xbd;
+    } else out[n++] = c;
   }
-  return Buffer.from(out);
+  return Buffer.from(out.subarray(0, n));
 }

@@ -22,13 +22,17 @@ function quotable(b: Buffer): boolean {
 export function imapString(s: string | Buffer): Buffer {
   const b = typeof s === "string" ? Buffer.from(s, "latin1") : s;
   if (quotable(b)) {
-    const parts: number[] = [0x22];
+    let esc = 0;
+    for (const c of b) if (c === 0x22 || c === 0x5c) esc++;
+    const out = Buffer.allocUnsafe(b.length + esc + 2);
+    let n = 0;
+    out[n++] = 0x22;
     for (const c of b) {
-      if (c === 0x22 || c === 0x5c) parts.push(0x5c);
-      parts.push(c);
+      if (c === 0x22 || c === 0x5c) out[n++] = 0x5c;
+      out[n++] = c;
     }
-    parts.push(0x22);
-    return Buffer.from(parts);
+    out[n++] = 0x22;
+    return out;
   }
   // RFC 3501 §4.3: literal is "{" number "}" CRLF *CHAR8. A literal cannot carry NUL (RFC 3501
   // §9 CHAR8); Dovecot maps NUL to 0x80 before we get here (see forHumans), and so do we.
@@ -63,17 +67,18 @@ export function renderImap(v: ImapValue): Buffer {
  * reads as one line and never needs a literal only because of its line breaks.
  */
 export function forHumans(b: Buffer): Buffer {
-  const out: number[] = [];
+  const out = Buffer.allocUnsafe(b.length);
+  let n = 0;
   let lwsp = true;
   for (const c of b) {
     if (c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a) {
-      if (!lwsp) out.push(0x20);
+      if (!lwsp) out[n++] = 0x20;
       lwsp = true;
     } else {
-      out.push(c === 0 ? 0x80 : c);
+      out[n++] = c === 0 ? 0x80 : c;
       lwsp = false;
     }
   }
-  if (lwsp && out.length > 0) out.pop();
-  return Buffer.from(out);
+  if (lwsp && n > 0) n--;
+  return Buffer.from(out.subarray(0, n));
 }
