@@ -58,7 +58,9 @@ test("imapflow: IDLE, CONDSTORE, MOVE", async (t) => {
 
     await t.test("CONDSTORE: FETCH CHANGEDSINCE returns only changed messages with MODSEQ", async () => {
       await h.deliver("INBOX", sampleMessage(3));
-      const before = (await a.status("INBOX", { highestModseq: true })).highestModseq!;
+      const st = await a.status("INBOX", { highestModseq: true });
+      assert.ok(st && st.highestModseq);
+      const before = st.highestModseq;
       await b.messageFlagsAdd("1", ["$Important"], { uid: true });
       const changed = [];
       for await (const m of a.fetch("1:*", { uid: true, flags: true }, { uid: true, changedSince: before })) changed.push(m);
