@@ -268,3 +268,8 @@ export function parseAddressList(value: string): AddressItem[] {
 export function flattenMailboxes(items: AddressItem[]): Mailbox[] {
   return items.flatMap((it) => (isGroup(it) ? it.members : [it]));
 }
+
+/** "local@domain" of a mailbox, or null when either part is missing (e.g. for From: checks). */
+export function mailboxAddress(m: Mailbox): string | null {
+  return m.local !== null && m.domain !== null ? `${m.local}@${m.domain}` : null;
+}

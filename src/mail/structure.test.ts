@@ -107,6 +107,17 @@ test("deep nesting stops at MAX_DEPTH without throwing", () => {
   assert.ok(renderImap(bodyStructureValue(buildBodyStructure(buf, idx))).length > 0);
 });
 
+test("stays linear on a huge header-like body (colon-less lines inside message/rfc822)", () => {
+  const lines = "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo".repeat(2) + "\r\n";
+  const buf = Buffer.from(`Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: message/rfc822\r\n\r\n${lines.repeat(60_000)}--x--\r\n`);
+  const t = performance.now();
+  const idx = indexMessage(buf);
+  buildBodyStructure(buf, idx);
+  // About 4 MB; quadratic scanning took minutes, linear takes well under a second.
+  assert.ok(performance.now() - t < 5000, `took ${performance.now() - t} ms`);
+  assert.equal(idx.root.children[0].children[0].headerEnd, buf.length - "\r\n--x--\r\n".length);
+});
+
 test("vectors: every .eml indexes with consistent ranges", (t) => {
   const files = ["rfc", "thirdparty", "malformed"].flatMap((d) =>
     fs.existsSync(path.join(mimeDir, d)) ? fs.readdirSync(path.join(mimeDir, d)).filter((f) => f.endsWith(".eml")).map((f) => path.join(mimeDir, d, f)) : [],
