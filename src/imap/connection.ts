@@ -15,6 +15,7 @@ import { Session } from "./session.ts";
 import type { Transport } from "./session.ts";
 import { capabilities } from "./capabilities.ts";
 import { isMessageSlice } from "./message-source.ts";
+import { nulTo80 } from "./fetch.ts";
 import type { ImapDeps, ImapLimits, ImapListenerSpec } from "./types.ts";
 
 /** Above this many unread octets the socket is paused until the reader catches up. */
@@ -109,10 +110,11 @@ export class Connection implements Transport {
       if (Buffer.isBuffer(c)) await this.#writeBuf(c);
       else if (isMessageSlice(c.source)) {
         for (const seg of c.source.segments) {
-          if (Buffer.isBuffer(seg)) await this.#writeBuf(seg);
+          if (Buffer.isBuffer(seg)) await this.#writeBuf(nulTo80(seg));
           else {
             const rs = await this.#deps.blobs.read(seg.blobId, { start: seg.start, end: seg.end });
-            for await (const part of rs) await this.#writeBuf(part as Buffer);
+            // Literal data is CHAR8 (RFC 3501 §9): NUL goes out as 0x80 (see fetch.ts).
+            for await (const part of rs) await this.#writeBuf(nulTo80(part as Buffer));
           }
         }
       } else throw new Error("unknown deferred body");

@@ -45,9 +45,19 @@ export function fetchLine(seq: number, items: Item[]): ResponseChunk[] {
 const rawItem = (name: string, v: string): Item => ({ name, value: Buffer.from(v, "utf8") });
 
 function literal(data: Buffer, binary = false): Buffer {
-  // RFC 3516 §4.2: literal8 (~{n}) when the data holds NUL.
+  // RFC 3516 §4.2: literal8 (~{n}) when BINARY data holds NUL. A plain literal is CHAR8 (RFC 3501
+  // §9: %x01-ff), so NUL in BODY[...] data goes out as 0x80, as Dovecot does (sizes unchanged).
   const b8 = binary && data.includes(0);
-  return Buffer.concat([Buffer.from(`${b8 ? "~" : ""}{${data.length}}\r\n`), data]);
+  const bytes = !binary ? nulTo80(data) : data;
+  return Buffer.concat([Buffer.from(`${b8 ? "~" : ""}{${data.length}}\r\n`), bytes]);
+}
+
+/** NUL → 0x80 (copying only when there is a NUL). */
+export function nulTo80(b: Buffer): Buffer {
+  if (!b.includes(0)) return b;
+  const c = Buffer.from(b);
+  for (let i = c.indexOf(0); i >= 0; i = c.indexOf(0, i + 1)) c[i] = 0x80;
+  return c;
 }
 
 export function flagsText(flags: readonly string[]): string {
