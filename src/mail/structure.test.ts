@@ -4,7 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
-import { indexMessage, MAX_DEPTH, type MessageIndex, type MimePart } from "./structure.ts";
+import { indexMessage, MAX_DEPTH, MAX_PARTS, type MessageIndex, type MimePart } from "./structure.ts";
 import { allPartPaths, parseSectionSpec, sectionBytes } from "./section.ts";
 import { buildBodyStructure, bodyStructureValue } from "./bodystructure.ts";
 import { buildEnvelope, envelopeValue } from "./envelope.ts";
@@ -105,6 +105,16 @@ test("deep nesting stops at MAX_DEPTH without throwing", () => {
   assert.equal(idx.limited, true);
   checkInvariants(idx);
   assert.ok(renderImap(bodyStructureValue(buildBodyStructure(buf, idx))).length > 0);
+});
+
+test("part count stops at MAX_PARTS; the rest stays in the multipart's body", () => {
+  const body = "--b\r\nContent-Type: text/plain\r\n\r\nx\r\n".repeat(MAX_PARTS + 100) + "--b--\r\n";
+  const buf = Buffer.from(`Content-Type: multipart/mixed; boundary=b\r\n\r\n${body}`);
+  const idx = indexMessage(buf);
+  assert.equal(idx.limited, true);
+  assert.ok(idx.root.children.length < MAX_PARTS);
+  assert.equal(idx.root.bodyEnd, buf.length);
+  checkInvariants(idx);
 });
 
 test("stays linear on a huge header-like body (colon-less lines inside message/rfc822)", () => {
