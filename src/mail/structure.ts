@@ -139,31 +139,52 @@ class Parser {
     return null;
   }
 
-  part(start: number, depth: number, mimeChild: boolean, digestChild: boolean): Parsed {
+  /**
+   * Reads header lines from `start` to the blank line (included), the end of the data, or a
+   * boundary line, which cuts the header short: the line ending before it belongs to the boundary.
+   */
+  readHeader(start: number): { headerEnd: number; blankAt: number; hit: Hit | null } {
     const buf = this.buf;
-    this.parts++;
-    // --- header ---
     let pos = start;
-    let headerEnd = this.len;
-    let headerHit: Hit | null = null;
     let prevNl = 0;
-    let blankAt = -1;
     while (pos < this.len) {
       const le = lineEnd(buf, pos, this.len);
       if (buf[pos] === 0x0a || (buf[pos] === 0x0d && le === pos + 2 && buf[pos + 1] === 0x0a)) {
-        headerEnd = le;
-        blankAt = pos;
-        break;
+        return { headerEnd: le, blankAt: pos, hit: null };
       }
       const m = this.stack.length > 0 ? this.boundaryAt(pos, le) : null;
       if (m) {
-        headerEnd = pos - prevNl;
-        headerHit = { entry: m.entry, closing: m.closing, contentEnd: headerEnd, ancestorEnd: pos, lineStart: pos, lineEnd: le };
-        break;
+        const end = pos - prevNl;
+        return { headerEnd: end, blankAt: -1, hit: { entry: m.entry, closing: m.closing, contentEnd: end, ancestorEnd: pos, lineStart: pos, lineEnd: le } };
       }
       prevNl = newlineBefore(buf, le, pos);
       pos = le;
     }
+    return { headerEnd: this.len, blankAt: -1, hit: null };
+  }
+
+  /**
+   * A boundary line right after a header's blank line makes the blank line the line ending
+   * attached to that boundary (RFC 2046 §5.1.1): the header ends before it and the part is
+   * empty. The part's own new boundary (`own`) does not count; on a tie it is the newest, so wins.
+   */
+  boundaryAfterBlank(blankAt: number, at: number, own: Buffer | null): Hit | null {
+    const buf = this.buf;
+    const le = lineEnd(buf, at, this.len);
+    const m = this.boundaryAt(at, le);
+    if (!m) return null;
+    const ownEnd = own === null ? -1 : at + 2 + own.length;
+    const ownWins = own !== null && own.length >= m.entry.b.length && ownEnd <= le && buf.compare(own, 0, own.length, at + 2, ownEnd) === 0;
+    if (ownWins) return null;
+    return { entry: m.entry, closing: m.closing, contentEnd: blankAt, ancestorEnd: at, lineStart: at, lineEnd: le };
+  }
+
+  part(start: number, depth: number, mimeChild: boolean, digestChild: boolean): Parsed {
+    const buf = this.buf;
+    this.parts++;
+    const header = this.readHeader(start);
+    let headerEnd = header.headerEnd;
+    let headerHit = header.hit;
     const fields = parseHeaderFields(buf, start, headerEnd);
     let ctField = null;
     let mimeVersion = false;
@@ -196,18 +217,9 @@ class Parser {
     const boundary =
       kind === "multipart" ? contentType!.params.find(([n]) => n.toLowerCase() === "boundary")?.[1] : undefined;
     const own = boundary !== undefined && !atLimit ? boundaryBytes(boundary) : null;
-    if (blankAt >= 0 && this.stack.length > 0 && headerEnd < this.len) {
-      // A boundary line right after the blank line: the blank line is the CRLF attached to that
-      // boundary (RFC 2046 §5.1.1), so this header ends before it and the body is empty. The
-      // part's own new boundary does not count; on a tie it is the newest, so it wins.
-      const le = lineEnd(buf, headerEnd, this.len);
-      const m = this.boundaryAt(headerEnd, le);
-      const ownWins = own !== null && m !== null && own.length >= m.entry.b.length && buf.compare(own, 0, own.length, headerEnd + 2, headerEnd + 2 + own.length) === 0 && headerEnd + 2 + own.length <= le;
-      if (m && !ownWins) {
-        headerHit = { entry: m.entry, closing: m.closing, contentEnd: blankAt, ancestorEnd: headerEnd, lineStart: headerEnd, lineEnd: le };
-        headerEnd = blankAt;
-        part.headerEnd = part.bodyStart = part.bodyEnd = blankAt;
-      }
+    if (header.blankAt >= 0 && this.stack.length > 0 && headerEnd < this.len) {
+      headerHit = this.boundaryAfterBlank(header.blankAt, headerEnd, own);
+      if (headerHit) headerEnd = part.headerEnd = part.bodyStart = part.bodyEnd = header.blankAt;
     }
     if (headerHit) {
       // The header was cut short by a boundary: the part (and any encapsulated message) is empty.
