@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import fc from "fast-check";
 import libmime from "libmime";
 import { flattenMailboxes, isGroup, parseAddressList, type AddressItem, type Mailbox } from "./address.ts";
 import { envelopeAddresses } from "./envelope.ts";
@@ -124,4 +125,16 @@ test("address.json vectors (mail-parser)", (t) => {
   for (const f of failures) console.log(f);
   assert.ok(ran > 0, "zero address cases ran");
   assert.deepEqual(failures, []);
+});
+
+test("fuzz: address lists from a grammar alphabet never throw and render as ENVELOPE", () => {
+  const tok = fc.constantFrom("a", "b.c", "@", "<", ">", ",", ";", ":", '"', '"q\\" x"', "(", ")", "(c (d))", "[1.2.3.4]", " ", "\r\n ", "=?utf-8?q?x?=", "\u00e9", "\\");
+  fc.assert(
+    fc.property(fc.array(tok, { maxLength: 40 }), (toks) => {
+      const items = parseAddressList(toks.join(""));
+      const env = envelopeAddresses(items);
+      if (env !== null) for (const a of env) assert.ok(a.host !== null || a.name === null, "host NIL only in group markers");
+    }),
+    { numRuns: 500 },
+  );
 });

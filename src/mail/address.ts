@@ -241,6 +241,7 @@ class AddrParser {
   list(): AddressItem[] {
     const out: AddressItem[] = [];
     while (this.peek()) {
+      // RFC 5322 §4.4: obs-addr-list allows empty members; stray ";" are skipped the same way.
       if (this.isSpecial(",") || this.isSpecial(";")) {
         this.i++;
         continue;
@@ -248,12 +249,7 @@ class AddrParser {
       const before = this.i;
       const it = this.item(false);
       if (it) out.push(it);
-      // Skip garbage up to the next list separator.
-      while (this.peek() && !this.isSpecial(",")) {
-        if (this.i === before) this.i++;
-        else break;
-      }
-      if (this.i === before) this.i++;
+      if (this.i === before) this.i++; // a token no rule takes (e.g. a stray ">"): skip it
     }
     return out;
   }
