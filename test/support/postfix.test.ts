@@ -131,3 +131,29 @@ test("the benchmark load generator's count matches what smtp-sink received, in b
     assert.equal(sink.messages(), before + 40);
   }
 });
+
+test("Postfix as a remote MX on 127.0.0.2 delivers over LMTP to smtp-sink, captured to files", async (t) => {
+  const dumpDir = await makePeerDir("sink-dump");
+  t.after(() => fs.rm(dumpDir, { recursive: true, force: true }));
+  const sink = await startSmtpSink({ lmtp: true, dumpDir });
+  t.after(() => sink.stop());
+  const mx = await startPostfix({
+    host: "127.0.0.2",
+    hostname: "mx.remote.test",
+    virtualDomains: ["remote.test"],
+    lmtp: { host: sink.host, port: sink.port },
+  });
+  t.after(() => mx.stop());
+  const r = await swaks([
+    "--server", `127.0.0.2:${mx.port}`, "--from", "a@client.test", "--to", "bob@remote.test",
+    "--header", "Subject: over lmtp",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(await sink.waitForMessages(1, 20_000));
+  const dumps = await sink.dumps();
+  assert.equal(dumps.length, 1);
+  const text = await fs.readFile(dumps[0], "latin1");
+  assert.match(text, /bob@remote\.test/);
+  assert.match(text, /^Subject: over lmtp/m);
+  assert.match(text, /by mx\.remote\.test \(Postfix\)/);
+});

@@ -109,7 +109,11 @@ export function renderMainCf(
     mydomain: "postfix.test",
     myorigin: "$mydomain",
     mydestination: "",
-    inet_interfaces: o.host,
+    // Postfix accepts only addresses configured on an interface here; lo carries 127.0.0.1 only
+    // (127.0.0.2 answers through the /8 route), so another 127.x address is declared a proxy
+    // interface (still "this machine" for loop detection) and bound through master.cf.
+    inet_interfaces: o.host.includes(":") ? o.host : "127.0.0.1",
+    proxy_interfaces: o.host.includes(":") || o.host === "127.0.0.1" ? "" : o.host,
     inet_protocols: o.host.includes(":") ? "ipv6" : "ipv4",
     smtp_bind_address: o.host.includes(":") ? "" : o.host,
     lmtp_bind_address: o.host.includes(":") ? "" : o.host,
@@ -269,7 +273,8 @@ export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixIn
     const m = master;
     await waitForGreeting(host, port, { timeoutMs: 20_000, isAlive: () => m.alive() }).catch(async (err: Error) => {
       const log = await fs.readFile(path.join(stateDir, "maillog"), "utf8").catch(() => "");
-      throw new Error(`postfix did not start on ${host}:${port}: ${err.message}\n${output}${log}`);
+      // A fatal error before postlogd runs goes to syslog, which this setup does not have.
+      throw new Error(`postfix did not start on ${host}:${port}: ${err.message}\n${output}${log || "(no log: Postfix stopped before its logger started, usually over a main.cf setting)"}`);
     });
   } catch (err) {
     await cleanup();
