@@ -5,6 +5,8 @@ import type { Session } from "./session.ts";
 /** Extensions available after login (RFC 9051 §6.1.1 lets the list change with state). */
 const AUTHENTICATED = [
   "IMAP4rev1",
+  "IMAP4rev2", // RFC 9051, after ENABLE IMAP4rev2
+  "UTF8=ACCEPT", // RFC 6855
   "LITERAL+", // RFC 7888
   "SASL-IR", // RFC 4959
   "ID", // RFC 2971

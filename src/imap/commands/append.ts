@@ -38,6 +38,8 @@ export const append: CommandEntry<"APPEND"> = {
     const uids: number[] = [];
     let uidValidity = target.uidValidity;
     for (const m of cmd.messages) {
+      // RFC 6855 §4: the UTF8 (~{n}) form only once UTF8=ACCEPT is enabled.
+      if (m.utf8 && !s.mode.utf8) throw new ImapError("BAD", "Enable UTF8=ACCEPT first");
       if (m.data.kind === "inline" && m.data.bytes.length === 0) throw no("Empty message");
       const blob = await stage(s, m.data);
       const flags = m.flags.filter((f) => f.toLowerCase() !== "\\recent");

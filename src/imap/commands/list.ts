@@ -78,7 +78,7 @@ export const list: CommandEntry<"LIST"> = {
       }
       if (sel.specialUse && !e.mb?.specialUse) continue;
       const attrs: string[] = [];
-      if (!e.mb) attrs.push(cmd.extended ? "\\NonExistent" : "\\Noselect");
+      if (!e.mb) attrs.push(cmd.extended || s.mode.rev2 ? "\\NonExistent" : "\\Noselect");
       attrs.push(e.hasChildren ? "\\HasChildren" : "\\HasNoChildren");
       if ((sel.subscribed || ret.subscribed) && e.mb?.subscribed) attrs.push("\\Subscribed");
       if (e.mb?.specialUse) attrs.push(e.mb.specialUse);

@@ -16,8 +16,9 @@ export async function deselect(s: Session): Promise<void> {
   if (s.state.kind !== "selected") return;
   s.watch(null);
   s.state = { kind: "authenticated", user: s.state.user };
-  // RFC 7162 §3.2.11: with QRESYNC the client learns where the old mailbox's responses end.
-  if (s.qresync) await s.send(untaggedStatus("OK", "Previous mailbox closed", { code: "CLOSED" }));
+  // RFC 7162 §3.2.11, RFC 9051 §6.3.2: with QRESYNC or IMAP4rev2 the client learns where the old
+  // mailbox's responses end.
+  if (s.qresync || s.mode.rev2) await s.send(untaggedStatus("OK", "Previous mailbox closed", { code: "CLOSED" }));
 }
 
 export const select: CommandEntry<"SELECT" | "EXAMINE"> = {

@@ -34,7 +34,7 @@ export const store: CommandEntry<"STORE"> = {
       const changes = todo.length ? await tx.mail.setFlags(mailboxId, todo, flags, MODES[cmd.op]) : [];
       return { changes, modified };
     });
-    for (const c of changes) view.setFlags(c.uid, c.flags, c.modseq, !cmd.silent);
+    for (const c of changes) view.setFlags(c.uid, c.flags, c.modseq, true);
     if (changes.length) s.publish(mailboxId);
     const changed = new Map(changes.map((c) => [c.uid, c]));
     const modSet = new Set(modified);
