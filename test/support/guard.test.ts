@@ -29,3 +29,24 @@ test("loopback guard lets loopback through", async () => {
   assert.equal(got, "hi");
   server.close();
 });
+
+test("loopback guard checks the addresses a custom lookup yields", async () => {
+  const server = net.createServer((c) => c.end("ok"));
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as net.AddressInfo).port;
+  const via = (addr: string) =>
+    new Promise<string>((resolve, reject) => {
+      const c = net.connect({
+        host: "mx.example.test",
+        port,
+        lookup: (_n: string, _o: unknown, cb: (e: Error | null, a: string, f: number) => void) => (_o as { all?: boolean }).all ? cb(null, [{ address: addr, family: 4 }] as unknown as string, 4) : cb(null, addr, 4),
+      } as net.NetConnectOpts);
+      let d = "";
+      c.on("data", (b) => (d += b));
+      c.on("end", () => resolve(d));
+      c.on("error", reject);
+    });
+  assert.equal(await via("127.0.0.1"), "ok");
+  await assert.rejects(via("192.0.2.7"), /loopback guard/);
+  server.close();
+});

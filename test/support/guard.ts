@@ -16,23 +16,38 @@ function refuse(what: string, host: string): never {
   throw new Error(`loopback guard: ${what} to ${host} refused (tests may only reach 127.0.0.0/8 and ::1)`);
 }
 
+type LookupCb = (err: Error | null, address: unknown, family?: number) => void;
+
+function guardedLookup(inner: (...a: unknown[]) => void) {
+  return (name: string, opts: unknown, cb: LookupCb) =>
+    inner(name, opts, (err: Error | null, address: unknown, family?: number) => {
+      const list = Array.isArray(address) ? (address as Array<{ address: string }>).map((a) => a.address) : [address];
+      const bad = err ? undefined : list.find((a) => typeof a !== "string" || !isLoopback(a));
+      if (bad !== undefined) cb(new Error(`loopback guard: TCP connect to ${name} (${String(bad)}) refused`), address, family);
+      else cb(err, address, family);
+    });
+}
+
 const origConnect = net.Socket.prototype.connect;
 net.Socket.prototype.connect = function (this: net.Socket, ...args: unknown[]) {
   const first = args[0];
   let host: string | undefined;
   let isPath = false;
-  if (typeof first === "object" && first !== null && !Array.isArray(first)) {
-    const o = first as { host?: string; path?: string };
-    host = o.host;
-    isPath = typeof o.path === "string";
+  // net.connect() hands us its normalised arguments: an array whose first item is the options.
+  const holder: unknown[] | null = Array.isArray(first) ? first : typeof first === "object" && first !== null ? args : null;
+  if (holder) {
+    const o = holder[0] as { host?: string; path?: string; lookup?: (...a: unknown[]) => void } | undefined;
+    host = o?.host;
+    isPath = typeof o?.path === "string";
+    if (o && typeof o.lookup === "function" && host !== undefined && net.isIP(host) === 0) {
+      // A name resolved by our own Resolver (a `lookup` option): check the addresses it yields.
+      holder[0] = { ...o, lookup: guardedLookup(o.lookup) };
+      host = undefined;
+    }
   } else if (typeof first === "number" || (typeof first === "string" && /^\d+$/.test(first))) {
     host = typeof args[1] === "string" ? (args[1] as string) : "localhost";
   } else if (typeof first === "string") {
     isPath = true; // a Unix socket path
-  } else if (Array.isArray(first)) {
-    const o = first[0] as { host?: string; path?: string } | undefined;
-    host = o?.host;
-    isPath = typeof o?.path === "string";
   }
   if (!isPath && host !== undefined && !isLoopback(host)) refuse("TCP connect", host);
   return (origConnect as (...a: unknown[]) => net.Socket).apply(this, args);
