@@ -29,6 +29,7 @@ const AUTHENTICATED = [
   "QUOTA=RES-STORAGE",
   "BINARY", // RFC 3516
   "STATUS=SIZE", // RFC 8438
+  "COMPRESS=DEFLATE", // RFC 4978
 ];
 
 export function capabilities(s: Session): string[] {

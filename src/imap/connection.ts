@@ -4,6 +4,7 @@
 // while a command runs, so neither a slow reader nor a fast writer grows our memory.
 import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
+import zlib from "node:zlib";
 import type { Logger } from "../log/logger.ts";
 import { CommandReader, decideLiteral } from "./protocol/reader.ts";
 import type { LiteralAnnouncement, ReaderEvent } from "./protocol/reader.ts";
@@ -34,6 +35,9 @@ export class Connection implements Transport {
   #socket: Socket;
   #reader: CommandReader;
   #waiter: (() => void) | null = null;
+  /** RFC 4978 COMPRESS=DEFLATE streams, once negotiated. */
+  #deflate: zlib.DeflateRaw | null = null;
+  #inflate: zlib.InflateRaw | null = null;
   #closed = false;
   #done: Promise<void>;
   #resolveDone!: () => void;
@@ -64,6 +68,14 @@ export class Connection implements Transport {
   }
 
   #onData = (chunk: Buffer): void => {
+    if (this.#inflate) {
+      this.#inflate.write(chunk);
+      return;
+    }
+    this.#onPlain(chunk);
+  };
+
+  #onPlain = (chunk: Buffer): void => {
     this.lastActivity = this.#deps.clock.now();
     this.#reader.push(chunk);
     if (this.#reader.buffered > READ_HIGH_WATER) this.#socket.pause();
@@ -119,11 +131,21 @@ export class Connection implements Transport {
         }
       } else throw new Error("unknown deferred body");
     }
+    // RFC 4978 §4: flush the compressor at the end of each response batch, so the client can
+    // decode everything sent so far.
+    const d = this.#deflate;
+    if (d && !this.#closed) await new Promise<void>((r) => d.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
   }
 
   async #writeBuf(b: Buffer): Promise<void> {
     if (this.#closed || b.length === 0) return;
     this.lastWrite = this.#deps.clock.now();
+    if (this.#deflate) {
+      if (this.#deflate.write(b)) return;
+      const d = this.#deflate;
+      await new Promise<void>((r) => d.once("drain", () => r()));
+      return;
+    }
     if (this.#socket.write(b)) return;
     // Back-pressure: wait until the kernel took the data (or the client left).
     await new Promise<void>((resolve) => {
@@ -163,6 +185,35 @@ export class Connection implements Transport {
     this.#socket = sec;
     this.tls = true;
     this.#attach(sec);
+  }
+
+  get compressed(): boolean {
+    return this.#deflate !== null;
+  }
+
+  /**
+   * RFC 4978 §3: after the tagged OK both directions are raw DEFLATE streams. Bytes the client
+   * pipelined after COMPRESS were sent uncompressed and cannot be commands: they are dropped.
+   */
+  startCompression(): void {
+    this.#reader.discardBuffered();
+    const inflate = zlib.createInflateRaw();
+    inflate.on("data", (d: Buffer) => this.#onPlain(d));
+    inflate.on("error", (e) => {
+      this.log.debug({ err: e }, "imap: bad compressed data");
+      this.end();
+    });
+    const deflate = zlib.createDeflateRaw({ level: 6 });
+    deflate.on("data", (d: Buffer) => {
+      // Back-pressure through the compressor: stop it while the socket is full.
+      if (!this.#socket.write(d)) {
+        deflate.pause();
+        this.#socket.once("drain", () => deflate.resume());
+      }
+    });
+    deflate.on("error", () => this.end());
+    this.#inflate = inflate;
+    this.#deflate = deflate;
   }
 
   // ---- the command loop -------------------------------------------------------------------------
@@ -256,7 +307,10 @@ export class Connection implements Transport {
 
   end(): void {
     if (this.#closed) return;
-    this.#socket.end();
+    if (this.#deflate) {
+      const sock = this.#socket;
+      this.#deflate.end(() => sock.end());
+    } else this.#socket.end();
     // A client that never reads would keep the socket half-open: destroy after a grace period.
     const s = this.#socket;
     setTimeout(() => s.destroy(), 2000).unref();

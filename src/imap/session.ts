@@ -49,6 +49,9 @@ export interface Transport {
   readLine(): Promise<string | null>;
   /** RFC 9051 §6.2.1: after the tagged OK, negotiate TLS on the same socket. */
   startTls(): Promise<void>;
+  /** RFC 4978: after the tagged OK, both directions are DEFLATE streams. */
+  startCompression(): void;
+  readonly compressed: boolean;
   readonly tls: boolean;
   readonly remoteAddress: string;
   readonly listener: ImapListenerSpec;
