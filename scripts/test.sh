@@ -3,6 +3,8 @@
 # every test under Node's test runner with the loopback guard preloaded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Node 24 that npm installed into node_modules (the system one may be older).
+export PATH="$PWD/node_modules/.bin:$PATH"
 bash scripts/install-peers.sh
 node --version
 npx tsc --noEmit -p .
