@@ -19,6 +19,7 @@ import { LoginCache } from "../../src/login/cache.ts";
 import { createAuthenticator } from "../../src/login/authenticator.ts";
 import { ChangeBus } from "../../src/imap/change-bus.ts";
 import { startImapServer } from "../../src/imap/server.ts";
+import { SearchIndexer } from "../../src/imap/search-indexer.ts";
 import type { ImapServerHandleInternal } from "../../src/imap/server.ts";
 import type { ImapDeps, ImapLimits, ImapListenerSpec } from "../../src/imap/types.ts";
 import type { MetadataStore, UserRecord } from "../../src/store/types.ts";
@@ -38,6 +39,7 @@ export interface Harness {
   user: UserRecord;
   server: ImapServerHandleInternal;
   cache: LoginCache;
+  indexer: SearchIndexer;
   /** Deliver a message to a mailbox of the test user as SMTP would (trace headers included). */
   deliver(mailbox: string, message: string | Buffer, opts?: { flags?: string[]; trace?: string }): Promise<number>;
   close(): Promise<void>;
@@ -49,6 +51,8 @@ export interface HarnessOptions {
   listener?: Partial<ImapListenerSpec>;
   allowPlaintextAuth?: boolean;
   defaultQuotaBytes?: number;
+  /** Index deliveries in the background (default true, as serve does). */
+  eagerIndex?: boolean;
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -57,8 +61,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const store = openSqliteStore(dir, { clock });
   const blobs = await openFileBlobStore({ dataDir: dir, meta: store.blobs, clock });
   const bus = new ChangeBus();
-  const writer = new DeliveryWriter({ store, blobs, onBatch: bus.onBatch });
   const search = openSearchIndex(dir);
+  const indexer = new SearchIndexer({ store, blobs, search, logger: silentLogger() });
+  const writer = new DeliveryWriter({
+    store,
+    blobs,
+    onBatch: (r) => {
+      bus.onBatch(r);
+      if (opts.eagerIndex !== false) indexer.onBatch(r);
+    },
+  });
   const accounts = new AccountsService({ store, clock, defaultQuotaBytes: opts.defaultQuotaBytes ?? 0, scrypt: FAST_SCRYPT });
   await accounts.addDomain(SYSTEM, "example.test");
   const user = await accounts.addUser(SYSTEM, { address: USER, password: PASSWORD });
@@ -89,6 +101,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     user,
     server,
     cache,
+    indexer,
     async deliver(mailbox, message, o = {}) {
       const mb = await store.mail.getMailbox(user.id, mailbox);
       if (!mb) throw new Error(`no mailbox ${mailbox}`);
@@ -101,6 +114,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async close() {
       await server.close();
       await writer.drain();
+      await indexer.stop();
       await search.close();
       await store.close();
       await rm(dir, { recursive: true, force: true });
