@@ -46,6 +46,8 @@ export class MailboxView {
   modseq = 0;
   /** Messages appended to `uids` but not yet announced with EXISTS. */
   #unannounced = 0;
+  /** How many messages are marked gone (so the check per command is O(1)). */
+  #gone = 0;
   uidNext: number;
 
   constructor(mb: MailboxRecord, messages: MessageRecord[], readOnly: boolean) {
@@ -114,10 +116,9 @@ export class MailboxView {
     const out: ViewChanges = { expunged: [], added: 0, flagged: [] };
     if (!snap.mb) {
       // The mailbox itself was deleted: everything in it is gone.
-      for (const [uid, m] of this.msgs) if (!m.gone) {
-        m.gone = true;
-        out.expunged.push(uid);
-      }
+      const all = [...this.msgs.keys()];
+      this.markGone(all);
+      out.expunged.push(...all);
       return out;
     }
     this.uidNext = snap.mb.uidNext;
@@ -135,10 +136,7 @@ export class MailboxView {
         this.#unannounced++;
       }
     }
-    for (const uid of snap.expunged) {
-      const m = this.msgs.get(uid);
-      if (m && !m.gone) m.gone = true;
-    }
+    this.markGone(snap.expunged);
     return out;
   }
 
@@ -167,29 +165,40 @@ export class MailboxView {
    * had at the moment of its removal, in the order the EXPUNGE responses must be sent.
    */
   takeExpunged(): Array<{ uid: number; seq: number }> {
+    if (this.#gone === 0) return [];
     const out: Array<{ uid: number; seq: number }> = [];
-    // Highest first: each EXPUNGE renumbers only the messages after it, which are already gone.
-    for (let i = this.uids.length - 1; i >= 0; i--) {
-      const uid = this.uids[i];
-      const m = this.msgs.get(uid)!;
-      if (!m.gone) continue;
-      out.push({ uid, seq: i + 1 });
-      if (i >= this.uids.length - this.#unannounced) this.#unannounced--;
-      this.uids.splice(i, 1);
-      this.msgs.delete(uid);
-    }
-    return out;
+    const keep: number[] = [];
+    const visible = this.uids.length - this.#unannounced;
+    let removedVisible = 0;
+    // Highest first: each EXPUNGE renumbers only the messages after it, which are already gone,
+    // so a message's number is its position counted among the messages before it.
+    this.uids.forEach((uid, i) => {
+      if (this.msgs.get(uid)!.gone) {
+        this.msgs.delete(uid);
+        // A message the client never heard of (no EXISTS yet) leaves silently.
+        if (i < visible) {
+          out.push({ uid, seq: i + 1 });
+          removedVisible++;
+        }
+      } else keep.push(uid);
+    });
+    this.#unannounced -= this.uids.length - keep.length - removedVisible;
+    this.uids = keep;
+    this.#gone = 0;
+    return out.reverse();
   }
 
   hasGone(): boolean {
-    for (const m of this.msgs.values()) if (m.gone) return true;
-    return false;
+    return this.#gone > 0;
   }
 
   markGone(uids: readonly number[]): void {
     for (const u of uids) {
       const m = this.msgs.get(u);
-      if (m) m.gone = true;
+      if (m && !m.gone) {
+        m.gone = true;
+        this.#gone++;
+      }
     }
   }
 

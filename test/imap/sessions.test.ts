@@ -46,6 +46,13 @@ test("another session's EXPUNGE is held back during FETCH, STORE and SEARCH", as
     await h.deliver("INBOX", sampleMessage(4));
     const n2 = await a.cmd("NOOP");
     assert.deepEqual(n2.untagged, ["* 3 EXISTS"]);
+    // A message delivered and expunged before this session heard of it leaves no trace.
+    const uid = await h.deliver("INBOX", sampleMessage(5));
+    await b.cmd("NOOP");
+    await b.cmd(`UID STORE ${uid} +FLAGS (\\Deleted)`);
+    await b.cmd(`UID EXPUNGE ${uid}`);
+    const n3 = await a.cmd("NOOP");
+    assert.deepEqual(n3.untagged, []);
     a.close();
     b.close();
   } finally {
