@@ -10,12 +10,12 @@ export const del: CommandEntry<"DELETE"> = {
   async run(s, cmd) {
     if (cmd.mailbox === "INBOX") throw no("INBOX cannot be deleted", "CANNOT"); // RFC 9051 §6.3.5
     const mb = await requireMailbox(s, cmd.mailbox);
-    const all = await s.deps.store.mail.listMailboxes(s.user().id);
-    // RFC 9051 §6.3.5: a server that does not keep \Noselect names refuses with [HASCHILDREN].
-    if (all.some((m) => m.name.startsWith(mb.name + "/"))) throw no("Mailbox has children; delete them first", "HASCHILDREN");
+    // RFC 9051 §6.3.5: deleting a mailbox with children removes its messages and leaves the
+    // name as \Noselect. The row goes; LIST shows the name as a level that exists only through
+    // its children (\Noselect, or \NonExistent with LIST-EXTENDED), and a later CREATE gets a
+    // new UIDVALIDITY.
     if (s.state.kind === "selected" && s.state.view.mailboxId === mb.id) await deselect(s);
     await s.deps.store.mail.deleteMailbox(s.user().id, mb.name);
     s.publish(mb.id);
-    await s.deps.search.remove(mb.uidValidity, []);
   },
 };
