@@ -2,6 +2,7 @@
 import { StoreError } from "../../store/errors.ts";
 import { checkNewName, findMailbox } from "../mailboxes.ts";
 import { no } from "../errors.ts";
+import { setOrphanSubscription } from "../subscriptions.ts";
 import type { CommandEntry } from "./types.ts";
 import { AUTH } from "./types.ts";
 
@@ -29,5 +30,7 @@ export const create: CommandEntry<"CREATE"> = {
       }
     }
     await s.deps.store.mail.createMailbox(s.user().id, name, uses[0] ?? null);
+    // New rows start subscribed, so a subscription kept for this name moves onto the row.
+    await setOrphanSubscription(s.deps.store, s.user().id, name, false);
   },
 };

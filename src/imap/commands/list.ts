@@ -5,6 +5,7 @@ import { listResponse, statusResponse } from "../protocol/response.ts";
 import { DELIMITER } from "../mailboxes.ts";
 import type { Session } from "../session.ts";
 import { statusItems } from "./status.ts";
+import { orphanSubscriptions } from "../subscriptions.ts";
 import type { CommandEntry } from "./types.ts";
 import { AUTH } from "./types.ts";
 
@@ -62,25 +63,30 @@ export const list: CommandEntry<"LIST"> = {
     }
     const all = await s.deps.store.mail.listMailboxes(s.user().id);
     const map = entries(all);
-    const res = cmd.patterns.map((p) => patternRegex(cmd.reference, p));
     const sel = cmd.selection;
     const ret = cmd.returns;
+    const orphans = sel.subscribed || ret.subscribed ? new Set(await orphanSubscriptions(s.deps.store, s.user().id)) : new Set<string>();
+    // RFC 5258 §3.1: subscribed names without a mailbox are listed with \NonExistent.
+    for (const name of orphans) if (!map.has(name)) map.set(name, { name, mb: null, hasChildren: false, subscribedChild: false });
+    const res = cmd.patterns.map((p) => patternRegex(cmd.reference, p));
     const names = [...map.keys()].sort((a, b) => (a === "INBOX" ? -1 : b === "INBOX" ? 1 : a < b ? -1 : a > b ? 1 : 0));
     for (const name of names) {
       const e = map.get(name)!;
       const matches = res.some((r) => r.test(name));
       let childInfo: string[] | undefined;
       if (!matches) continue;
-      if (sel.subscribed && !(e.mb?.subscribed ?? false)) {
+      const subscribed = e.mb ? e.mb.subscribed : orphans.has(name);
+      if (sel.subscribed && !subscribed) {
         // RFC 5258 §3.5: with RECURSIVEMATCH a parent of subscribed children is listed with CHILDINFO.
         if (!(sel.recursiveMatch && e.subscribedChild)) continue;
         childInfo = ["SUBSCRIBED"];
       }
       if (sel.specialUse && !e.mb?.specialUse) continue;
       const attrs: string[] = [];
-      if (!e.mb) attrs.push(cmd.extended || s.mode.rev2 ? "\\NonExistent" : "\\Noselect");
-      attrs.push(e.hasChildren ? "\\HasChildren" : "\\HasNoChildren");
-      if ((sel.subscribed || ret.subscribed) && e.mb?.subscribed) attrs.push("\\Subscribed");
+      if (!e.mb) attrs.push(cmd.extended || s.mode.rev2 || orphans.has(name) ? "\\NonExistent" : "\\Noselect");
+      // A name with neither a mailbox nor children (a kept subscription) has no children to tell.
+      if (e.mb || e.hasChildren) attrs.push(e.hasChildren ? "\\HasChildren" : "\\HasNoChildren");
+      if ((sel.subscribed || ret.subscribed) && subscribed) attrs.push("\\Subscribed");
       if (e.mb?.specialUse) attrs.push(e.mb.specialUse);
       await s.send(listResponse(s.mode, { name, attributes: attrs, delimiter: DELIMITER, childInfo }));
       // RFC 5819 §2: STATUS follows the LIST of each selectable mailbox.
@@ -94,9 +100,12 @@ export const lsub: CommandEntry<"LSUB"> = {
   async run(s, cmd) {
     const all = await s.deps.store.mail.listMailboxes(s.user().id);
     const r = patternRegex(cmd.reference, cmd.pattern);
-    for (const mb of all) {
-      if (!mb.subscribed || !r.test(mb.name)) continue;
-      await s.send(listResponse(s.mode, { name: mb.name, attributes: [], delimiter: DELIMITER }, "LSUB"));
+    const names = new Map<string, string[]>();
+    for (const mb of all) if (mb.subscribed) names.set(mb.name, []);
+    // RFC 3501 §6.3.9: a subscribed name without a mailbox is listed \Noselect.
+    for (const o of await orphanSubscriptions(s.deps.store, s.user().id)) if (!names.has(o)) names.set(o, ["\\Noselect"]);
+    for (const [name, attributes] of [...names].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+      if (r.test(name)) await s.send(listResponse(s.mode, { name, attributes, delimiter: DELIMITER }, "LSUB"));
     }
   },
 };

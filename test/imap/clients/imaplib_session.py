@@ -98,6 +98,18 @@ check(all(re.search(r"\\(Sent|Drafts|Trash|Junk|Archive|Flagged)", u) for u in u
 st, unt, _ = raw(c, 'LIST "" "*" RETURN (STATUS (MESSAGES UIDNEXT))')
 check(any(u.startswith("* STATUS INBOX (MESSAGES ") for u in unt), "LIST-STATUS returns STATUS lines", unt)
 
+# Subscriptions outlive DELETE (RFC 9051 §6.3.5) and show \\NonExistent (RFC 5258 §3.1).
+c.create("Gone"); c.subscribe("Gone"); c.delete("Gone")
+st, unt, _ = raw(c, 'LIST (SUBSCRIBED) "" "Gone"')
+check(unt == ['* LIST (\\NonExistent \\Subscribed) "/" Gone'], "subscribed-but-deleted is \\NonExistent", unt)
+st, unt, _ = raw(c, 'LSUB "" "Gone"')
+check(unt == ['* LSUB (\\Noselect) "/" Gone'], "LSUB shows it \\Noselect", unt)
+c.unsubscribe("Gone")
+st, unt, _ = raw(c, 'LIST (SUBSCRIBED) "" "Gone"')
+check(unt == [], "UNSUBSCRIBE removes the name", unt)
+st, unt, _ = raw(c, 'LIST "" "*" RETURN (SUBSCRIBED)')
+check(any(u == '* LIST (\\HasNoChildren \\Subscribed) "/" INBOX' for u in unt), "RETURN (SUBSCRIBED)", unt)
+
 # DELETE then CREATE gives a new UIDVALIDITY (RFC 9051 §2.3.1.1).
 c.create("Temp")
 v1 = re.search(rb"UIDVALIDITY (\d+)", c.status("Temp", "(UIDVALIDITY)")[1][0]).group(1)
