@@ -27,6 +27,8 @@ export interface AccountsDeps {
   defaultQuotaBytes: number;
   /** Only tests lower these. */
   scrypt?: ScryptParams;
+  /** Runs after a domain is created (its DKIM keys: src/emailauth/dkim-service.ts). */
+  onDomainAdded?: (domain: DomainRecord) => Promise<void>;
 }
 
 export interface NewUserInput {
@@ -59,12 +61,14 @@ export class AccountsService {
   #defaultQuota: number;
   #scrypt: ScryptParams | undefined;
   #dummyHash: string | undefined;
+  #onDomainAdded: AccountsDeps["onDomainAdded"];
 
   constructor(deps: AccountsDeps) {
     this.#store = deps.store;
     this.#clock = deps.clock;
     this.#defaultQuota = deps.defaultQuotaBytes;
     this.#scrypt = deps.scrypt;
+    this.#onDomainAdded = deps.onDomainAdded;
   }
 
   // ---- domains ------------------------------------------------------------------------------
@@ -75,6 +79,7 @@ export class AccountsService {
     try {
       const d = await this.#store.accounts.createDomain(domain);
       await this.#audit(actor, "domain.add", domain);
+      await this.#onDomainAdded?.(d);
       return d;
     } catch (e) {
       if (isStoreError(e, "exists")) throw new AccountError("exists", `domain ${domain} already exists`);

@@ -10,6 +10,8 @@ import { openSqliteStore } from "../store/sqlite/store.ts";
 import type { MetadataStore } from "../store/types.ts";
 import { AccountsService } from "../accounts/service.ts";
 import { generatePassword } from "../login/password.ts";
+import { openSideDb, SqliteDkimKeys } from "../store/sqlite/dkim.ts";
+import { DkimService } from "../emailauth/dkim-service.ts";
 
 /** Exit codes: 0 done; 1 the operation failed (not found, exists, bad config); 2 bad usage/input. */
 export const EXIT_FAILURE = 1;
@@ -51,6 +53,7 @@ export interface Opened {
   config: Config;
   store: MetadataStore;
   accounts: AccountsService;
+  dkim: DkimService;
   close(): Promise<void>;
 }
 
@@ -58,8 +61,25 @@ export interface Opened {
 export async function openDataDir(dataDir: string, io: CliIo): Promise<Opened> {
   const config = await loadConfig(dataDir);
   const store = openSqliteStore(config.dataDir, { clock: io.clock });
-  const accounts = new AccountsService({ store, clock: io.clock, defaultQuotaBytes: config.quota.defaultBytes });
-  return { config, store, accounts, close: () => store.close() };
+  const side = openSideDb(config.dataDir, { clock: io.clock });
+  const dkim = new DkimService({ keys: new SqliteDkimKeys(side), clock: io.clock });
+  const accounts = new AccountsService({
+    store,
+    clock: io.clock,
+    defaultQuotaBytes: config.quota.defaultBytes,
+    // Every new domain gets its DKIM keys (state "new"; `freehold dkim list` shows the records).
+    onDomainAdded: async (d) => void (await dkim.createDomainKeys(d.name)),
+  });
+  return {
+    config,
+    store,
+    accounts,
+    dkim,
+    close: async () => {
+      side.close();
+      await store.close();
+    },
+  };
 }
 
 /** Run `fn` with the opened data folder, always closing the store. */

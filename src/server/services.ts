@@ -14,6 +14,8 @@ import type { DeliveryResult } from "../store/types.ts";
 import { AccountsService } from "../accounts/service.ts";
 import { loadTlsContext } from "../tls/context.ts";
 import type { LoadedTls } from "../tls/context.ts";
+import { openSideDb, SqliteDkimKeys, SqliteQueueParams } from "../store/sqlite/dkim.ts";
+import { DkimService } from "../emailauth/dkim-service.ts";
 
 export interface Services {
   config: Config;
@@ -23,6 +25,10 @@ export interface Services {
   storage: Storage;
   accounts: AccountsService;
   tls: LoadedTls;
+  /** DKIM keys (created with each domain; signing, rotation). */
+  dkim: DkimService;
+  /** BODY/SMTPUTF8 of queue entries (submission writes, delivery reads). */
+  queueParams: SqliteQueueParams;
   /** Subscribers to committed deliveries (IMAP IDLE's change bus). */
   onDelivered: Set<(batch: DeliveryResult[]) => void>;
 }
@@ -59,6 +65,13 @@ export async function openServices(config: Config, opts: OpenServicesOptions = {
     logger.info({ recovery: { ...r, missingFiles: r.missingFiles.length } }, "storage recovered");
     if (r.missingFiles.length > 0) logger.error({ missing: r.missingFiles.map((b) => b.sha256) }, "blob rows without files");
   }
-  const accounts = new AccountsService({ store: storage.store, clock, defaultQuotaBytes: config.quota.defaultBytes });
-  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered };
+  const side = openSideDb(config.dataDir, { clock });
+  const dkim = new DkimService({ keys: new SqliteDkimKeys(side), clock });
+  const accounts = new AccountsService({
+    store: storage.store,
+    clock,
+    defaultQuotaBytes: config.quota.defaultBytes,
+    onDomainAdded: async (d) => void (await dkim.createDomainKeys(d.name)),
+  });
+  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, dkim, queueParams: new SqliteQueueParams(side) };
 }

@@ -1,6 +1,7 @@
 // Schema migrations: ordered, each applied once in its own transaction and recorded in
 // schema_migrations. Never edit a released migration; append a new one.
 import type { DatabaseSync } from "node:sqlite";
+import { DKIM_MIGRATION } from "./migration-dkim.ts";
 
 export interface Migration {
   version: number;
@@ -131,6 +132,7 @@ CREATE TABLE audit_log (
 );
 `,
   },
+  DKIM_MIGRATION,
 ];
 
 /** Applies the migrations not yet recorded, in order, each in its own transaction. */

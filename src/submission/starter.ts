@@ -1,0 +1,81 @@
+// Starts `submission` (RFC 6409, STARTTLS, port 587) and `submissions` (RFC 8314 §3.3, implicit
+// TLS, port 465) listeners on our SMTP core, with the AUTH extension and the submission handler.
+// One SmtpServer, one login limiter (shared with IMAP when the caller passes it) and one hourly
+// send limit serve every submission listener of the process.
+import type { ProtocolStarter } from "../server/run.ts";
+import type { Services } from "../server/services.ts";
+import type { Listener } from "../config/schema.ts";
+import { DEFAULT_TLS_BY_ROLE } from "../config/schema.ts";
+import { SmtpServer } from "../smtp/server.ts";
+import type { ListenerTls } from "../smtp/server.ts";
+import type { Authenticate } from "../login/authenticator.ts";
+import { startDkimJob } from "../emailauth/dkim-job.ts";
+import { authExtension } from "./auth.ts";
+import { SubmissionHandler } from "./handler.ts";
+import { HourlySendLimit } from "./send-limit.ts";
+
+export interface SubmissionStarterOptions {
+  /** The shared password login (limits + cache), built once per process. */
+  authenticate: (services: Services) => Authenticate;
+  /** Recipients per user per hour (0 = unlimited); default DEFAULT_HOURLY_RECIPIENTS. */
+  hourlyRecipients?: number;
+  /** Run the DKIM rotation job in this process (default true). */
+  dkimJob?: boolean;
+}
+
+/** One starter for both roles; the SMTP server is built on the first listener. */
+export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStarter {
+  let server: SmtpServer | null = null;
+  let open = 0;
+  let job: { stop(): void } | null = null;
+
+  const build = (services: Services): SmtpServer => {
+    const { config, storage, clock, logger } = services;
+    const handler = new SubmissionHandler({
+      store: storage.store,
+      blobs: storage.blobs,
+      writer: storage.writer,
+      dkim: services.dkim,
+      queueParams: services.queueParams,
+      clock,
+      logger,
+      hostname: config.hostname,
+      defaultQuotaBytes: config.quota.defaultBytes,
+      sendLimit: new HourlySendLimit({ clock, perHour: opts.hourlyRecipients }),
+    });
+    if (opts.dkimJob ?? true) job = startDkimJob({ dkim: services.dkim, txt: services.resolver.txt, logger });
+    return new SmtpServer({
+      hostname: config.hostname,
+      handler,
+      logger,
+      clock,
+      limits: {
+        maxMessageSize: config.smtp.maxMessageBytes,
+        maxRecipients: config.smtp.maxRecipients,
+        maxErrors: config.smtp.maxErrors,
+        commandTimeoutMs: config.smtp.commandTimeoutMs,
+      },
+    });
+  };
+
+  return async (services: Services, l: Listener) => {
+    server ??= build(services);
+    const mode = l.tls ?? DEFAULT_TLS_BY_ROLE[l.role];
+    const tls: ListenerTls = mode === "none" ? { mode: "none" } : { mode, context: services.tls.context };
+    const role = l.role === "submissions" ? "submissions" : "submission";
+    const ext = authExtension({ authenticate: opts.authenticate(services), logger: services.logger });
+    const bound = await server.listen({ role, host: l.address, port: l.port, tls, extensions: [ext] });
+    open++;
+    const srv = server;
+    return {
+      port: bound.port,
+      async close() {
+        open--;
+        if (open === 0) {
+          job?.stop();
+          await srv.shutdown();
+        }
+      },
+    };
+  };
+}
