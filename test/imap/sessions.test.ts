@@ -179,6 +179,7 @@ test("role imap without TLS: LOGINDISABLED, STARTTLS, then AUTH=PLAIN; imaps imp
     assert.doesNotMatch(cap.untagged[0], /AUTH=PLAIN/);
     const refused = await a.cmd(`LOGIN "${USER}" "${PASSWORD}"`);
     assert.match(refused.text, /^NO \[PRIVACYREQUIRED\]/);
+    assert.match((await a.cmd("AUTHENTICATE PLAIN")).text, /^NO \[PRIVACYREQUIRED\]/);
     a.close();
     // STARTTLS, then the capabilities change and login works.
     const sock = await new Promise<import("node:net").Socket>((resolve, reject) => {

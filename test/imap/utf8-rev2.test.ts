@@ -18,6 +18,9 @@ test("UTF8=ACCEPT: UTF-8 names on the wire, modified UTF-7 for other sessions", 
     assert.deepEqual((await a.cmd("ENABLE UTF8=ACCEPT")).untagged, ["* ENABLED UTF8=ACCEPT"]);
     a.send(Buffer.concat([Buffer.from('c1 CREATE "'), Buffer.from("Büro/Café", "utf8"), Buffer.from('"\r\n')]));
     assert.equal((await a.until("c1")).status, "OK");
+    // Names are NFC (RFC 9051 §5.1): the decomposed spelling names the same mailbox.
+    a.send(Buffer.concat([Buffer.from('c2 CREATE "'), Buffer.from("Büro/Cafe\u0301", "utf8"), Buffer.from('"\r\n')]));
+    assert.match((await a.until("c2")).text, /^NO \[ALREADYEXISTS\]/);
     const l = await a.cmd('LIST "" "B*"');
     assert.deepEqual(l.untagged, [utf8('* LIST (\\HasChildren) "/" "Büro"'), utf8('* LIST (\\HasNoChildren) "/" "Büro/Café"')]);
     // RFC 6855 §4: APPEND UTF8 (~{n}) with an internationalized message.

@@ -2,6 +2,7 @@
 import { continuation } from "../protocol/response.ts";
 import { bad, no } from "../errors.ts";
 import { logIn } from "./login.ts";
+import { mayLogin } from "../capabilities.ts";
 import type { CommandEntry } from "./types.ts";
 import { NOT_AUTH } from "./types.ts";
 
@@ -9,6 +10,8 @@ export const authenticate: CommandEntry<"AUTHENTICATE"> = {
   states: NOT_AUTH,
   async run(s, cmd) {
     if (cmd.mechanism.toUpperCase() !== "PLAIN") throw no(`Unsupported mechanism ${cmd.mechanism}`, "CANNOT");
+    // Refuse before asking for credentials that would cross the wire in the clear.
+    if (!mayLogin(s)) throw no("Use STARTTLS first", "PRIVACYREQUIRED");
     let response = cmd.initialResponse;
     if (response === null) {
       await s.send(continuation(""));
