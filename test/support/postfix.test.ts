@@ -5,13 +5,35 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import path from "node:path";
-import { startPostfix, type PostfixInstance } from "./postfix.ts";
+import nodemailer from "nodemailer";
+import { postfixUnavailable, startPostfix, type PostfixInstance } from "./postfix.ts";
 import { startSmtpSink, parseSinkCounters, type SmtpSink } from "./smtp-sink.ts";
 import { makePeerDir, run } from "./peer-util.ts";
 
 function swaks(args: string[], transcript = false) {
   const quiet = transcript ? ["--suppress-data"] : ["--hide-all"];
   return run("swaks", [...quiet, "--timeout", "20", ...args], { timeoutMs: 30_000 });
+}
+
+/** One message over STARTTLS (required), optionally with AUTH; rejects with the server's reply. */
+async function sendTls(port: number, auth?: { user: string; pass: string }) {
+  const transport = nodemailer.createTransport({
+    host: "127.0.0.1",
+    port,
+    secure: false,
+    requireTLS: true,
+    name: "client.test",
+    tls: { rejectUnauthorized: false },
+    auth,
+  });
+  try {
+    return await transport.sendMail({
+      envelope: { from: "a@client.test", to: ["r@sink.test"] },
+      raw: "From: a@client.test\r\nTo: r@sink.test\r\nSubject: relay test\r\n\r\nhello\r\n",
+    });
+  } finally {
+    transport.close();
+  }
 }
 
 function pidAlive(pid: number): boolean {
@@ -32,7 +54,9 @@ test("parseSinkCounters reads the newest counter record", () => {
   assert.deepEqual(parseSinkCounters(""), { sessions: 0, quits: 0, messages: 0 });
 });
 
-test("a message sent through Postfix arrives at smtp-sink; two instances side by side", async (t) => {
+const skip = postfixUnavailable();
+
+test("a message sent through Postfix arrives at smtp-sink; two instances side by side", { skip }, async (t) => {
   const sink: SmtpSink = await startSmtpSink();
   t.after(() => sink.stop());
   const instances: PostfixInstance[] = [];
@@ -66,7 +90,7 @@ test("a message sent through Postfix arrives at smtp-sink; two instances side by
   for (const dir of dirs) await assert.rejects(fs.stat(dir), "state dir removed");
 });
 
-test("with auth, Postfix relays only after STARTTLS and AUTH", async (t) => {
+test("with auth, Postfix relays only after STARTTLS and AUTH", { skip }, async (t) => {
   const certDir = await makePeerDir("cert");
   t.after(() => fs.rm(certDir, { recursive: true, force: true }));
   const certFile = path.join(certDir, "cert.pem");
@@ -94,20 +118,25 @@ test("with auth, Postfix relays only after STARTTLS and AUTH", async (t) => {
   assert.notEqual(noTls.code, 0, "AUTH without TLS must fail");
   assert.match(noTls.stdout, /250[- ]STARTTLS/);
   assert.doesNotMatch(noTls.stdout, /250[- ]AUTH/, "AUTH is not offered before STARTTLS");
-  const badPw = await swaks([...server, "--tls", "--auth", "PLAIN", "--auth-user", "relayuser", "--auth-password", "wrong"], true);
-  assert.match(badPw.stdout + badPw.stderr, /<~\*? 535 5\.7\.8/);
-  const noAuth = await swaks([...server, "--tls"], true);
-  assert.match(noAuth.stdout + noAuth.stderr, /<~\*? 554 5\.7\.1 .*Relay access denied/);
+  // With TLS: nodemailer (Debian's swaks needs libnet-ssleay-perl for --tls).
+  const reply = (code: number, text: RegExp) => (err: unknown) => {
+    const e = err as { responseCode?: number; response?: string };
+    assert.equal(e.responseCode, code, e.response);
+    assert.match(e.response ?? "", text);
+    return true;
+  };
+  await assert.rejects(sendTls(relay.port, { user: "relayuser", pass: "wrong" }), reply(535, /5\.7\.8/));
+  await assert.rejects(sendTls(relay.port), reply(554, /5\.7\.1 .*Relay access denied/));
 
   const before = sink.messages();
-  const ok = await swaks([...server, "--tls", "--auth", "PLAIN", "--auth-user", "relayuser", "--auth-password", "s3cret pass"]);
-  assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+  const info = await sendTls(relay.port, { user: "relayuser", pass: "s3cret pass" });
+  assert.match(info.response, /^250 /);
   assert.ok(await sink.waitForMessages(before + 1, 20_000));
   assert.equal(sink.messages(), before + 1, "only the authenticated message was relayed");
   assert.match(await relay.log(), /sasl_method=PLAIN, sasl_username=relayuser/);
 });
 
-test("the benchmark load generator's count matches what smtp-sink received, in both modes", async (t) => {
+test("the benchmark load generator's count matches what smtp-sink received, in both modes", { skip }, async (t) => {
   const { runLoad } = await import("../../bench/support/smtp-load.ts");
   const sink = await startSmtpSink();
   t.after(() => sink.stop());
@@ -132,7 +161,7 @@ test("the benchmark load generator's count matches what smtp-sink received, in b
   }
 });
 
-test("Postfix as a remote MX on 127.0.0.2 delivers over LMTP to smtp-sink, captured to files", async (t) => {
+test("Postfix as a remote MX on 127.0.0.2 delivers over LMTP to smtp-sink, captured to files", { skip }, async (t) => {
   const dumpDir = await makePeerDir("sink-dump");
   t.after(() => fs.rm(dumpDir, { recursive: true, force: true }));
   const sink = await startSmtpSink({ lmtp: true, dumpDir });

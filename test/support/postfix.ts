@@ -8,6 +8,7 @@
 // data_directory (master.lock), syslog_name and maillog_file; no multi_instance setup and no
 // /etc/postfix/main.cf involved. Needs root (master drops to the postfix user itself).
 import fs from "node:fs/promises";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import {
@@ -238,6 +239,13 @@ async function createQueueTree(stateDir: string): Promise<void> {
   const data = path.join(stateDir, "data");
   await fs.mkdir(data, { mode: 0o700 });
   await fs.chown(data, pf.uid, pf.gid);
+}
+
+/** Why the test Postfix cannot run here, or undefined when it can. */
+export function postfixUnavailable(): string | undefined {
+  if (!existsSync(MASTER)) return `${MASTER} missing (scripts/install-peers.sh installs postfix)`;
+  if (process.getuid?.() !== 0) return "the test Postfix needs root";
+  return undefined;
 }
 
 export async function startPostfix(opts: PostfixOptions = {}): Promise<PostfixInstance> {
