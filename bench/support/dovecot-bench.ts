@@ -3,6 +3,7 @@
 // ../shared/peers/dovecot (default mail_fsync = optimized: it fsyncs before acknowledging).
 // Runs in the foreground as our child, optionally under strace.
 import fs from "node:fs/promises";
+import { existsSync } from "node:fs";
 import path from "node:path";
 import { randomBytes } from "node:crypto";
 import {
@@ -44,6 +45,9 @@ export interface DovecotBench {
 }
 
 export async function startDovecotBench(o: DovecotBenchOptions): Promise<DovecotBench> {
+  if (o.lmtp !== false && !existsSync("/usr/lib/dovecot/lmtp")) {
+    throw new Error("Dovecot's LMTP server is missing: apt-get install dovecot-lmtpd");
+  }
   const lmtpPort = o.lmtp === false ? 0 : await freePort();
   const imapPort = o.imap ? await freePort() : 0;
   const imapsPort = o.imaps ? await freePort() : 0;
