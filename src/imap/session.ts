@@ -151,10 +151,32 @@ export class Session {
     if (this.state.kind === "selected" && this.state.view.mailboxId === mailboxId) this.#dirty = true;
   }
 
+  #idleBusy = false;
+  #idleAgain = false;
+
   #onChange = (): void => {
     this.#dirty = true;
-    if (this.idling) this.#idleQueue = this.#idleQueue.then(() => this.#idleUpdate());
+    if (this.idling) this.#kickIdle();
   };
+
+  /**
+   * One IDLE update at a time; notifications that arrive meanwhile merge into one more pass, so
+   * a client that stops reading costs one pending write, not one per change (invariant 5).
+   */
+  #kickIdle(): void {
+    if (this.#idleBusy) {
+      this.#idleAgain = true;
+      return;
+    }
+    this.#idleBusy = true;
+    this.#idleQueue = (async () => {
+      do {
+        this.#idleAgain = false;
+        await this.#idleUpdate();
+      } while (this.#idleAgain && this.idling);
+      this.#idleBusy = false;
+    })();
+  }
 
   async #idleUpdate(): Promise<void> {
     if (!this.idling) return;

@@ -1,0 +1,35 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { openSearchIndex } from "./search.ts";
+import type { SearchDoc } from "./search.ts";
+
+const doc = (uidValidity: number, uid: number, body: string, extra: Partial<SearchDoc> = {}): SearchDoc => ({
+  uidValidity, uid, from: "Ann <ann@example.org>", to: "", cc: "", bcc: "", subject: `s${uid}`, headers: `Subject: s${uid}`, body, sentDate: null, ...extra,
+});
+
+test("search index: substrings of any length, case-insensitive, per UIDVALIDITY, remove, missing", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "freehold-search-"));
+  const ix = openSearchIndex(dir);
+  try {
+    await ix.add([doc(7, 1, "The quick brown fox"), doc(7, 2, "Lazy DOG"), doc(8, 1, "quick as well")]);
+    assert.deepEqual([...(await ix.match(7, "body", "QUICK"))], [1]);
+    assert.deepEqual([...(await ix.match(7, "body", "ck bro"))], [1]);
+    assert.deepEqual([...(await ix.match(7, "body", "og"))].sort(), [2], "two characters");
+    assert.deepEqual([...(await ix.match(7, "text", "s2"))], [2], "TEXT covers headers");
+    assert.deepEqual([...(await ix.match(7, "from", "ann@"))].sort(), [1, 2]);
+    assert.deepEqual([...(await ix.match(8, "body", "quick"))], [1], "other UIDVALIDITY apart");
+    assert.deepEqual(await ix.missing(7, [1, 2, 3]), [3]);
+    await ix.add([doc(7, 1, "duplicate ignored")]);
+    assert.deepEqual([...(await ix.match(7, "body", "duplicate"))], []);
+    await ix.remove(7, [1]);
+    assert.deepEqual([...(await ix.match(7, "body", "quick"))], []);
+    assert.deepEqual(await ix.missing(7, [1, 2]), [1]);
+    assert.equal((await ix.headers(7, [2])).get(2), "Subject: s2");
+  } finally {
+    await ix.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
