@@ -187,6 +187,11 @@ export class Connection implements Transport {
     this.#attach(sec);
   }
 
+  /** Octets handed to the socket and not yet sent (back-pressure tests, metrics). */
+  get writeBuffered(): number {
+    return this.#socket.writableLength + (this.#deflate?.writableLength ?? 0);
+  }
+
   get compressed(): boolean {
     return this.#deflate !== null;
   }

@@ -12,6 +12,8 @@ import type { ImapDeps, ImapListenerSpec, ImapServerHandle } from "./types.ts";
 export interface ImapServerHandleInternal extends ImapServerHandle {
   /** Runs the timeout/keepalive sweep now (tests drive it with a ManualClock). */
   sweep(): Promise<void>;
+  /** The largest output backlog of any connection, in octets (back-pressure tests, metrics). */
+  maxWriteBuffered(): number;
 }
 
 export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec): Promise<ImapServerHandleInternal> {
@@ -104,6 +106,7 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
       return conns.size;
     },
     sweep,
+    maxWriteBuffered: () => Math.max(0, ...[...conns].map((c) => c.writeBuffered)),
     async close() {
       clearInterval(timer);
       const closed = new Promise<void>((r) => server.close(() => r()));

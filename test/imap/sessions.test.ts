@@ -270,6 +270,36 @@ test("APPEND of a large message streams to a blob; BODY[] is byte-identical", as
   }
 });
 
+test("a client that stops reading stalls its own session, not server memory", async () => {
+  const h = await startHarness();
+  try {
+    const big = "Subject: big\r\n\r\n" + ("y".repeat(998) + "\r\n").repeat(1000); // ~1 MB
+    await h.deliver("INBOX", big);
+    const sock = net.connect(h.port, "127.0.0.1");
+    await new Promise<void>((r) => sock.once("connect", () => r()));
+    sock.write(`a LOGIN "${USER}" "${PASSWORD}"\r\nb SELECT INBOX\r\n`);
+    await new Promise((r) => setTimeout(r, 200));
+    sock.pause(); // stop reading: the kernel buffers fill, then the server must wait
+    let cmds = "";
+    for (let i = 0; i < 50; i++) cmds += `f${i} FETCH 1 BODY.PEEK[]\r\n`; // ~50 MB of answers
+    sock.write(cmds);
+    await new Promise((r) => setTimeout(r, 1000));
+    const backlog = h.server.maxWriteBuffered();
+    assert.ok(backlog > 0, "the client really stalled the server's output");
+    assert.ok(backlog < 1024 * 1024, `server holds ${backlog} octets for a stalled client`);
+    // The session is only paused: reading again lets it finish every command.
+    let got = "";
+    sock.on("data", (d: Buffer) => (got = (got + d.toString("latin1")).slice(-200)));
+    sock.resume();
+    const deadline = Date.now() + 20_000;
+    while (!/f49 OK/.test(got) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.match(got, /f49 OK/);
+    sock.destroy();
+  } finally {
+    await h.close();
+  }
+});
+
 import net from "node:net";
 function require_net(): typeof net {
   return net;
