@@ -17,6 +17,8 @@ import { registerDomain } from "./domain.ts";
 import { registerInit } from "./init.ts";
 import { registerServe } from "./serve.ts";
 import { registerUser } from "./user.ts";
+import { registerDkim } from "./dkim.ts";
+import { registerSendmail } from "./sendmail.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -36,6 +38,8 @@ export function buildProgram(io: CliIo): Command {
   registerUser(program, io);
   registerAlias(program, io);
   registerServe(program);
+  registerDkim(program, io);
+  registerSendmail(program, io);
   return program;
 }
 
