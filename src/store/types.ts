@@ -320,6 +320,16 @@ export interface QueueRecipientRecord {
   nextAttemptAt: number;
   lastReply: string | null;
   updatedAt: number;
+  /** The "delayed" DSN went out (RFC 3464 Action: delayed). */
+  delayWarned: boolean;
+  /** Set while a transaction's final dot is unanswered; non-null after a crash there. */
+  inFlightAt: number | null;
+  /** RFC 3463 enhanced status of the last outcome, e.g. "4.4.1". */
+  status: string | null;
+  /** The host that gave the last reply (MX host or relay). */
+  remoteMta: string | null;
+  /** The route of the last attempt ("direct", "local", a relay name). */
+  route: string | null;
 }
 
 export interface QueueRecord {
@@ -334,11 +344,62 @@ export interface QueueRecord {
   recipients: QueueRecipientRecord[];
 }
 
+/** One delivery attempt as logged for `freehold queue show`. */
+export interface QueueAttempt {
+  id: Id;
+  queueId: Id;
+  recipientId: Id | null;
+  at: number;
+  route: string;
+  host: string | null;
+  /** "delivered" | "deferred" | "failed" | "route-failed" | "in-flight-lost" | "dsn" … */
+  outcome: string;
+  reply: string | null;
+}
+
+export interface QueueAttemptInsert {
+  recipientId: Id | null;
+  route: string;
+  host?: string | null;
+  outcome: string;
+  reply?: string | null;
+}
+
+/** The new state of one recipient after an attempt. */
+export interface QueueRecipientUpdate {
+  id: Id;
+  state: QueueRecipientState;
+  attempts: number;
+  nextAttemptAt: number;
+  lastReply: string | null;
+  status: string | null;
+  remoteMta: string | null;
+  route: string | null;
+  delayWarned: boolean;
+}
+
 export interface QueueRepo {
   list(): Promise<QueueRecord[]>;
   get(id: Id): Promise<QueueRecord | null>;
   /** Removes the entry and drops its blob reference. Returns false if absent. */
   remove(id: Id): Promise<boolean>;
+  /** Entries with at least one pending recipient due at `now`, oldest first. */
+  due(now: number, limit: number): Promise<QueueRecord[]>;
+  /** The earliest next_attempt_at of any pending recipient, or null when none is pending. */
+  nextDue(): Promise<number | null>;
+  /** Marks recipients as awaiting the reply to the final dot (durable before the dot is sent). */
+  markInFlight(recipientIds: Id[], at: number): Promise<void>;
+  /** Recipients still marked in flight (after a crash), with their entries' ids. */
+  listInFlight(): Promise<QueueRecipientRecord[]>;
+  /**
+   * In one transaction: logs the attempts, applies the updates (clearing in-flight marks), and
+   * when no recipient of the entry is pending any more, removes the entry and drops its blob
+   * reference. Returns whether the entry was removed.
+   */
+  recordOutcome(queueId: Id, updates: QueueRecipientUpdate[], attempts: QueueAttemptInsert[]): Promise<{ finished: boolean }>;
+  attempts(queueId: Id): Promise<QueueAttempt[]>;
+  /** Makes pending recipients due at `now` (one entry, or all when id is null); returns how many. */
+  retryNow(id: Id | null, now: number): Promise<number>;
 }
 
 /** A row of the blob table: where the committed file lives and how many rows reference it. */

@@ -132,6 +132,31 @@ CREATE TABLE audit_log (
 );
 `,
   },
+  // Outbound queue state (issue 4; src/queue/runner.ts). Version 20 leaves room for others.
+  {
+    version: 20,
+    name: "outbound queue state and attempts",
+    sql: `
+ALTER TABLE queue_recipients ADD COLUMN delay_warned INTEGER NOT NULL DEFAULT 0;
+-- Set durably before the final dot of DATA and cleared with the outcome: a row still set after
+-- a restart is a delivery whose result we never saw (possibly delivered twice).
+ALTER TABLE queue_recipients ADD COLUMN in_flight_at INTEGER;
+ALTER TABLE queue_recipients ADD COLUMN status TEXT;
+ALTER TABLE queue_recipients ADD COLUMN remote_mta TEXT;
+ALTER TABLE queue_recipients ADD COLUMN route TEXT;
+CREATE TABLE queue_attempts (
+  id INTEGER PRIMARY KEY,
+  queue_id INTEGER NOT NULL REFERENCES queue_messages(id) ON DELETE CASCADE,
+  recipient_id INTEGER,
+  at INTEGER NOT NULL,
+  route TEXT NOT NULL,
+  host TEXT,
+  outcome TEXT NOT NULL,
+  reply TEXT
+);
+CREATE INDEX queue_attempts_queue ON queue_attempts (queue_id);
+`,
+  },
   DKIM_MIGRATION,
 ];
 
