@@ -9,13 +9,13 @@
 // case measures Dovecot and says so. The Freehold target must expose the same four things:
 // imap port, imaps port, the PID whose process tree holds the connections, and stop().
 import path from "node:path";
-import fs from "node:fs/promises";
 import { envInt, type BenchCase, type CaseContext, type CaseResult, type Row } from "../support/case.ts";
 import { ImapConn } from "../support/imap-client.ts";
 import { BODY_TOKEN, SUBJECT_TOKEN, bodyHas, fillMaildir, subjectHas } from "../support/maildir-fill.ts";
 import { startDovecotBench } from "../support/dovecot-bench.ts";
 import { treePss } from "../support/trace.ts";
-import { run, sleep, systemUser } from "../../test/support/peer-util.ts";
+import { sleep, systemUser } from "../../test/support/peer-util.ts";
+import { selfSignedCert } from "../support/cert.ts";
 
 const USER = "bench";
 const PASS = "pass";
@@ -168,18 +168,6 @@ async function idleMemory(ctx: CaseContext, t: ImapTarget, n: number): Promise<n
   }
 }
 
-async function selfSignedCert(dir: string): Promise<{ certFile: string; keyFile: string }> {
-  const certFile = path.join(dir, "cert.pem");
-  const keyFile = path.join(dir, "key.pem");
-  const r = await run("openssl", [
-    "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-    "-subj", "/CN=imap.bench.test", "-keyout", keyFile, "-out", certFile,
-  ]);
-  if (r.code !== 0) throw new Error(`openssl: ${r.stderr}`);
-  await fs.chmod(keyFile, 0o644); // read by Dovecot's unprivileged config process
-  return { certFile, keyFile };
-}
-
 export const benchCase: BenchCase = {
   name: "imap",
   description: "IMAP on a large mailbox: SELECT, FETCH, SEARCH, mixed load, logins, memory per IDLE client; vs Dovecot",
@@ -188,7 +176,7 @@ export const benchCase: BenchCase = {
     const seconds = envInt(ctx.env, "BENCH_IMAP_SECONDS", 10);
     const clients = envInt(ctx.env, "BENCH_IMAP_CLIENTS", 10);
     const idle = envInt(ctx.env, "BENCH_IMAP_IDLE", 1000);
-    const cert = await selfSignedCert(ctx.tmpDir);
+    const cert = await selfSignedCert(ctx.tmpDir, "imap.bench.test");
     const dir = path.join(ctx.tmpDir, "dovecot");
     const slack = idle + 200;
     const dovecot = await startDovecotBench({

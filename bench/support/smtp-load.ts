@@ -3,6 +3,7 @@
 // end a pipelined group) and timing each message from MAIL FROM to the final 250. The same
 // generator drives every server, so differences are the servers'.
 import net from "node:net";
+import tls from "node:tls";
 import { once } from "node:events";
 
 export interface LoadOptions {
@@ -24,6 +25,10 @@ export interface LoadOptions {
   deadlineMs?: number;
   /** Per-reply timeout. */
   replyTimeoutMs?: number;
+  /** STARTTLS after EHLO (RFC 3207), then EHLO again. */
+  starttls?: boolean;
+  /** AUTH PLAIN (RFC 4954) once per connection, after STARTTLS when that is on. */
+  auth?: { user: string; pass: string };
 }
 
 export interface LoadResult {
@@ -48,7 +53,7 @@ interface Reply {
 
 /** A minimal SMTP client connection: queued replies, multiline aware (RFC 5321 §4.2.1). */
 class Conn {
-  readonly sock: net.Socket;
+  sock: net.Socket;
   #buf = "";
   #lines: string[] = [];
   #replies: Reply[] = [];
@@ -58,10 +63,28 @@ class Conn {
   constructor(sock: net.Socket) {
     this.sock = sock;
     sock.setNoDelay(true);
+    this.#attach(sock);
+  }
+
+  #attach(sock: net.Socket): void {
     sock.setEncoding("latin1");
     sock.on("data", (d: string) => this.#onData(d));
     sock.on("error", (e) => this.#fail(e));
     sock.on("close", () => this.#fail(new Error("connection closed")));
+  }
+
+  /** RFC 3207 §4: after "220 Ready to start TLS" the session restarts inside TLS. */
+  async startTls(): Promise<void> {
+    const raw = this.sock;
+    raw.removeAllListeners("data");
+    raw.removeAllListeners("close");
+    raw.removeAllListeners("error");
+    raw.on("error", () => {}); // reported through the TLS socket
+    const secure = tls.connect({ socket: raw, rejectUnauthorized: false });
+    this.sock = secure;
+    this.#buf = "";
+    this.#attach(secure);
+    await once(secure, "secureConnect");
   }
 
   #onData(d: string): void {
@@ -174,6 +197,21 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
     const ehlo = await c.reply(replyTimeout);
     if (ehlo.code !== 250) throw new Error(`EHLO: ${ehlo.text}`);
     if (!/^250[- ]PIPELINING/im.test(ehlo.text)) throw new Error("server does not offer PIPELINING");
+    if (o.starttls) {
+      c.write("STARTTLS\r\n");
+      const ready = await c.reply(replyTimeout);
+      if (ready.code !== 220) throw new Error(`STARTTLS: ${ready.text}`);
+      await c.startTls();
+      c.write(`EHLO ${helo}\r\n`);
+      const again = await c.reply(replyTimeout);
+      if (again.code !== 250) throw new Error(`EHLO after STARTTLS: ${again.text}`);
+    }
+    if (o.auth) {
+      const token = Buffer.from(`\0${o.auth.user}\0${o.auth.pass}`, "utf8").toString("base64");
+      c.write(`AUTH PLAIN ${token}\r\n`);
+      const r = await c.reply(replyTimeout);
+      if (r.code !== 235) throw new Error(`AUTH: ${r.text}`);
+    }
     return c;
   }
 
