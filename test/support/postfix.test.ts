@@ -134,6 +134,24 @@ test("with auth, Postfix relays only after STARTTLS and AUTH", { skip }, async (
   assert.ok(await sink.waitForMessages(before + 1, 20_000));
   assert.equal(sink.messages(), before + 1, "only the authenticated message was relayed");
   assert.match(await relay.log(), /sasl_method=PLAIN, sasl_username=relayuser/);
+
+  // The benchmark's load generator takes the same path: STARTTLS, AUTH PLAIN, pipelined mail.
+  const { runLoad } = await import("../../bench/support/smtp-load.ts");
+  const load = await runLoad({
+    host: "127.0.0.1",
+    port: relay.port,
+    messages: 6,
+    connections: 2,
+    reuse: true,
+    messageBytes: 2048,
+    from: "load@client.test",
+    rcpt: () => "r@sink.test",
+    starttls: true,
+    auth: { user: "relayuser", pass: "s3cret pass" },
+  });
+  assert.equal(load.errors, 0, load.errorSamples.join(" | "));
+  assert.equal(load.acked, 6);
+  assert.ok(await sink.waitForMessages(before + 7, 20_000), `sink counted ${sink.messages() - before - 1} of 6`);
 });
 
 test("the benchmark load generator's count matches what smtp-sink received, in both modes", { skip }, async (t) => {
