@@ -19,6 +19,8 @@ export interface SubmissionStarterOptions {
   authenticate: (services: Services) => Authenticate;
   /** Recipients per user per hour (0 = unlimited); default DEFAULT_HOURLY_RECIPIENTS. */
   hourlyRecipients?: number;
+  /** A send limit to use instead of one built from hourlyRecipients (tests inject a clock). */
+  sendLimit?: HourlySendLimit;
   /** Run the DKIM rotation job in this process (default true). */
   dkimJob?: boolean;
 }
@@ -41,7 +43,7 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
       logger,
       hostname: config.hostname,
       defaultQuotaBytes: config.quota.defaultBytes,
-      sendLimit: new HourlySendLimit({ clock, perHour: opts.hourlyRecipients }),
+      sendLimit: opts.sendLimit ?? new HourlySendLimit({ clock, perHour: opts.hourlyRecipients }),
     });
     if (opts.dkimJob ?? true) job = startDkimJob({ dkim: services.dkim, txt: services.resolver.txt, logger });
     return new SmtpServer({
