@@ -17,7 +17,7 @@ import { resolvePart, sectionRange } from "../mail/section.ts";
 import type { SectionSpec } from "../mail/section.ts";
 import { loadMessage, sliceBody } from "./message-source.ts";
 import { decodeTransfer } from "./transfer-decode.ts";
-import type { MailboxView } from "./mailbox-view.ts";
+import type { MailboxView, SlimMessage } from "./mailbox-view.ts";
 import type { Session } from "./session.ts";
 
 /** One "name value" pair of a FETCH response, already in wire form. */
@@ -85,6 +85,11 @@ function toSpec(s: Section): SectionSpec {
   return { path: s.part, text: (s.text ?? "") as SectionSpec["text"], fields: s.fields };
 }
 
+/** Does this attribute need the stored record (blob id, trace headers)? */
+export function needsRecord(a: FetchAtt): boolean {
+  return needsMessage(a) || a.kind === "BODY[]" || a.kind === "RFC822";
+}
+
 /** Does this attribute need the message's MIME structure (so the message is loaded)? */
 export function needsMessage(a: FetchAtt): boolean {
   switch (a.kind) {
@@ -126,10 +131,15 @@ interface Loaded {
  */
 export async function fetchItems(
   s: Session,
-  rec: MessageRecord,
+  rec: SlimMessage,
+  full: MessageRecord | null,
   atts: readonly FetchAtt[],
   loadIt: () => Promise<Buffer>,
 ): Promise<Item[]> {
+  const stored = (): MessageRecord => {
+    if (!full) throw new Error("message record not loaded");
+    return full;
+  };
   let loaded: Loaded | null = null;
   const msg = async (): Promise<Loaded> => {
     if (!loaded) {
@@ -171,7 +181,7 @@ export async function fetchItems(
         break;
       }
       case "RFC822":
-        items.push({ name: "RFC822", value: sliceBody(rec, 0, rec.size) });
+        items.push({ name: "RFC822", value: sliceBody(stored(), 0, rec.size) });
         break;
       case "RFC822.HEADER":
       case "RFC822.TEXT": {
@@ -186,7 +196,7 @@ export async function fetchItems(
           // The whole message: stream it (optionally a range) from the blob.
           const start = a.partial ? Math.min(a.partial.start, rec.size) : 0;
           const end = a.partial ? Math.min(start + a.partial.count, rec.size) : rec.size;
-          items.push({ name, value: sliceBody(rec, start, end) });
+          items.push({ name, value: sliceBody(stored(), start, end) });
           break;
         }
         const m = await msg();

@@ -11,8 +11,21 @@ import type { Id, MailboxRecord, MessageRecord, MetadataStore } from "../store/t
 import type { Interval, SequenceSet } from "./protocol/sequence-set.ts";
 import { resolveSequenceSet } from "./protocol/sequence-set.ts";
 
+/**
+ * What a view keeps per message: the metadata SEARCH and flag updates need. Bodies, blob ids and
+ * trace headers are read from the store when a FETCH needs them, so a session idling on a large
+ * mailbox holds a few dozen octets per message, and flag lists are shared (interned) arrays.
+ */
+export interface SlimMessage {
+  uid: number;
+  modseq: number;
+  flags: string[];
+  internalDate: number;
+  size: number;
+}
+
 export interface ViewMessage {
-  rec: MessageRecord;
+  rec: SlimMessage;
   /** Flags as last announced to this client. */
   shownFlags: string[];
   /** Expunged in the store, not yet announced. */
@@ -48,6 +61,22 @@ export class MailboxView {
   #unannounced = 0;
   /** How many messages are marked gone (so the check per command is O(1)). */
   #gone = 0;
+  /** One array per distinct flag set (most messages share a handful of them). */
+  #flagSets = new Map<string, string[]>();
+
+  #intern(flags: string[]): string[] {
+    const key = flags.join("\0");
+    let f = this.#flagSets.get(key);
+    if (!f) {
+      f = flags;
+      this.#flagSets.set(key, f);
+    }
+    return f;
+  }
+
+  #slim(m: MessageRecord): SlimMessage {
+    return { uid: m.uid, modseq: m.modseq, flags: this.#intern(m.flags), internalDate: m.internalDate, size: m.size };
+  }
   uidNext: number;
 
   constructor(mb: MailboxRecord, messages: MessageRecord[], readOnly: boolean) {
@@ -59,7 +88,8 @@ export class MailboxView {
     this.modseq = mb.highestModseq;
     for (const m of messages) {
       this.uids.push(m.uid);
-      this.msgs.set(m.uid, { rec: m, shownFlags: m.flags, gone: false });
+      const rec = this.#slim(m);
+      this.msgs.set(m.uid, { rec, shownFlags: rec.flags, gone: false });
     }
   }
 
@@ -123,7 +153,8 @@ export class MailboxView {
     }
     this.uidNext = snap.mb.uidNext;
     this.modseq = Math.max(this.modseq, snap.mb.highestModseq);
-    for (const rec of snap.changed) {
+    for (const full of snap.changed) {
+      const rec = this.#slim(full);
       const m = this.msgs.get(rec.uid);
       if (m) {
         m.rec = rec;
@@ -205,7 +236,7 @@ export class MailboxView {
   setFlags(uid: number, flags: string[], modseq: number, shown: boolean): void {
     const m = this.msgs.get(uid);
     if (!m) return;
-    m.rec = { ...m.rec, flags, modseq };
+    m.rec = { ...m.rec, flags: this.#intern(flags), modseq };
     if (shown) m.shownFlags = flags;
   }
 }

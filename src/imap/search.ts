@@ -32,13 +32,17 @@ function walk(k: SearchKey, fn: (k: SearchKey) => void): void {
 export async function ensureIndexed(s: Session, view: MailboxView): Promise<void> {
   const live = view.uids.filter((u) => !view.msgs.get(u)!.gone);
   const missing = await s.deps.search.missing(view.uidValidity, live);
+  if (missing.length === 0) return;
+  // Many missing (an old mailbox): one query for all rows beats one per message.
+  const rows = missing.length > INDEX_BATCH ? new Map((await s.deps.store.mail.listMessages(view.mailboxId)).map((r) => [r.uid, r])) : null;
   for (let i = 0; i < missing.length; i += INDEX_BATCH) {
     const docs: SearchDoc[] = [];
     for (const uid of missing.slice(i, i + INDEX_BATCH)) {
-      const m = view.msgs.get(uid);
-      if (!m) continue;
+      if (!view.msgs.has(uid)) continue;
       try {
-        docs.push(extractSearchDoc(await loadMessage(s.deps.blobs, m.rec), view.uidValidity, uid));
+        const rec = rows ? rows.get(uid) : await s.deps.store.mail.getMessage(view.mailboxId, uid);
+        if (!rec) continue;
+        docs.push(extractSearchDoc(await loadMessage(s.deps.blobs, rec), view.uidValidity, uid));
       } catch (e) {
         s.log.debug({ err: e, uid }, "search: message not indexable");
       }

@@ -2,7 +2,7 @@
 import type { FetchAtt } from "../protocol/commands.ts";
 import type { ResponseChunk } from "../protocol/wire-values.ts";
 import { vanishedResponse } from "../protocol/response.ts";
-import { fetchItems, fetchLine, loadMessage, needsMessage, setsSeen, UnknownCte } from "../fetch.ts";
+import { fetchItems, fetchLine, loadMessage, needsRecord, setsSeen, UnknownCte } from "../fetch.ts";
 import { ImapError, bad, no } from "../errors.ts";
 import type { CommandEntry } from "./types.ts";
 import { SELECTED } from "./types.ts";
@@ -52,7 +52,7 @@ export const fetch: CommandEntry<"FETCH"> = {
         if (!has("FLAGS")) atts.push({ kind: "FLAGS" });
       }
     }
-    const needsBody = atts.some(needsMessage);
+    const needsFull = atts.some(needsRecord);
     let expungeIssued = false;
     // Responses are written in batches of about 64 KiB: one write per message would cost a
     // syscall and a drain check each on FETCH 1:* of a large mailbox.
@@ -67,8 +67,10 @@ export const fetch: CommandEntry<"FETCH"> = {
       const m = view.msgs.get(uid)!;
       let items;
       try {
-        if (m.gone && (needsBody || atts.some((a) => a.kind === "BODY[]" || a.kind === "RFC822"))) throw new Gone();
-        items = await fetchItems(s, m.rec, atts, () => loadMessage(s.deps.blobs, m.rec));
+        // Bodies need the stored row; a message expunged elsewhere has none any more.
+        const full = needsFull ? await s.deps.store.mail.getMessage(view.mailboxId, uid) : null;
+        if (needsFull && (m.gone || !full)) throw new Gone();
+        items = await fetchItems(s, m.rec, full, atts, () => loadMessage(s.deps.blobs, full!));
       } catch (e) {
         if (e instanceof UnknownCte) throw no(e.message, "UNKNOWN-CTE");
         if (e instanceof Gone || (e as NodeJS.ErrnoException).code === "ENOENT" || (e instanceof Error && /not found|missing/i.test(e.message))) {
