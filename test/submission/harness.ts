@@ -26,6 +26,8 @@ import { submissionStarter } from "../../src/submission/starter.ts";
 import { HourlySendLimit } from "../../src/submission/send-limit.ts";
 import { dkimRecordName, dkimTxtRecord } from "../../src/emailauth/dkim-keys.ts";
 import type { Role } from "../../src/store/types.ts";
+import { RawClient } from "../smtp/helpers.ts";
+import type { WireReply } from "../smtp/helpers.ts";
 
 export const HOST = "mx.freehold.test";
 
@@ -158,4 +160,29 @@ export async function run(cmd: string, args: string[], opts: { input?: string; t
     });
     child.stdin.end(opts.input ?? "");
   });
+}
+
+/** A submission session over STARTTLS, authenticated with AUTH PLAIN. */
+export async function authed(h: Harness, user: string, password: string): Promise<RawClient> {
+  const c = await RawClient.connect(h.submissionPort);
+  await c.cmd("EHLO mua.test");
+  await c.cmd("STARTTLS");
+  await c.startTls();
+  await c.cmd("EHLO mua.test");
+  const r = await c.cmd(`AUTH PLAIN ${Buffer.from(`\0${user}\0${password}`).toString("base64")}`);
+  if (r.code !== 235) throw new Error(`AUTH failed: ${r.raw}`);
+  return c;
+}
+
+/** MAIL, RCPTs and DATA; returns each reply (stops after the first refused MAIL or DATA). */
+export async function transaction(c: RawClient, from: string, rcpts: string[], message: string): Promise<{ mail: WireReply; rcpts: WireReply[]; data?: WireReply; end?: WireReply }> {
+  const mail = await c.cmd(`MAIL FROM:${from}`);
+  const out: { mail: WireReply; rcpts: WireReply[]; data?: WireReply; end?: WireReply } = { mail, rcpts: [] };
+  if (mail.code !== 250) return out;
+  for (const r of rcpts) out.rcpts.push(await c.cmd(`RCPT TO:${r}`));
+  out.data = await c.cmd("DATA");
+  if (out.data.code !== 354) return out;
+  c.write(message.replace(/\r?\n/g, "\r\n").replace(/^\./gm, "..") + (message.endsWith("\n") ? "" : "\r\n") + ".\r\n");
+  out.end = await c.reply();
+  return out;
 }
