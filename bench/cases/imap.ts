@@ -1,32 +1,21 @@
-// Case imap (issue 3): a large mailbox (default 100,000 messages, written straight into Dovecot's
-// Maildir) and the times a client feels: SELECT (cold: Dovecot builds its index; warm), UID FETCH
-// 1:* (FLAGS), FETCH ENVELOPE of the newest 200, UID SEARCH by header and by body; a mixed
-// workload of persistent clients (commands/s); clients that log in and out (logins/s); memory per
-// idle IMAPS connection (PSS from /proc/PID/smaps_rollup over the server's process tree, with N
+// Case imap (issue 3): a large mailbox (default 100,000 messages) and the times a client feels:
+// SELECT (first: Dovecot scans its Maildir and builds its index; then warm), UID FETCH 1:*
+// (FLAGS), FETCH ENVELOPE of the newest 200, UID SEARCH by header and by body; a mixed workload
+// of persistent clients (commands/s); clients that log in and out (logins/s); memory per idle
+// IMAPS connection (PSS from /proc/PID/smaps_rollup over the server's process tree, with N
 // clients in IDLE minus the same tree with none).
 //
-// Freehold side: not wired yet (needs the IMAP server and an import of the same messages); the
-// case measures Dovecot and says so. The Freehold target must expose the same four things:
-// imap port, imaps port, the PID whose process tree holds the connections, and stop().
+// Dovecot gets the messages written straight into its Maildir; Freehold gets the same messages
+// through its mx listener (imap-targets.ts). When Freehold cannot run yet (no IMAP listener in
+// `serve`), the case says why and measures Dovecot alone.
 import path from "node:path";
-import { envInt, type BenchCase, type CaseContext, type CaseResult, type Row } from "../support/case.ts";
+import { envBool, envInt, type BenchCase, type CaseContext, type CaseResult, type Row } from "../support/case.ts";
 import { ImapConn } from "../support/imap-client.ts";
-import { BODY_TOKEN, SUBJECT_TOKEN, bodyHas, fillMaildir, subjectHas } from "../support/maildir-fill.ts";
-import { startDovecotBench } from "../support/dovecot-bench.ts";
+import { BODY_TOKEN, SUBJECT_TOKEN, bodyHas, subjectHas } from "../support/maildir-fill.ts";
 import { treePss } from "../support/trace.ts";
-import { sleep, systemUser } from "../../test/support/peer-util.ts";
-import { selfSignedCert } from "../support/cert.ts";
-
-const USER = "bench";
-const PASS = "pass";
-
-interface ImapTarget {
-  host: string;
-  imapPort: number;
-  imapsPort: number;
-  pid(): number;
-  stop(): Promise<void>;
-}
+import { sleep } from "../../test/support/peer-util.ts";
+import { startDovecotImapTarget, startFreeholdImapTarget, type ImapTarget } from "../support/imap-targets.ts";
+import { Unavailable } from "../support/smtp-targets.ts";
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();
@@ -34,10 +23,18 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [v, performance.now() - t0];
 }
 
-async function login(t: ImapTarget, opts: { tls?: boolean } = {}): Promise<ImapConn> {
-  const c = await ImapConn.connect(t.host, opts.tls ? t.imapsPort : t.imapPort, opts);
-  await c.ok(`LOGIN ${USER} ${PASS}`);
+/** A logged-in session; `imaps` forces the implicit-TLS port (the IDLE figure). */
+async function login(t: ImapTarget, opts: { imaps?: boolean } = {}): Promise<ImapConn> {
+  const c = opts.imaps
+    ? await ImapConn.connect(t.host, t.imapsPort, { tls: true })
+    : await ImapConn.connect(t.host, t.port, { tls: t.tls });
+  await c.ok(`LOGIN ${quote(t.user)} ${quote(t.pass)}`);
   return c;
+}
+
+/** RFC 9051 quoted string (our test credentials have no CR/LF). */
+function quote(s: string): string {
+  return `"${s.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
 }
 
 interface Figures {
@@ -78,12 +75,12 @@ async function measure(ctx: CaseContext, t: ImapTarget, p: { count: number; seco
   [r, f.searchBodyMs] = await timed(() => c.ok(`UID SEARCH BODY ${BODY_TOKEN}`));
   f.searchBodyHits = searchCount(r.lines);
   await c.logout();
-  ctx.log(`select ${f.selectColdMs.toFixed(0)}/${f.selectWarmMs.toFixed(0)} ms, fetch flags ${f.fetchFlagsMs.toFixed(0)} ms, searches ${f.searchHeaderHits}/${f.searchBodyHits} hits`);
+  ctx.log(`${t.name}: select ${f.selectColdMs.toFixed(0)}/${f.selectWarmMs.toFixed(0)} ms, fetch flags ${f.fetchFlagsMs.toFixed(0)} ms, searches ${f.searchHeaderHits}/${f.searchBodyHits} hits`);
 
   f.mixedCmdsPerS = await mixed(t, p.clients, p.seconds, f.exists);
-  ctx.log(`mixed: ${f.mixedCmdsPerS.toFixed(0)} commands/s`);
+  ctx.log(`${t.name}: mixed: ${f.mixedCmdsPerS.toFixed(0)} commands/s`);
   f.loginsPerS = await logins(t, p.clients, p.seconds);
-  ctx.log(`logins: ${f.loginsPerS.toFixed(0)}/s`);
+  ctx.log(`${t.name}: logins: ${f.loginsPerS.toFixed(0)}/s`);
   f.idleClients = p.idle;
   f.pssPerIdleBytes = p.idle > 0 ? await idleMemory(ctx, t, p.idle) : null;
   return f;
@@ -151,7 +148,7 @@ async function idleMemory(ctx: CaseContext, t: ImapTarget, n: number): Promise<n
     for (let i = 0; i < n; i += 50) {
       const batch = await Promise.all(
         Array.from({ length: Math.min(50, n - i) }, async () => {
-          const c = await login(t, { tls: true });
+          const c = await login(t, { imaps: true });
           await c.ok("SELECT INBOX");
           await c.idle();
           return c;
@@ -161,7 +158,7 @@ async function idleMemory(ctx: CaseContext, t: ImapTarget, n: number): Promise<n
     }
     await sleep(1000);
     const after = await treePss(t.pid());
-    ctx.log(`idle: ${n} IMAPS clients, PSS ${(before / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MiB`);
+    ctx.log(`${t.name}: idle: ${n} IMAPS clients, PSS ${(before / 2 ** 20).toFixed(1)} → ${(after / 2 ** 20).toFixed(1)} MiB`);
     return (after - before) / n;
   } finally {
     for (const c of conns) c.close();
@@ -176,80 +173,80 @@ export const benchCase: BenchCase = {
     const seconds = envInt(ctx.env, "BENCH_IMAP_SECONDS", 10);
     const clients = envInt(ctx.env, "BENCH_IMAP_CLIENTS", 10);
     const idle = envInt(ctx.env, "BENCH_IMAP_IDLE", 1000);
-    const cert = await selfSignedCert(ctx.tmpDir, "imap.bench.test");
-    const dir = path.join(ctx.tmpDir, "dovecot");
-    const slack = idle + 200;
-    const dovecot = await startDovecotBench({
-      dir,
-      users: [USER],
-      domain: "bench.test",
-      lmtp: false,
-      imap: true,
-      imaps: cert,
-      maxUserIpConnections: slack,
-      // Room for `idle` clients: one imap and (high-security mode, Debian's default) one
-      // imap-login process per TLS connection, and enough client slots in the helper services.
-      extra: [`default_process_limit = ${slack}`, `default_client_limit = ${3 * slack + 1000}`],
-    });
-    let figures: Figures;
-    let bytes = 0;
+    const tls = envBool(ctx.env, "BENCH_IMAP_TLS", true);
+    const params = { count, seconds, clients, idle };
+    const notes: string[] = [];
+
+    const dovecot = await startDovecotImapTarget(path.join(ctx.tmpDir, "dovecot"), { count, tls, idle, log: ctx.log });
+    let ref: Figures;
     try {
-      const mail = await systemUser("mail");
-      const t0 = Date.now();
-      bytes = await fillMaildir(dovecot.maildir(USER), count, mail, (done) => ctx.log(`maildir: ${done}/${count}`));
-      ctx.log(`maildir: ${count} messages, ${(bytes / 2 ** 20).toFixed(0)} MiB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-      const target: ImapTarget = {
-        host: "127.0.0.1",
-        imapPort: dovecot.imapPort,
-        imapsPort: dovecot.imapsPort,
-        pid: () => dovecot.pid(),
-        stop: () => dovecot.stop(),
-      };
-      figures = await measure(ctx, target, { count, seconds, clients, idle });
+      ref = await measure(ctx, dovecot, params);
     } finally {
       await dovecot.stop();
     }
+
+    let fh: Figures | null = null;
+    try {
+      const freehold = await startFreeholdImapTarget(ctx.root, path.join(ctx.tmpDir, "freehold"), { count, tls, log: ctx.log });
+      try {
+        fh = await measure(ctx, freehold, params);
+      } finally {
+        await freehold.stop();
+      }
+    } catch (err) {
+      if (!(err instanceof Unavailable)) throw err;
+      ctx.log(`freehold: not available (${err.message})`);
+      notes.push(`freehold: not available (${err.message})`);
+    }
+
     let expectSubject = 0;
     let expectBody = 0;
     for (let i = 0; i < count; i++) {
       if (subjectHas(i)) expectSubject++;
       if (bodyHas(i)) expectBody++;
     }
-    const ms = (m: string, v: number): Row => ({ metric: m, unit: "ms", freehold: null, reference: v, better: "lower" });
+    const pick = (f: Figures | null, k: keyof Figures) => (f ? (f[k] as number | null) : null);
+    const row = (metric: string, unit: string, k: keyof Figures, better: Row["better"], scale = 1): Row => {
+      const v = (f: Figures | null) => {
+        const x = pick(f, k);
+        return x === null ? null : x / scale;
+      };
+      return { metric, unit, freehold: v(fh), reference: v(ref), better };
+    };
     const rows: Row[] = [
-      ms("SELECT INBOX, first (index build)", figures.selectColdMs),
-      ms("SELECT INBOX, warm", figures.selectWarmMs),
-      ms("UID FETCH 1:* (FLAGS)", figures.fetchFlagsMs),
-      ms("FETCH ENVELOPE, newest 200", figures.fetchEnvelopeMs),
-      ms(`UID SEARCH SUBJECT (header)`, figures.searchHeaderMs),
-      ms(`UID SEARCH BODY (text)`, figures.searchBodyMs),
-      { metric: `mixed, ${clients} persistent clients`, unit: "cmd/s", freehold: null, reference: figures.mixedCmdsPerS, better: "higher" },
-      { metric: `LOGIN+LOGOUT, ${clients} clients`, unit: "logins/s", freehold: null, reference: figures.loginsPerS, better: "higher" },
+      row("SELECT INBOX, first", "ms", "selectColdMs", "lower"),
+      row("SELECT INBOX, warm", "ms", "selectWarmMs", "lower"),
+      row("UID FETCH 1:* (FLAGS)", "ms", "fetchFlagsMs", "lower"),
+      row("FETCH ENVELOPE, newest 200", "ms", "fetchEnvelopeMs", "lower"),
+      row("UID SEARCH SUBJECT (header)", "ms", "searchHeaderMs", "lower"),
+      row("UID SEARCH BODY (text)", "ms", "searchBodyMs", "lower"),
+      row(`mixed, ${clients} persistent clients`, "cmd/s", "mixedCmdsPerS", "higher"),
+      row(`LOGIN+LOGOUT, ${clients} clients`, "logins/s", "loginsPerS", "higher"),
       { metric: "login cache off (Freehold only)", unit: "logins/s", freehold: null, reference: null, better: "higher" },
-      {
-        metric: `PSS per idle IMAPS client (${figures.idleClients} in IDLE)`,
-        unit: "KiB",
-        freehold: null,
-        reference: figures.pssPerIdleBytes === null ? null : figures.pssPerIdleBytes / 1024,
-        better: "lower",
-      },
+      row(`PSS per idle IMAPS client (${idle} in IDLE)`, "KiB", "pssPerIdleBytes", "lower", 1024),
     ];
-    const notes = [
-      "freehold: not available yet (IMAP server and Maildir import not wired into this case)",
-      `${figures.exists} messages (${(bytes / 2 ** 20).toFixed(0)} MiB) written straight into Dovecot's Maildir; ` +
-        "Dovecot has no FTS configured (Debian default): SUBJECT uses its cache/headers, BODY reads every message.",
-      `search hits: SUBJECT ${figures.searchHeaderHits} (expected ${expectSubject}), BODY ${figures.searchBodyHits} (expected ${expectBody}).`,
+    notes.push(
+      `${ref.exists} messages (${(dovecot.bytes / 2 ** 20).toFixed(0)} MiB): Dovecot's written straight into its Maildir, ` +
+        "Freehold's delivered through its mx listener. Dovecot has no FTS configured (Debian default): BODY reads every message.",
+      `sessions ${tls ? "over implicit TLS (IMAPS)" : "in plain text"} on both sides (BENCH_IMAP_TLS); IDLE clients always over IMAPS.`,
+    );
+    for (const [side, f] of [["dovecot", ref], ["freehold", fh]] as const) {
+      if (!f) continue;
+      notes.push(`${side} search hits: SUBJECT ${f.searchHeaderHits} (expected ${expectSubject}), BODY ${f.searchBodyHits} (expected ${expectBody}).`);
+      if (f.searchHeaderHits !== expectSubject || f.searchBodyHits !== expectBody) {
+        notes.push(`WARNING: ${side}'s search hits differ from the generator's count`);
+      }
+    }
+    notes.push(
       `mixed = NOOP, FETCH 50×FLAGS, FETCH ENVELOPE, FETCH BODY.PEEK[], STORE ±\\Flagged, STATUS, in turn, ${seconds} s.`,
       "Dovecot in high-security mode (one imap-login process per TLS client), as Debian ships it; PSS over its whole process tree.",
-    ];
-    if (figures.searchHeaderHits !== expectSubject || figures.searchBodyHits !== expectBody) {
-      notes.push("WARNING: search hits differ from the generator's count");
-    }
+      "login cache on/off: Freehold's cache has no switch the case can reach yet; the LOGIN row is with the cache as configured.",
+    );
     return {
       reference: "Dovecot 2.3 (Maildir)",
-      sections: [{ title: `mailbox of ${figures.exists} messages`, rows }],
+      sections: [{ title: `mailbox of ${count} messages`, rows }],
       notes,
-      params: { count, seconds, clients, idle, bytes, figures },
+      params: { count, seconds, clients, idle, tls, bytes: dovecot.bytes, dovecot: ref, freehold: fh },
     };
   },
 };

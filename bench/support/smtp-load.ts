@@ -29,6 +29,9 @@ export interface LoadOptions {
   starttls?: boolean;
   /** AUTH PLAIN (RFC 4954) once per connection, after STARTTLS when that is on. */
   auth?: { user: string; pass: string };
+  /** Message i as sent (CRLF line ends, without the final "."); default: a generated one of
+   * messageBytes. Lines starting with "." are dot-stuffed here. */
+  message?: (i: number) => string;
 }
 
 export interface LoadResult {
@@ -241,8 +244,13 @@ export async function runLoad(o: LoadOptions): Promise<LoadResult> {
           await conn.reply(replyTimeout);
         } else {
           conn.sock.cork();
-          conn.write(makeHeader(i, o.from, to, runId));
-          conn.write(body);
+          if (o.message) {
+            // RFC 5321 §4.5.2: a line starting with "." gets one more.
+            conn.write(o.message(i).replace(/^\./gm, "..").replace(/(?<!\r\n)$/, "\r\n"));
+          } else {
+            conn.write(makeHeader(i, o.from, to, runId));
+            conn.write(body);
+          }
           conn.write(".\r\n");
           conn.sock.uncork();
           const done = await conn.reply(replyTimeout);
