@@ -72,10 +72,10 @@ export function imapDate(ms: number): ImapDateTime {
 export function flagFetchResponses(s: Session, view: MailboxView, uids: number[]): ResponseChunk[] {
   const out: ResponseChunk[] = [];
   for (const uid of uids) {
-    const m = view.msgs.get(uid);
+    const m = view.get(uid);
     if (!m) continue;
-    const items = [rawItem("UID", String(uid)), rawItem("FLAGS", flagsText(m.rec.flags))];
-    if (s.condstore) items.push(rawItem("MODSEQ", `(${m.rec.modseq})`));
+    const items = [rawItem("UID", String(uid)), rawItem("FLAGS", flagsText(m.flags))];
+    if (s.condstore) items.push(rawItem("MODSEQ", `(${m.modseq})`));
     out.push(...fetchLine(view.seqOf(uid), items));
   }
   return out;

@@ -4,41 +4,26 @@
 // (RFC 7162 §3.1: every append, flag change and expunge raises it) and the session decides when
 // the changes may be announced (see the invariants in session.ts).
 //
-// Messages expunged elsewhere stay in the numbering, marked `gone`, until an EXPUNGE (or
-// VANISHED) response may be sent: RFC 3501 §7.4.1 forbids EXPUNGE during FETCH, STORE and
-// SEARCH, so until then message numbers must not shift.
+// Messages expunged elsewhere stay in the numbering, marked gone, until an EXPUNGE (or VANISHED)
+// response may be sent: RFC 3501 §7.4.1 forbids EXPUNGE during FETCH, STORE and SEARCH, so
+// until then message numbers must not shift.
+//
+// Memory: a session idling on a large mailbox must stay cheap (issue 3 measures PSS per IDLE
+// connection). Per message the view keeps only columns in typed arrays — UID, MODSEQ, internal
+// date, size, an index into a table of distinct flag sets (most messages share a handful), the
+// index of the flag set last shown, and a gone bit: about 37 octets. Bodies, blob ids and trace
+// headers are read from the store when a FETCH needs them.
 import type { Id, MailboxRecord, MessageRecord, MetadataStore } from "../store/types.ts";
 import type { Interval, SequenceSet } from "./protocol/sequence-set.ts";
 import { resolveSequenceSet } from "./protocol/sequence-set.ts";
 
-/**
- * What a view keeps per message: the metadata SEARCH and flag updates need. Bodies, blob ids and
- * trace headers are read from the store when a FETCH needs them, so a session idling on a large
- * mailbox holds a few dozen octets per message, and flag lists are shared (interned) arrays.
- */
+/** One message's metadata, materialised on demand. */
 export interface SlimMessage {
   uid: number;
   modseq: number;
   flags: string[];
   internalDate: number;
   size: number;
-}
-
-export interface ViewMessage {
-  rec: SlimMessage;
-  /** Flags as last announced to this client. */
-  shownFlags: string[];
-  /** Expunged in the store, not yet announced. */
-  gone: boolean;
-}
-
-export interface ViewChanges {
-  /** UIDs expunged that the client has not heard of. */
-  expunged: number[];
-  /** New messages appended since the last announcement. */
-  added: number;
-  /** UIDs whose flags changed (and are not gone). */
-  flagged: number[];
 }
 
 function sameFlags(a: readonly string[], b: readonly string[]): boolean {
@@ -52,32 +37,22 @@ export class MailboxView {
   readonly readOnly: boolean;
   name: string;
   uidValidity: number;
-  /** Ascending UIDs; index + 1 is the message number. */
-  uids: number[] = [];
-  msgs = new Map<number, ViewMessage>();
-  /** The highest MODSEQ reflected in `msgs`. */
-  modseq = 0;
-  /** Messages appended to `uids` but not yet announced with EXISTS. */
-  #unannounced = 0;
-  /** How many messages are marked gone (so the check per command is O(1)). */
-  #gone = 0;
-  /** One array per distinct flag set (most messages share a handful of them). */
-  #flagSets = new Map<string, string[]>();
-
-  #intern(flags: string[]): string[] {
-    const key = flags.join("\0");
-    let f = this.#flagSets.get(key);
-    if (!f) {
-      f = flags;
-      this.#flagSets.set(key, f);
-    }
-    return f;
-  }
-
-  #slim(m: MessageRecord): SlimMessage {
-    return { uid: m.uid, modseq: m.modseq, flags: this.#intern(m.flags), internalDate: m.internalDate, size: m.size };
-  }
   uidNext: number;
+  /** The highest MODSEQ reflected in the view. */
+  modseq = 0;
+  #n = 0;
+  #uid = new Uint32Array(0);
+  #mod = new Float64Array(0);
+  #date = new Float64Array(0);
+  #size = new Float64Array(0);
+  #flags = new Uint32Array(0);
+  #shown = new Uint32Array(0);
+  #goneBits = new Uint8Array(0);
+  /** Messages at the end not yet announced with EXISTS. */
+  #unannounced = 0;
+  #gone = 0;
+  #flagTable: string[][] = [];
+  #flagIndex = new Map<string, number>();
 
   constructor(mb: MailboxRecord, messages: MessageRecord[], readOnly: boolean) {
     this.mailboxId = mb.id;
@@ -86,42 +61,125 @@ export class MailboxView {
     this.uidNext = mb.uidNext;
     this.readOnly = readOnly;
     this.modseq = mb.highestModseq;
-    for (const m of messages) {
-      this.uids.push(m.uid);
-      const rec = this.#slim(m);
-      this.msgs.set(m.uid, { rec, shownFlags: rec.flags, gone: false });
+    this.#grow(messages.length);
+    for (const m of messages) this.#push(m);
+  }
+
+  #intern(flags: string[]): number {
+    const key = flags.join("\0");
+    let i = this.#flagIndex.get(key);
+    if (i === undefined) {
+      i = this.#flagTable.length;
+      this.#flagTable.push(flags);
+      this.#flagIndex.set(key, i);
     }
+    return i;
   }
 
-  get exists(): number {
-    return this.uids.length - this.#unannounced;
+  #grow(min: number): void {
+    if (min <= this.#uid.length) return;
+    const cap = Math.max(min, Math.ceil(this.#uid.length * 1.5), 16);
+    const g = <T extends Uint32Array | Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
+      const b = make(cap);
+      b.set(a.subarray(0, this.#n) as never);
+      return b;
+    };
+    this.#uid = g(this.#uid, (n) => new Uint32Array(n));
+    this.#mod = g(this.#mod, (n) => new Float64Array(n));
+    this.#date = g(this.#date, (n) => new Float64Array(n));
+    this.#size = g(this.#size, (n) => new Float64Array(n));
+    this.#flags = g(this.#flags, (n) => new Uint32Array(n));
+    this.#shown = g(this.#shown, (n) => new Uint32Array(n));
+    this.#goneBits = g(this.#goneBits, (n) => new Uint8Array(n));
   }
 
-  seqOf(uid: number): number {
+  #push(m: MessageRecord): void {
+    this.#grow(this.#n + 1);
+    const i = this.#n++;
+    const f = this.#intern(m.flags);
+    this.#uid[i] = m.uid;
+    this.#mod[i] = m.modseq;
+    this.#date[i] = m.internalDate;
+    this.#size[i] = m.size;
+    this.#flags[i] = f;
+    this.#shown[i] = f;
+    this.#goneBits[i] = 0;
+  }
+
+  /** 0-based position of a UID, or -1. */
+  #pos(uid: number): number {
     let lo = 0;
-    let hi = this.uids.length - 1;
+    let hi = this.#n - 1;
     while (lo <= hi) {
       const mid = (lo + hi) >> 1;
-      const u = this.uids[mid];
-      if (u === uid) return mid + 1;
+      const u = this.#uid[mid];
+      if (u === uid) return mid;
       if (u < uid) lo = mid + 1;
       else hi = mid - 1;
     }
-    return 0;
+    return -1;
+  }
+
+  /** Messages the client knows of (EXISTS). */
+  get exists(): number {
+    return this.#n - this.#unannounced;
+  }
+
+  /** UID of message number seq (1-based, within exists). */
+  uidAt(seq: number): number {
+    return this.#uid[seq - 1];
+  }
+
+  /** The UIDs the client knows of, ascending (a copy). */
+  visibleUids(): number[] {
+    return Array.from(this.#uid.subarray(0, this.exists));
+  }
+
+  lastUid(): number {
+    return this.exists ? this.#uid[this.exists - 1] : 0;
+  }
+
+  seqOf(uid: number): number {
+    return this.#pos(uid) + 1;
+  }
+
+  has(uid: number): boolean {
+    return this.#pos(uid) >= 0;
+  }
+
+  isGone(uid: number): boolean {
+    const i = this.#pos(uid);
+    return i < 0 || this.#goneBits[i] === 1;
+  }
+
+  /** The message's metadata, or null if the view does not hold it. */
+  get(uid: number): SlimMessage | null {
+    const i = this.#pos(uid);
+    if (i < 0) return null;
+    return { uid, modseq: this.#mod[i], flags: this.#flagTable[this.#flags[i]], internalDate: this.#date[i], size: this.#size[i] };
+  }
+
+  flagsOf(uid: number): string[] {
+    const i = this.#pos(uid);
+    return i < 0 ? [] : this.#flagTable[this.#flags[i]];
+  }
+
+  /** The client has now been told this message's current flags. */
+  markShown(uid: number): void {
+    const i = this.#pos(uid);
+    if (i >= 0) this.#shown[i] = this.#flags[i];
   }
 
   /** UIDs (ascending, within what the client knows of) named by a sequence set. */
   resolve(set: SequenceSet, byUid: boolean, saved: number[] | null): number[] {
-    const visible = this.uids.length - this.#unannounced;
-    if (set.kind === "saved") return (saved ?? []).filter((u) => this.msgs.has(u) && this.seqOf(u) <= visible);
+    const visible = this.exists;
+    if (set.kind === "saved") return (saved ?? []).filter((u) => this.seqOf(u) > 0 && this.seqOf(u) <= visible);
     if (visible === 0) return [];
-    if (byUid) {
-      const ivs = resolveSequenceSet(set.ranges, this.uids[visible - 1]);
-      return this.#uidsIn(ivs, visible);
-    }
-    const ivs = resolveSequenceSet(set.ranges, visible);
+    if (byUid) return this.#uidsIn(resolveSequenceSet(set.ranges, this.#uid[visible - 1]), visible);
     const out: number[] = [];
-    for (const iv of ivs) for (let n = Math.max(1, iv.lo); n <= Math.min(iv.hi, visible); n++) out.push(this.uids[n - 1]);
+    for (const iv of resolveSequenceSet(set.ranges, visible)) {
+      for (let n = Math.max(1, iv.lo); n <= Math.min(iv.hi, visible); n++) out.push(this.#uid[n - 1]);
+    }
     return out;
   }
 
@@ -129,57 +187,62 @@ export class MailboxView {
     const out: number[] = [];
     let i = 0;
     for (const iv of ivs) {
-      while (i < visible && this.uids[i] < iv.lo) i++;
-      while (i < visible && this.uids[i] <= iv.hi) out.push(this.uids[i++]);
+      while (i < visible && this.#uid[i] < iv.lo) i++;
+      while (i < visible && this.#uid[i] <= iv.hi) out.push(this.#uid[i++]);
+    }
+    return out;
+  }
+
+  /** Visible, not gone messages for which pred(metadata) holds (SEARCH, EXPUNGE). */
+  filter(pred: (m: SlimMessage, seq: number) => boolean): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.exists; i++) {
+      if (this.#goneBits[i]) continue;
+      const m: SlimMessage = { uid: this.#uid[i], modseq: this.#mod[i], flags: this.#flagTable[this.#flags[i]], internalDate: this.#date[i], size: this.#size[i] };
+      if (pred(m, i + 1)) out.push(m.uid);
     }
     return out;
   }
 
   /** Re-read the store: new messages, flag changes and expunges since `modseq`. */
-  async refresh(store: MetadataStore): Promise<ViewChanges> {
+  async refresh(store: MetadataStore): Promise<void> {
     const since = this.modseq;
     const snap = await store.transaction(async (tx) => {
       const mb = await tx.mail.getMailboxById(this.mailboxId);
       if (!mb || mb.highestModseq <= since) return { mb, changed: [] as MessageRecord[], expunged: [] as number[] };
       return { mb, changed: await tx.mail.listChangedSince(this.mailboxId, since), expunged: await tx.mail.listExpunged(this.mailboxId, since) };
     });
-    const out: ViewChanges = { expunged: [], added: 0, flagged: [] };
     if (!snap.mb) {
       // The mailbox itself was deleted: everything in it is gone.
-      const all = [...this.msgs.keys()];
-      this.markGone(all);
-      out.expunged.push(...all);
-      return out;
+      this.markGone(Array.from(this.#uid.subarray(0, this.#n)));
+      return;
     }
     this.uidNext = snap.mb.uidNext;
     this.modseq = Math.max(this.modseq, snap.mb.highestModseq);
-    for (const full of snap.changed) {
-      const rec = this.#slim(full);
-      const m = this.msgs.get(rec.uid);
-      if (m) {
-        m.rec = rec;
+    for (const rec of snap.changed) {
+      const i = this.#pos(rec.uid);
+      if (i >= 0) {
+        this.#mod[i] = rec.modseq;
+        this.#flags[i] = this.#intern(rec.flags);
         continue;
       }
-      const last = this.uids.length ? this.uids[this.uids.length - 1] : 0;
+      const last = this.#n ? this.#uid[this.#n - 1] : 0;
       if (rec.uid > last) {
-        this.uids.push(rec.uid);
-        this.msgs.set(rec.uid, { rec, shownFlags: rec.flags, gone: false });
+        this.#push(rec);
         this.#unannounced++;
       }
     }
     this.markGone(snap.expunged);
-    return out;
   }
 
   /** Flag changes not yet shown; marks them shown. */
   takeFlagChanges(): number[] {
     const out: number[] = [];
-    for (let i = 0; i < this.uids.length - this.#unannounced; i++) {
-      const m = this.msgs.get(this.uids[i])!;
-      if (!m.gone && !sameFlags(m.shownFlags, m.rec.flags)) {
-        m.shownFlags = m.rec.flags;
-        out.push(m.rec.uid);
-      }
+    for (let i = 0; i < this.exists; i++) {
+      if (this.#goneBits[i] || this.#shown[i] === this.#flags[i]) continue;
+      const changed = !sameFlags(this.#flagTable[this.#shown[i]], this.#flagTable[this.#flags[i]]);
+      this.#shown[i] = this.#flags[i];
+      if (changed) out.push(this.#uid[i]);
     }
     return out;
   }
@@ -193,28 +256,35 @@ export class MailboxView {
 
   /**
    * Removes the gone messages from the numbering and returns them with the message number each
-   * had at the moment of its removal, in the order the EXPUNGE responses must be sent.
+   * had, highest first: the order the EXPUNGE responses must be sent in, since each EXPUNGE
+   * renumbers only the messages after it, which are already gone.
    */
   takeExpunged(): Array<{ uid: number; seq: number }> {
     if (this.#gone === 0) return [];
     const out: Array<{ uid: number; seq: number }> = [];
-    const keep: number[] = [];
-    const visible = this.uids.length - this.#unannounced;
-    let removedVisible = 0;
-    // Highest first: each EXPUNGE renumbers only the messages after it, which are already gone,
-    // so a message's number is its position counted among the messages before it.
-    this.uids.forEach((uid, i) => {
-      if (this.msgs.get(uid)!.gone) {
-        this.msgs.delete(uid);
+    const visible = this.exists;
+    let w = 0;
+    let removedUnannounced = 0;
+    for (let i = 0; i < this.#n; i++) {
+      if (this.#goneBits[i]) {
         // A message the client never heard of (no EXISTS yet) leaves silently.
-        if (i < visible) {
-          out.push({ uid, seq: i + 1 });
-          removedVisible++;
-        }
-      } else keep.push(uid);
-    });
-    this.#unannounced -= this.uids.length - keep.length - removedVisible;
-    this.uids = keep;
+        if (i < visible) out.push({ uid: this.#uid[i], seq: i + 1 });
+        else removedUnannounced++;
+        continue;
+      }
+      if (w !== i) {
+        this.#uid[w] = this.#uid[i];
+        this.#mod[w] = this.#mod[i];
+        this.#date[w] = this.#date[i];
+        this.#size[w] = this.#size[i];
+        this.#flags[w] = this.#flags[i];
+        this.#shown[w] = this.#shown[i];
+        this.#goneBits[w] = 0;
+      }
+      w++;
+    }
+    this.#n = w;
+    this.#unannounced -= removedUnannounced;
     this.#gone = 0;
     return out.reverse();
   }
@@ -225,18 +295,20 @@ export class MailboxView {
 
   markGone(uids: readonly number[]): void {
     for (const u of uids) {
-      const m = this.msgs.get(u);
-      if (m && !m.gone) {
-        m.gone = true;
+      const i = this.#pos(u);
+      if (i >= 0 && !this.#goneBits[i]) {
+        this.#goneBits[i] = 1;
         this.#gone++;
       }
     }
   }
 
+  /** Our own STORE: new flags and MODSEQ; `shown` when the response carried them. */
   setFlags(uid: number, flags: string[], modseq: number, shown: boolean): void {
-    const m = this.msgs.get(uid);
-    if (!m) return;
-    m.rec = { ...m.rec, flags: this.#intern(flags), modseq };
-    if (shown) m.shownFlags = flags;
+    const i = this.#pos(uid);
+    if (i < 0) return;
+    this.#flags[i] = this.#intern(flags);
+    this.#mod[i] = modseq;
+    if (shown) this.#shown[i] = this.#flags[i];
   }
 }

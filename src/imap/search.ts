@@ -5,7 +5,7 @@
 import type { SearchKey } from "./protocol/commands.ts";
 import type { SearchDate } from "./protocol/datetime.ts";
 import { intervalsContain, resolveSequenceSet } from "./protocol/sequence-set.ts";
-import type { MailboxView } from "./mailbox-view.ts";
+import type { MailboxView, SlimMessage } from "./mailbox-view.ts";
 import type { Session } from "./session.ts";
 import { loadMessage } from "./message-source.ts";
 import { extractSearchDoc } from "./search-text.ts";
@@ -30,7 +30,7 @@ function walk(k: SearchKey, fn: (k: SearchKey) => void): void {
 
 /** Index the messages of the view that are not indexed yet. */
 export async function ensureIndexed(s: Session, view: MailboxView): Promise<void> {
-  const live = view.uids.filter((u) => !view.msgs.get(u)!.gone);
+  const live = view.filter(() => true);
   const missing = await s.deps.search.missing(view.uidValidity, live);
   if (missing.length === 0) return;
   // Many missing (an old mailbox): one query for all rows beats one per message.
@@ -38,7 +38,7 @@ export async function ensureIndexed(s: Session, view: MailboxView): Promise<void
   for (let i = 0; i < missing.length; i += INDEX_BATCH) {
     const docs: SearchDoc[] = [];
     for (const uid of missing.slice(i, i + INDEX_BATCH)) {
-      if (!view.msgs.has(uid)) continue;
+      if (!view.has(uid)) continue;
       try {
         const rec = rows ? rows.get(uid) : await s.deps.store.mail.getMessage(view.mailboxId, uid);
         if (!rec) continue;
@@ -81,7 +81,7 @@ export async function runSearch(s: Session, view: MailboxView, key: SearchKey): 
       textSets.set(k, await index.match(view.uidValidity, k.field, k.value));
     } else if (k.kind === "header") {
       const name = k.name.toLowerCase();
-      const candidates = k.value.length ? [...(await index.match(view.uidValidity, "headers", k.value))] : view.uids;
+      const candidates = k.value.length ? [...(await index.match(view.uidValidity, "headers", k.value))] : view.visibleUids();
       const heads = await index.headers(view.uidValidity, candidates);
       const want = k.value.toLowerCase();
       const hit = new Set<number>();
@@ -101,21 +101,20 @@ export async function runSearch(s: Session, view: MailboxView, key: SearchKey): 
   const sent = needsSent ? await index.sentDates(view.uidValidity) : null;
   const now = s.deps.clock.now();
   const visible = view.exists;
-  const maxUid = visible ? view.uids[visible - 1] : 0;
+  const maxUid = view.lastUid();
   const resolved = new Map<SearchKey, ReturnType<typeof resolveSequenceSet>>();
 
-  const test = (k: SearchKey, uid: number, seq: number): boolean => {
-    const m = view.msgs.get(uid)!;
-    const rec = m.rec;
+  const test = (k: SearchKey, rec: SlimMessage, seq: number): boolean => {
+    const uid = rec.uid;
     switch (k.kind) {
       case "all":
         return true;
       case "and":
-        return k.keys.every((x) => test(x, uid, seq));
+        return k.keys.every((x) => test(x, rec, seq));
       case "or":
-        return test(k.left, uid, seq) || test(k.right, uid, seq);
+        return test(k.left, rec, seq) || test(k.right, rec, seq);
       case "not":
-        return !test(k.key, uid, seq);
+        return !test(k.key, rec, seq);
       case "flag": {
         const f = k.flag.toLowerCase();
         return rec.flags.some((x) => x.toLowerCase() === f) === k.set;
@@ -154,15 +153,11 @@ export async function runSearch(s: Session, view: MailboxView, key: SearchKey): 
     }
   };
 
-  const uids: number[] = [];
   let modseq = 0;
-  for (let i = 0; i < visible; i++) {
-    const uid = view.uids[i];
-    if (view.msgs.get(uid)!.gone) continue;
-    if (test(key, uid, i + 1)) {
-      uids.push(uid);
-      modseq = Math.max(modseq, view.msgs.get(uid)!.rec.modseq);
-    }
-  }
+  const uids = view.filter((m, seq) => {
+    if (!test(key, m, seq)) return false;
+    modseq = Math.max(modseq, m.modseq);
+    return true;
+  });
   return { uids, modseq: usesModseq ? modseq : null };
 }

@@ -13,7 +13,7 @@ export const copy: CommandEntry<"COPY" | "MOVE"> = {
     const view = s.view();
     if (cmd.name === "MOVE" && view.readOnly) throw no("Mailbox is read-only", "READ-ONLY");
     const target = await requireTarget(s, cmd.mailbox);
-    const uids = view.resolve(cmd.set, cmd.uid, s.saved).filter((u) => !view.msgs.get(u)!.gone);
+    const uids = view.resolve(cmd.set, cmd.uid, s.saved).filter((u) => !view.isGone(u));
     if (uids.length === 0) return { text: `${cmd.name} completed (nothing to do)` };
     const user = s.user();
     if (cmd.name === "COPY" || target.id !== view.mailboxId) {
@@ -21,7 +21,7 @@ export const copy: CommandEntry<"COPY" | "MOVE"> = {
       // mailboxes of the same user it is neutral, so only COPY is checked.
       const quota = effectiveQuota(user, s.deps.defaultQuotaBytes);
       if (cmd.name === "COPY" && quota > 0) {
-        const bytes = uids.reduce((a, u) => a + view.msgs.get(u)!.rec.size, 0);
+        const bytes = uids.reduce((a, u) => a + view.get(u)!.size, 0);
         const usage = await s.deps.store.mail.userUsage(user.id);
         if (!checkQuota(usage.bytes, quota, bytes).ok) throw no("Quota exceeded", "OVERQUOTA");
       }

@@ -6,12 +6,7 @@ import type { CommandEntry } from "./types.ts";
 import { SELECTED } from "./types.ts";
 
 export function deletedUids(view: MailboxView): number[] {
-  const out: number[] = [];
-  for (const uid of view.uids) {
-    const m = view.msgs.get(uid)!;
-    if (!m.gone && m.rec.flags.some((f) => f.toLowerCase() === "\\deleted")) out.push(uid);
-  }
-  return out;
+  return view.filter((m) => m.flags.some((f) => f.toLowerCase() === "\\deleted"));
 }
 
 export const expunge: CommandEntry<"EXPUNGE"> = {

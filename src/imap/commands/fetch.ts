@@ -22,11 +22,11 @@ export const fetch: CommandEntry<"FETCH"> = {
     let uids = view.resolve(cmd.set, cmd.uid, s.saved);
     if (cmd.changedSince !== null) {
       const since = Number(cmd.changedSince);
-      uids = uids.filter((u) => view.msgs.get(u)!.rec.modseq > since);
+      uids = uids.filter((u) => view.get(u)!.modseq > since);
       if (cmd.vanished && cmd.set.kind === "set") {
         // RFC 7162 §3.2.6: expunged UIDs in the set, since the given MODSEQ.
         const requested = new Set(view.resolve(cmd.set, true, s.saved));
-        const max = view.uids.length ? view.uids[view.uids.length - 1] : 0;
+        const max = view.lastUid();
         const gone = (await s.deps.store.mail.listExpunged(view.mailboxId, since)).filter((u) => {
           if (requested.has(u)) return true;
           return cmd.set.kind === "set" && cmd.set.ranges.some((r) => {
@@ -41,8 +41,7 @@ export const fetch: CommandEntry<"FETCH"> = {
     const markSeen = !view.readOnly && atts.some(setsSeen);
     if (markSeen) {
       const unseen = uids.filter((u) => {
-        const m = view.msgs.get(u)!;
-        return !m.gone && !m.rec.flags.some((f) => f.toLowerCase() === "\\seen");
+        return !view.isGone(u) && !view.flagsOf(u).some((f) => f.toLowerCase() === "\\seen");
       });
       if (unseen.length) {
         const changes = await s.deps.store.mail.setFlags(view.mailboxId, unseen, ["\\Seen"], "add");
@@ -64,13 +63,14 @@ export const fetch: CommandEntry<"FETCH"> = {
       batchBytes = 0;
     };
     for (const uid of uids) {
-      const m = view.msgs.get(uid)!;
+      const m = view.get(uid)!;
+      const gone = view.isGone(uid);
       let items;
       try {
         // Bodies need the stored row; a message expunged elsewhere has none any more.
         const full = needsFull ? await s.deps.store.mail.getMessage(view.mailboxId, uid) : null;
-        if (needsFull && (m.gone || !full)) throw new Gone();
-        items = await fetchItems(s, m.rec, full, atts, () => loadMessage(s.deps.blobs, full!));
+        if (needsFull && (gone || !full)) throw new Gone();
+        items = await fetchItems(s, m, full, atts, () => loadMessage(s.deps.blobs, full!));
       } catch (e) {
         if (e instanceof UnknownCte) throw no(e.message, "UNKNOWN-CTE");
         if (e instanceof Gone || (e as NodeJS.ErrnoException).code === "ENOENT" || (e instanceof Error && /not found|missing/i.test(e.message))) {
@@ -83,7 +83,7 @@ export const fetch: CommandEntry<"FETCH"> = {
         batch.push(c);
         batchBytes += Buffer.isBuffer(c) ? c.length : c.size;
       }
-      m.shownFlags = m.rec.flags;
+      view.markShown(uid);
       if (batchBytes >= 65_536) await flush();
     }
     await flush();

@@ -15,7 +15,7 @@ export const store: CommandEntry<"STORE"> = {
     const view = s.view();
     if (view.readOnly) throw no("Mailbox is read-only", "READ-ONLY");
     if (cmd.unchangedSince !== null) s.condstore = true;
-    const uids = view.resolve(cmd.set, cmd.uid, s.saved).filter((u) => !view.msgs.get(u)!.gone);
+    const uids = view.resolve(cmd.set, cmd.uid, s.saved).filter((u) => !view.isGone(u));
     // \Recent cannot be stored (RFC 3501 §2.3.2).
     const flags = cmd.flags.filter((f) => f.toLowerCase() !== "\\recent");
     const since = cmd.unchangedSince === null ? null : Number(cmd.unchangedSince);
@@ -43,13 +43,13 @@ export const store: CommandEntry<"STORE"> = {
       const c = changed.get(uid);
       // RFC 7162 §3.1.3: with UNCHANGEDSINCE, .SILENT still reports MODSEQ of changed messages.
       if (cmd.silent && !(c && since !== null)) continue;
-      const m = view.msgs.get(uid)!;
+      const m = view.get(uid)!;
       const items = [];
       if (cmd.uid || s.qresync) items.push({ name: "UID", value: Buffer.from(String(uid)) });
-      if (!cmd.silent) items.push({ name: "FLAGS", value: Buffer.from(flagsText(m.rec.flags)) });
-      if (s.condstore) items.push({ name: "MODSEQ", value: Buffer.from(`(${m.rec.modseq})`) });
+      if (!cmd.silent) items.push({ name: "FLAGS", value: Buffer.from(flagsText(m.flags)) });
+      if (s.condstore) items.push({ name: "MODSEQ", value: Buffer.from(`(${m.modseq})`) });
       if (items.length) await s.send(fetchLine(view.seqOf(uid), items));
-      m.shownFlags = m.rec.flags;
+      view.markShown(uid);
     }
     if (modified.length) {
       // RFC 7162 §3.1.3: message numbers (or UIDs for UID STORE) that failed the test.
