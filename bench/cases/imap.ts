@@ -15,7 +15,7 @@ import { BODY_TOKEN, SUBJECT_TOKEN, bodyHas, subjectHas } from "../support/maild
 import { treePss } from "../support/trace.ts";
 import { sleep } from "../../test/support/peer-util.ts";
 import { startDovecotImapTarget, startFreeholdImapTarget, type ImapTarget } from "../support/imap-targets.ts";
-import { Unavailable } from "../support/smtp-targets.ts";
+import { Unavailable } from "../support/freehold-server.ts";
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   const t0 = performance.now();

@@ -6,16 +6,13 @@
 // Every session of the timed workloads uses `tls` (implicit TLS by default) on both sides; the
 // IDLE memory figure always uses IMAPS.
 import fs from "node:fs/promises";
-import { existsSync, openSync, closeSync } from "node:fs";
 import path from "node:path";
-import { parseDocument } from "yaml";
-import { freePort, run, spawnManaged, systemUser, waitForGreeting } from "../../test/support/peer-util.ts";
-import { startFaultServer } from "../../test/support/dns-fault.ts";
+import { systemUser } from "../../test/support/peer-util.ts";
 import { startDovecotBench } from "./dovecot-bench.ts";
 import { fillMaildir, makeMessage } from "./maildir-fill.ts";
 import { runLoad } from "./smtp-load.ts";
 import { ImapConn } from "./imap-client.ts";
-import { Unavailable } from "./smtp-targets.ts";
+import { startFreehold, Unavailable } from "./freehold-server.ts";
 import { selfSignedCert } from "./cert.ts";
 
 export interface ImapTarget {
@@ -81,53 +78,23 @@ export async function startFreeholdImapTarget(
   dir: string,
   p: { count: number; tls: boolean; log: (m: string) => void },
 ): Promise<ImapTarget> {
-  const cli = path.join(root, "src", "cli", "main.ts");
-  if (!existsSync(cli)) throw new Unavailable("src/cli/main.ts does not exist yet");
-  const node = process.execPath;
-  await fs.mkdir(dir, { recursive: true });
-  const data = path.join(dir, "data");
   const address = "bench@bench.test";
   const pass = "bench-password";
-  const step = async (what: string, args: string[], input?: string) => {
-    const r = await run(node, [cli, ...args], { input, cwd: root, timeoutMs: 60_000 });
-    if (r.code !== 0) {
-      const why = (r.stderr || r.stdout).trim().split("\n").slice(0, 3).join(" / ");
-      throw new Unavailable(`\`freehold ${what}\` failed (exit ${r.code}): ${why}`);
-    }
-  };
-  await step("init", ["init", "--hostname", "bench.test", "--data", data]);
-  await step("domain add", ["--data", data, "domain", "add", "bench.test"]);
-  await step("user add", ["--data", data, "user", "add", address, "--password-stdin"], `${pass}\n`);
-
-  const mxPort = await freePort();
-  const imapsPort = await freePort();
-  const imapPort = p.tls ? imapsPort : await freePort();
-  const configFile = path.join(data, "freehold.yaml");
-  const dns = await startFaultServer(() => ({ kind: "rcode", rcode: "NXDOMAIN" }));
-  const doc = parseDocument(await fs.readFile(configFile, "utf8"));
-  const listeners: object[] = [
-    { role: "mx", address: "127.0.0.1", port: mxPort },
-    { role: "imaps", address: "127.0.0.1", port: imapsPort },
-  ];
-  if (!p.tls) listeners.push({ role: "imap", address: "127.0.0.1", port: imapPort, tls: "none" });
-  doc.set("listeners", listeners);
-  doc.setIn(["dns", "servers"], [dns.address]);
-  await fs.writeFile(configFile, doc.toString());
-
-  const logFile = path.join(dir, "freehold.log");
-  const logFd = openSync(logFile, "a");
-  const server = spawnManaged(node, [cli, "--data", data, "serve"], { cwd: root, stdio: ["ignore", logFd, logFd] });
-  closeSync(logFd);
+  const roles: Array<{ role: string; tls?: "none" }> = [{ role: "mx" }, { role: "imaps" }];
+  if (!p.tls) roles.push({ role: "imap", tls: "none" });
+  const fh = await startFreehold(root, dir, {
+    hostname: "bench.test",
+    domain: "bench.test",
+    user: { address, password: pass },
+    roles,
+  });
+  const mxPort = fh.ports.mx;
+  const imapsPort = fh.ports.imaps;
+  const imapPort = p.tls ? imapsPort : fh.ports.imap;
   const fail = async (why: string): Promise<never> => {
-    await server.stop();
-    await dns.close();
+    await fh.stop();
     throw new Unavailable(why);
   };
-  try {
-    await waitForGreeting("127.0.0.1", mxPort, { timeoutMs: 30_000, isAlive: () => server.alive() });
-  } catch (err) {
-    return fail(`\`freehold serve\` did not answer on the mx port: ${(err as Error).message}`);
-  }
   let probe: ImapConn | undefined;
   try {
     probe = await ImapConn.connect("127.0.0.1", imapsPort, { tls: true });
@@ -172,10 +139,7 @@ export async function startFreeholdImapTarget(
     imapsPort,
     user: address,
     pass,
-    pid: () => server.targetPid(),
-    async stop() {
-      await server.stop();
-      await dns.close();
-    },
+    pid: () => fh.server.targetPid(),
+    stop: () => fh.stop(),
   };
 }

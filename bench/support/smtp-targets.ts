@@ -2,14 +2,13 @@
 // into Dovecot over LMTP (the reference) and Freehold started through its own CLI. Each is
 // started fresh for every measurement, optionally under strace to count fsyncs.
 import fs from "node:fs/promises";
-import { existsSync, openSync, closeSync } from "node:fs";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { parseDocument } from "yaml";
 import { startPostfix } from "../../test/support/postfix.ts";
-import { countFiles, freePort, run, spawnManaged, waitForGreeting } from "../../test/support/peer-util.ts";
+import { countFiles } from "../../test/support/peer-util.ts";
 import { startDovecotBench } from "./dovecot-bench.ts";
-import { startFaultServer, type FaultServer } from "../../test/support/dns-fault.ts";
+import type { FaultHandler } from "../../test/support/dns-fault.ts";
+import { startFreehold, Unavailable } from "./freehold-server.ts";
 import { countSyncCalls, straceWrap } from "./trace.ts";
 
 export const BENCH_DOMAIN = "bench.test";
@@ -31,8 +30,7 @@ export interface SmtpTarget {
   stop(): Promise<{ syncCalls: Record<string, Record<string, number>> | null }>;
 }
 
-/** The target cannot run here; the case prints the reason and measures the other side. */
-export class Unavailable extends Error {}
+export { Unavailable };
 
 export async function startPostfixTarget(dir: string, trace: boolean): Promise<SmtpTarget> {
   await fs.mkdir(dir, { recursive: true });
@@ -75,86 +73,49 @@ export async function startPostfixTarget(dir: string, trace: boolean): Promise<S
   };
 }
 
-/** Starts Freehold as the real product runs: `init`, `domain add`, `user add`, then `serve`
- * with the mx listener moved to a loopback port. Throws Unavailable when a step fails (the CLI
- * is still being built), with the step's error as the reason. */
+/** Freehold with one mx listener (see freehold-server.ts), its messages counted in SQLite. */
 export async function startFreeholdTarget(root: string, dir: string, trace: boolean): Promise<SmtpTarget> {
-  const cli = path.join(root, "src", "cli", "main.ts");
-  if (!existsSync(cli)) throw new Unavailable("src/cli/main.ts does not exist yet");
-  const node = process.execPath;
-  await fs.mkdir(dir, { recursive: true });
-  const data = path.join(dir, "data");
-  const step = async (what: string, args: string[], input?: string) => {
-    const r = await run(node, [cli, ...args], { input, cwd: root, timeoutMs: 60_000 });
-    if (r.code !== 0) {
-      const why = (r.stderr || r.stdout).trim().split("\n").slice(0, 3).join(" / ");
-      throw new Unavailable(`\`freehold ${what}\` failed (exit ${r.code}): ${why}`);
-    }
-  };
-  await step("init", ["init", "--hostname", BENCH_DOMAIN, "--data", data]);
-  await step("domain add", ["--data", data, "domain", "add", BENCH_DOMAIN]);
-  await step("user add", ["--data", data, "user", "add", BENCH_RCPT, "--password-stdin"], "bench-password\n");
-
-  // Only an mx listener, on a free loopback port, and DNS from our loopback server (never the
-  // system's resolver, which is off the machine); the rest stays as init wrote it.
-  const port = await freePort();
-  const configFile = path.join(data, "freehold.yaml");
-  if (!existsSync(configFile)) throw new Unavailable(`init wrote no ${path.relative(dir, configFile)}`);
-  const dns = await startBenchDns();
-  const doc = parseDocument(await fs.readFile(configFile, "utf8"));
-  doc.set("listeners", [{ role: "mx", address: "127.0.0.1", port }]);
-  doc.setIn(["dns", "servers"], [dns.address]);
-  await fs.writeFile(configFile, doc.toString());
-
-  const logFile = path.join(dir, "freehold.log");
-  const logFd = openSync(logFile, "a");
   const straceOut = path.join(dir, "strace-freehold.out");
-  const server = spawnManaged(node, [cli, "--data", data, "serve"], {
-    cwd: root,
-    stdio: ["ignore", logFd, logFd],
+  const fh = await startFreehold(root, dir, {
+    hostname: BENCH_DOMAIN,
+    domain: BENCH_DOMAIN,
+    user: { address: BENCH_RCPT, password: "bench-password" },
+    roles: [{ role: "mx" }],
+    dns: benchDns,
     wrap: trace ? straceWrap(straceOut) : undefined,
   });
-  closeSync(logFd);
+  let db: { count(): number; close(): void };
   try {
-    await waitForGreeting("127.0.0.1", port, { timeoutMs: 30_000, isAlive: () => server.alive() });
+    db = await openMessageCount(fh.data);
   } catch (err) {
-    await server.stop();
-    await dns.close();
-    const lines = (await fs.readFile(logFile, "utf8").catch(() => "")).trim().split("\n");
-    // The first error line and the one after it say more than a stack trace's tail.
-    const at = lines.findIndex((l) => /error/i.test(l));
-    const log = (at >= 0 ? lines.slice(at, at + 2) : lines.slice(-2)).map((l) => l.trim()).join(" / ");
-    throw new Unavailable(`\`freehold serve\` did not answer on the mx port: ${(err as Error).message}; log: ${log}`);
+    await fh.stop();
+    throw err;
   }
-  const db = await openMessageCount(data);
   return {
     name: "freehold",
     host: "127.0.0.1",
-    port,
+    port: fh.ports.mx,
     delivered: async () => db.count(),
-    rssPid: () => server.targetPid(),
-    dnsQueries: () => dns.log.length,
+    rssPid: () => fh.server.targetPid(),
+    dnsQueries: () => fh.dns.log.length,
     async stop() {
       db.close();
-      await server.stop();
-      await dns.close();
+      await fh.stop();
       if (!trace) return { syncCalls: null };
       return { syncCalls: { freehold: await countSyncCalls(straceOut) } };
     },
   };
 }
 
-/** A DNS server on loopback for the benchmark's one sender domain: the load generator's domain
- * publishes SPF for loopback (so SPF passes, as for a legitimate sender), everything else is
- * NXDOMAIN, answered at once. Email authentication runs as in production, minus network waits. */
-function startBenchDns(): Promise<FaultServer> {
-  return startFaultServer((q) => {
-    if (q.name.toLowerCase() === BENCH_SENDER_DOMAIN && q.type === "TXT") {
-      return { kind: "answer", answers: [{ name: q.name, type: "TXT", ttl: 300, data: ["v=spf1 ip4:127.0.0.0/8 -all"] }] };
-    }
-    return { kind: "rcode", rcode: "NXDOMAIN" };
-  });
-}
+/** The loopback DNS server's answers: the load generator's domain publishes SPF for loopback
+ * (so SPF passes, as for a legitimate sender), everything else is NXDOMAIN, answered at once.
+ * Email authentication runs as in production, minus network waits. */
+const benchDns: FaultHandler = (q) => {
+  if (q.name.toLowerCase() === BENCH_SENDER_DOMAIN && q.type === "TXT") {
+    return { kind: "answer", answers: [{ name: q.name, type: "TXT", ttl: 300, data: ["v=spf1 ip4:127.0.0.0/8 -all"] }] };
+  }
+  return { kind: "rcode", rcode: "NXDOMAIN" };
+};
 
 /** Finds Freehold's SQLite file in the data folder (the one with a messages table) and counts
  * its rows. A WAL reader sees each commit as soon as it is durable. */

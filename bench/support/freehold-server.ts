@@ -1,0 +1,101 @@
+// Starts Freehold the way an operator would, for the benchmark cases: `freehold init`,
+// `domain add`, `user add --password-stdin`, then the config's listeners replaced by loopback
+// ones and its DNS pointed at a loopback DNS server (never the system resolver, which is off the
+// machine), then `freehold serve` as our child. Any step that fails (the CLI is still being
+// built) throws Unavailable with that step's error, so a case can print why and go on.
+import fs from "node:fs/promises";
+import { existsSync, openSync, closeSync } from "node:fs";
+import path from "node:path";
+import { parseDocument } from "yaml";
+import { freePort, run, spawnManaged, waitForGreeting, type ManagedChild } from "../../test/support/peer-util.ts";
+import { startFaultServer, type FaultHandler, type FaultServer } from "../../test/support/dns-fault.ts";
+
+/** The target cannot run here; the case prints the reason and measures the other side. */
+export class Unavailable extends Error {}
+
+export interface FreeholdOptions {
+  hostname: string;
+  domain: string;
+  /** The user created with `user add`. */
+  user: { address: string; password: string };
+  /** Listener roles to open on free loopback ports, e.g. ["mx"] or ["mx", "imaps"]. */
+  roles: Array<{ role: string; tls?: "none" | "starttls" | "implicit" }>;
+  /** Answers of the loopback DNS server (default: NXDOMAIN for everything). */
+  dns?: FaultHandler;
+  /** Run `serve` under this prefix (strace). */
+  wrap?: string[];
+}
+
+export interface FreeholdServer {
+  readonly data: string;
+  /** Port per role, in the order given. */
+  readonly ports: Record<string, number>;
+  readonly logFile: string;
+  readonly dns: FaultServer;
+  readonly server: ManagedChild;
+  stop(): Promise<void>;
+}
+
+export async function startFreehold(root: string, dir: string, o: FreeholdOptions): Promise<FreeholdServer> {
+  const cli = path.join(root, "src", "cli", "main.ts");
+  if (!existsSync(cli)) throw new Unavailable("src/cli/main.ts does not exist yet");
+  const node = process.execPath;
+  await fs.mkdir(dir, { recursive: true });
+  const data = path.join(dir, "data");
+  const step = async (what: string, args: string[], input?: string) => {
+    const r = await run(node, [cli, ...args], { input, cwd: root, timeoutMs: 60_000 });
+    if (r.code !== 0) {
+      const why = (r.stderr || r.stdout).trim().split("\n").slice(0, 3).join(" / ");
+      throw new Unavailable(`\`freehold ${what}\` failed (exit ${r.code}): ${why}`);
+    }
+  };
+  await step("init", ["init", "--hostname", o.hostname, "--data", data]);
+  await step("domain add", ["--data", data, "domain", "add", o.domain]);
+  await step("user add", ["--data", data, "user", "add", o.user.address, "--password-stdin"], `${o.user.password}\n`);
+
+  const configFile = path.join(data, "freehold.yaml");
+  if (!existsSync(configFile)) throw new Unavailable(`init wrote no ${path.relative(dir, configFile)}`);
+  const ports: Record<string, number> = {};
+  const listeners: object[] = [];
+  for (const l of o.roles) {
+    ports[l.role] = await freePort();
+    listeners.push({ role: l.role, address: "127.0.0.1", port: ports[l.role], ...(l.tls ? { tls: l.tls } : {}) });
+  }
+  const dns = await startFaultServer(o.dns ?? (() => ({ kind: "rcode", rcode: "NXDOMAIN" })));
+  const doc = parseDocument(await fs.readFile(configFile, "utf8"));
+  doc.set("listeners", listeners);
+  doc.setIn(["dns", "servers"], [dns.address]);
+  await fs.writeFile(configFile, doc.toString());
+
+  const logFile = path.join(dir, "freehold.log");
+  const logFd = openSync(logFile, "a");
+  const server = spawnManaged(node, [cli, "--data", data, "serve"], {
+    cwd: root,
+    stdio: ["ignore", logFd, logFd],
+    wrap: o.wrap,
+  });
+  closeSync(logFd);
+  const stop = async () => {
+    await server.stop();
+    await dns.close();
+  };
+  const first = o.roles[0].role;
+  try {
+    await waitForGreeting("127.0.0.1", ports[first], {
+      timeoutMs: 30_000,
+      isAlive: () => server.alive(),
+      expect: first.startsWith("imap") ? "* OK" : "220",
+    });
+  } catch (err) {
+    await stop();
+    throw new Unavailable(`\`freehold serve\` did not answer on the ${first} port: ${(err as Error).message}; log: ${await logExcerpt(logFile)}`);
+  }
+  return { data, ports, logFile, dns, server, stop };
+}
+
+/** The first error line of the log and the one after it: more telling than a stack's tail. */
+export async function logExcerpt(logFile: string): Promise<string> {
+  const lines = (await fs.readFile(logFile, "utf8").catch(() => "")).trim().split("\n");
+  const at = lines.findIndex((l) => /error/i.test(l));
+  return (at >= 0 ? lines.slice(at, at + 2) : lines.slice(-2)).map((l) => l.trim()).join(" / ");
+}
