@@ -1,0 +1,34 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { MailboxView } from "./mailbox-view.ts";
+import type { MailboxRecord, MessageRecord } from "../store/types.ts";
+
+const mb: MailboxRecord = { id: 1, userId: 1, name: "INBOX", specialUse: null, uidValidity: 9, uidNext: 20, highestModseq: 10, subscribed: true, createdAt: 0 };
+const msg = (uid: number, flags: string[] = []): MessageRecord => ({ id: uid, mailboxId: 1, uid, modseq: uid, flags, internalDate: uid * 1000, size: uid * 10, blobId: 1, traceHeaders: "" });
+
+test("view: numbering, sequence sets, expunge order, shown flags", () => {
+  const v = new MailboxView(mb, [msg(3), msg(5, ["\\Seen"]), msg(7), msg(9, ["\\Seen"]), msg(11)], false);
+  assert.equal(v.exists, 5);
+  assert.equal(v.seqOf(7), 3);
+  assert.equal(v.seqOf(8), 0);
+  assert.deepEqual(v.resolve({ kind: "set", ranges: [{ start: 2, end: "*" }] }, false, null), [5, 7, 9, 11]);
+  assert.deepEqual(v.resolve({ kind: "set", ranges: [{ start: 6, end: 10 }] }, true, null), [7, 9]);
+  assert.deepEqual(v.resolve({ kind: "set", ranges: [{ start: "*", end: "*" }] }, true, null), [11]);
+  assert.deepEqual(v.resolve({ kind: "saved" }, false, [5, 6, 11]), [5, 11]);
+  assert.deepEqual(v.get(9), { uid: 9, modseq: 9, flags: ["\\Seen"], internalDate: 9000, size: 90 });
+  // Flag sets are shared: two messages with the same flags hold the same array.
+  assert.equal(v.flagsOf(5), v.flagsOf(9));
+  v.setFlags(7, ["\\Flagged"], 12, false);
+  assert.deepEqual(v.takeFlagChanges(), [7]);
+  assert.deepEqual(v.takeFlagChanges(), []);
+  v.markGone([5, 9]);
+  assert.ok(v.hasGone());
+  assert.equal(v.seqOf(9), 4, "numbers hold until the expunge is announced");
+  assert.deepEqual(v.filter(() => true), [3, 7, 11], "gone messages are not searched");
+  // Highest first: "* 4 EXPUNGE" then "* 2 EXPUNGE" (RFC 3501 §7.4.1).
+  assert.deepEqual(v.takeExpunged(), [{ uid: 9, seq: 4 }, { uid: 5, seq: 2 }]);
+  assert.equal(v.exists, 3);
+  assert.equal(v.seqOf(11), 3);
+  assert.ok(!v.hasGone());
+  assert.deepEqual(v.visibleUids(), [3, 7, 11]);
+});
