@@ -26,5 +26,14 @@ export function startDkimJob(deps: { dkim: DkimService; txt: TxtLookup; logger: 
   };
   const timer = setInterval(() => void runOnce(), deps.intervalMs ?? DKIM_JOB_INTERVAL_MS);
   timer.unref();
-  return { stop: () => clearInterval(timer), runOnce };
+  // Once at start as well, so a record published while the server was down is picked up.
+  const first = setTimeout(() => void runOnce(), 1000);
+  first.unref();
+  return {
+    stop: () => {
+      clearInterval(timer);
+      clearTimeout(first);
+    },
+    runOnce,
+  };
 }
