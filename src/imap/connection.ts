@@ -14,6 +14,7 @@ import { capabilityResponse, continuation, tagged, untaggedStatus, formatCode } 
 import type { ResponseChunk } from "./protocol/wire-values.ts";
 import { Session } from "./session.ts";
 import type { Transport } from "./session.ts";
+import type { StatusCache } from "./status-cache.ts";
 import { capabilities } from "./capabilities.ts";
 import { isMessageSlice } from "./message-source.ts";
 import { nulTo80 } from "./fetch.ts";
@@ -42,7 +43,7 @@ export class Connection implements Transport {
   #done: Promise<void>;
   #resolveDone!: () => void;
 
-  constructor(deps: ImapDeps, limits: ImapLimits, listener: ImapListenerSpec, socket: Socket, log: Logger) {
+  constructor(deps: ImapDeps, limits: ImapLimits, listener: ImapListenerSpec, socket: Socket, log: Logger, statusCache?: StatusCache) {
     this.#deps = deps;
     this.#limits = limits;
     this.listener = listener;
@@ -52,7 +53,7 @@ export class Connection implements Transport {
     this.log = log;
     this.lastActivity = this.lastWrite = deps.clock.now();
     this.#reader = new CommandReader({ nonSyncLiterals: "literal+" });
-    this.session = new Session(deps, limits, log, this);
+    this.session = new Session(deps, limits, log, this, statusCache);
     this.#done = new Promise((r) => (this.#resolveDone = r));
     this.#attach(socket);
     socket.on("close", () => this.#onClose());

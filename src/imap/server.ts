@@ -5,6 +5,7 @@ import net from "node:net";
 import { TLSSocket } from "node:tls";
 import { randomBytes } from "node:crypto";
 import { Connection } from "./connection.ts";
+import { StatusCache } from "./status-cache.ts";
 import { ImapError } from "./errors.ts";
 import { DEFAULT_IMAP_LIMITS } from "./types.ts";
 import type { ImapDeps, ImapListenerSpec, ImapServerHandle } from "./types.ts";
@@ -20,6 +21,7 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
   const limits = { ...DEFAULT_IMAP_LIMITS, ...deps.limits };
   if (listener.tls !== "none" && !listener.secureContext) throw new Error(`imap listener ${listener.role}: tls "${listener.tls}" needs a secureContext`);
   const conns = new Set<Connection>();
+  const statusCache = new StatusCache();
   const perIp = new Map<string, number>();
   const log = deps.logger.child({ listener: listener.role });
 
@@ -52,7 +54,7 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
       release(ip);
       return;
     }
-    const conn = new Connection(deps, limits, listener, sock, clog);
+    const conn = new Connection(deps, limits, listener, sock, clog, statusCache);
     conn.session.onLogin = (user) => {
       let count = 0;
       for (const c of conns) {

@@ -33,6 +33,7 @@ import { MailboxView } from "./mailbox-view.ts";
 import { COMMANDS } from "./commands/index.ts";
 import { flagFetchResponses } from "./fetch.ts";
 import { AlreadyAnswered } from "./commands/starttls.ts";
+import { StatusCache } from "./status-cache.ts";
 
 export type SessionState =
   | { kind: "not-authenticated" }
@@ -79,8 +80,12 @@ export class Session {
   /** APPEND literals being streamed into temporary blobs, by the reader's stream id. */
   #streams = new Map<number, BlobWriter>();
 
-  constructor(deps: ImapDeps, limits: ImapLimits, log: Logger, t: Transport) {
+  /** Shared by the server's sessions (status-cache.ts). */
+  readonly statusCache: StatusCache;
+
+  constructor(deps: ImapDeps, limits: ImapLimits, log: Logger, t: Transport, statusCache: StatusCache = new StatusCache(100)) {
     this.deps = deps;
+    this.statusCache = statusCache;
     this.limits = limits;
     this.log = log;
     this.t = t;

@@ -105,6 +105,32 @@ test("CONDSTORE/QRESYNC: ENABLE, SELECT (QRESYNC), VANISHED (EARLIER), UNCHANGED
   }
 });
 
+test("STATUS counts follow every change (cached per HIGHESTMODSEQ)", async () => {
+  const h = await startHarness();
+  try {
+    await h.deliver("INBOX", sampleMessage(1));
+    const a = await RawClient.connect(h.port);
+    await a.login(USER, PASSWORD);
+    const st = async (): Promise<string> => (await a.cmd("STATUS INBOX (MESSAGES UNSEEN DELETED SIZE)")).untagged[0];
+    const size = sampleMessage(1).length;
+    assert.equal(await st(), `* STATUS INBOX (MESSAGES 1 UNSEEN 1 DELETED 0 SIZE ${size})`);
+    assert.equal(await st(), `* STATUS INBOX (MESSAGES 1 UNSEEN 1 DELETED 0 SIZE ${size})`);
+    await h.deliver("INBOX", sampleMessage(2));
+    assert.equal(await st(), `* STATUS INBOX (MESSAGES 2 UNSEEN 2 DELETED 0 SIZE ${size * 2})`);
+    const b = await RawClient.connect(h.port);
+    await b.login(USER, PASSWORD);
+    await b.cmd("SELECT INBOX");
+    await b.cmd("STORE 1 +FLAGS (\\Seen \\Deleted)");
+    assert.equal(await st(), `* STATUS INBOX (MESSAGES 2 UNSEEN 1 DELETED 1 SIZE ${size * 2})`);
+    await b.cmd("EXPUNGE");
+    assert.equal(await st(), `* STATUS INBOX (MESSAGES 1 UNSEEN 1 DELETED 0 SIZE ${size})`);
+    a.close();
+    b.close();
+  } finally {
+    await h.close();
+  }
+});
+
 test("quota: APPEND and COPY over quota answer NO [OVERQUOTA]", async () => {
   const h = await startHarness({ defaultQuotaBytes: 2000 });
   try {

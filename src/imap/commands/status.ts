@@ -8,14 +8,13 @@ import type { CommandEntry } from "./types.ts";
 import { AUTH } from "./types.ts";
 
 export async function statusItems(s: Session, mb: MailboxRecord, items: readonly StatusItem[]): Promise<Array<[StatusItem, number]>> {
-  const needScan = items.some((i) => i === "MESSAGES" || i === "UNSEEN" || i === "DELETED" || i === "SIZE");
-  const msgs = needScan ? await s.deps.store.mail.listMessages(mb.id) : [];
-  const has = (flags: string[], f: string): boolean => flags.some((x) => x.toLowerCase() === f);
+  const needCounts = items.some((i) => i === "MESSAGES" || i === "UNSEEN" || i === "DELETED" || i === "SIZE");
+  const c = needCounts ? await s.statusCache.counts(s.deps.store, mb) : { messages: 0, unseen: 0, deleted: 0, size: 0 };
   const out: Array<[StatusItem, number]> = [];
   for (const it of items) {
     switch (it) {
       case "MESSAGES":
-        out.push([it, msgs.length]);
+        out.push([it, c.messages]);
         break;
       case "UIDNEXT":
         out.push([it, mb.uidNext]);
@@ -24,13 +23,13 @@ export async function statusItems(s: Session, mb: MailboxRecord, items: readonly
         out.push([it, mb.uidValidity]);
         break;
       case "UNSEEN":
-        out.push([it, msgs.filter((m) => !has(m.flags, "\\seen")).length]);
+        out.push([it, c.unseen]);
         break;
       case "DELETED":
-        out.push([it, msgs.filter((m) => has(m.flags, "\\deleted")).length]);
+        out.push([it, c.deleted]);
         break;
       case "SIZE":
-        out.push([it, msgs.reduce((a, m) => a + m.size, 0)]);
+        out.push([it, c.size]);
         break;
       case "RECENT":
         out.push([it, 0]); // \Recent is not tracked (RFC 9051 Appendix E drops it)
