@@ -144,6 +144,8 @@ export class Session {
 
   /** Subscribe to the change bus for the newly selected mailbox (and leave the old one). */
   watch(view: MailboxView | null): void {
+    // RFC 5182 §2.1: the saved search result does not survive a change of selected mailbox.
+    this.saved = null;
     this.#unsubscribe?.();
     this.#unsubscribe = null;
     this.#dirty = false;

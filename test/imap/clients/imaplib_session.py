@@ -170,6 +170,9 @@ check(unt and re.match(r'^\* ESEARCH \(TAG "[^"]+"\) MIN 1 MAX 1 COUNT 1$', unt[
 st, unt, _ = raw(c, "SEARCH RETURN (SAVE) ANSWERED")
 st2, unt2, _ = raw(c, "FETCH $ (UID)")
 check(unt == [] and unt2 == ["* 1 FETCH (UID 1)"], "SEARCHRES SAVE and $", (unt, unt2))
+c.select("Temp")
+st, unt, _ = raw(c, "FETCH $ (UID)")
+check(st == "OK" and unt == [], "$ is empty after SELECT (RFC 5182 §2.1)", unt)
 
 # COPY / UID COPY answer COPYUID; EXPUNGE.
 typ, data = c.copy("1", "INBOX")
