@@ -24,6 +24,10 @@ export interface FreeholdOptions {
   dns?: FaultHandler;
   /** Run `serve` under this prefix (strace). */
   wrap?: string[];
+  /** More config keys to set, e.g. [["queue", "holdOutbound"], false]. */
+  configSet?: Array<[string[], unknown]>;
+  /** Files to write into the data folder before `serve`, e.g. relays.yaml. */
+  files?: Record<string, string>;
 }
 
 export interface FreeholdServer {
@@ -65,7 +69,12 @@ export async function startFreehold(root: string, dir: string, o: FreeholdOption
   const doc = parseDocument(await fs.readFile(configFile, "utf8"));
   doc.set("listeners", listeners);
   doc.setIn(["dns", "servers"], [dns.address]);
+  for (const [keyPath, value] of o.configSet ?? []) doc.setIn(keyPath, value);
   await fs.writeFile(configFile, doc.toString());
+  for (const [name, text] of Object.entries(o.files ?? {})) {
+    await fs.mkdir(path.dirname(path.join(data, name)), { recursive: true });
+    await fs.writeFile(path.join(data, name), text);
+  }
 
   const logFile = path.join(dir, "freehold.log");
   const logFd = openSync(logFile, "a");
