@@ -3,7 +3,7 @@
 # Dovecot, isync, Python's aiosmtpd and dkimpy). Idempotent: does nothing when all are present.
 # The stock daemons are never started: the tests run their own instances on loopback.
 set -euo pipefail
-pkgs=(postfix swaks knot knot-dnsutils strace dovecot-core dovecot-imapd dovecot-lmtpd isync
+pkgs=(postfix swaks knot knot-dnsutils strace dovecot-core dovecot-imapd dovecot-lmtpd isync libnet-ssleay-perl openssl
       python3-aiosmtpd python3-dkim python3-dnspython)
 missing=()
 for p in "${pkgs[@]}"; do
