@@ -76,6 +76,8 @@ export class Session {
   onLogin: (user: UserRecord) => ImapError | null = () => null;
   #unsubscribe: (() => void) | null = null;
   #dirty = false;
+  /** catchUp() read flag changes that the end of the command must still announce. */
+  #flagsPending = false;
   #idleQueue: Promise<void> = Promise.resolve();
   /** APPEND literals being streamed into temporary blobs, by the reader's stream id. */
   #streams = new Map<number, BlobWriter>();
@@ -119,6 +121,10 @@ export class Session {
     }
     let result: { text: string; code?: ResponseCode | null } | void;
     try {
+      // Commands that address messages first catch up with changes made elsewhere (EXISTS and
+      // flag updates; EXPUNGE only where allowed), so a UID the client learnt from APPENDUID or
+      // COPYUID in another session is known here too, as in Dovecot.
+      if (this.state.kind === "selected" && ADDRESSING.has(cmd.name)) await this.#catchUp();
       result = await entry.run(this, cmd);
     } catch (e) {
       this.abortStreams();
@@ -202,7 +208,7 @@ export class Session {
     if (this.state.kind !== "selected") return;
     const view = this.state.view;
     const mayExpunge = cmd === null || expungeAllowed(cmd);
-    if (!this.#dirty && !force && !(mayExpunge && view.hasGone())) return;
+    if (!this.#dirty && !force && !this.#flagsPending && !(mayExpunge && view.hasGone())) return;
     if (this.#dirty || force) {
       this.#dirty = false;
       await view.refresh(this.deps.store);
@@ -217,6 +223,7 @@ export class Session {
     }
     const added = view.takeAdded();
     if (added) out.push(...existsResponse(view.exists));
+    this.#flagsPending = false;
     const flagged = view.takeFlagChanges();
     if (flagged.length) out.push(...flagFetchResponses(this, view, flagged));
     if (out.length) await this.send(out);
@@ -252,6 +259,21 @@ export class Session {
     await this.#idleQueue;
   }
 
+  /**
+   * Before a command that addresses messages: read what changed and announce new messages only.
+   * Flag changes wait for the end of the command (its own FETCH responses may already carry
+   * them, and a client must not see one message's FETCH twice in a FETCH's answer).
+   */
+  async #catchUp(): Promise<void> {
+    if (this.state.kind !== "selected" || !this.#dirty) return;
+    const view = this.state.view;
+    this.#dirty = false;
+    await view.refresh(this.deps.store);
+    this.#flagsPending = true;
+    const added = view.takeAdded();
+    if (added) await this.send(existsResponse(view.exists));
+  }
+
   /** Called by the server's sweep while the session idles. */
   keepalive(): Promise<void> {
     return this.send(untaggedStatus("OK", "Still here"));
@@ -263,6 +285,8 @@ export class Session {
     this.abortStreams();
   }
 }
+
+const ADDRESSING = new Set(["FETCH", "STORE", "SEARCH", "COPY", "MOVE", "EXPUNGE"]);
 
 /** RFC 3501 §7.4.1: no EXPUNGE while responding to FETCH, STORE or SEARCH (UID forms excepted). */
 function expungeAllowed(cmd: Command): boolean {

@@ -69,6 +69,25 @@ test("imapflow: IDLE, CONDSTORE, MOVE", async (t) => {
       assert.ok(changed[0].flags!.has("$Important"));
     });
 
+    await t.test("QRESYNC: an expunge arrives as VANISHED with its UID", async () => {
+      const q = client(h, true);
+      await q.connect();
+      try {
+        assert.ok(q.enabled.has("QRESYNC"), "imapflow enabled QRESYNC");
+        await q.mailboxOpen("INBOX");
+        const uid = await h.deliver("INBOX", sampleMessage(4));
+        await q.noop();
+        const ev = nextEvent<{ uid: number; vanished: boolean }>(q, "expunge", 5000);
+        await b.messageDelete(String(uid), { uid: true });
+        await q.noop();
+        const got = await ev;
+        assert.equal(got.vanished, true);
+        assert.equal(got.uid, uid);
+      } finally {
+        await q.logout().catch(() => undefined);
+      }
+    });
+
     await t.test("MOVE returns the UID map and removes the source message", async () => {
       const archive = await h.store.mail.getMailbox(h.user.id, "Archive");
       const r = await a.messageMove("1", "Archive", { uid: true });

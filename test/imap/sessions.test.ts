@@ -53,6 +53,17 @@ test("another session's EXPUNGE is held back during FETCH, STORE and SEARCH", as
     await b.cmd(`UID EXPUNGE ${uid}`);
     const n3 = await a.cmd("NOOP");
     assert.deepEqual(n3.untagged, []);
+    // A UID learnt elsewhere (APPENDUID in another session) can be used at once, and a flag
+    // change made elsewhere is reported at the end of the command that caught up with it.
+    const lit = "Subject: x\r\n\r\nx\r\n";
+    b.send(`ap APPEND INBOX {${lit.length}+}\r\n${lit}\r\n`);
+    const newUid = /APPENDUID \d+ (\d+)/.exec((await b.until("ap")).text)![1];
+    await b.cmd("STORE 1 +FLAGS (\\Answered)");
+    const us = await a.cmd(`UID STORE ${newUid} +FLAGS (\\Flagged)`);
+    assert.equal(us.status, "OK");
+    assert.equal(us.untagged[0], "* 4 EXISTS", us.untagged.join("\n"));
+    assert.ok(us.untagged.includes(`* 4 FETCH (UID ${newUid} FLAGS (\\Flagged))`), us.untagged.join("\n"));
+    assert.ok(us.untagged.some((l) => /^\* 1 FETCH \(UID 1 FLAGS \(.*\\Answered.*\)\)$/.test(l)), us.untagged.join("\n"));
     a.close();
     b.close();
   } finally {
