@@ -10,7 +10,9 @@
 //     RFC 9051 §7.5.1): message numbers only shift at NOOP, CHECK, IDLE, EXPUNGE, CLOSE, the
 //     UID commands, COPY/MOVE and other commands that are not those three. A message another
 //     session expunged stays addressable until then; fetching its body answers NO
-//     [EXPUNGEISSUED] for it without breaking the session.
+//     [EXPUNGEISSUED] for it without breaking the session. Commands that address messages
+//     first announce new messages (EXISTS may be sent at any time), so a UID learnt elsewhere
+//     (APPENDUID, COPYUID) is usable at once; flag updates follow at the end of the command.
 //  4. Sessions on one mailbox see each other's changes at those points: every writer publishes
 //     on the ChangeBus, only sessions with that mailbox selected listen, and a notification
 //     only says "look again" (the view re-reads from its HIGHESTMODSEQ). IDLE is event-driven:
