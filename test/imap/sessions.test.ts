@@ -204,6 +204,26 @@ test("AUTHENTICATE PLAIN with and without SASL-IR; rate limit; per-user [LIMIT]"
   }
 });
 
+test("per-IP connection cap answers BYE [LIMIT]; a freed slot can be reused", async () => {
+  const h = await startHarness({ limits: { maxConnectionsPerIp: 2 } });
+  try {
+    const a = await RawClient.connect(h.port);
+    const b = await RawClient.connect(h.port);
+    const sock = net.connect(h.port, "127.0.0.1");
+    const greeting = await new Promise<string>((r) => sock.once("data", (d: Buffer) => r(d.toString("latin1"))));
+    assert.match(greeting, /^\* BYE \[LIMIT\]/);
+    sock.destroy();
+    a.close();
+    await new Promise((r) => setTimeout(r, 100));
+    const c = await RawClient.connect(h.port);
+    assert.equal((await c.cmd("NOOP")).status, "OK");
+    b.close();
+    c.close();
+  } finally {
+    await h.close();
+  }
+});
+
 test("role imap without TLS: LOGINDISABLED, STARTTLS, then AUTH=PLAIN; imaps implicit TLS", async () => {
   const pem = await createSelfSigned({ hostname: "localhost", altNames: ["127.0.0.1"], clock: systemClock });
   const secureContext = tls.createSecureContext({ cert: pem.cert, key: pem.key });
