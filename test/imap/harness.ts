@@ -10,16 +10,14 @@ import { silentLogger } from "../../src/log/logger.ts";
 import { openSqliteStore } from "../../src/store/sqlite/store.ts";
 import { openFileBlobStore } from "../../src/store/blob-files.ts";
 import { DeliveryWriter } from "../../src/store/delivery.ts";
-import { openSearchIndex } from "../../src/store/sqlite/search.ts";
 import { AccountsService } from "../../src/accounts/service.ts";
 import { SYSTEM } from "../../src/accounts/authz.ts";
 import { FAST_SCRYPT } from "../../src/accounts/testing.ts";
-import { LoginLimiter } from "../../src/login/limiter.ts";
-import { LoginCache } from "../../src/login/cache.ts";
-import { createAuthenticator } from "../../src/login/authenticator.ts";
-import { ChangeBus } from "../../src/imap/change-bus.ts";
+import type { LoginCache } from "../../src/login/cache.ts";
 import { startImapServer } from "../../src/imap/server.ts";
-import { SearchIndexer } from "../../src/imap/search-indexer.ts";
+import { createImapWiring } from "../../src/imap/wiring.ts";
+import type { ChangeBus } from "../../src/imap/change-bus.ts";
+import type { SearchIndexer } from "../../src/imap/search-indexer.ts";
 import type { ImapServerHandleInternal } from "../../src/imap/server.ts";
 import type { ImapDeps, ImapLimits, ImapListenerSpec } from "../../src/imap/types.ts";
 import type { MetadataStore, UserRecord } from "../../src/store/types.ts";
@@ -60,35 +58,19 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const clock = opts.clock ?? systemClock;
   const store = openSqliteStore(dir, { clock });
   const blobs = await openFileBlobStore({ dataDir: dir, meta: store.blobs, clock });
-  const bus = new ChangeBus();
-  const search = openSearchIndex(dir);
-  const indexer = new SearchIndexer({ store, blobs, search, logger: silentLogger() });
-  const writer = new DeliveryWriter({
-    store,
-    blobs,
-    onBatch: (r) => {
-      bus.onBatch(r);
-      if (opts.eagerIndex !== false) indexer.onBatch(r);
-    },
-  });
   const accounts = new AccountsService({ store, clock, defaultQuotaBytes: opts.defaultQuotaBytes ?? 0, scrypt: FAST_SCRYPT });
   await accounts.addDomain(SYSTEM, "example.test");
   const user = await accounts.addUser(SYSTEM, { address: USER, password: PASSWORD });
-  const cache = new LoginCache({ secret: "test secret", clock });
-  const authenticate = createAuthenticator({ accounts, store, limiter: new LoginLimiter({ clock }), cache });
-  const deps: ImapDeps = {
+  const wiring = createImapWiring({ store, blobs, accounts, logger: silentLogger(), clock, dataDir: dir, loginSecret: "test secret" });
+  const writer = new DeliveryWriter({
     store,
     blobs,
-    writer,
-    authenticate,
-    logger: silentLogger(),
-    clock,
-    changeBus: bus,
-    search,
-    defaultQuotaBytes: opts.defaultQuotaBytes ?? 0,
-    limits: opts.limits,
-    allowPlaintextAuth: opts.allowPlaintextAuth ?? true,
-  };
+    onBatch: (r) => (opts.eagerIndex === false ? wiring.changeBus.onBatch(r) : wiring.onBatch(r)),
+  });
+  const deps: ImapDeps = { ...wiring.deps(writer, opts.defaultQuotaBytes ?? 0, opts.limits), allowPlaintextAuth: opts.allowPlaintextAuth ?? true };
+  const bus = wiring.changeBus;
+  const indexer = wiring.indexer;
+  const cache = wiring.loginCache!;
   const server = await startImapServer(deps, { role: "imap", address: "127.0.0.1", port: 0, tls: "none", ...opts.listener });
   return {
     dir,
@@ -114,8 +96,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async close() {
       await server.close();
       await writer.drain();
-      await indexer.stop();
-      await search.close();
+      await wiring.close();
       await store.close();
       await rm(dir, { recursive: true, force: true });
     },
