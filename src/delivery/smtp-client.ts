@@ -22,7 +22,7 @@ import { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "../log/logger.ts";
 
-export const CLIENT_TIMEOUTS = Object.freeze({
+export const CLIENT_TIMEOUTS: Readonly<{ connectMs: number; greetingMs: number; socketMs: number }> = Object.freeze({
   connectMs: 60_000,
   // RFC 5321 §4.5.3.2.1: initial 220 message: 5 minutes.
   greetingMs: 5 * 60_000,
@@ -198,8 +198,11 @@ export class SmtpSession {
     let dotSent = false;
     const content = tx.content;
     const hook = tx.beforeFinalDot;
+    let started = false;
     const stream = new Readable({
       read() {
+        if (started) return;
+        started = true;
         this.push(content);
         if (hook) {
           hook().then(
@@ -213,7 +216,6 @@ export class SmtpSession {
           dotSent = true;
           this.push(null);
         }
-        this.read = () => undefined;
       },
     });
     const envelope = {
@@ -293,15 +295,17 @@ export async function openSession(target: SessionTarget, log: Logger): Promise<S
     socketTimeout: to.socketMs,
     allowInternalNetworkInterfaces: true,
   });
-  conn.on("error", () => undefined); // errors reach the callbacks below
-  await new Promise<void>((resolve, reject) =>
-    conn.connect((err?: NmError | null) => {
-      if (!err) return resolve();
-      const e = err as NmError;
-      const stage: SessionStage = e.code === "ETLS" || /tls|certificate|self.signed|handshake/i.test(e.message) ? "tls" : e.responseCode ? "greeting" : "connect";
-      reject(new SessionError(stage, e.response ?? e.message, e.responseCode ?? null));
-    }),
-  ).catch((e) => {
+  await new Promise<void>((resolve, reject) => {
+    // nodemailer reports a failed connect through the 'error' event, a refused greeting or TLS
+    // through the callback; whichever comes first settles.
+    const fail = (err: NmError) => {
+      const stage: SessionStage = err.code === "ETLS" || /tls|certificate|self.signed|handshake|SSL/i.test(err.message) ? "tls" : err.responseCode ? "greeting" : "connect";
+      reject(new SessionError(stage, err.response ?? err.message, err.responseCode ?? null));
+    };
+    conn.once("error", fail);
+    conn.once("end", () => fail(Object.assign(new Error("connection closed during setup"), { code: "ECONNECTION" })));
+    conn.connect((err?: NmError | null) => (err ? fail(err) : resolve()));
+  }).catch((e) => {
     conn.close();
     throw e;
   });
@@ -309,6 +313,7 @@ export async function openSession(target: SessionTarget, log: Logger): Promise<S
     conn.close();
     throw new SessionError("tls", "TLS required but not negotiated", null);
   }
+  conn.on("error", () => undefined); // from here on, errors reach the send/login callbacks
   if (target.auth) {
     if (!conn.secure && target.tls !== "none") {
       conn.close();
