@@ -30,6 +30,8 @@ export interface ImapWiringInput {
   loginCacheTtlMs?: number;
   /** Pass the limiter SMTP AUTH uses, so both protocols share one budget. */
   limiter?: LoginLimiter;
+  /** The login path SMTP AUTH uses (one limiter and cache for both); built here when absent. */
+  authenticate?: Authenticate;
 }
 
 export interface ImapWiring {
@@ -53,7 +55,7 @@ export function createImapWiring(input: ImapWiringInput): ImapWiring {
   const indexer = new SearchIndexer({ store: input.store, blobs: input.blobs, search, logger: input.logger });
   const limiter = input.limiter ?? new LoginLimiter({ clock: input.clock });
   const loginCache = input.loginCacheTtlMs === 0 ? null : new LoginCache({ secret: input.loginSecret, clock: input.clock, ttlMs: input.loginCacheTtlMs });
-  const authenticate = createAuthenticator({ accounts: input.accounts, store: input.store, limiter, cache: loginCache });
+  const authenticate = input.authenticate ?? createAuthenticator({ accounts: input.accounts, store: input.store, limiter, cache: loginCache });
   return {
     changeBus,
     search,

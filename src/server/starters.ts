@@ -1,6 +1,7 @@
 // Which module serves which listener role besides mx. Each protocol registers here as it lands.
-// State shared between protocols (the failed-login limiter and the login cache, so IMAP and SMTP
-// AUTH count the same failures) is built once per call, i.e. once per server process.
+// State shared between protocols is built once per call, i.e. once per server process: the
+// failed-login limiter and the login cache (IMAP and SMTP AUTH count the same failures and a
+// password change flushes one cache), and the IMAP wiring (change bus, search indexer).
 import { randomBytes } from "node:crypto";
 import type { ProtocolStarter } from "./run.ts";
 import type { Services } from "./services.ts";
@@ -10,17 +11,70 @@ import type { Authenticate } from "../login/authenticator.ts";
 import { LoginCache } from "../login/cache.ts";
 import { LoginLimiter } from "../login/limiter.ts";
 import { submissionStarter } from "../submission/starter.ts";
+import { createImapWiring } from "../imap/wiring.ts";
+import type { ImapWiring } from "../imap/wiring.ts";
+import { startImapServer } from "../imap/server.ts";
+
+interface SharedLogin {
+  limiter: LoginLimiter;
+  cache: LoginCache;
+  secret: Buffer;
+  authenticate: Authenticate;
+}
 
 export function protocolStarters(): Partial<Record<Listener["role"], ProtocolStarter>> {
-  let login: Authenticate | null = null;
-  const authenticate = (services: Services): Authenticate =>
-    (login ??= createAuthenticator({
-      accounts: services.accounts,
-      store: services.storage.store,
-      limiter: new LoginLimiter({ clock: services.clock }),
-      // A fresh secret per process: the cache lives in memory only.
-      cache: new LoginCache({ secret: randomBytes(32), clock: services.clock }),
-    }));
-  const submission = submissionStarter({ authenticate });
-  return { submission, submissions: submission };
+  let login: SharedLogin | null = null;
+  const shared = (services: Services): SharedLogin => {
+    if (login) return login;
+    // A fresh secret per process: the cache lives in memory only.
+    const secret = randomBytes(32);
+    const limiter = new LoginLimiter({ clock: services.clock });
+    const cache = new LoginCache({ secret, clock: services.clock });
+    const authenticate = createAuthenticator({ accounts: services.accounts, store: services.storage.store, limiter, cache });
+    login = { limiter, cache, secret, authenticate };
+    return login;
+  };
+  const submission = submissionStarter({ authenticate: (services) => shared(services).authenticate });
+
+  let imapWiring: ImapWiring | null = null;
+  let imapOpen = 0;
+  const imap: ProtocolStarter = async (services, listener) => {
+    if (!imapWiring) {
+      const s = shared(services);
+      const { storage } = services;
+      const w = createImapWiring({
+        store: storage.store,
+        blobs: storage.blobs,
+        accounts: services.accounts,
+        logger: services.logger,
+        clock: services.clock,
+        dataDir: services.config.dataDir,
+        loginSecret: s.secret,
+        limiter: s.limiter,
+        authenticate: s.authenticate,
+      });
+      // Deliveries (SMTP, APPEND elsewhere) reach IDLE sessions and the search indexer.
+      services.onDelivered.add((batch) => w.onBatch(batch));
+      imapWiring = w;
+    }
+    const wiring = imapWiring;
+    const deps = wiring.deps(services.storage.writer, services.config.quota.defaultBytes);
+    const tls = listener.tls === "none" ? "none" : listener.tls === "implicit" ? "implicit" : "starttls";
+    const handle = await startImapServer(deps, {
+      role: listener.role === "imaps" ? "imaps" : "imap",
+      address: listener.address,
+      port: listener.port,
+      tls,
+      secureContext: services.tls.context,
+    });
+    imapOpen++;
+    return {
+      port: handle.port,
+      async close() {
+        await handle.close();
+        if (--imapOpen === 0) await wiring.close();
+      },
+    };
+  };
+  return { submission, submissions: submission, imap, imaps: imap };
 }
