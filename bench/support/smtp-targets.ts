@@ -108,13 +108,22 @@ export async function startFreeholdTarget(root: string, dir: string, trace: bool
 }
 
 /** The loopback DNS server's answers: the load generator's domain publishes SPF for loopback
- * (so SPF passes, as for a legitimate sender), everything else is NXDOMAIN, answered at once.
- * Email authentication runs as in production, minus network waits. */
+ * (so SPF passes, as for a legitimate sender), everything else is NXDOMAIN with the zone's SOA
+ * beside it, as every real server sends it (RFC 2308 §3: it is what makes a negative answer
+ * cacheable), answered at once. Email authentication runs as in production, minus network
+ * waits. */
 const benchDns: FaultHandler = (q) => {
   if (q.name.toLowerCase() === BENCH_SENDER_DOMAIN && q.type === "TXT") {
     return { kind: "answer", answers: [{ name: q.name, type: "TXT", ttl: 300, data: ["v=spf1 ip4:127.0.0.0/8 -all"] }] };
   }
-  return { kind: "rcode", rcode: "NXDOMAIN" };
+  return { kind: "rcode", rcode: "NXDOMAIN", authorities: [BENCH_SOA] };
+};
+
+const BENCH_SOA = {
+  name: "test",
+  type: "SOA" as const,
+  ttl: 300,
+  data: { mname: "ns.test", rname: "hostmaster.test", serial: 1, refresh: 3600, retry: 600, expire: 86400, minimum: 300 },
 };
 
 /** Finds Freehold's SQLite file in the data folder (the one with a messages table) and counts

@@ -4,10 +4,14 @@
 // asks the system's getaddrinfo and tests can point the whole server at a DNS server on
 // 127.0.0.1:PORT.
 //
-// Built on node:dns `Resolver` (c-ares): it speaks UDP, retries over TCP when an answer comes
-// back truncated (RFC 1035 §4.2.1, RFC 7766 §5; tested against the fault server), accepts
-// "host:port" upstreams, and caches answers per TTL inside the instance. Results and error
-// codes are exactly those of `dns.promises`, because that is what mailauth expects:
+// A, AAAA, MX, TXT, PTR, NS and CNAME (everything SPF, DKIM, DMARC, ARC and MX routing ask)
+// go through wire.ts, which returns TTLs and the SOA of negative answers, and are cached per
+// instance by cache.ts (TTL-honouring, RFC 2308 negative caching, bounded, injected clock), with
+// concurrent identical questions sharing one query. Other types go to node:dns `Resolver`
+// (c-ares) uncached, as node:dns does not return TTLs for them. Both speak UDP, retry over TCP
+// when an answer comes back truncated (RFC 1035 §4.2.1, RFC 7766 §5; tested against the fault
+// server) and accept "host:port" upstreams. Results and error codes are exactly those of
+// `dns.promises`, because that is what mailauth expects:
 //   ENOTFOUND = NXDOMAIN, ENODATA = the name exists without records of that type (NODATA),
 //   EBADNAME = a name that cannot exist; everything else (ETIMEOUT, ESERVFAIL, EREFUSED,
 //   ECONNREFUSED, ...) is a temporary failure, which SPF/DKIM/DMARC report as temperror.
@@ -15,8 +19,14 @@ import dns from "node:dns";
 import type { AnyRecord, MxRecord, SoaRecord, SrvRecord, CaaRecord, NaptrRecord, TlsaRecord } from "node:dns";
 import { readFileSync } from "node:fs";
 import net from "node:net";
+import type { Answer } from "dns-packet";
 import { createLookup } from "./lookup.ts";
 import type { LookupFunction } from "./lookup.ts";
+import { systemClock } from "../clock.ts";
+import type { Clock } from "../clock.ts";
+import { DnsCache } from "./cache.ts";
+import type { CacheEntry, DnsCacheStats } from "./cache.ts";
+import { WireClient, dnsError, parseServer, validName } from "./wire.ts";
 
 export type RRType =
   | "A"
@@ -68,6 +78,8 @@ export interface Resolver {
   readonly servers: readonly string[];
   /** Cancels every outstanding query (each rejects with ECANCELLED). */
   cancel(): void;
+  /** The answer cache's size and hit/miss counts (absent on test doubles). */
+  readonly cacheStats?: () => DnsCacheStats;
 }
 
 export interface ResolverOptions {
@@ -80,6 +92,10 @@ export interface ResolverOptions {
   timeoutMs?: number;
   /** Attempts per server, the first one included: 2 means one retry. Default 2. */
   tries?: number;
+  /** For cache expiry. Default the system clock. */
+  clock?: Clock;
+  /** Answer cache limits; false turns caching off (every question goes to the network). */
+  cache?: false | { maxEntries?: number; maxTtlS?: number; maxNegativeTtlS?: number };
 }
 
 export const DEFAULT_TIMEOUT_MS = 2000;
@@ -166,21 +182,135 @@ export function createResolver(options: ResolverOptions = {}): Resolver {
   }
   const servers = Object.freeze(inner.getServers());
 
+  const wire = new WireClient({ servers: servers.map(parseServer), timeoutMs, tries });
+  const cacheOpts = options.cache === false ? { maxEntries: 0 } : (options.cache ?? {});
+  const cache = new DnsCache({ clock: options.clock ?? systemClock, ...cacheOpts });
+  const inflight = new Map<string, Promise<CacheEntry>>();
+
+  /** One question through the cache; concurrent identical questions share one query. */
+  const cached = async (name: string, type: WireType): Promise<unknown> => {
+    const syscall = SYSCALL[type];
+    // Names are case-insensitive (RFC 4343 §3); the root dot is not part of the key.
+    const key = `${type} ${name.toLowerCase().replace(/\.$/, "")}`;
+    let entry = cache.get(key);
+    if (!entry) {
+      let p = inflight.get(key);
+      if (!p) {
+        p = fetchEntry(name, type, syscall, key).finally(() => inflight.delete(key));
+        inflight.set(key, p);
+      }
+      entry = await p;
+    }
+    if (entry.kind === "negative") throw dnsError(entry.code, syscall, name);
+    return copyRecords(entry.value);
+  };
+
+  const fetchEntry = async (name: string, type: WireType, syscall: string, key: string): Promise<CacheEntry> => {
+    if (!validName(name)) throw dnsError("EBADNAME", syscall, name);
+    const ans = await wire.query(name, type, syscall);
+    const { entry, ttlS } = toEntry(name, type, ans.rcode, ans.answers, ans.authorities);
+    cache.set(key, entry, ttlS);
+    return entry;
+  };
+
   // c-ares sends the name as given (no search list, no /etc/hosts): exactly the DNS answer.
-  const resolve = ((name: string, rrtype: RRType) => inner.resolve(name, rrtype as "A")) as ResolveFunction;
+  const resolve = ((name: string, rrtype: RRType) =>
+    isWireType(rrtype) ? cached(name, rrtype) : inner.resolve(name, rrtype as "SOA")) as ResolveFunction;
+  const a = (name: string) => cached(name, "A") as Promise<string[]>;
+  const aaaa = (name: string) => cached(name, "AAAA") as Promise<string[]>;
 
   const resolver: Resolver = {
     resolve,
-    a: (name) => inner.resolve4(name),
-    aaaa: (name) => inner.resolve6(name),
-    mx: (name) => inner.resolveMx(name),
-    txt: (name) => inner.resolveTxt(name),
-    // Not inner.reverse(): c-ares answers that from /etc/hosts first, and a PTR check (SPF
-    // "ptr", FCrDNS) must see only the DNS.
-    ptr: (ip) => inner.resolvePtr(reverseName(ip)),
-    lookup: createLookup((name, family) => (family === 4 ? inner.resolve4(name) : inner.resolve6(name))),
+    a,
+    aaaa,
+    mx: (name) => cached(name, "MX") as Promise<MxRecord[]>,
+    txt: (name) => cached(name, "TXT") as Promise<string[][]>,
+    // Never /etc/hosts (c-ares' reverse() reads it first): a PTR check (SPF "ptr", FCrDNS)
+    // must see only the DNS.
+    ptr: (ip) => cached(reverseName(ip), "PTR") as Promise<string[]>,
+    lookup: createLookup((name, family) => (family === 4 ? a(name) : aaaa(name))),
     servers,
-    cancel: () => inner.cancel(),
+    cancel: () => {
+      inner.cancel();
+      wire.cancel();
+    },
+    cacheStats: () => cache.stats(),
   };
   return resolver;
+}
+
+const WIRE_TYPES = ["A", "AAAA", "MX", "TXT", "PTR", "NS", "CNAME"] as const;
+type WireType = (typeof WIRE_TYPES)[number];
+function isWireType(t: string): t is WireType {
+  return (WIRE_TYPES as readonly string[]).includes(t);
+}
+/** node:dns's syscall names, kept in errors for parity. */
+const SYSCALL: Record<WireType, string> = {
+  A: "queryA",
+  AAAA: "queryAaaa",
+  MX: "queryMx",
+  TXT: "queryTxt",
+  PTR: "queryPtr",
+  NS: "queryNs",
+  CNAME: "queryCname",
+};
+
+/**
+ * The records of `type` for `name` in an answer, following the CNAME chain in it (RFC 1034
+ * §3.6.2), as node:dns shapes them; the TTL to cache them for; or a negative entry.
+ */
+export function toEntry(
+  name: string,
+  type: WireType,
+  rcode: string,
+  answers: readonly Answer[],
+  authorities: readonly Answer[],
+): { entry: CacheEntry; ttlS: number } {
+  if (rcode === "NOERROR") {
+    const names = new Set([name.toLowerCase().replace(/\.$/, "")]);
+    let ttl = Infinity;
+    // Walk the chain: each CNAME owned by a name already reached adds its target.
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const rr of answers) {
+        if (rr.type !== "CNAME" || type === "CNAME" || !names.has(rr.name.toLowerCase())) continue;
+        const target = String((rr as { data?: unknown }).data).toLowerCase();
+        ttl = Math.min(ttl, rr.ttl ?? 0);
+        if (!names.has(target)) {
+          names.add(target);
+          grew = true;
+        }
+      }
+    }
+    const records: unknown[] = [];
+    for (const rr of answers) {
+      if (rr.type !== type || !names.has(rr.name.toLowerCase())) continue;
+      ttl = Math.min(ttl, rr.ttl ?? 0);
+      records.push(shape(rr));
+    }
+    if (records.length > 0) return { entry: { kind: "records", value: records }, ttlS: ttl };
+  }
+  // RFC 2308 §5: a negative answer is cached for min(SOA TTL, SOA MINIMUM); no SOA, no caching.
+  const soa = authorities.find((rr) => rr.type === "SOA");
+  const negTtl = soa && soa.type === "SOA" ? Math.min(soa.ttl ?? 0, soa.data.minimum ?? 0) : 0;
+  return { entry: { kind: "negative", code: rcode === "NXDOMAIN" ? "ENOTFOUND" : "ENODATA" }, ttlS: negTtl };
+}
+
+function shape(rr: Answer): unknown {
+  switch (rr.type) {
+    case "MX":
+      return { exchange: rr.data.exchange, priority: rr.data.preference };
+    case "TXT": {
+      // node:dns gives each character-string as a one-byte (latin1) string.
+      const parts = Array.isArray(rr.data) ? rr.data : [rr.data];
+      return parts.map((p) => (typeof p === "string" ? p : Buffer.from(p).toString("latin1")));
+    }
+    default:
+      return String((rr as { data?: unknown }).data);
+  }
+}
+
+/** Callers may sort or change what they get; the cached copy stays as it came. */
+function copyRecords(value: unknown): unknown {
+  return (value as unknown[]).map((r) => (Array.isArray(r) ? [...r] : typeof r === "object" && r !== null ? { ...r } : r));
 }

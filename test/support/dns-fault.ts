@@ -17,7 +17,7 @@ export interface FaultQuestion {
 
 export type FaultReply =
   | { kind: "drop" }
-  | { kind: "rcode"; rcode: "SERVFAIL" | "REFUSED" | "NXDOMAIN" | "NOERROR" }
+  | { kind: "rcode"; rcode: "SERVFAIL" | "REFUSED" | "NXDOMAIN" | "NOERROR"; authorities?: Answer[] }
   | { kind: "answer"; answers: Answer[]; truncateUdp?: boolean };
 
 export type FaultHandler = (q: FaultQuestion) => FaultReply;
@@ -39,7 +39,10 @@ const RD_RA = dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE;
 function respond(query: Packet, reply: FaultReply, transport: Transport): Buffer | null {
   if (reply.kind === "drop") return null;
   const base: Packet = { type: "response", id: query.id, questions: query.questions, flags: RD_RA | QR_RESPONSE };
-  if (reply.kind === "rcode") return dnsPacket.encode({ ...base, flags: (base.flags ?? 0) | RCODES[reply.rcode] });
+  if (reply.kind === "rcode") {
+    // authorities: the SOA a real server puts beside a negative answer (RFC 2308 §3).
+    return dnsPacket.encode({ ...base, flags: (base.flags ?? 0) | RCODES[reply.rcode], authorities: reply.authorities });
+  }
   if (transport === "udp" && reply.truncateUdp) {
     return dnsPacket.encode({ ...base, flags: (base.flags ?? 0) | dnsPacket.TRUNCATED_RESPONSE, answers: [] });
   }
