@@ -28,6 +28,8 @@ export interface FreeholdOptions {
   configSet?: Array<[string[], unknown]>;
   /** Files to write into the data folder before `serve`, e.g. relays.yaml. */
   files?: Record<string, string>;
+  /** Last step before `serve` (the data folder is set up, no server runs yet), e.g. filling the store. */
+  beforeServe?: (data: string) => Promise<void>;
 }
 
 export interface FreeholdServer {
@@ -74,6 +76,12 @@ export async function startFreehold(root: string, dir: string, o: FreeholdOption
   for (const [name, text] of Object.entries(o.files ?? {})) {
     await fs.mkdir(path.dirname(path.join(data, name)), { recursive: true });
     await fs.writeFile(path.join(data, name), text);
+  }
+  try {
+    await o.beforeServe?.(data);
+  } catch (err) {
+    await dns.close();
+    throw err;
   }
 
   const logFile = path.join(dir, "freehold.log");

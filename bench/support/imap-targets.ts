@@ -1,16 +1,16 @@
 // The two IMAP servers the imap case compares, each holding the same `count` messages
 // (maildir-fill.ts's makeMessage) for one user:
 // - Dovecot 2.3: the messages written straight into its Maildir (seconds, not minutes of APPEND);
-// - Freehold: started through its CLI like smtp-targets.ts, the messages delivered through its
-//   own mx listener (the fastest way in that exists; the same bytes plus our trace headers).
+// - Freehold: set up through its CLI like smtp-targets.ts, the messages written straight into its
+//   store before `serve` starts (imap-fill-freehold.ts: the store's own delivery writer).
 // Every session of the timed workloads uses `tls` (implicit TLS by default) on both sides; the
 // IDLE memory figure always uses IMAPS.
 import fs from "node:fs/promises";
 import path from "node:path";
 import { systemUser } from "../../test/support/peer-util.ts";
 import { startDovecotBench } from "./dovecot-bench.ts";
-import { fillMaildir, makeMessage } from "./maildir-fill.ts";
-import { runLoad } from "./smtp-load.ts";
+import { fillMaildir } from "./maildir-fill.ts";
+import { fillFreehold } from "./imap-fill-freehold.ts";
 import { ImapConn } from "./imap-client.ts";
 import { startFreehold, Unavailable } from "./freehold-server.ts";
 import { selfSignedCert } from "./cert.ts";
@@ -76,61 +76,43 @@ export async function startDovecotImapTarget(
 export async function startFreeholdImapTarget(
   root: string,
   dir: string,
-  p: { count: number; tls: boolean; log: (m: string) => void },
-): Promise<ImapTarget> {
+  p: { count: number; tls: boolean; idle: number; loginCache: boolean; log: (m: string) => void },
+): Promise<ImapTarget & { bytes: number }> {
+  const slack = p.idle + 200; // as Dovecot's: room for the IDLE clients and the workloads
   const address = "bench@bench.test";
   const pass = "bench-password";
-  const roles: Array<{ role: string; tls?: "none" }> = [{ role: "mx" }, { role: "imaps" }];
-  if (!p.tls) roles.push({ role: "imap", tls: "none" });
+  // A plain imap listener first: startFreehold waits for the first role's greeting in clear.
+  const roles: Array<{ role: string; tls?: "none" }> = [{ role: "imap", tls: "none" }, { role: "imaps" }];
+  let bytes = 0;
   const fh = await startFreehold(root, dir, {
     hostname: "bench.test",
     domain: "bench.test",
     user: { address, password: pass },
     roles,
+    configSet: [
+      [["imap", "maxConnectionsPerUser"], slack],
+      [["imap", "maxConnectionsPerIp"], slack],
+      ...(p.loginCache ? [] : [[["login", "cacheSeconds"], 0] as [string[], unknown]]),
+    ],
+    // The same messages, written straight into the store like Dovecot's Maildir.
+    beforeServe: async (data) => {
+      const t0 = Date.now();
+      bytes = await fillFreehold(data, address, p.count, (n) => p.log(`freehold store: ${n}/${p.count}`));
+      p.log(`freehold store: ${p.count} messages, ${(bytes / 2 ** 20).toFixed(0)} MiB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    },
   });
-  const mxPort = fh.ports.mx;
   const imapsPort = fh.ports.imaps;
   const imapPort = p.tls ? imapsPort : fh.ports.imap;
-  const fail = async (why: string): Promise<never> => {
-    await fh.stop();
-    throw new Unavailable(why);
-  };
   let probe: ImapConn | undefined;
   try {
     probe = await ImapConn.connect("127.0.0.1", imapsPort, { tls: true });
     await probe.ok(`LOGIN ${address} ${pass}`);
+    await probe.logout();
   } catch (err) {
     probe?.close();
-    return fail(`\`freehold serve\` has no working imaps listener yet: ${(err as Error).message}`);
+    await fh.stop();
+    throw new Unavailable(`\`freehold serve\` has no working imaps listener: ${(err as Error).message}`);
   }
-
-  // Seed through SMTP: the same messages, 10 senders, connections reused.
-  const t0 = Date.now();
-  const load = await runLoad({
-    host: "127.0.0.1",
-    port: mxPort,
-    messages: p.count,
-    connections: 10,
-    reuse: true,
-    messageBytes: 0,
-    from: "seed@example.org",
-    rcpt: () => address,
-    message: (i) => makeMessage(i).replace(/\n/g, "\r\n"),
-    deadlineMs: 3_600_000,
-  });
-  if (load.acked !== p.count) {
-    probe.close();
-    return fail(`seeding over SMTP: ${load.acked}/${p.count} accepted (${load.errorSamples.join(" | ")})`);
-  }
-  p.log(`freehold: ${p.count} messages delivered over SMTP in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-  // A third \Seen, like the Maildir (which messages differs: delivery order is parallel).
-  await probe.ok("SELECT INBOX");
-  const seen: number[] = [];
-  for (let n = 1; n <= p.count; n += 3) seen.push(n);
-  for (let i = 0; i < seen.length; i += 500) {
-    await probe.ok(`STORE ${seen.slice(i, i + 500).join(",")} +FLAGS.SILENT (\\Seen)`);
-  }
-  await probe.logout();
   return {
     name: "freehold",
     host: "127.0.0.1",
@@ -139,6 +121,7 @@ export async function startFreeholdImapTarget(
     imapsPort,
     user: address,
     pass,
+    bytes,
     pid: () => fh.server.targetPid(),
     stop: () => fh.stop(),
   };

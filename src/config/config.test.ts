@@ -140,3 +140,15 @@ test("every key in the example carries a description", () => {
     }
   });
 });
+
+test("login cache and IMAP connection limits: defaults, bounds, 0 turns the cache off", () => {
+  const c = parseConfigText("hostname: mail.example.com\n", opts);
+  assert.equal(c.login.cacheSeconds, 600);
+  assert.equal(c.imap.maxConnectionsPerUser, 50);
+  assert.equal(c.imap.maxConnectionsPerIp, 100);
+  const off = parseConfigText("hostname: mail.example.com\nlogin: {cacheSeconds: 0}\nimap: {maxConnectionsPerUser: 1200}\n", opts);
+  assert.equal(off.login.cacheSeconds, 0);
+  assert.equal(off.imap.maxConnectionsPerUser, 1200);
+  assert.ok(problems("hostname: mail.example.com\nlogin: {cacheSeconds: 601}\n").some((p) => p.includes("login.cacheSeconds")));
+  assert.ok(problems("hostname: mail.example.com\nimap: {maxConnectionsPerIp: 0}\n").some((p) => p.includes("imap.maxConnectionsPerIp")));
+});

@@ -121,6 +121,28 @@ const QuotaSchema = z
   .prefault({})
   .meta({ description: "Storage quotas." });
 
+const LoginSchema = z
+  .strictObject({
+    cacheSeconds: nonNegativeInt("a number of seconds, 0 to 600").max(600, { error: "at most 600 seconds" }).default(600).meta({
+      description:
+        "How long a successful login (IMAP, SMTP AUTH) is remembered, so a reconnecting client skips the slow password hash. At most 600; 0 turns the cache off.",
+    }),
+  })
+  .prefault({})
+  .meta({ description: "Logins." });
+
+const ImapSchema = z
+  .strictObject({
+    maxConnectionsPerUser: z.number().int().min(1, { error: "expected 1 or more" }).default(50).meta({
+      description: "Concurrent IMAP sessions one user may have logged in (RFC 5530 [LIMIT] beyond).",
+    }),
+    maxConnectionsPerIp: z.number().int().min(1, { error: "expected 1 or more" }).default(100).meta({
+      description: "Concurrent IMAP connections from one client address.",
+    }),
+  })
+  .prefault({})
+  .meta({ description: "IMAP server." });
+
 const QueueSchema = z
   .strictObject({
     holdOutbound: z.boolean({ error: "expected true or false" }).optional().meta({
@@ -186,6 +208,8 @@ export const ConfigFileSchema = z
     smtp: SmtpSchema,
     dns: DnsSchema,
     quota: QuotaSchema,
+    login: LoginSchema,
+    imap: ImapSchema,
     queue: QueueSchema,
     log: LogSchema,
   })

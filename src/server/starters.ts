@@ -17,7 +17,7 @@ import { startImapServer } from "../imap/server.ts";
 
 interface SharedLogin {
   limiter: LoginLimiter;
-  cache: LoginCache;
+  cache: LoginCache | null;
   secret: Buffer;
   authenticate: Authenticate;
 }
@@ -29,7 +29,8 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
     // A fresh secret per process: the cache lives in memory only.
     const secret = randomBytes(32);
     const limiter = new LoginLimiter({ clock: services.clock });
-    const cache = new LoginCache({ secret, clock: services.clock });
+    const ttlMs = services.config.login.cacheSeconds * 1000;
+    const cache = ttlMs === 0 ? null : new LoginCache({ secret, clock: services.clock, ttlMs });
     const authenticate = createAuthenticator({ accounts: services.accounts, store: services.storage.store, limiter, cache });
     login = { limiter, cache, secret, authenticate };
     return login;
@@ -58,7 +59,8 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
       imapWiring = w;
     }
     const wiring = imapWiring;
-    const deps = wiring.deps(services.storage.writer, services.config.quota.defaultBytes);
+    const { maxConnectionsPerUser, maxConnectionsPerIp } = services.config.imap;
+    const deps = wiring.deps(services.storage.writer, services.config.quota.defaultBytes, { maxConnectionsPerUser, maxConnectionsPerIp });
     const tls = listener.tls === "none" ? "none" : listener.tls === "implicit" ? "implicit" : "starttls";
     const handle = await startImapServer(deps, {
       role: listener.role === "imaps" ? "imaps" : "imap",
