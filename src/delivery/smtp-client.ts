@@ -294,6 +294,7 @@ export async function openSession(target: SessionTarget, log: Logger): Promise<S
     greetingTimeout: to.greetingMs,
     socketTimeout: to.socketMs,
     allowInternalNetworkInterfaces: true,
+    ...(process.env.FH_SMTP_DEBUG ? { logger: true, debug: true } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     // nodemailer reports a failed connect through the 'error' event, a refused greeting or TLS

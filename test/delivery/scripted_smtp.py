@@ -37,7 +37,7 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     if not isinstance(auth_data, LoginPassword):
         return AuthResult(success=False, handled=False)
     ok = users is not None and users.get(auth_data.login.decode()) == auth_data.password.decode()
-    return AuthResult(success=ok)
+    return AuthResult(success=ok, handled=False)
 
 kwargs = {"enable_SMTPUTF8": True, "server_hostname": cfg.get("hostname", "peer.test")}
 if cfg.get("tls"):
