@@ -5,6 +5,8 @@ import { SmtpServer } from "../smtp/server.ts";
 import type { BoundListener, ListenerTls } from "../smtp/server.ts";
 import { MxHandler } from "../mx/handler.ts";
 import type { Listener } from "../config/schema.ts";
+import { startQueueRunner } from "../queue/start.ts";
+import type { QueueRunner } from "../queue/runner.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
@@ -54,6 +56,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
 
   const bound: RunningServer["listeners"] = [];
   const closers: Array<() => Promise<void>> = [];
+  let queue: QueueRunner | undefined;
   try {
     for (const l of config.listeners) {
       if (l.role === "mx") {
@@ -70,6 +73,8 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
       bound.push({ role: l.role, address: l.address, port: s.port });
       closers.push(() => s.close());
     }
+    // Outbound queue (issue 4, src/queue/): starts after the listeners, stops before storage.
+    queue = await startQueueRunner(services);
   } catch (err) {
     await mx.shutdown(1000);
     for (const c of closers) await c().catch(() => undefined);
@@ -83,6 +88,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
       stopping ??= (async () => {
         await mx.shutdown();
         for (const c of closers) await c().catch((err) => logger.error({ err }, "listener close failed"));
+        await queue?.stop();
         await storage.close();
         services.resolver.cancel();
       })();
