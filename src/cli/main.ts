@@ -17,6 +17,8 @@ import { registerDomain } from "./domain.ts";
 import { registerInit } from "./init.ts";
 import { registerServe } from "./serve.ts";
 import { registerUser } from "./user.ts";
+import { registerQueue } from "./queue.ts";
+import { registerRelay } from "./relay.ts";
 import { registerDkim } from "./dkim.ts";
 import { registerSendmail } from "./sendmail.ts";
 
@@ -38,6 +40,8 @@ export function buildProgram(io: CliIo): Command {
   registerUser(program, io);
   registerAlias(program, io);
   registerServe(program);
+  registerQueue(program, io);
+  registerRelay(program, io);
   registerDkim(program, io);
   registerSendmail(program, io);
   return program;

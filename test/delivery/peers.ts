@@ -4,6 +4,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { isIP } from "node:net";
 import { fileURLToPath } from "node:url";
 import { freePort, spawnManaged } from "../support/peer-util.ts";
 
@@ -80,7 +81,7 @@ export async function makeTestCa(names: string[]): Promise<{ dir: string; caCert
   const run = (args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
   run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2", "-subj", "/CN=Freehold Test CA", "-keyout", "ca.key", "-out", "ca.pem"]);
   run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", `/CN=${names[0]}`, "-keyout", "leaf.key", "-out", "leaf.csr"]);
-  await fs.writeFile(p("ext.cnf"), `subjectAltName=${names.map((n) => `DNS:${n}`).join(",")}\n`);
+  await fs.writeFile(p("ext.cnf"), `subjectAltName=${names.map((n) => (isIP(n) ? `IP:${n}` : `DNS:${n}`)).join(",")}\n`);
   run(["x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2", "-extfile", "ext.cnf", "-out", "leaf.pem"]);
   await fs.chmod(dir, 0o755); // peers running as other users read the files
   return {

@@ -1,0 +1,236 @@
+// `freehold relay add|list|remove|test` and `freehold relay route set|remove|list`.
+// Relays and routes live in <data>/relays.yaml, credentials in <data>/secrets/relays.yaml (0600);
+// see src/delivery/relays.ts and docs/relay.md. A running server reads both on every queue pass.
+import fs from "node:fs/promises";
+import type { Command } from "commander";
+import type { Readable } from "node:stream";
+import type { CliIo } from "./context.ts";
+import { CliError, EXIT_FAILURE, EXIT_USAGE, dataDirOf, print } from "./context.ts";
+import { table } from "./table.ts";
+import { loadConfig } from "../config/load.ts";
+import { createResolver } from "../dns/resolver.ts";
+import { silentLogger } from "../log/logger.ts";
+import {
+  RELAY_TLS_MODES,
+  RelayConfigError,
+  loadRelayFile,
+  loadRelaySecrets,
+  saveRelayFile,
+  saveRelaySecrets,
+} from "../delivery/relays.ts";
+import type { RelayFile, RelayTlsMode } from "../delivery/relays.ts";
+import { relayAddresses } from "../delivery/transport.ts";
+import { SessionError, openSession } from "../delivery/smtp-client.ts";
+import type { TlsPolicy } from "../delivery/smtp-client.ts";
+
+async function firstLine(stream: Readable): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
+  return Buffer.concat(chunks).toString("utf8").split(/\r?\n/)[0];
+}
+
+async function save(dataDir: string, file: RelayFile): Promise<void> {
+  try {
+    await saveRelayFile(dataDir, file);
+  } catch (e) {
+    if (e instanceof RelayConfigError) throw new CliError(e.message, EXIT_USAGE);
+    throw e;
+  }
+}
+
+async function load(dataDir: string): Promise<RelayFile> {
+  try {
+    return await loadRelayFile(dataDir);
+  } catch (e) {
+    if (e instanceof RelayConfigError) throw new CliError(e.message);
+    throw e;
+  }
+}
+
+const RULE_KINDS = ["default", "recipient-domain", "sender-domain"] as const;
+type RuleKind = (typeof RULE_KINDS)[number];
+
+export function registerRelay(program: Command, io: CliIo): void {
+  const relay = program.command("relay").description("smarthost relays and the routes that use them");
+
+  relay
+    .command("add")
+    .description("add or replace a relay; with --user the password is read from standard input")
+    .argument("<name>", "relay name, e.g. smtp2go")
+    .requiredOption("--host <host>", "relay host name")
+    .requiredOption("--port <port>", "port (587 or 2525 with starttls, 465 with implicit)")
+    .option("--tls <mode>", `TLS: ${RELAY_TLS_MODES.join(", ")} (none only on loopback)`, "starttls")
+    .option("--user <username>", "AUTH user name")
+    .option("--max-connections <n>", "connections open at once", "10")
+    .action(async function (this: Command, name: string) {
+      const o = this.opts() as { host: string; port: string; tls: string; user?: string; maxConnections: string };
+      if (!(RELAY_TLS_MODES as readonly string[]).includes(o.tls)) throw new CliError(`--tls must be one of ${RELAY_TLS_MODES.join(", ")}`, EXIT_USAGE);
+      const port = Number(o.port);
+      const maxConnections = Number(o.maxConnections);
+      if (!Number.isInteger(port)) throw new CliError("--port must be a number", EXIT_USAGE);
+      if (!Number.isInteger(maxConnections)) throw new CliError("--max-connections must be a number", EXIT_USAGE);
+      const dataDir = dataDirOf(this, io);
+      const file = await load(dataDir);
+      const entry = { name, host: o.host, port, tls: o.tls as RelayTlsMode, maxConnections };
+      const relays = [...file.relays.filter((r) => r.name !== name), entry];
+      await save(dataDir, { ...file, relays });
+      const secrets = await loadRelaySecrets(dataDir);
+      if (o.user) {
+        const password = await firstLine(io.stdin);
+        if (password === "") throw new CliError("no password on standard input (pipe it in: printf %s \"$PASS\" | freehold relay add ...)", EXIT_USAGE);
+        secrets[name] = { username: o.user, password };
+      } else {
+        delete secrets[name];
+      }
+      await saveRelaySecrets(dataDir, secrets);
+      print(io, `Relay ${name}: ${o.host}:${port} (${o.tls}${o.user ? `, AUTH as ${o.user}` : ""}). Route mail to it with: freehold relay route set default ${name}`);
+    });
+
+  relay
+    .command("list")
+    .description("list relays")
+    .option("--json", "print JSON (no passwords)")
+    .action(async function (this: Command) {
+      const { json } = this.opts() as { json?: boolean };
+      const dataDir = dataDirOf(this, io);
+      const file = await load(dataDir);
+      const secrets = await loadRelaySecrets(dataDir);
+      const rows = file.relays.map((r) => ({ ...r, user: secrets[r.name]?.username ?? null }));
+      if (json) return print(io, JSON.stringify(rows, null, 2));
+      if (rows.length === 0) return print(io, "No relays.");
+      print(io, table(["NAME", "HOST", "PORT", "TLS", "AUTH USER", "MAX CONN"], rows.map((r) => [r.name, r.host, String(r.port), r.tls, r.user ?? "-", String(r.maxConnections)])));
+    });
+
+  relay
+    .command("remove")
+    .description("remove a relay (refused while a route uses it)")
+    .argument("<name>", "relay name")
+    .action(async function (this: Command, name: string) {
+      const dataDir = dataDirOf(this, io);
+      const file = await load(dataDir);
+      if (!file.relays.some((r) => r.name === name)) throw new CliError(`no relay ${name}`);
+      const users = [
+        ...(file.routes.default.includes(name) ? ["default"] : []),
+        ...Object.entries(file.routes.recipientDomains).filter(([, l]) => l.includes(name)).map(([d]) => `recipient-domain ${d}`),
+        ...Object.entries(file.routes.senderDomains).filter(([, l]) => l.includes(name)).map(([d]) => `sender-domain ${d}`),
+      ];
+      if (users.length > 0) throw new CliError(`relay ${name} is used by routes: ${users.join("; ")}`);
+      await save(dataDir, { ...file, relays: file.relays.filter((r) => r.name !== name) });
+      const secrets = await loadRelaySecrets(dataDir);
+      delete secrets[name];
+      await saveRelaySecrets(dataDir, secrets);
+      print(io, `Removed relay ${name}.`);
+    });
+
+  relay
+    .command("test")
+    .description("connect to a relay, negotiate TLS and authenticate, reporting each step (no mail is sent)")
+    .argument("<name>", "relay name")
+    .option("--ca-file <file>", "trust this CA too (a relay with a private CA)")
+    .action(async function (this: Command, name: string) {
+      const { caFile } = this.opts() as { caFile?: string };
+      const dataDir = dataDirOf(this, io);
+      const config = await loadConfig(dataDir);
+      const file = await load(dataDir);
+      const r = file.relays.find((x) => x.name === name);
+      if (!r) throw new CliError(`no relay ${name}`);
+      const creds = (await loadRelaySecrets(dataDir))[name];
+      const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
+      const step = (ok: boolean, what: string, detail: string) => print(io, `${ok ? "ok  " : "FAIL"}  ${what.padEnd(10)} ${detail}`);
+      try {
+        let addresses: string[];
+        try {
+          addresses = await relayAddresses(resolver, r.host);
+          if (addresses.length === 0) throw new Error("no A or AAAA record");
+          step(true, "resolve", `${r.host} → ${addresses.join(", ")}`);
+        } catch (e) {
+          step(false, "resolve", `${r.host}: ${(e as Error).message}`);
+          throw new CliError(`relay ${name} failed the test`, EXIT_FAILURE);
+        }
+        const tls: TlsPolicy = r.tls === "implicit" ? "implicit-verified" : r.tls === "starttls" ? "starttls-verified" : "none";
+        const tlsOptions = caFile ? { ca: await fs.readFile(caFile, "utf8") } : undefined;
+        const target = { address: addresses[0], port: r.port, servername: r.host, tls, localName: config.hostname, tlsOptions, timeouts: { connectMs: 15_000, greetingMs: 30_000, socketMs: 30_000 } };
+        try {
+          const s = await openSession(target, silentLogger());
+          step(true, "connect", `${addresses[0]}:${r.port}, greeting and EHLO answered`);
+          if (r.tls === "none") step(true, "tls", "none (loopback relay)");
+          else step(s.secure, "tls", s.secure ? `${r.tls}, certificate valid for ${r.host}` : "not negotiated");
+          step(true, "ehlo", [...s.extensions].join(" ") || "(no extensions)");
+          s.close();
+        } catch (e) {
+          const err = e as SessionError;
+          step(false, err.stage ?? "connect", err.reply ?? err.message);
+          throw new CliError(`relay ${name} failed the test`, EXIT_FAILURE);
+        }
+        if (!creds) {
+          step(true, "auth", "no credentials configured; skipped");
+        } else {
+          try {
+            const s = await openSession({ ...target, auth: { user: creds.username, pass: creds.password } }, silentLogger());
+            step(true, "auth", `accepted for ${creds.username}`);
+            s.close();
+          } catch (e) {
+            const err = e as SessionError;
+            step(false, err.stage ?? "auth", err.reply ?? err.message);
+            throw new CliError(`relay ${name} failed the test`, EXIT_FAILURE);
+          }
+        }
+        print(io, `Relay ${name} is ready.`);
+      } finally {
+        resolver.cancel();
+      }
+    });
+
+  const route = relay.command("route").description("which routes carry mail (recipient-domain rules win over sender-domain rules over the default)");
+
+  route
+    .command("set")
+    .description("set the ordered failover list of routes: default, or for a recipient or sender domain")
+    .argument("<kind>", RULE_KINDS.join(" | "))
+    .argument("<domainOrRoute>", "the domain (or, for default, the first route)")
+    .argument("[routes...]", "routes in failover order: direct or relay names")
+    .action(async function (this: Command, kind: string, first: string, rest: string[]) {
+      if (!(RULE_KINDS as readonly string[]).includes(kind)) throw new CliError(`kind must be one of ${RULE_KINDS.join(", ")}`, EXIT_USAGE);
+      const dataDir = dataDirOf(this, io);
+      const file = await load(dataDir);
+      const k = kind as RuleKind;
+      if (k === "default") {
+        await save(dataDir, { ...file, routes: { ...file.routes, default: [first, ...rest] } });
+        return print(io, `Default routes: ${[first, ...rest].join(" → ")}`);
+      }
+      if (rest.length === 0) throw new CliError("give at least one route after the domain", EXIT_USAGE);
+      const key = k === "recipient-domain" ? "recipientDomains" : "senderDomains";
+      await save(dataDir, { ...file, routes: { ...file.routes, [key]: { ...file.routes[key], [first.toLowerCase()]: rest } } });
+      print(io, `${kind} ${first.toLowerCase()}: ${rest.join(" → ")}`);
+    });
+
+  route
+    .command("remove")
+    .description("remove a recipient-domain or sender-domain rule")
+    .argument("<kind>", "recipient-domain | sender-domain")
+    .argument("<domain>", "the domain")
+    .action(async function (this: Command, kind: string, domain: string) {
+      if (kind !== "recipient-domain" && kind !== "sender-domain") throw new CliError("kind must be recipient-domain or sender-domain", EXIT_USAGE);
+      const dataDir = dataDirOf(this, io);
+      const file = await load(dataDir);
+      const key = kind === "recipient-domain" ? "recipientDomains" : "senderDomains";
+      const map = { ...file.routes[key] };
+      if (!(domain.toLowerCase() in map)) throw new CliError(`no ${kind} rule for ${domain}`);
+      delete map[domain.toLowerCase()];
+      await save(dataDir, { ...file, routes: { ...file.routes, [key]: map } });
+      print(io, `Removed the ${kind} rule for ${domain.toLowerCase()}.`);
+    });
+
+  route
+    .command("list")
+    .description("show the route rules")
+    .action(async function (this: Command) {
+      const file = await load(dataDirOf(this, io));
+      const rows: string[][] = [
+        ...Object.entries(file.routes.recipientDomains).map(([d, l]) => ["recipient-domain", d, l.join(" → ")]),
+        ...Object.entries(file.routes.senderDomains).map(([d, l]) => ["sender-domain", d, l.join(" → ")]),
+        ["default", "*", file.routes.default.join(" → ")],
+      ];
+      print(io, table(["RULE", "DOMAIN", "ROUTES (failover order)"], rows));
+    });
+}
