@@ -91,6 +91,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
         await queue?.stop();
         await storage.close();
         services.resolver.cancel();
+        await services.dataLock?.release();
       })();
       return stopping;
     },

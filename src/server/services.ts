@@ -13,6 +13,8 @@ import type { Storage } from "../store/open.ts";
 import type { DeliveryResult } from "../store/types.ts";
 import { AccountsService } from "../accounts/service.ts";
 import { loadTlsContext } from "../tls/context.ts";
+import { lockDataFolder } from "./data-lock.ts";
+import type { DataLock } from "./data-lock.ts";
 import type { LoadedTls } from "../tls/context.ts";
 import { openSideDb, SqliteDkimKeys, SqliteQueueParams } from "../store/sqlite/dkim.ts";
 import { DkimService } from "../emailauth/dkim-service.ts";
@@ -31,6 +33,8 @@ export interface Services {
   queueParams: SqliteQueueParams;
   /** Subscribers to committed deliveries (IMAP IDLE's change bus). */
   onDelivered: Set<(batch: DeliveryResult[]) => void>;
+  /** This process's exclusive hold on the data folder (data-lock.ts); released after storage closes. */
+  dataLock?: DataLock;
 }
 
 export interface OpenServicesOptions {
@@ -46,20 +50,28 @@ export async function openServices(config: Config, opts: OpenServicesOptions = {
   const resolver = opts.resolver ?? createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
   const tls = await loadTlsContext(config.tls.cert, config.tls.key);
   const onDelivered = new Set<(batch: DeliveryResult[]) => void>();
-  const storage = await openStorage(config.dataDir, {
-    serve: true,
-    clock,
-    onCollectError: (err) => logger.error({ err }, "blob collector failed"),
-    onBatch: (batch) => {
-      for (const fn of onDelivered) {
-        try {
-          fn(batch);
-        } catch (err) {
-          logger.error({ err }, "delivery listener failed");
+  // Before storage opens: its startup recovery must never run beside another serving process.
+  const dataLock = await lockDataFolder(config.dataDir);
+  let storage: Storage;
+  try {
+    storage = await openStorage(config.dataDir, {
+      serve: true,
+      clock,
+      onCollectError: (err) => logger.error({ err }, "blob collector failed"),
+      onBatch: (batch) => {
+        for (const fn of onDelivered) {
+          try {
+            fn(batch);
+          } catch (err) {
+            logger.error({ err }, "delivery listener failed");
+          }
         }
-      }
-    },
-  });
+      },
+    });
+  } catch (err) {
+    await dataLock.release();
+    throw err;
+  }
   if (storage.recovery) {
     const r = storage.recovery;
     logger.info({ recovery: { ...r, missingFiles: r.missingFiles.length } }, "storage recovered");

@@ -263,6 +263,14 @@ test("quota: 452 4.2.2 at RCPT for an announced SIZE, and at end of DATA for the
   // Another recipient of the same size is unaffected.
   const ok = await c.send("alice@sender.test", ["bob@freehold.test"], big);
   assert.equal(ok.final.code, 250);
+  // Without SIZE, tiny and bob in one transaction: DATA has one reply for both, so the whole
+  // message gets 452 and NOBODY gets a copy — a partial delivery would be duplicated by the retry.
+  const tb = token();
+  const both = message(tb, { body: ("z".repeat(998) + "\r\n").repeat(5) });
+  const r2 = await c.send("alice@sender.test", ["bob@freehold.test", "tiny@freehold.test"], both);
+  assert.equal(codeOf(r2.final), "452 4.2.2");
+  assert.equal((await copies("bob@freehold.test", tb)).length, 0);
+  assert.equal((await copies("tiny@freehold.test", tb)).length, 0);
   await c.quit();
   const tinyMail = await mailboxContents(db, "tiny@freehold.test");
   assert.deepEqual(tinyMail.map((m) => m.blob.includes(small)), [true]);
