@@ -20,6 +20,12 @@ export interface ScriptedPeerOptions {
   users?: Record<string, string>;
   /** Replies to DATA for the first messages, in order (then 250). */
   dataReplies?: string[];
+  /** More recipients in one transaction get 452 4.5.3. */
+  maxRcptsPerTx?: number;
+  /** Wait before answering DATA (ms). */
+  dataDelayMs?: number;
+  /** Advertise SMTPUTF8 (default true). */
+  smtputf8?: boolean;
   /** Address (lower-case) → RCPT reply. */
   rcptReplies?: Record<string, string>;
 }

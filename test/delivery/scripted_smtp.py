@@ -1,7 +1,7 @@
 # A scriptable SMTP peer for the outbound tests (Debian's aiosmtpd): optional STARTTLS, AUTH
 # (PLAIN/LOGIN, only after TLS), DATA replies scripted per message, every accepted message
 # appended as a JSON line to a log file. Config: one JSON argument. Prints "READY <port>".
-import json, signal, sys, ssl
+import asyncio, json, signal, sys, ssl
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -9,17 +9,23 @@ cfg = json.loads(sys.argv[1])
 script = list(cfg.get("dataReplies", []))  # replies for the first messages, e.g. "451 4.3.0 try later"
 rcpt_replies = cfg.get("rcptReplies", {})   # address -> reply
 users = cfg.get("users")
+max_rcpts = cfg.get("maxRcptsPerTx")      # more recipients in one transaction get 452 4.5.3
+data_delay = cfg.get("dataDelayMs", 0) / 1000.0
 
 class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         r = rcpt_replies.get(address.lower())
         if r:
             return r
+        if max_rcpts is not None and len(envelope.rcpt_tos) >= max_rcpts:
+            return "452 4.5.3 Too many recipients"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if data_delay:
+            await asyncio.sleep(data_delay)
         if script:
             return script.pop(0)
         with open(cfg["log"], "a") as f:
@@ -39,7 +45,7 @@ def authenticator(server, session, envelope, mechanism, auth_data):
     ok = users is not None and users.get(auth_data.login.decode()) == auth_data.password.decode()
     return AuthResult(success=ok, handled=False)
 
-kwargs = {"enable_SMTPUTF8": True, "server_hostname": cfg.get("hostname", "peer.test")}
+kwargs = {"enable_SMTPUTF8": cfg.get("smtputf8", True), "server_hostname": cfg.get("hostname", "peer.test")}
 if cfg.get("tls"):
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cfg["tls"]["cert"], cfg["tls"]["key"])
