@@ -3,7 +3,8 @@
 //   RCPT  → recipient resolution (user > alias > +tag > catch-all; src/accounts/resolve.ts),
 //           relaying refused, quota checked against SIZE=
 //   DATA  → bytes stream through the forged-Authentication-Results filter into a staged blob,
-//           and, unfiltered, into SPF/DKIM/DMARC/ARC verification running alongside
+//           and, unfiltered, into SPF/DKIM/DMARC/ARC verification running alongside (the body
+//           only when the header carries a DKIM or ARC signature: verify-feed.ts)
 //   end   → DMARC verdict (reject: 550 at end of DATA; quarantine: Junk), trace headers per
 //           copy, one durable delivery (blob fsync → rename → dir fsync → commit), then 250.
 //
@@ -28,6 +29,7 @@ import { isStoreError } from "../store/errors.ts";
 import type { DeliveryTarget, MetadataStore, QueueInsert, QueueRecipientInsert, StagingBlobStore } from "../store/types.ts";
 import type { DeliveryWriter } from "../store/delivery.ts";
 import { deliveredToHeaders, forwardRecipients } from "./trace.ts";
+import { VerifyFeed } from "./verify-feed.ts";
 
 export interface MxDeps {
   store: MetadataStore;
@@ -111,6 +113,14 @@ export class MxHandler implements SmtpHandler {
     );
     // A failed verification must not become an unhandled rejection while data still streams.
     verdictPromise.catch(() => undefined);
+    // Only signed messages need their body verified; the feed ends the input after the header
+    // block otherwise (verify-feed.ts).
+    const feed = new VerifyFeed({
+      write: async (c) => {
+        if (!verifyInput.write(c)) await new Promise<void>((r) => verifyInput.once("drain", r));
+      },
+      end: () => verifyInput.end(),
+    });
     let finished = false;
     const log = d.logger.child({ cid: session.cid });
 
@@ -124,7 +134,7 @@ export class MxHandler implements SmtpHandler {
     return {
       async write(chunk: Uint8Array): Promise<void> {
         const out = stripper.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-        if (!verifyInput.write(chunk)) await new Promise<void>((r) => verifyInput.once("drain", r));
+        await feed.write(chunk);
         if (out.length > 0) await writer.write(out);
       },
 
@@ -132,7 +142,7 @@ export class MxHandler implements SmtpHandler {
         try {
           const tail = stripper.end();
           if (tail.length > 0) await writer.write(tail);
-          verifyInput.end();
+          feed.end();
           const staged = await writer.finish();
           let verdict: AuthVerdict;
           try {
