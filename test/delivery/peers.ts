@@ -36,6 +36,8 @@ export interface ReceivedMessage {
   mail_options: string[];
   authenticated: boolean;
   tls: boolean;
+  /** The most transactions the peer had inside DATA at once, so far. */
+  maxConcurrent: number;
   data: string;
 }
 

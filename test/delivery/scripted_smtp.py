@@ -11,6 +11,7 @@ rcpt_replies = cfg.get("rcptReplies", {})   # address -> reply
 users = cfg.get("users")
 max_rcpts = cfg.get("maxRcptsPerTx")      # more recipients in one transaction get 452 4.5.3
 data_delay = cfg.get("dataDelayMs", 0) / 1000.0
+in_data = [0, 0]  # transactions inside DATA now, most seen at once
 
 class Handler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -24,8 +25,13 @@ class Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
-        if data_delay:
-            await asyncio.sleep(data_delay)
+        in_data[0] += 1
+        in_data[1] = max(in_data[1], in_data[0])
+        try:
+            if data_delay:
+                await asyncio.sleep(data_delay)
+        finally:
+            in_data[0] -= 1
         if script:
             return script.pop(0)
         with open(cfg["log"], "a") as f:
@@ -35,6 +41,7 @@ class Handler:
                 "mail_options": envelope.mail_options,
                 "authenticated": bool(session.authenticated),
                 "tls": session.ssl is not None,
+                "maxConcurrent": in_data[1],
                 "data": envelope.original_content.decode("latin1"),
             }) + "\n")
         return "250 2.0.0 OK queued"

@@ -155,3 +155,45 @@ test("retry schedule walked with a ManualClock: one delay warning after 4 h, a f
   assert.equal(dsns[1].perRecipient[0]["Status"], "4.4.7");
   assert.ok(dsns[0].perRecipient[0]["Will-Retry-Until"], "a delay DSN says when we give up");
 });
+
+test("hold (dev mode): nothing is sent, the entry stays queued", async (t) => {
+  const peer = await startScriptedPeer({ host: "127.0.0.27" });
+  t.after(() => peer.stop());
+  const f = await queueFixture({ zones: remoteZone("127.0.0.27"), transport: { mxPort: peer.port }, runner: { hold: true } });
+  t.after(() => f.close());
+  const id = await f.enqueue({ mailFrom: SENDER, recipients: [{ recipient: "bob@remote.test" }], body: message("held") });
+  assert.equal(await f.runner.runOnce(), 0);
+  assert.equal((await f.storage.store.queue.get(id))?.recipients[0].attempts, 0);
+  assert.equal((await peer.received()).length, 0);
+});
+
+test("a queued recipient in a local domain is delivered into the store; NOTIFY=SUCCESS gives a 'delivered' DSN", async (t) => {
+  const f = await queueFixture({ zones: remoteZone("127.0.0.28") });
+  t.after(() => f.close());
+  await f.accounts.addUser((await import("../../src/accounts/authz.ts")).SYSTEM, { address: "bob@local.test", password: "pw-bob-1234567" });
+  const id = await f.enqueue({ mailFrom: SENDER, recipients: [{ recipient: "bob@local.test", notify: ["SUCCESS"] }], body: message("local", SENDER, "bob@local.test") });
+  await f.runner.runOnce();
+  assert.equal(await f.storage.store.queue.get(id), null);
+  const bob = await f.inbox("bob@local.test");
+  assert.equal(bob.length, 1);
+  assert.match(bob[0], /^Subject: local/m);
+  const dsn = await f.inbox(SENDER);
+  assert.equal(dsn.length, 1);
+  assert.equal(parseDsn(dsn[0]).perRecipient[0]["Action"], "delivered");
+});
+
+test("per-destination concurrency: no more connections to one domain than the limit", async (t) => {
+  const peer = await startScriptedPeer({ host: "127.0.0.29", dataDelayMs: 150 });
+  t.after(() => peer.stop());
+  const f = await queueFixture({
+    zones: remoteZone("127.0.0.29"),
+    transport: { mxPort: peer.port },
+    runner: { throttle: { initialPauseMs: 60_000, maxPauseMs: 3_600_000, maxConcurrency: 2, successesPerStep: 10 } },
+  });
+  t.after(() => f.close());
+  for (let i = 0; i < 6; i++) await f.enqueue({ mailFrom: SENDER, recipients: [{ recipient: `r${i}@remote.test` }], body: message(`c${i}`) });
+  await f.runner.runOnce();
+  const got = await peer.received();
+  assert.equal(got.length, 6);
+  assert.equal(Math.max(...got.map((m) => m.maxConcurrent)), 2, "two at once, never more");
+});
