@@ -352,6 +352,40 @@ test("a message for 3 local recipients is stored as ONE blob with 3 rows", { ski
   assert.deepEqual(all.map((c) => /^Delivered-To: (\S+)/.exec(c.message.traceHeaders)?.[1]), ["bob@freehold.test", "carol@freehold.test", "erin@freehold.test"]);
 });
 
+test("the same content twice is one blob with two rows (content-addressed, reference-counted)", { skip }, async () => {
+  const tok = token();
+  const msg = message(tok);
+  assert.equal((await send("alice@sender.test", ["bob@freehold.test"], msg)).final.code, 250);
+  assert.equal((await send("alice@sender.test", ["bob@freehold.test"], msg)).final.code, 250);
+  const got = await copies("bob@freehold.test", tok);
+  assert.equal(got.length, 2);
+  assert.equal(got[0].message.blobId, got[1].message.blobId);
+  assert.notEqual(got[0].message.uid, got[1].message.uid);
+  assert.equal((await db.store.blobs.get(got[0].message.blobId))?.refcount, 2);
+});
+
+test("BDAT through the real server: chunks with NUL, bare LF and a lone dot are stored byte for byte", { skip }, async () => {
+  const tok = token();
+  const chunks = [
+    Buffer.from(`From: <alice@sender.test>\r\nSubject: ${tok}\r\nContent-Type: application/octet-stream\r\n\r\n`),
+    Buffer.from("bin\0ary\nbare LF\r\n.\r\n", "latin1"),
+    Buffer.from([0xff, 0x00, 0x0d, 0x0a]),
+  ];
+  const c = await SmtpTestClient.connect(fh.mxPort);
+  await c.read();
+  await c.cmd("EHLO client.test");
+  assert.equal((await c.cmd("MAIL FROM:<alice@sender.test> BODY=BINARYMIME")).code, 250);
+  assert.equal((await c.cmd("RCPT TO:<bob@freehold.test>")).code, 250);
+  for (let i = 0; i < chunks.length; i++) {
+    c.write(Buffer.concat([Buffer.from(`BDAT ${chunks[i].length}${i === chunks.length - 1 ? " LAST" : ""}\r\n`), chunks[i]]));
+    assert.equal((await c.read()).code, 250, `chunk ${i}`);
+  }
+  await c.quit();
+  const [got] = await copies("bob@freehold.test", tok);
+  assert.ok(got.blob.equals(Buffer.concat(chunks)));
+  assert.match(got.message.traceHeaders, /with ESMTP\b/);
+});
+
 test("Postfix smtp-source floods (10 sessions, 200 messages): every message is stored", { skip }, async () => {
   const before = (await mailboxContents(db, "flood@freehold.test")).length;
   const r = await run("/usr/sbin/smtp-source", ["-s", "10", "-m", "200", "-f", "flood@sender.test", "-t", "flood@freehold.test", `127.0.0.1:${fh.mxPort}`], { timeoutMs: 90_000 });
