@@ -14,7 +14,8 @@ import { startFaultServer } from "../support/dns-fault.ts";
 import { run } from "../support/peer-util.ts";
 import { SmtpTestClient } from "../support/smtp-client.ts";
 import type { Reply } from "../support/smtp-client.ts";
-import { createDataDir, mailboxContents, openDataDir, startFreeholdInProcess, startFreeholdProcess } from "../support/freehold.ts";
+import { ImapFlow } from "imapflow";
+import { TEST_PASSWORD, createDataDir, mailboxContents, openDataDir, startFreeholdInProcess, startFreeholdProcess } from "../support/freehold.ts";
 import type { DataDir, FreeholdProcess, OpenedData, StoredCopy } from "../support/freehold.ts";
 import { createResolver } from "../../src/dns/resolver.ts";
 
@@ -63,6 +64,7 @@ before(async () => {
       { address: "@other.test", targets: ["carol@freehold.test"] },
     ],
     dnsServers: [knot.address],
+    imap: true,
   });
   fh = await startFreeholdProcess(data);
   db = await openDataDir(data.dir);
@@ -149,6 +151,27 @@ with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), local_hostname="py.client.test"
   assert.equal(got.length, 1);
   assert.equal(got[0].blob.toString("latin1"), Buffer.from(sent).toString("latin1"));
   assert.match(got[0].message.traceHeaders, /^Received: from py\.client\.test \(\[127\.0\.0\.1\]\)$/m);
+});
+
+test("IMAP (imapflow, STARTTLS) serves our trace headers followed by the DATA bytes as BODY[]", { skip }, async () => {
+  const tok = token();
+  const sent = message(tok, { body: `.dot\r\n8bit \u00fc\r\n` });
+  const { final } = await send("alice@sender.test", ["carol@freehold.test"], Buffer.from(sent));
+  assert.equal(final.code, 250);
+  const [stored] = await copies("carol@freehold.test", tok);
+  const imap = new ImapFlow({ host: "127.0.0.1", port: data.imapPort!, secure: false, tls: { rejectUnauthorized: false },
+    auth: { user: "carol@freehold.test", pass: TEST_PASSWORD }, logger: false });
+  await imap.connect();
+  try {
+    await imap.mailboxOpen("INBOX");
+    const msg = await imap.fetchOne(String(stored.message.uid), { source: true }, { uid: true });
+    assert.ok(msg && msg.source);
+    assert.ok(msg.source.equals(Buffer.concat([Buffer.from(stored.message.traceHeaders, "latin1"), Buffer.from(sent)])),
+      `served:\n${msg.source.toString()}`);
+    assert.ok(msg.source.subarray(msg.source.length - Buffer.byteLength(sent)).equals(Buffer.from(sent)), "the DATA bytes follow the trace headers");
+  } finally {
+    await imap.logout();
+  }
 });
 
 test("trace headers: Delivered-To, Authentication-Results, Received (RFC 5321 §4.4, RFC 3848)", { skip }, async () => {

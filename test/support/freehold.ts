@@ -25,6 +25,9 @@ import type { FileBlobStore } from "../../src/store/blob-files.ts";
 import type { MessageRecord, MetadataStore } from "../../src/store/types.ts";
 import { silentLogger } from "../../src/log/logger.ts";
 
+/** The password createDataDir gives users without one. */
+export const TEST_PASSWORD = "a long test password";
+
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 const MAIN = path.join(ROOT, "src/cli/main.ts");
 
@@ -38,6 +41,8 @@ export interface FreeholdSpec {
   aliases?: Array<{ address: string; targets: string[] }>;
   /** dns.servers ("127.0.0.1:port"). */
   dnsServers?: string[];
+  /** Also an imap listener (STARTTLS) on a free loopback port. */
+  imap?: boolean;
   /** Extra top-level config keys, merged over what this file writes (e.g. { log: { level: "debug" } }). */
   config?: Record<string, unknown>;
 }
@@ -48,6 +53,8 @@ export interface DataDir {
   hostname: string;
   /** The mx listener's port written into freehold.yaml. */
   mxPort: number;
+  /** The imap listener's port, when asked for. */
+  imapPort?: number;
   remove(): Promise<void>;
 }
 
@@ -95,21 +102,25 @@ export async function createDataDir(spec: FreeholdSpec = {}): Promise<DataDir> {
     // one is a Node start plus a scrypt hash, so in sequence a dozen would take ~10 s.
     await Promise.all(
       (spec.users ?? []).map((u) =>
-        cli(dir, ["user", "add", u.address, "--password-stdin", ...(u.quota ? ["--quota", u.quota] : [])], `${u.password ?? "a long test password"}\n`),
+        cli(dir, ["user", "add", u.address, "--password-stdin", ...(u.quota ? ["--quota", u.quota] : [])], `${u.password ?? TEST_PASSWORD}\n`),
       ),
     );
     await Promise.all((spec.aliases ?? []).map((a) => cli(dir, ["alias", "add", a.address, ...a.targets])));
     const mxPort = await freePort();
+    const imapPort = spec.imap ? await freePort() : undefined;
     const file = path.join(dir, "freehold.yaml");
     const doc = (YAML.parse(await readFile(file, "utf8")) ?? {}) as Record<string, unknown>;
     Object.assign(doc, {
-      listeners: [{ role: "mx", address: "127.0.0.1", port: mxPort }],
+      listeners: [
+        { role: "mx", address: "127.0.0.1", port: mxPort },
+        ...(imapPort ? [{ role: "imap", address: "127.0.0.1", port: imapPort }] : []),
+      ],
       dns: { servers: spec.dnsServers ?? [], timeoutMs: 1000, tries: 2 },
       log: { level: "info" },
       ...spec.config,
     });
     await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
-    return { dir, hostname, mxPort, remove: () => rm(parent, { recursive: true, force: true }) };
+    return { dir, hostname, mxPort, imapPort, remove: () => rm(parent, { recursive: true, force: true }) };
   } catch (e) {
     await rm(parent, { recursive: true, force: true });
     throw e;
