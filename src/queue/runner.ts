@@ -55,6 +55,8 @@ export interface RunnerDeps {
   pollMs?: number;
   /** Entries picked per run (default 200). */
   batch?: number;
+  /** Entries in progress at once (default 32); each holds its message in memory. */
+  parallel?: number;
   random?: () => number;
 }
 
@@ -164,9 +166,15 @@ export class QueueRunner {
     const now = this.#d.clock.now();
     const due = await this.#d.store.queue.due(now, this.#d.batch ?? 200);
     const routing = await this.#d.routing();
-    const jobs = due.filter((q) => !this.#busy.has(q.id)).map((q) => this.#process(q, now, routing));
-    const counts = await Promise.all(jobs);
-    return counts.reduce((a, b) => a + b, 0);
+    // A bounded pool: each job holds its message in memory, so not all 200 at once.
+    const todo = due.filter((q) => !this.#busy.has(q.id));
+    let next = 0;
+    let total = 0;
+    const worker = async () => {
+      while (next < todo.length) total += await this.#process(todo[next++], now, routing);
+    };
+    await Promise.all(Array.from({ length: Math.min(this.#d.parallel ?? 32, todo.length) }, worker));
+    return total;
   }
 
   async #process(q: QueueRecord, now: number, routing: Awaited<ReturnType<RunnerDeps["routing"]>>): Promise<number> {
