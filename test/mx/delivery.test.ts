@@ -417,7 +417,7 @@ test("Postfix smtp-source floods (10 sessions, 200 messages): every message is s
   assert.equal(after.length - before, 200);
 });
 
-test("DNS SERVFAIL: SPF and DKIM temperror, the message is accepted (in-process server, fault DNS)", { skip }, async () => {
+test("DNS SERVFAIL: SPF and DKIM temperror, the message is accepted; with p=reject at stake 451 (in-process server, fault DNS)", { skip }, async () => {
   await fh.stop();
   const fault = await startFaultServer(() => ({ kind: "rcode", rcode: "SERVFAIL" }));
   const srv = await startFreeholdInProcess(data, { resolver: createResolver({ servers: [fault.address], timeoutMs: 300, tries: 1 }) });
@@ -433,6 +433,24 @@ test("DNS SERVFAIL: SPF and DKIM temperror, the message is accepted (in-process 
     assert.match(got.message.traceHeaders, /spf=temperror/);
     assert.match(got.message.traceHeaders, /dkim=temperror/);
     assert.ok(fault.log.some((q) => q.type === "TXT"), "the lookups went to the fault server");
+
+    // But where a DMARC reject depends on a failed lookup, the answer is a temporary failure:
+    // p=reject is known and the aligned SPF domain could not be checked, so the sender retries.
+    fault.setHandler((q) =>
+      q.name === "_dmarc.victim.test" && q.type === "TXT"
+        ? { kind: "answer", answers: [{ type: "TXT", name: q.name, ttl: 60, data: ["v=DMARC1; p=reject"] }] }
+        : { kind: "rcode", rcode: "SERVFAIL" },
+    );
+    const tok2 = token();
+    const c2 = await SmtpTestClient.connect(srv.mxPort);
+    await c2.read();
+    await c2.cmd("EHLO client.test");
+    const r2 = await c2.send("bounces@victim.test", ["bob@freehold.test"], message(tok2, { from: "ceo@victim.test" }));
+    await c2.quit();
+    // The enhanced code is not pinned: disposition.ts means 4.4.3 (DNS failure), the SMTP
+    // error catalogue's policyTempfail says 4.7.1 (reported to their owners).
+    assert.match(`${r2.final.code} ${r2.final.text}`, /^451 4\.\d\.\d .*DMARC/);
+    assert.equal((await copies("bob@freehold.test", tok2)).length, 0);
   } finally {
     await srv.stop();
     await fault.close();
