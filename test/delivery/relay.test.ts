@@ -102,3 +102,26 @@ test("a relay whose certificate does not match its name is not used (no AUTH sen
   assert.match(q?.recipients[0].lastReply ?? "", /^tls: /);
   assert.equal((await peer.received()).length, 0);
 });
+
+test("a 4xx from the first route moves the message to the next route at once (plain relays on loopback)", async (t) => {
+  const first = await startScriptedPeer({ host: "127.0.0.38", dataReplies: ["451 4.3.0 queue full"] });
+  t.after(() => first.stop());
+  const second = await startScriptedPeer({ host: "127.0.0.40" });
+  t.after(() => second.stop());
+  const f = await queueFixture({
+    zones: remoteZone("127.0.0.39"),
+    routing: {
+      relays: [
+        { name: "one", host: "127.0.0.38", port: first.port, tls: "none" },
+        { name: "two", host: "127.0.0.40", port: second.port, tls: "none" },
+      ],
+      routes: { default: ["one", "two"] },
+    },
+  });
+  t.after(() => f.close());
+  const id = await f.enqueue({ mailFrom: SENDER, recipients: [{ recipient: "bob@remote.test" }], body: message("next route") });
+  await f.runner.runOnce();
+  assert.equal(await f.storage.store.queue.get(id), null);
+  assert.equal((await first.received()).length, 0);
+  assert.equal((await second.received()).length, 1);
+});
