@@ -11,7 +11,9 @@
 // real path: the kernel drops it when the process dies, however it dies (a SIGKILLed server
 // never blocks its own restart, and there is no stale file or PID-reuse guesswork), and bind(2)
 // is atomic, so two servers starting at once cannot both win. It answers a connection with its
-// PID, for the refusal message. Elsewhere than Linux a socket file in the data folder does the
+// PID, for the refusal message. (Abstract names carry no permissions: another local user could
+// take the name first and keep the server from starting; the refusal names that PID. A socket
+// file would avoid that but brings back stale-file races and the 108-byte path limit.) Elsewhere than Linux a socket file in the data folder does the
 // same job, with a stale file (nobody listening) removed.
 import net from "node:net";
 import { createHash } from "node:crypto";

@@ -215,7 +215,15 @@ export interface InProcessFreehold {
 export async function startFreeholdInProcess(data: Pick<DataDir, "dir">, opts: OpenServicesOptions = {}): Promise<InProcessFreehold> {
   const config = await loadConfig(data.dir);
   const services = await openServices(config, { logger: silentLogger(), ...opts });
-  const server = await startServer(services);
+  let server: RunningServer;
+  try {
+    server = await startServer(services);
+  } catch (e) {
+    // stop() would have closed these; a failed start must not keep the folder locked.
+    await services.storage.close();
+    await services.dataLock?.release();
+    throw e;
+  }
   const mx = server.listeners.find((l) => l.role === "mx");
   if (!mx) throw new Error("no mx listener");
   return { services, server, mxPort: mx.port, stop: () => server.stop() };
