@@ -50,7 +50,8 @@ export async function deliverLocally(
     seen.add(mbox.id);
     targets.push({
       mailboxId: mbox.id,
-      traceHeaders: deliveredToHeaders(t.deliveredTo) + args.traceHeaders,
+      // RFC 5321 §4.4: the final delivery records the envelope sender in Return-Path.
+      traceHeaders: `Return-Path: <${args.mailFrom}>\r\n` + deliveredToHeaders(t.deliveredTo) + args.traceHeaders,
       quotaBytes: effectiveQuota(t.user, deps.defaultQuotaBytes) || null,
     });
   }

@@ -165,6 +165,7 @@ export class QueueRunner {
     if (this.#d.hold) return 0;
     const now = this.#d.clock.now();
     const due = await this.#d.store.queue.due(now, this.#d.batch ?? 200);
+    if (due.length === 0) return 0;
     const routing = await this.#d.routing();
     // A bounded pool: each job holds its message in memory, so not all 200 at once.
     const todo = due.filter((q) => !this.#busy.has(q.id));
@@ -301,7 +302,9 @@ export class QueueRunner {
           log.warn({ rcpt: r.recipient, host: out.host }, "no reply after the final dot; outcome unknown, retrying later");
           outcomes.push({ rcpt: r, kind: "temp", status: x.status, reply: x.reply, host: out.host, route });
         } else {
-          if (isThrottleReply(x.code ?? 0, x.status, x.reply)) throttled = true;
+          // Only an enhanced code the server sent counts (enhancedOf fills one in otherwise).
+          const sentEnhanced = /^\d{3}[ -][245]\.\d/.test(x.reply) ? x.status : null;
+          if (isThrottleReply(x.code ?? 0, sentEnhanced, x.reply.replace(/^\d{3}[ -]/, ""))) throttled = true;
           lastTemp = { status: x.status, reply: x.reply, host: out.host, route };
           next.push(r);
         }

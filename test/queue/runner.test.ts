@@ -63,10 +63,18 @@ test("421 4.7.0 (throttling) at end of data: deferred, the destination paused, d
   const id = await f.enqueue({ mailFrom: SENDER, recipients: [{ recipient: "bob@remote.test" }], body: message("throttled") });
   await f.runner.runOnce();
   assert.equal((await f.storage.store.queue.get(id))?.recipients[0].state, "pending");
+  // The destination is paused (1 min after a first 4.7.x): new mail for it waits, no attempt counted.
+  const id2 = await f.enqueue({ mailFrom: SENDER, recipients: [{ recipient: "carol@remote.test" }], body: message("behind the pause") });
+  await f.runner.runOnce();
+  const r2 = (await f.storage.store.queue.get(id2))!.recipients[0];
+  assert.equal(r2.attempts, 0);
+  assert.equal(r2.nextAttemptAt, f.clock.now() + MIN);
+  assert.equal((await peer.received()).length, 0);
   f.clock.advance(60 * MIN);
   await f.runner.runOnce();
   assert.equal(await f.storage.store.queue.get(id), null);
-  assert.equal((await peer.received()).length, 1);
+  assert.equal(await f.storage.store.queue.get(id2), null);
+  assert.equal((await peer.received()).length, 2);
 });
 
 test("550 for one recipient: a DSN for that recipient only in the sender's INBOX; the other is delivered", async (t) => {
@@ -96,7 +104,8 @@ test("550 for one recipient: a DSN for that recipient only in the sender's INBOX
   assert.match(dsn.perRecipient[0]["Final-Recipient"], /nobody@remote\.test/);
   assert.match(dsn.perRecipient[0]["Original-Recipient"], /rfc822;\s*nobody@remote\.test/);
   assert.match(dsn.perRecipient[0]["Diagnostic-Code"], /smtp;\s*550 5\.1\.1 <nobody@remote\.test>: no such user/);
-  assert.match(inbox[0], /^Return-Path: <>|^From: .*MAILER-DAEMON/m);
+  assert.match(inbox[0], /^Return-Path: <>\r\n/, "a DSN comes from the null sender");
+  assert.match(inbox[0], /^From: .*MAILER-DAEMON@mail\.local\.test/m);
   assert.doesNotMatch(inbox[0], /^Hello\.$/m, "RET=HDRS: headers only");
 });
 
