@@ -202,7 +202,15 @@ test("a graceful stop (SIGTERM) under load: exit 0, acknowledged mail kept, noth
       const before = ledger.acked.size;
       while (ledger.acked.size < before + 30) await new Promise((r) => setTimeout(r, 5));
       gate.close();
+      // An idle session open at shutdown is told so (RFC 5321 §3.8), not just cut off.
+      const idle = await SmtpTestClient.connect(server.mxPort);
+      assert.equal((await idle.read()).code, 220);
+      assert.equal((await idle.cmd("EHLO idle.client.test")).code, 250);
+      const told = idle.read();
       assert.equal(await fh.stop(), 0, `round ${round}: exit code`);
+      const bye = await told;
+      assert.equal(`${bye.code} ${bye.text.split(" ")[0]}`, "421 4.3.2");
+      idle.destroy();
       stop.now = true;
       gate.open();
       await Promise.all(senders);
