@@ -125,11 +125,14 @@ export class QueueRunner {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = setTimeout(() => {
       this.#timer = null;
+      let worked = false;
       this.#running = this.runOnce()
+        .then((n) => void (worked = n > 0))
         .catch((err) => this.#d.logger.error({ err }, "queue run failed"))
         .finally(() => {
           this.#running = null;
-          const again = this.#wakeAgain;
+          // A pass that did work looks again at once: a backlog drains without poll pauses.
+          const again = this.#wakeAgain || worked;
           this.#wakeAgain = false;
           this.#schedule(again ? 0 : (this.#d.pollMs ?? 1000));
         });
