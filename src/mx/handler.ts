@@ -28,7 +28,7 @@ import type { EndInfo, Envelope, MessageSink, SessionInfo, SmtpHandler } from ".
 import { isStoreError } from "../store/errors.ts";
 import type { DeliveryTarget, MetadataStore, QueueInsert, QueueRecipientInsert, StagingBlobStore } from "../store/types.ts";
 import type { DeliveryWriter } from "../store/delivery.ts";
-import { deliveredToHeaders, forwardRecipients } from "./trace.ts";
+import { deliveredToHeaders, forwardRecipients, returnPathHeader } from "./trace.ts";
 import { VerifyFeed } from "./verify-feed.ts";
 
 export interface MxDeps {
@@ -177,7 +177,7 @@ export class MxHandler implements SmtpHandler {
               seenMailbox.add(mbox.id);
               targets.push({
                 mailboxId: mbox.id,
-                traceHeaders: deliveredToHeaders(t.deliveredTo) + common,
+                traceHeaders: returnPathHeader(envelope.mailFrom?.address ?? "") + deliveredToHeaders(t.deliveredTo) + common,
                 quotaBytes: effectiveQuota(t.user, d.defaultQuotaBytes) || null,
               });
             }

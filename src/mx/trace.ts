@@ -4,6 +4,15 @@ import type { QueueRecipientInsert } from "../store/types.ts";
 import type { RcptParams } from "../smtp/params.ts";
 
 /**
+ * RFC 5321 §4.4: the server that makes the final delivery inserts a Return-Path line with the
+ * envelope sender (`<>` for the null sender, so the reader sees it was a bounce). It goes on top
+ * of every other trace field, as Postfix's local(8) and Dovecot's LDA write it.
+ */
+export function returnPathHeader(mailFrom: string): string {
+  return `Return-Path: <${mailFrom}>\r\n`;
+}
+
+/**
  * One `Delivered-To:` per alias hop, the last hop on top, as Postfix's local(8) writes them: a
  * later forwarder that sees its own address here knows it is in a loop.
  */

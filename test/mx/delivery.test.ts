@@ -174,7 +174,7 @@ test("IMAP (imapflow, STARTTLS) serves our trace headers followed by the DATA by
   }
 });
 
-test("trace headers: Delivered-To, Authentication-Results, Received (RFC 5321 §4.4, RFC 3848)", { skip }, async () => {
+test("trace headers: Return-Path, Delivered-To, Authentication-Results, Received (RFC 5321 §4.4, RFC 3848)", { skip }, async () => {
   const tok = token();
   const { final } = await send("alice@sender.test", ["bob@freehold.test"], message(tok));
   assert.equal(codeOf(final), "250 2.0.0");
@@ -183,8 +183,9 @@ test("trace headers: Delivered-To, Authentication-Results, Received (RFC 5321 §
   // Stored beside the blob, never inside it.
   assert.ok(!c.blob.includes("Received:"));
   const names = th.split("\r\n").filter((l) => /^[A-Za-z-]+:/.test(l)).map((l) => l.split(":")[0]);
-  assert.deepEqual(names, ["Delivered-To", "Authentication-Results", "Received"]);
-  assert.match(th, /^Delivered-To: bob@freehold\.test\r\n/);
+  assert.deepEqual(names, ["Return-Path", "Delivered-To", "Authentication-Results", "Received"]);
+  // RFC 5321 §4.4: the final delivery puts the envelope sender on top.
+  assert.match(th, /^Return-Path: <alice@sender\.test>\r\nDelivered-To: bob@freehold\.test\r\n/);
   assert.match(th, /Authentication-Results: mx\.freehold\.test;[\s\S]*spf=pass[\s\S]*smtp\.mailfrom=alice@sender\.test/);
   // from <helo> (<TCP-info>) by <us> with ESMTP [id] for <rcpt>; <date>
   assert.match(th, /Received: from client\.test \(\[127\.0\.0\.1\]\)\r\n\tby mx\.freehold\.test \(Freehold\) with ESMTP\b[^\r]*\r\n\tfor <bob@freehold\.test>; \w{3}, \d{1,2} \w{3} \d{4} \d\d:\d\d:\d\d [+-]\d{4}\r\n$/);
@@ -223,6 +224,7 @@ test("<Postmaster> and the null sender are accepted; postmaster@ and abuse@ reac
   // One copy for the admin however many ways lead there; the catch-all of other.test gets none.
   const got = await copies(ADMIN, tok);
   assert.equal(got.length, 1);
+  assert.match(got[0].message.traceHeaders, /^Return-Path: <>\r\n/, "a bounce shows its null sender");
   assert.equal((await copies("carol@freehold.test", tok)).length, 0);
 });
 
@@ -248,7 +250,7 @@ test("resolution order: user > alias > without +tag > catch-all, case-insensitiv
   }
   // Delivered-To names the address as the sender wrote it to us, +tag included.
   const [tagged] = await copies("bob@freehold.test", sentTo.get("bob+x@freehold.test")!);
-  assert.match(tagged.message.traceHeaders, /^Delivered-To: bob\+x@freehold\.test\r\n/);
+  assert.match(tagged.message.traceHeaders, /^Delivered-To: bob\+x@freehold\.test\r\n/m);
 });
 
 test("alias hops get Delivered-To; an external alias target goes into the queue table", { skip }, async () => {
@@ -256,11 +258,11 @@ test("alias hops get Delivered-To; an external alias target goes into the queue 
   const { final } = await send("alice@sender.test", ["sales@freehold.test", "fwd@freehold.test"], message(tok));
   assert.equal(final.code, 250);
   const [b] = await copies("bob@freehold.test", tok);
-  assert.match(b.message.traceHeaders, /^Delivered-To: bob@freehold\.test\r\nDelivered-To: sales@freehold\.test\r\n/);
+  assert.match(b.message.traceHeaders, /^Return-Path: <alice@sender\.test>\r\nDelivered-To: bob@freehold\.test\r\nDelivered-To: sales@freehold\.test\r\n/);
   const [c] = await copies("carol@freehold.test", tok);
-  assert.match(c.message.traceHeaders, /^Delivered-To: carol@freehold\.test\r\nDelivered-To: sales@freehold\.test\r\n/);
+  assert.match(c.message.traceHeaders, /^Return-Path: <alice@sender\.test>\r\nDelivered-To: carol@freehold\.test\r\nDelivered-To: sales@freehold\.test\r\n/);
   const [e] = await copies("erin@freehold.test", tok);
-  assert.match(e.message.traceHeaders, /^Delivered-To: erin@freehold\.test\r\nDelivered-To: fwd@freehold\.test\r\n/);
+  assert.match(e.message.traceHeaders, /^Return-Path: <alice@sender\.test>\r\nDelivered-To: erin@freehold\.test\r\nDelivered-To: fwd@freehold\.test\r\n/);
   const queued = (await db.store.queue.list()).filter((q) => q.blobId === b.message.blobId);
   assert.equal(queued.length, 1);
   assert.equal(queued[0].mailFrom, "alice@sender.test");
@@ -372,7 +374,7 @@ test("a message for 3 local recipients is stored as ONE blob with 3 rows", { ski
   const row = await db.store.blobs.get([...ids][0]);
   assert.equal(row?.refcount, 3);
   // Each row has its own Delivered-To in its trace headers.
-  assert.deepEqual(all.map((c) => /^Delivered-To: (\S+)/.exec(c.message.traceHeaders)?.[1]), ["bob@freehold.test", "carol@freehold.test", "erin@freehold.test"]);
+  assert.deepEqual(all.map((c) => /^Delivered-To: (\S+)/m.exec(c.message.traceHeaders)?.[1]), ["bob@freehold.test", "carol@freehold.test", "erin@freehold.test"]);
 });
 
 test("the same content twice is one blob with two rows (content-addressed, reference-counted)", { skip }, async () => {
