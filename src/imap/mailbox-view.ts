@@ -16,6 +16,7 @@
 import type { Id, MailboxRecord, MessageRecord, MetadataStore } from "../store/types.ts";
 import type { Interval, SequenceSet } from "./protocol/sequence-set.ts";
 import { resolveSequenceSet } from "./protocol/sequence-set.ts";
+import type { MailboxColumns } from "./mailbox-index.ts";
 
 /** One message's metadata, materialised on demand. */
 export interface SlimMessage {
@@ -54,15 +55,52 @@ export class MailboxView {
   #flagTable: string[][] = [];
   #flagIndex = new Map<string, number>();
 
-  constructor(mb: MailboxRecord, messages: MessageRecord[], readOnly: boolean) {
+  /** From rows, or from the mailbox index's columns (taken over, not copied: pass a copy). */
+  constructor(mb: MailboxRecord, messages: MessageRecord[] | MailboxColumns, readOnly: boolean) {
     this.mailboxId = mb.id;
     this.name = mb.name;
     this.uidValidity = mb.uidValidity;
     this.uidNext = mb.uidNext;
     this.readOnly = readOnly;
     this.modseq = mb.highestModseq;
-    this.#grow(messages.length);
-    for (const m of messages) this.#push(m);
+    if (Array.isArray(messages)) {
+      this.#grow(messages.length);
+      for (const m of messages) this.#push(m);
+      return;
+    }
+    const c = messages;
+    this.#n = c.n;
+    this.#uid = c.uid;
+    this.#mod = c.mod;
+    this.#date = c.date;
+    this.#size = c.size;
+    this.#flags = c.flags;
+    this.#shown = c.flags.slice();
+    this.#goneBits = new Uint8Array(c.n);
+    for (const f of c.flagTable) this.#intern([...f]);
+  }
+
+  /** The distinct flag sets of the visible messages (SELECT's FLAGS keywords). */
+  flagSets(): Array<readonly string[]> {
+    const used = new Uint8Array(this.#flagTable.length);
+    for (let i = 0; i < this.exists; i++) used[this.#flags[i]] = 1;
+    return this.#flagTable.filter((_, k) => used[k] === 1);
+  }
+
+  /** Message number of the first message without \Seen, or null. */
+  firstUnseen(): number | null {
+    const seen = this.#flagTable.map((f) => f.some((x) => x.toLowerCase() === "\\seen"));
+    for (let i = 0; i < this.exists; i++) if (!seen[this.#flags[i]]) return i + 1;
+    return null;
+  }
+
+  /** Visible messages changed after a MODSEQ (QRESYNC's SELECT), ascending. */
+  changedSince(modseq: number): SlimMessage[] {
+    const out: SlimMessage[] = [];
+    for (let i = 0; i < this.exists; i++) {
+      if (this.#mod[i] > modseq) out.push({ uid: this.#uid[i], modseq: this.#mod[i], flags: this.#flagTable[this.#flags[i]], internalDate: this.#date[i], size: this.#size[i] });
+    }
+    return out;
   }
 
   #intern(flags: string[]): number {

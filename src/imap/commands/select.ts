@@ -4,7 +4,7 @@ import { intervalsContain, resolveSequenceSet } from "../protocol/sequence-set.t
 import { MailboxView } from "../mailbox-view.ts";
 import { requireMailbox } from "../mailboxes.ts";
 import { fetchLine, flagsText } from "../fetch.ts";
-import { bad } from "../errors.ts";
+import { bad, nonexistent } from "../errors.ts";
 import type { Session } from "../session.ts";
 import type { CommandEntry } from "./types.ts";
 import { AUTH } from "./types.ts";
@@ -27,23 +27,24 @@ export const select: CommandEntry<"SELECT" | "EXAMINE"> = {
     if (cmd.qresync && !s.qresync) throw bad("QRESYNC is not enabled"); // RFC 7162 §3.2.5
     await deselect(s);
     const user = s.user();
-    const mb = await requireMailbox(s, cmd.name === "SELECT" || cmd.name === "EXAMINE" ? cmd.mailbox : "");
+    const named = await requireMailbox(s, cmd.name === "SELECT" || cmd.name === "EXAMINE" ? cmd.mailbox : "");
     if (cmd.condstore || cmd.qresync) s.condstore = true;
-    const msgs = await s.deps.store.mail.listMessages(mb.id);
-    const view = new MailboxView(mb, msgs, cmd.name === "EXAMINE");
+    // The server's mailbox index: a copy of its columns, caught up with the store, instead of
+    // reading and decoding every message row (the cost of SELECT on a large mailbox).
+    const snap = await s.statusCache.index.snapshot(s.deps.store, named.id);
+    if (!snap) throw nonexistent();
+    const mb = snap.mb;
+    const view = new MailboxView(mb, snap.columns, cmd.name === "EXAMINE");
     const keywords = new Set<string>();
-    let firstUnseen: number | null = null;
-    msgs.forEach((m, i) => {
-      for (const f of m.flags) if (!f.startsWith("\\")) keywords.add(f);
-      if (firstUnseen === null && !m.flags.some((f) => f.toLowerCase() === "\\seen")) firstUnseen = i + 1;
-    });
+    for (const set of view.flagSets()) for (const f of set) if (!f.startsWith("\\")) keywords.add(f);
+    const firstUnseen = view.firstUnseen();
     const flags = [...SYSTEM_FLAGS, ...keywords];
     await s.send(
       selectResponses(s.mode, {
         name: mb.name,
         flags,
         permanentFlags: view.readOnly ? [] : [...flags, "\\*"],
-        exists: msgs.length,
+        exists: view.exists,
         recent: 0,
         firstUnseen,
         uidValidity: mb.uidValidity,
@@ -64,8 +65,8 @@ export const select: CommandEntry<"SELECT" | "EXAMINE"> = {
       const inKnown = (u: number): boolean => (known ? intervalsContain(known, u) : true);
       const gone = (await s.deps.store.mail.listExpunged(mb.id, since)).filter(inKnown);
       await s.send(vanishedResponse(gone, true));
-      for (const m of msgs) {
-        if (m.modseq <= since || !inKnown(m.uid)) continue;
+      for (const m of view.changedSince(since)) {
+        if (!inKnown(m.uid)) continue;
         await s.send(
           fetchLine(view.seqOf(m.uid), [
             { name: "UID", value: Buffer.from(String(m.uid)) },

@@ -1,0 +1,143 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { MailboxIndexCache } from "./mailbox-index.ts";
+import type { MailboxRecord, MessageRecord, MetadataStore } from "../store/types.ts";
+
+/**
+ * The slice of MetadataStore the index reads, over an in-memory mailbox that follows the store's
+ * contract: every change raises HIGHESTMODSEQ, expunges leave tombstones, UIDs only grow.
+ */
+class FakeMail {
+  mb: MailboxRecord = { id: 7, userId: 1, name: "INBOX", specialUse: null, uidValidity: 3, uidNext: 1, highestModseq: 1, subscribed: true, createdAt: 0 };
+  rows = new Map<number, MessageRecord>();
+  tombs: Array<{ uid: number; modseq: number }> = [];
+  fullReads = 0;
+  exists = true;
+
+  add(flags: string[], size: number): void {
+    const modseq = ++this.mb.highestModseq;
+    const uid = this.mb.uidNext++;
+    this.rows.set(uid, { id: uid, mailboxId: 7, uid, modseq, flags, internalDate: uid * 1000, size, blobId: uid, traceHeaders: "" });
+  }
+  setFlags(uid: number, flags: string[]): void {
+    const r = this.rows.get(uid);
+    if (!r) return;
+    const modseq = ++this.mb.highestModseq;
+    this.rows.set(uid, { ...r, flags, modseq });
+  }
+  expunge(uid: number): void {
+    if (!this.rows.delete(uid)) return;
+    const modseq = ++this.mb.highestModseq;
+    this.tombs.push({ uid, modseq });
+  }
+  sorted(): MessageRecord[] {
+    return [...this.rows.values()].sort((a, b) => a.uid - b.uid);
+  }
+
+  store(): MetadataStore {
+    const mail = {
+      getMailboxById: async (id: number) => (this.exists && id === 7 ? { ...this.mb } : null),
+      listMessages: async () => {
+        this.fullReads++;
+        return this.sorted();
+      },
+      listChangedSince: async (_: number, since: number) => this.sorted().filter((r) => r.modseq > since),
+      listExpunged: async (_: number, since: number) => this.tombs.filter((t) => t.modseq > since).map((t) => t.uid),
+    };
+    const store = { mail, transaction: async <T>(fn: (tx: unknown) => Promise<T>) => fn({ mail }) };
+    return store as unknown as MetadataStore;
+  }
+}
+
+const FLAG_SETS = [[], ["\\Seen"], ["\\Deleted"], ["\\Seen", "\\Deleted"], ["\\Seen", "$Label1"], ["\\Flagged"]];
+
+function expectedCounts(rows: MessageRecord[]) {
+  const has = (r: MessageRecord, f: string) => r.flags.some((x) => x.toLowerCase() === f);
+  return {
+    messages: rows.length,
+    unseen: rows.filter((r) => !has(r, "\\seen")).length,
+    deleted: rows.filter((r) => has(r, "\\deleted")).length,
+    size: rows.reduce((a, r) => a + r.size, 0),
+  };
+}
+
+test("mailbox index: after any sequence of appends, flag changes and expunges it equals a fresh read, with one full read", async () => {
+  const op = fc.oneof(
+    fc.record({ kind: fc.constant("add" as const), flags: fc.integer({ min: 0, max: FLAG_SETS.length - 1 }), size: fc.integer({ min: 1, max: 5000 }) }),
+    fc.record({ kind: fc.constant("flags" as const), pick: fc.nat(), flags: fc.integer({ min: 0, max: FLAG_SETS.length - 1 }) }),
+    fc.record({ kind: fc.constant("expunge" as const), pick: fc.nat() }),
+    fc.record({ kind: fc.constant("read" as const) }),
+  );
+  await fc.assert(
+    fc.asyncProperty(fc.array(op, { maxLength: 60 }), async (ops) => {
+      const m = new FakeMail();
+      const store = m.store();
+      const cache = new MailboxIndexCache();
+      for (let i = 0; i < 5; i++) m.add(FLAG_SETS[i % FLAG_SETS.length], 100 + i);
+      await cache.counts(store, 7);
+      for (const o of ops) {
+        const uids = [...m.rows.keys()];
+        if (o.kind === "add") m.add(FLAG_SETS[o.flags], o.size);
+        else if (o.kind === "flags" && uids.length) m.setFlags(uids[o.pick % uids.length], FLAG_SETS[o.flags]);
+        else if (o.kind === "expunge" && uids.length) m.expunge(uids[o.pick % uids.length]);
+        else if (o.kind === "read") assert.deepEqual((await cache.counts(store, 7))!.counts, expectedCounts(m.sorted()));
+      }
+      const snap = (await cache.snapshot(store, 7))!;
+      const rows = m.sorted();
+      assert.deepEqual(snap.counts, expectedCounts(rows));
+      assert.equal(snap.mb.highestModseq, m.mb.highestModseq);
+      assert.equal(snap.columns.n, rows.length);
+      rows.forEach((r, i) => {
+        assert.equal(snap.columns.uid[i], r.uid);
+        assert.equal(snap.columns.mod[i], r.modseq);
+        assert.equal(snap.columns.size[i], r.size);
+        assert.equal(snap.columns.date[i], r.internalDate);
+        assert.deepEqual(snap.columns.flagTable[snap.columns.flags[i]], r.flags);
+      });
+      assert.equal(m.fullReads, 1, "changes are caught up, not re-read");
+    }),
+    { numRuns: 150 },
+  );
+});
+
+test("mailbox index: a snapshot is a copy; a deleted mailbox answers null; the budget drops entries", async () => {
+  const m = new FakeMail();
+  const store = m.store();
+  const cache = new MailboxIndexCache(3);
+  m.add([], 10);
+  m.add(["\\Seen"], 20);
+  const a = (await cache.snapshot(store, 7))!;
+  m.setFlags(1, ["\\Seen"]);
+  const b = (await cache.snapshot(store, 7))!;
+  assert.deepEqual(a.columns.flagTable[a.columns.flags[0]], [], "the first copy is unchanged");
+  assert.deepEqual(b.columns.flagTable[b.columns.flags[0]], ["\\Seen"]);
+  assert.equal(b.counts.unseen, 0);
+  assert.equal(m.fullReads, 1);
+  // Over the budget of 3 messages: caught up once more, then not kept: every call reads again.
+  m.add([], 1);
+  m.add([], 1);
+  await cache.counts(store, 7);
+  assert.equal(m.fullReads, 1);
+  await cache.counts(store, 7);
+  await cache.counts(store, 7);
+  assert.equal(m.fullReads, 3);
+  m.exists = false;
+  assert.equal(await cache.snapshot(store, 7), null);
+});
+
+test("mailbox index: concurrent callers on one mailbox see consistent results", async () => {
+  const m = new FakeMail();
+  const store = m.store();
+  const cache = new MailboxIndexCache();
+  for (let i = 0; i < 20; i++) m.add([], 10);
+  await cache.counts(store, 7);
+  const results = [];
+  for (let i = 0; i < 10; i++) {
+    m.setFlags(i + 1, ["\\Seen"]);
+    results.push(cache.counts(store, 7));
+    if (i % 3 === 0) m.expunge(20 - i);
+  }
+  await Promise.all(results);
+  assert.deepEqual((await cache.counts(store, 7))!.counts, expectedCounts(m.sorted()));
+});
