@@ -146,6 +146,24 @@ export interface FreeholdProcess {
  * (startup recovery has run, the listeners are bound).
  */
 export async function startFreeholdProcess(data: Pick<DataDir, "dir" | "mxPort">, opts: { timeoutMs?: number } = {}): Promise<FreeholdProcess> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await startOnce(data, opts);
+    } catch (e) {
+      // The port was free when chosen; another test may have taken it since. Move the mx
+      // listener to a new free port (data.mxPort follows) and try again.
+      if (attempt >= 2 || !/EADDRINUSE/.test((e as Error).message)) throw e;
+      const file = path.join(data.dir, "freehold.yaml");
+      const doc = YAML.parse(await readFile(file, "utf8")) as { listeners: Array<{ role: string; port: number }> };
+      const port = await freePort();
+      for (const l of doc.listeners) if (l.role === "mx") l.port = port;
+      await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
+      data.mxPort = port;
+    }
+  }
+}
+
+async function startOnce(data: Pick<DataDir, "dir" | "mxPort">, opts: { timeoutMs?: number }): Promise<FreeholdProcess> {
   const child = spawn(process.execPath, [MAIN, "--data", data.dir, "serve"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
