@@ -85,6 +85,45 @@ function toSpec(s: Section): SectionSpec {
   return { path: s.part, text: (s.text ?? "") as SectionSpec["text"], fields: s.fields };
 }
 
+const META_KINDS = new Set(["UID", "FLAGS", "MODSEQ", "INTERNALDATE", "SAVEDATE", "RFC822.SIZE"]);
+
+/** Are all these attributes answered from the view's columns alone (no row, no body)? */
+export function metadataOnly(atts: readonly FetchAtt[]): boolean {
+  return atts.every((a) => META_KINDS.has(a.kind));
+}
+
+/**
+ * `* seq FETCH (...)` for metadata-only attributes, as text: UID FETCH 1:* (FLAGS) on a large
+ * mailbox builds one string per message instead of buffers and a promise per item.
+ */
+export function metadataLine(seq: number, m: SlimMessage, atts: readonly FetchAtt[]): string {
+  let text = `* ${seq} FETCH (`;
+  for (let i = 0; i < atts.length; i++) {
+    if (i) text += " ";
+    switch (atts[i].kind) {
+      case "UID":
+        text += `UID ${m.uid}`;
+        break;
+      case "FLAGS":
+        text += `FLAGS ${flagsText(m.flags)}`;
+        break;
+      case "MODSEQ":
+        text += `MODSEQ (${m.modseq})`;
+        break;
+      case "INTERNALDATE":
+        text += `INTERNALDATE ${formatDateTime(imapDate(m.internalDate))}`;
+        break;
+      case "SAVEDATE":
+        text += "SAVEDATE NIL";
+        break;
+      case "RFC822.SIZE":
+        text += `RFC822.SIZE ${m.size}`;
+        break;
+    }
+  }
+  return text + ")\r\n";
+}
+
 /** Does this attribute need the stored record (blob id, trace headers)? */
 export function needsRecord(a: FetchAtt): boolean {
   return needsMessage(a) || a.kind === "BODY[]" || a.kind === "RFC822";

@@ -2,7 +2,9 @@
 import type { FetchAtt } from "../protocol/commands.ts";
 import type { ResponseChunk } from "../protocol/wire-values.ts";
 import { vanishedResponse } from "../protocol/response.ts";
-import { fetchItems, fetchLine, loadMessage, needsRecord, setsSeen, UnknownCte } from "../fetch.ts";
+import { fetchItems, fetchLine, loadMessage, metadataLine, metadataOnly, needsRecord, setsSeen, UnknownCte } from "../fetch.ts";
+import type { MailboxView } from "../mailbox-view.ts";
+import type { Session } from "../session.ts";
 import { ImapError, bad, no } from "../errors.ts";
 import type { CommandEntry } from "./types.ts";
 import { SELECTED } from "./types.ts";
@@ -51,6 +53,10 @@ export const fetch: CommandEntry<"FETCH"> = {
         if (!has("FLAGS")) atts.push({ kind: "FLAGS" });
       }
     }
+    if (metadataOnly(atts)) {
+      await fetchMetadata(s, view, uids, atts);
+      return;
+    }
     const needsFull = atts.some(needsRecord);
     let expungeIssued = false;
     // Responses are written in batches of about 64 KiB: one write per message would cost a
@@ -93,3 +99,23 @@ export const fetch: CommandEntry<"FETCH"> = {
 };
 
 class Gone extends Error {}
+
+/**
+ * FETCH of flags, UIDs, dates and sizes only: answered from the view with no store access,
+ * written in ~64 KiB pieces (back-pressure still applies between pieces). Messages expunged
+ * elsewhere keep their metadata in the view and are answered like the others until the
+ * EXPUNGE is announced (RFC 9051 §7.5.1 allows either).
+ */
+async function fetchMetadata(s: Session, view: MailboxView, uids: number[], atts: FetchAtt[]): Promise<void> {
+  let text = "";
+  for (const uid of uids) {
+    const seq = view.seqOf(uid);
+    text += metadataLine(seq, view.get(uid)!, atts);
+    view.markShown(uid);
+    if (text.length >= 65_536) {
+      await s.send([Buffer.from(text, "utf8")]);
+      text = "";
+    }
+  }
+  if (text) await s.send([Buffer.from(text, "utf8")]);
+}
