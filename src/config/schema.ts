@@ -143,6 +143,16 @@ const ImapSchema = z
   .prefault({})
   .meta({ description: "IMAP server." });
 
+const SubmissionSchema = z
+  .strictObject({
+    hourlyRecipients: nonNegativeInt("a number of recipients, 0 or more").default(500).meta({
+      description:
+        "Recipients each user may send to per sliding hour (a message to 100 people counts 100); past it RCPT gets 451 4.7.1. 0 = unlimited.",
+    }),
+  })
+  .prefault({})
+  .meta({ description: "Mail submission (ports 587 and 465)." });
+
 const QueueSchema = z
   .strictObject({
     holdOutbound: z.boolean({ error: "expected true or false" }).optional().meta({
@@ -210,6 +220,7 @@ export const ConfigFileSchema = z
     quota: QuotaSchema,
     login: LoginSchema,
     imap: ImapSchema,
+    submission: SubmissionSchema,
     queue: QueueSchema,
     log: LogSchema,
   })

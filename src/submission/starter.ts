@@ -17,7 +17,7 @@ import { HourlySendLimit } from "./send-limit.ts";
 export interface SubmissionStarterOptions {
   /** The shared password login (limits + cache), built once per process. */
   authenticate: (services: Services) => Authenticate;
-  /** Recipients per user per hour (0 = unlimited); default DEFAULT_HOURLY_RECIPIENTS. */
+  /** Recipients per user per hour (0 = unlimited); default config.submission.hourlyRecipients. */
   hourlyRecipients?: number;
   /** A send limit to use instead of one built from hourlyRecipients (tests inject a clock). */
   sendLimit?: HourlySendLimit;
@@ -43,7 +43,7 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
       logger,
       hostname: config.hostname,
       defaultQuotaBytes: config.quota.defaultBytes,
-      sendLimit: opts.sendLimit ?? new HourlySendLimit({ clock, perHour: opts.hourlyRecipients }),
+      sendLimit: opts.sendLimit ?? new HourlySendLimit({ clock, perHour: opts.hourlyRecipients ?? config.submission.hourlyRecipients }),
     });
     if (opts.dkimJob ?? true) job = startDkimJob({ dkim: services.dkim, txt: services.resolver.txt, logger });
     return new SmtpServer({

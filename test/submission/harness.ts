@@ -66,6 +66,8 @@ export interface HarnessOptions {
   aliases?: Array<{ address: string; targets: string[] }>;
   loginLimit?: { perIp?: LimitRule; perAccount?: LimitRule };
   sendLimit?: { perHour: number; clock: Clock };
+  /** The config's `submission` section (used when sendLimit is not given). */
+  submission?: { hourlyRecipients?: number };
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
@@ -77,6 +79,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       listeners: [{ role: "mx", address: "127.0.0.1", port: 25 }],
       smtp: { pregreet: { enabled: false } },
       log: { level: "debug" },
+      ...(opts.submission ? { submission: opts.submission } : {}),
     },
     { file: path.join(dir, "freehold.yaml"), dataDir: dir },
   );

@@ -49,6 +49,18 @@ test("hourly limit: recipients past it get 451 4.7.1, the next MAIL too, and an 
   assert.ok(queued.includes("r2@example.net") && queued.includes("r4@example.net"));
 });
 
+test("hourly limit from the config: submission.hourlyRecipients sets it for every user", async () => {
+  const h2 = await startHarness({ domains: ["freehold.test"], users: [{ address: "alice@freehold.test", password: PW }], submission: { hourlyRecipients: 2 } });
+  try {
+    const c = await authed(h2, "alice@freehold.test", PW);
+    const t = await transaction(c, "<alice@freehold.test>", ["<r1@example.net>", "<r2@example.net>", "<r3@example.net>"], MSG);
+    assert.deepEqual(t.rcpts.map((r) => r.code), [250, 250, 451]);
+    c.close();
+  } finally {
+    await h2.close();
+  }
+});
+
 // RFC 5321 §3.6.2 / Appendix C and the old sendmail tricks: a local part with % or !, a quoted
 // local part holding an address, a source route. Each must be judged as the mailbox it really
 // names at our server (an unknown local user) or by the route's final domain (relay refused).
