@@ -17,7 +17,9 @@
 // - RFC 5321 §4.5.3.1.10 / 452 4.5.3: recipients refused as "too many" go in a new transaction at
 //   once, on the same session.
 // - RFC 6152 §3 / RFC 6531 §3.4: 8-bit content only to a hop with 8BITMIME (else 5.6.3: we do
-//   not rewrite signed content), UTF-8 addresses only to a hop with SMTPUTF8 (else 5.6.7).
+//   not rewrite signed content here; submission already converts 8-bit bodies before signing,
+//   so this is left for forwarded mail and 8-bit header fields), UTF-8 addresses only to a hop
+//   with SMTPUTF8 (else 5.6.7).
 import { Readable } from "node:stream";
 import SMTPConnection from "nodemailer/lib/smtp-connection";
 import type { Logger } from "../log/logger.ts";
@@ -149,8 +151,10 @@ export class SmtpSession {
       return tx.recipients.map((r) => perm(r.address, "5.6.7", "next hop does not support SMTPUTF8 (RFC 6531)"));
     }
     if (eightBit && !ext.has("8BITMIME") && !utf8) {
-      // RFC 6152 §3: never 8-bit data to a hop without 8BITMIME. Re-encoding would break the DKIM
-      // signature made at submission, so the message bounces (RFC 3463 5.6.3).
+      // RFC 6152 §3: never 8-bit data to a hop without 8BITMIME. Submitted mail reaches this point
+      // 7-bit (src/submission/submit.ts converts before signing); what is left is forwarded mail,
+      // whose author's DKIM signature re-encoding would break, and 8-bit header fields without
+      // SMTPUTF8. It bounces (RFC 3463 5.6.3).
       return tx.recipients.map((r) => perm(r.address, "5.6.3", "next hop lacks 8BITMIME and the message has 8-bit content"));
     }
     // Group recipients by their DSN parameters (nodemailer sends one set per transaction).

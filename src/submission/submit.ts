@@ -1,7 +1,8 @@
 // The submission pipeline after the bytes are in, shared by the SMTP listeners and
 // `freehold sendmail`:
 //
-//   sender check (MAIL FROM, From:, Sender:)  →  RFC 6409 §8 fix-ups  →  DKIM signature(s)
+//   sender check (MAIL FROM, From:, Sender:)  →  RFC 6409 §8 fix-ups  →  8-bit bodies to 7-bit
+//     (when any recipient is remote)  →  DKIM signature(s)
 //     →  one durable delivery: local recipients into their INBOX, remote ones into the queue
 //
 // The caller answers "250" only after submit() resolves: the blob, the message rows and the
@@ -19,6 +20,7 @@ import type { SqliteQueueParams } from "../store/sqlite/dkim.ts";
 import type { DeliveryWriter } from "../store/delivery.ts";
 import type { DeliveryTarget, MetadataStore, QueueRecipientInsert, StagingBlobStore } from "../store/types.ts";
 import { applySubmissionFixups } from "./fixups.ts";
+import { bodyNeedsDowngrade, downgradeTo7bit } from "../mail/transfer-encoding.ts";
 import { mailboxesOf, parseAddressField } from "./header-addresses.ts";
 import { checkSubmissionSender, normalizeDomain, readHeaderFields } from "./sender-policy.ts";
 import type { SenderAuthority, SenderRefusal } from "./sender-policy.ts";
@@ -123,21 +125,7 @@ export async function submit(deps: SubmitDeps, input: SubmitInput): Promise<Subm
 
   // RFC 6409 §8: Date and Message-ID when missing; Bcc removed. Before signing, so the
   // signature covers the header as it goes out.
-  const fixed = applySubmissionFixups(input.message, { now, hostname: deps.hostname });
-
-  // RFC 6376 §5: sign with the active keys of the From domain (d= aligned with From, RFC 7489 §3.1.1).
-  const signatures: string[] = [];
-  let message = fixed.message;
-  const domain = fromDomain(message);
-  const keys = domain ? deps.dkim.signingKeys(domain) : [];
-  if (keys.length > 0) {
-    const signed = await signMessage(message, keys, { now });
-    for (const e of signed.errors) log.error({ selector: e.selector, domain: e.domain, error: e.message }, "DKIM signing failed");
-    if (signed.header !== "") message = Buffer.concat([Buffer.from(signed.header, "latin1"), message]);
-    for (const k of keys) if (!signed.errors.some((e) => e.selector === k.selector)) signatures.push(`d=${k.domain} s=${k.selector}`);
-  } else if (domain) {
-    log.warn({ domain }, "no active DKIM key for the From domain; sent unsigned (run: freehold dkim check)");
-  }
+  let fixed = applySubmissionFixups(input.message, { now, hostname: deps.hostname });
 
   const targets: DeliveryTarget[] = [];
   const seenMailbox = new Set<number>();
@@ -166,6 +154,32 @@ export async function submit(deps: SubmitDeps, input: SubmitInput): Promise<Subm
     addExternal(r.route.external, r.params);
   }
 
+  // RFC 6152 §3 / RFC 6376 §5.3: mail that leaves us may meet a hop without 8BITMIME, and a
+  // relay that re-encodes it then breaks our signature. So 8-bit bodies bound for any remote
+  // recipient are converted to quoted-printable/base64 here, before signing (local-only mail
+  // keeps its 8-bit body: IMAP clients take it as it is). Header fields are not touched: 8-bit
+  // header fields need SMTPUTF8 at every hop (RFC 6531 §3.4, else a 5.6.7 bounce).
+  let converted = false;
+  if (external.length > 0 && bodyNeedsDowngrade(fixed.message)) {
+    const d = downgradeTo7bit(fixed.message);
+    converted = d.changed;
+    fixed = { ...fixed, message: d.message };
+  }
+
+  // RFC 6376 §5: sign with the active keys of the From domain (d= aligned with From, RFC 7489 §3.1.1).
+  const signatures: string[] = [];
+  let message = fixed.message;
+  const domain = fromDomain(message);
+  const keys = domain ? deps.dkim.signingKeys(domain) : [];
+  if (keys.length > 0) {
+    const signed = await signMessage(message, keys, { now });
+    for (const e of signed.errors) log.error({ selector: e.selector, domain: e.domain, error: e.message }, "DKIM signing failed");
+    if (signed.header !== "") message = Buffer.concat([Buffer.from(signed.header, "latin1"), message]);
+    for (const k of keys) if (!signed.errors.some((e) => e.selector === k.selector)) signatures.push(`d=${k.domain} s=${k.selector}`);
+  } else if (domain) {
+    log.warn({ domain }, "no active DKIM key for the From domain; sent unsigned (run: freehold dkim check)");
+  }
+
   const writer = deps.blobs.create();
   let staged;
   try {
@@ -183,13 +197,14 @@ export async function submit(deps: SubmitDeps, input: SubmitInput): Promise<Subm
   if (result.queueIds.length > 0) {
     // Recorded right after the commit (see src/store/sqlite/dkim.ts for why not inside it).
     try {
-      deps.queueParams.set(result.queueIds, { body: input.body ?? null, smtputf8: input.smtputf8 });
+      // A converted body is 7-bit now, whatever BODY= the client declared.
+      deps.queueParams.set(result.queueIds, { body: converted ? "7BIT" : (input.body ?? null), smtputf8: input.smtputf8 });
     } catch (err) {
       log.error({ err, queueIds: result.queueIds }, "could not record BODY/SMTPUTF8 of queue entries");
     }
   }
   log.info(
-    { user: input.user, blobId: result.blobId, local: result.delivered.length, queued: external.length, dkim: signatures, added: fixed.added, bccRemoved: fixed.bccRemoved },
+    { user: input.user, blobId: result.blobId, local: result.delivered.length, queued: external.length, dkim: signatures, converted8bit: converted, added: fixed.added, bccRemoved: fixed.bccRemoved },
     "submitted",
   );
   return { blobId: result.blobId, localCopies: result.delivered.length, queueIds: result.queueIds, signatures };
