@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ManualClock } from "../clock.ts";
-import { deriveSrsKey, isSrsLocalPart, srsForward, srsReverse, srsTimestamp } from "./srs.ts";
+import { deriveSrsKey, isSrsLocalPart, srsBounceTarget, srsForward, srsReverse, srsTimestamp } from "./srs.ts";
 import type { SrsOptions } from "./srs.ts";
 
 const DAY = 86_400_000;
@@ -117,4 +117,20 @@ test("round trip holds for arbitrary local parts, including '=' and '+'", () => 
       return r.ok && r.address === `${local}@remote.example`;
     }),
   );
+});
+
+test("srsBounceTarget: SRS at the forwarder domain or a hosted domain is reversed or refused; others are not SRS", async () => {
+  const now = Date.UTC(2026, 5, 1);
+  const o = opts();
+  const hosted = async (d: string) => d === "local.example";
+  const fwd = srsForward("alice@origin.example", o, now);
+  const check = { ...o, forwarderDomain: "fwd.example" };
+  assert.deepEqual(await srsBounceTarget(fwd, check, hosted, now), { kind: "reverse", address: "alice@origin.example" });
+  assert.deepEqual(await srsBounceTarget(fwd.replace("@fwd.example", "@LOCAL.example"), check, hosted, now), { kind: "reverse", address: "alice@origin.example" });
+  // Not one of ours: left to the usual recipient rules (which refuse relaying).
+  assert.deepEqual(await srsBounceTarget(fwd.replace("@fwd.example", "@elsewhere.example"), check, hosted, now), { kind: "not-srs" });
+  assert.deepEqual(await srsBounceTarget("alice@fwd.example", check, hosted, now), { kind: "not-srs" });
+  assert.deepEqual(await srsBounceTarget(fwd.replace(/^SRS0=../, "SRS0=zz"), check, hosted, now), { kind: "refused", reason: "bad-hash" });
+  assert.deepEqual(await srsBounceTarget(fwd, check, hosted, now + 22 * DAY), { kind: "refused", reason: "expired" });
+  assert.deepEqual(await srsBounceTarget("SRS0=abc@fwd.example", check, hosted, now), { kind: "refused", reason: "malformed" });
 });

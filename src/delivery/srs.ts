@@ -58,14 +58,17 @@ function splitAddress(address: string): { local: string; domain: string } | null
   return { local: address.slice(0, at), domain: address.slice(at + 1) };
 }
 
-function hash(opts: SrsOptions, fields: string[]): string {
+/** What checking an SRS address needs: the key and the limits (no domains). */
+export type SrsCheckOptions = Pick<SrsOptions, "key" | "hashLength" | "maxAgeDays">;
+
+function hash(opts: SrsCheckOptions, fields: string[]): string {
   const h = createHmac("sha1", opts.key);
   // Lower-cased because the address may come back lower-cased (see the header comment).
   h.update(fields.map((f) => f.toLowerCase()).join("\0"));
   return h.digest("base64").slice(0, opts.hashLength ?? 6);
 }
 
-function hashMatches(opts: SrsOptions, given: string, fields: string[]): boolean {
+function hashMatches(opts: SrsCheckOptions, given: string, fields: string[]): boolean {
   const want = Buffer.from(hash(opts, fields).toLowerCase());
   const got = Buffer.from(given.toLowerCase());
   return want.length === got.length && timingSafeEqual(want, got);
@@ -148,7 +151,7 @@ export type SrsReverseResult =
  * does not check out are refused (else we would be a bounce relay for anyone), as are SRS0
  * addresses older than maxAgeDays (Shevek: timestamps limit replay of a harvested address).
  */
-export function srsReverse(address: string, opts: SrsOptions, now: number): SrsReverseResult {
+export function srsReverse(address: string, opts: SrsCheckOptions, now: number): SrsReverseResult {
   const parts = splitAddress(address);
   if (!parts) return { ok: false, reason: "not-srs" };
   const local = parts.local;
@@ -172,4 +175,31 @@ export function srsReverse(address: string, opts: SrsOptions, now: number): SrsR
   }
   if (timestampAgeDays(day, now) > (opts.maxAgeDays ?? 21)) return { ok: false, reason: "expired" };
   return { ok: true, address: `${origLocal}@${domain}` };
+}
+
+export type SrsBounceTarget =
+  | { kind: "not-srs" }
+  | { kind: "reverse"; address: string }
+  | { kind: "refused"; reason: "malformed" | "bad-hash" | "expired" };
+
+/**
+ * The mx side of SRS: a recipient whose local part is SRS0/SRS1 at one of our domains (the
+ * forwarder domain we rewrite to, or any domain we host) is a bounce or reply to an address we
+ * made. A valid one is delivered to srsReverse's address; an invalid or expired one is refused
+ * (never delivered as an ordinary local part: it would let anyone use us as a bounce relay).
+ * Anything else is "not-srs" and resolved as usual.
+ */
+export async function srsBounceTarget(
+  address: string,
+  opts: SrsCheckOptions & { forwarderDomain: string },
+  isOurDomain: (domain: string) => Promise<boolean>,
+  now: number,
+): Promise<SrsBounceTarget> {
+  const parts = splitAddress(address);
+  if (!parts || !isSrsLocalPart(parts.local)) return { kind: "not-srs" };
+  const domain = parts.domain.toLowerCase();
+  if (domain !== opts.forwarderDomain.toLowerCase() && !(await isOurDomain(domain))) return { kind: "not-srs" };
+  const r = srsReverse(address, opts, now);
+  if (r.ok) return { kind: "reverse", address: r.address };
+  return { kind: "refused", reason: r.reason === "not-srs" ? "malformed" : r.reason };
 }

@@ -1,7 +1,8 @@
 // The inbound delivery pipeline for the `mx` role: the SmtpHandler the SMTP core calls.
 //
 //   RCPT  → recipient resolution (user > alias > +tag > catch-all; src/accounts/resolve.ts),
-//           relaying refused, quota checked against SIZE=
+//           relaying refused, quota checked against SIZE=; SRS0/SRS1 addresses we made are
+//           reverse-mapped (bounces to forwarded mail go back to the original sender)
 //   DATA  → bytes stream through the forged-Authentication-Results filter into a staged blob,
 //           and, unfiltered, into SPF/DKIM/DMARC/ARC verification running alongside (the body
 //           only when the header carries a DKIM or ARC signature: verify-feed.ts)
@@ -30,6 +31,9 @@ import type { DeliveryTarget, MetadataStore, QueueInsert, QueueRecipientInsert, 
 import type { DeliveryWriter } from "../store/delivery.ts";
 import { deliveredToHeaders, forwardRecipients, returnPathHeader } from "./trace.ts";
 import { VerifyFeed } from "./verify-feed.ts";
+import { srsBounceTarget } from "../delivery/srs.ts";
+import type { SrsCheckOptions } from "../delivery/srs.ts";
+import { isLocalDomain } from "../queue/local-delivery.ts";
 
 export interface MxDeps {
   store: MetadataStore;
@@ -43,6 +47,12 @@ export interface MxDeps {
   defaultQuotaBytes: number;
   /** Randomness for DMARC pct sampling; tests make it deterministic. */
   random?: () => number;
+  /**
+   * SRS bounce handling (src/delivery/srs.ts): RCPT to an SRS0/SRS1 address at the forwarder
+   * domain or a hosted domain is checked with the queue's SRS key and, when valid, queued to
+   * the address it encodes. Without it such addresses are ordinary local parts.
+   */
+  srs?: (SrsCheckOptions & { forwarderDomain: string }) | null;
 }
 
 /** What rcptTo() keeps with each accepted recipient. */
@@ -67,6 +77,15 @@ export class MxHandler implements SmtpHandler {
 
   async rcptTo(session: SessionInfo, to: Mailbox, params: RcptParams, info: { postmaster: boolean; envelope: Envelope }): Promise<Resolved> {
     const address = info.postmaster ? "postmaster" : to.address;
+    if (this.#d.srs && !info.postmaster) {
+      const srs = this.#d.srs;
+      const b = await this.#guard(() => srsBounceTarget(address, srs, (dom) => isLocalDomain(this.#d.store, dom), this.#d.clock.now()));
+      // A valid SRS address: forward to the address it encodes (the original sender, or for
+      // SRS1 the first forwarder's SRS0 address). RFC 3463 X.1.1 for one we did not make or that
+      // is past its 21 days: the address is not a valid mailbox.
+      if (b.kind === "reverse") return { address: to.address, local: [], external: [b.address], params };
+      if (b.kind === "refused") throw new SmtpError("unknownUser", `Invalid or expired SRS address (${b.reason})`);
+    }
     const res = await this.#guard(() => resolveRecipient(this.#d.store.accounts, address));
     switch (res.kind) {
       case "not-local":
@@ -168,6 +187,10 @@ export class MxHandler implements SmtpHandler {
           const queue: QueueInsert[] = [];
           const external: QueueRecipientInsert[] = [];
           const seenExternal = new Set<string>();
+          // The first address we forward for goes on top of the forwarded copy as Delivered-To
+          // (as Postfix's local(8) writes it for forwards): loop detection for the next hop, and
+          // the queue seals the copy with ARC for that address's domain.
+          let forwardedFor: string | null = null;
           for (const rcpt of envelope.recipients) {
             const r = rcpt.resolved as Resolved;
             for (const t of r.local) {
@@ -183,6 +206,7 @@ export class MxHandler implements SmtpHandler {
             }
             const fresh = r.external.filter((e) => !seenExternal.has(e.toLowerCase()));
             for (const e of fresh) seenExternal.add(e.toLowerCase());
+            if (fresh.length > 0) forwardedFor ??= r.address;
             external.push(...forwardRecipients(fresh, r.params));
           }
           if (external.length > 0) {
@@ -191,7 +215,7 @@ export class MxHandler implements SmtpHandler {
               recipients: external,
               ret: envelope.mailParams.ret,
               envid: envelope.mailParams.envid,
-              traceHeaders: common,
+              traceHeaders: deliveredToHeaders(forwardedFor ? [forwardedFor] : []) + common,
               origin: "forward",
             });
           }

@@ -57,7 +57,15 @@ export async function deliverLocally(
   }
   const queue: QueueInsert[] =
     res.external.length > 0
-      ? [{ mailFrom: args.mailFrom, recipients: res.external.map((recipient) => ({ recipient })), traceHeaders: args.traceHeaders, origin: "forward" }]
+      ? [
+          {
+            mailFrom: args.mailFrom,
+            recipients: res.external.map((recipient) => ({ recipient })),
+            // As on the MX: the forwarding address on top (loop detection, ARC sealing domain).
+            traceHeaders: deliveredToHeaders([args.recipient]) + args.traceHeaders,
+            origin: "forward",
+          },
+        ]
       : [];
   if (targets.length === 0 && queue.length === 0) return { kind: "perm", status: "5.1.1", reply: "550 5.1.1 No mailbox" };
   const w = deps.blobs.create();

@@ -31,7 +31,10 @@ import { deliverDirect, deliverRelay } from "../delivery/transport.ts";
 import type { RouteOutcome, TransportDeps } from "../delivery/transport.ts";
 import type { OutboundTransaction } from "../delivery/smtp-client.ts";
 import { srsForward } from "../delivery/srs.ts";
+import { QueueWriteBatch } from "./write-batch.ts";
 import type { SrsOptions } from "../delivery/srs.ts";
+import { arcSeal } from "./arc-seal.ts";
+import type { ArcSealer } from "./arc-seal.ts";
 
 export interface RunnerDeps {
   store: MetadataStore;
@@ -51,6 +54,8 @@ export interface RunnerDeps {
   hold?: boolean;
   /** SRS for forwarded mail with non-local senders (origin "forward"). */
   srs?: SrsOptions | null;
+  /** ARC sealing of forwarded mail (origin "forward") sent to other hosts (arc-seal.ts). */
+  arc?: ArcSealer | null;
   /** How often the background loop looks for due work (ms, default 1000). */
   pollMs?: number;
   /** Entries picked per run (default 200). */
@@ -92,9 +97,12 @@ export class QueueRunner {
   #running: Promise<unknown> | null = null;
   #stopped = true;
   #wakeAgain = false;
+  /** In-flight marks and outcomes of concurrent deliveries share commits (write-batch.ts). */
+  #writes: QueueWriteBatch;
 
   constructor(deps: RunnerDeps) {
     this.#d = deps;
+    this.#writes = new QueueWriteBatch(deps.store);
     this.#policy = deps.retry ?? DEFAULT_RETRY_POLICY;
     this.#throttle = deps.throttle ?? DEFAULT_THROTTLE_POLICY;
   }
@@ -205,7 +213,8 @@ export class QueueRunner {
         groups.set(key, g);
       }
       const mailFrom = this.#envelopeSender(q, now);
-      const groupResults = await Promise.all([...groups.values()].map((g) => this.#deliverGroup(q, g, content, mailFrom, routing, log)));
+      const outbound = groups.size > 0 ? await this.#sealed(q, content, log) : content;
+      const groupResults = await Promise.all([...groups.values()].map((g) => this.#deliverGroup(q, g, outbound, mailFrom, routing, log)));
       for (const g of groupResults) outcomes.push(...g.outcomes);
       await this.#record(q, content, outcomes, groupResults.flatMap((g) => g.attempts), log);
       return due.length;
@@ -221,6 +230,23 @@ export class QueueRunner {
   #envelopeSender(q: QueueRecord, now: number): string {
     if (q.origin !== "forward" || !this.#d.srs || q.mailFrom === "") return q.mailFrom;
     return srsForward(q.mailFrom, this.#d.srs, now);
+  }
+
+  /** RFC 8617: forwarded mail leaves with our ARC set on top (local copies and DSNs without). */
+  async #sealed(q: QueueRecord, content: Buffer, log: Logger): Promise<Buffer> {
+    if (q.origin !== "forward" || !this.#d.arc) return content;
+    try {
+      const r = await arcSeal(content, q.traceHeaders, this.#d.arc, this.#d.clock.now());
+      if (!r.sealed) {
+        log.info({ reason: r.reason }, "forwarded without an ARC seal");
+        return content;
+      }
+      log.debug({ domain: r.domain, instance: r.instance }, "ARC sealed");
+      return Buffer.concat([Buffer.from(r.headers, "latin1"), content]);
+    } catch (err) {
+      log.warn({ err }, "ARC sealing failed; forwarded without a seal");
+      return content;
+    }
   }
 
   async #local(q: QueueRecord, r: QueueRecipientRecord, content: Buffer): Promise<RcptOutcome> {
@@ -266,7 +292,7 @@ export class QueueRunner {
         ret: q.ret,
         envid: q.envid,
         content,
-        beforeFinalDot: () => this.#d.store.queue.markInFlight(ids, this.#d.clock.now()),
+        beforeFinalDot: () => this.#writes.markInFlight(ids, this.#d.clock.now()),
       };
       let out: RouteOutcome;
       try {
@@ -396,7 +422,7 @@ export class QueueRunner {
         log.error({ err }, "DSN could not be delivered or queued");
       }
     }
-    await this.#d.store.queue.recordOutcome(q.id, updates, attempts);
+    await this.#writes.recordOutcome(q.id, updates, attempts);
   }
 }
 

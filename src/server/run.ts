@@ -6,6 +6,7 @@ import type { BoundListener, ListenerTls } from "../smtp/server.ts";
 import { MxHandler } from "../mx/handler.ts";
 import type { Listener } from "../config/schema.ts";
 import { startQueueRunner } from "../queue/start.ts";
+import { loadSrsKey } from "../queue/srs-key.ts";
 import type { QueueRunner } from "../queue/runner.ts";
 
 export interface RunningServer {
@@ -26,6 +27,8 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   const smtpTls = (l: Listener): ListenerTls =>
     l.tls === "none" ? { mode: "none" } : { mode: l.tls === "implicit" ? "implicit" : "starttls", context: services.tls.context };
 
+  // The MX checks bounces to SRS addresses with the key the queue rewrites senders with.
+  const srsKey = await loadSrsKey(storage.store.settings);
   const mx = new SmtpServer({
     hostname: config.hostname,
     handler: new MxHandler({
@@ -37,6 +40,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
       logger,
       authservId: config.authservId,
       defaultQuotaBytes: config.quota.defaultBytes,
+      srs: { key: srsKey, forwarderDomain: config.hostname },
     }),
     logger,
     clock,
