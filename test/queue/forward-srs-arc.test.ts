@@ -90,6 +90,7 @@ test("forward with SRS and an ARC seal; the bounce to the SRS address reaches th
     mta: "mx.remote.test",
     resolver: h.services.resolver.resolve as never,
   });
+  assert.ok(res.arc, "an ARC result");
   assert.equal(res.arc.status.result, "pass", JSON.stringify(res.arc.status));
   assert.equal(res.arc.i, 1);
   // And dkimpy, independently.
@@ -101,6 +102,7 @@ test("forward with SRS and an ARC seal; the bounce to the SRS address reaches th
   // A changed body breaks the seal (the check can fail).
   const tampered = Buffer.from(data.replace("Forward me", "Wire money"), "latin1");
   const bad = await authenticate(tampered, { ip: "127.0.0.1", helo: "mx.freehold.test", sender: fwd.mail_from, mta: "mx.remote.test", resolver: h.services.resolver.resolve as never });
+  assert.ok(bad.arc);
   assert.equal(bad.arc.status.result, "fail");
 
   // 2. The remote bounces to the SRS address; the bounce goes to the original sender.
