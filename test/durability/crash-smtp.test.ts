@@ -10,7 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startFaultServer } from "../support/dns-fault.ts";
 import { SmtpTestClient } from "../support/smtp-client.ts";
-import { createDataDir, logLines, openDataDir, startFreeholdProcess } from "../support/freehold.ts";
+import { createDataDir, openDataDir, startFreeholdProcess, waitForLog } from "../support/freehold.ts";
 import type { DataDir, FreeholdProcess } from "../support/freehold.ts";
 import { verifyBlobFiles } from "../../src/store/collector.ts";
 
@@ -152,8 +152,7 @@ test(`SMTP delivery survives ${KILLS} SIGKILLs of freehold serve with ${SENDERS}
       gate.close();
       await fh.kill9();
       fh = await startFreeholdProcess(data);
-      const rec = logLines(fh.output()).find((l) => l.msg === "storage recovered")?.recovery as Record<string, number> | undefined;
-      assert.ok(rec, `round ${round}: the server logged its startup recovery`);
+      const rec = (await waitForLog(fh, "storage recovered")).recovery as Record<string, number>;
       assert.equal(rec.missingFiles, 0, `round ${round}: recovery found rows without files`);
       recovered.temps += rec.tempsRemoved;
       recovered.orphans += rec.orphansRemoved;
@@ -193,7 +192,7 @@ test("a graceful stop (SIGTERM) under load: exit 0, acknowledged mail kept, noth
       fh = await startFreeholdProcess(data);
       if (round > 0) {
         // The previous stop was clean: startup recovery found nothing to do.
-        const rec = logLines(fh.output()).find((l) => l.msg === "storage recovered")?.recovery;
+        const rec = (await waitForLog(fh, "storage recovered")).recovery;
         assert.deepEqual(rec, { blobsRemoved: 0, orphansRemoved: 0, tempsRemoved: 0, missingFiles: 0 }, `round ${round}`);
       }
       const server = fh;

@@ -11,7 +11,7 @@ import path from "node:path";
 import { startFaultServer } from "../support/dns-fault.ts";
 import type { FaultServer } from "../support/dns-fault.ts";
 import { SmtpTestClient } from "../support/smtp-client.ts";
-import { createDataDir, logLines, mailboxContents, openDataDir, startFreeholdProcess } from "../support/freehold.ts";
+import { createDataDir, mailboxContents, openDataDir, startFreeholdProcess, waitForLog } from "../support/freehold.ts";
 import type { DataDir, FreeholdProcess } from "../support/freehold.ts";
 import { verifyBlobFiles } from "../../src/store/collector.ts";
 
@@ -95,7 +95,7 @@ test("the server killed while a client is mid-DATA: startup recovery removes the
   sock.destroy();
   assert.ok((await readdir(tmpDir())).length > 0, "the crash left the temp file behind");
   fh = await startFreeholdProcess(data);
-  const rec = logLines(fh.output()).find((l) => l.msg === "storage recovered")?.recovery as Record<string, number>;
+  const rec = (await waitForLog(fh, "storage recovered")).recovery as Record<string, number>;
   assert.ok(rec.tempsRemoved >= 1, JSON.stringify(rec));
   assert.deepEqual(await readdir(tmpDir()), []);
   assert.equal(await stored(tok), 0);

@@ -222,6 +222,20 @@ export function logLines(output: string): Array<Record<string, unknown>> {
   return out;
 }
 
+/**
+ * The first JSON log line with this msg, waiting for it: pino writes asynchronously, so lines
+ * logged before "Freehold is ready." may reach the pipe after it.
+ */
+export async function waitForLog(p: Pick<FreeholdProcess, "output">, msg: string, timeoutMs = 5000): Promise<Record<string, unknown>> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const line = logLines(p.output()).find((l) => l.msg === msg);
+    if (line) return line;
+    if (Date.now() > end) throw new Error(`no "${msg}" log line in:\n${p.output()}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export interface InProcessFreehold {
   services: Services;
   server: RunningServer;
