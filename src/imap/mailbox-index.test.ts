@@ -2,6 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MailboxIndexCache } from "./mailbox-index.ts";
+import { MailboxView } from "./mailbox-view.ts";
 import type { MailboxRecord, MessageRecord, MetadataStore } from "../store/types.ts";
 
 /**
@@ -140,4 +141,39 @@ test("mailbox index: concurrent callers on one mailbox see consistent results", 
   }
   await Promise.all(results);
   assert.deepEqual((await cache.counts(store, 7))!.counts, expectedCounts(m.sorted()));
+});
+
+test("mailbox index: views share the lent columns copy-on-write; neither side sees the other's changes", async () => {
+  const m = new FakeMail();
+  const store = m.store();
+  const cache = new MailboxIndexCache();
+  for (let i = 0; i < 6; i++) m.add(i % 2 ? ["\\Seen"] : [], 10 * (i + 1));
+  const s1 = (await cache.snapshot(store, 7))!;
+  const a = new MailboxView(s1.mb, s1.columns, false);
+  const b = new MailboxView(s1.mb, s1.columns, false);
+  assert.equal(s1.columns.uid.buffer, (await cache.snapshot(store, 7))!.columns.uid.buffer, "unchanged: one copy");
+  assert.deepEqual(a.takeFlagChanges(), []);
+  a.setFlags(1, ["\\Flagged"], 99, false);
+  assert.deepEqual(a.flagsOf(1), ["\\Flagged"]);
+  assert.deepEqual(b.flagsOf(1), [], "b keeps the shared columns");
+  assert.deepEqual(a.takeFlagChanges(), [1]);
+  // The store moves on; the index catches up on its own copy; b sees it only by refreshing.
+  m.setFlags(2, []);
+  m.expunge(3);
+  m.add(["\\Seen"], 70);
+  const s2 = (await cache.snapshot(store, 7))!;
+  assert.deepEqual(b.flagsOf(2), ["\\Seen"]);
+  assert.ok(b.has(3));
+  assert.deepEqual(Array.from(s2.columns.uid), [1, 2, 4, 5, 6, 7]);
+  assert.deepEqual(s2.columns.flagTable[s2.columns.flags[1]], []);
+  await b.refresh(store);
+  assert.deepEqual(b.flagsOf(2), []);
+  assert.deepEqual(b.takeFlagChanges(), [2]);
+  assert.deepEqual(b.takeExpunged(), [{ uid: 3, seq: 3 }]);
+  assert.equal(b.takeAdded(), 1);
+  assert.deepEqual(b.visibleUids(), [1, 2, 4, 5, 6, 7]);
+  assert.deepEqual(a.visibleUids(), [1, 2, 3, 4, 5, 6], "a is untouched by the index and by b");
+  const c = new MailboxView(s2.mb, s2.columns, false);
+  assert.deepEqual(c.visibleUids(), [1, 2, 4, 5, 6, 7]);
+  assert.equal(c.firstUnseen(), 1);
 });

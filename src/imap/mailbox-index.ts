@@ -11,7 +11,9 @@
 // a new mailbox (or one evicted) costs a full read.
 //
 // Memory: about 32 octets per message; the total is bounded (maxMessages), least recently used
-// mailboxes are dropped first.
+// mailboxes are dropped first. SELECT's views share the columns until either side changes them,
+// so many sessions idling on one large mailbox hold one copy (issue 3 measures PSS per IDLE
+// connection).
 import type { Id, MailboxRecord, MessageRecord, MetadataStore } from "../store/types.ts";
 
 export interface MailboxCounts {
@@ -58,6 +60,8 @@ class Entry implements MailboxColumns {
   #flagIndex = new Map<string, number>();
   #bits: number[] = [];
   counts: MailboxCounts = { messages: 0, unseen: 0, deleted: 0, size: 0 };
+  /** The columns [0, n) are shared with views (lend()): copy before changing them. */
+  #lent = false;
 
   constructor(mb: MailboxRecord, rows: MessageRecord[]) {
     this.mb = mb;
@@ -124,8 +128,31 @@ class Entry implements MailboxColumns {
     return -1;
   }
 
+  /** The columns as they are, shared until either side changes them (copy-on-write). */
+  lend(): MailboxColumns {
+    this.#lent = true;
+    const n = this.n;
+    return {
+      n,
+      uid: this.uid.subarray(0, n),
+      mod: this.mod.subarray(0, n),
+      date: this.date.subarray(0, n),
+      size: this.size.subarray(0, n),
+      flags: this.flags.subarray(0, n),
+      flagTable: this.flagTable.slice(),
+    };
+  }
+
   /** Applies what changed since this entry's MODSEQ; false when the rows do not fit (reload). */
   apply(mb: MailboxRecord, changed: MessageRecord[], expunged: number[]): boolean {
+    if (this.#lent && (changed.length || expunged.length)) {
+      this.#lent = false;
+      this.uid = this.uid.slice();
+      this.mod = this.mod.slice();
+      this.date = this.date.slice();
+      this.size = this.size.slice();
+      this.flags = this.flags.slice();
+    }
     let removed = 0;
     const gone = new Uint8Array(expunged.length ? this.n : 0);
     for (const u of expunged) {
@@ -168,7 +195,7 @@ class Entry implements MailboxColumns {
   }
 }
 
-/** A private copy of a mailbox's columns (SELECT hands it to a MailboxView). */
+/** A mailbox's columns (copy-on-write: shared until changed) for SELECT's MailboxView. */
 export interface MailboxSnapshot {
   mb: MailboxRecord;
   columns: MailboxColumns;
@@ -196,21 +223,16 @@ export class MailboxIndexCache {
     });
   }
 
-  /** The mailbox's columns (a copy), counters and the row they match; null if it is gone. */
+  /**
+   * The mailbox's columns, counters and the row they match; null if it is gone. The columns are
+   * shared with the index and other snapshots: neither side may write them (MailboxView copies
+   * before its first change, the index before its next).
+   */
   async snapshot(store: MetadataStore, mailboxId: Id): Promise<MailboxSnapshot | null> {
     return this.#serial(mailboxId, async () => {
       const e = await this.#current(store, mailboxId);
       if (!e) return null;
-      const n = e.n;
-      const columns: MailboxColumns = {
-        n,
-        uid: e.uid.slice(0, n),
-        mod: e.mod.slice(0, n),
-        date: e.date.slice(0, n),
-        size: e.size.slice(0, n),
-        flags: e.flags.slice(0, n),
-        flagTable: e.flagTable.slice(),
-      };
+      const columns = e.lend();
       return { mb: e.mb, columns, counts: { ...e.counts } };
     });
   }

@@ -47,15 +47,23 @@ export class MailboxView {
   #date = new Float64Array(0);
   #size = new Float64Array(0);
   #flags = new Uint32Array(0);
-  #shown = new Uint32Array(0);
-  #goneBits = new Uint8Array(0);
+  /** Flags last shown to the client; null while they equal #flags. */
+  #shown: Uint32Array | null = null;
+  /** 1 = expunged elsewhere, not yet announced; null while none is. */
+  #goneBits: Uint8Array | null = null;
+  /**
+   * The columns are the mailbox index's, shared with the other sessions that selected the same
+   * state (mailbox-index.ts lends them and copies its own before changing them). The first change
+   * here copies them: a session idling on a large mailbox costs little until something changes.
+   */
+  #shared = false;
   /** Messages at the end not yet announced with EXISTS. */
   #unannounced = 0;
   #gone = 0;
   #flagTable: string[][] = [];
   #flagIndex = new Map<string, number>();
 
-  /** From rows, or from the mailbox index's columns (taken over, not copied: pass a copy). */
+  /** From rows, or from the mailbox index's columns (shared until the first change). */
   constructor(mb: MailboxRecord, messages: MessageRecord[] | MailboxColumns, readOnly: boolean) {
     this.mailboxId = mb.id;
     this.name = mb.name;
@@ -75,8 +83,7 @@ export class MailboxView {
     this.#date = c.date;
     this.#size = c.size;
     this.#flags = c.flags;
-    this.#shown = c.flags.slice();
-    this.#goneBits = new Uint8Array(c.n);
+    this.#shared = true;
     for (const f of c.flagTable) this.#intern([...f]);
   }
 
@@ -114,12 +121,26 @@ export class MailboxView {
     return i;
   }
 
+  /** Before changing columns: own them, and remember what was shown before flags diverge. */
+  #own(): void {
+    if (this.#shared) {
+      this.#shared = false;
+      this.#uid = this.#uid.slice();
+      this.#mod = this.#mod.slice();
+      this.#date = this.#date.slice();
+      this.#size = this.#size.slice();
+      this.#flags = this.#flags.slice();
+    }
+    this.#shown ??= this.#flags.slice();
+  }
+
   #grow(min: number): void {
+    this.#own();
     if (min <= this.#uid.length) return;
     const cap = Math.max(min, Math.ceil(this.#uid.length * 1.5), 16);
     const g = <T extends Uint32Array | Float64Array | Uint8Array>(a: T, make: (n: number) => T): T => {
       const b = make(cap);
-      b.set(a.subarray(0, this.#n) as never);
+      b.set(a.subarray(0, Math.min(this.#n, a.length)) as never);
       return b;
     };
     this.#uid = g(this.#uid, (n) => new Uint32Array(n));
@@ -127,8 +148,8 @@ export class MailboxView {
     this.#date = g(this.#date, (n) => new Float64Array(n));
     this.#size = g(this.#size, (n) => new Float64Array(n));
     this.#flags = g(this.#flags, (n) => new Uint32Array(n));
-    this.#shown = g(this.#shown, (n) => new Uint32Array(n));
-    this.#goneBits = g(this.#goneBits, (n) => new Uint8Array(n));
+    this.#shown = g(this.#shown!, (n) => new Uint32Array(n));
+    if (this.#goneBits) this.#goneBits = g(this.#goneBits, (n) => new Uint8Array(n));
   }
 
   #push(m: MessageRecord): void {
@@ -140,8 +161,8 @@ export class MailboxView {
     this.#date[i] = m.internalDate;
     this.#size[i] = m.size;
     this.#flags[i] = f;
-    this.#shown[i] = f;
-    this.#goneBits[i] = 0;
+    this.#shown![i] = f;
+    if (this.#goneBits) this.#goneBits[i] = 0;
   }
 
   /** 0-based position of a UID, or -1. */
@@ -187,7 +208,7 @@ export class MailboxView {
 
   isGone(uid: number): boolean {
     const i = this.#pos(uid);
-    return i < 0 || this.#goneBits[i] === 1;
+    return i < 0 || this.#goneBits?.[i] === 1;
   }
 
   /** The message's metadata, or null if the view does not hold it. */
@@ -205,7 +226,8 @@ export class MailboxView {
   /** The client has now been told this message's current flags. */
   markShown(uid: number): void {
     const i = this.#pos(uid);
-    if (i >= 0) this.#shown[i] = this.#flags[i];
+    // shown null: what was shown already equals the flags.
+    if (i >= 0 && this.#shown) this.#shown[i] = this.#flags[i];
   }
 
   /** UIDs (ascending, within what the client knows of) named by a sequence set. */
@@ -235,7 +257,7 @@ export class MailboxView {
   filter(pred: (m: SlimMessage, seq: number) => boolean): number[] {
     const out: number[] = [];
     for (let i = 0; i < this.exists; i++) {
-      if (this.#goneBits[i]) continue;
+      if (this.#goneBits?.[i]) continue;
       const m: SlimMessage = { uid: this.#uid[i], modseq: this.#mod[i], flags: this.#flagTable[this.#flags[i]], internalDate: this.#date[i], size: this.#size[i] };
       if (pred(m, i + 1)) out.push(m.uid);
     }
@@ -257,6 +279,7 @@ export class MailboxView {
     }
     this.uidNext = snap.mb.uidNext;
     this.modseq = Math.max(this.modseq, snap.mb.highestModseq);
+    if (snap.changed.length) this.#own();
     for (const rec of snap.changed) {
       const i = this.#pos(rec.uid);
       if (i >= 0) {
@@ -276,10 +299,12 @@ export class MailboxView {
   /** Flag changes not yet shown; marks them shown. */
   takeFlagChanges(): number[] {
     const out: number[] = [];
+    const shown = this.#shown;
+    if (!shown) return out;
     for (let i = 0; i < this.exists; i++) {
-      if (this.#goneBits[i] || this.#shown[i] === this.#flags[i]) continue;
-      const changed = !sameFlags(this.#flagTable[this.#shown[i]], this.#flagTable[this.#flags[i]]);
-      this.#shown[i] = this.#flags[i];
+      if (this.#goneBits?.[i] || shown[i] === this.#flags[i]) continue;
+      const changed = !sameFlags(this.#flagTable[shown[i]], this.#flagTable[this.#flags[i]]);
+      shown[i] = this.#flags[i];
       if (changed) out.push(this.#uid[i]);
     }
     return out;
@@ -298,13 +323,16 @@ export class MailboxView {
    * renumbers only the messages after it, which are already gone.
    */
   takeExpunged(): Array<{ uid: number; seq: number }> {
-    if (this.#gone === 0) return [];
+    if (this.#gone === 0 || !this.#goneBits) return [];
+    this.#own();
+    const gone = this.#goneBits;
+    const shown = this.#shown!;
     const out: Array<{ uid: number; seq: number }> = [];
     const visible = this.exists;
     let w = 0;
     let removedUnannounced = 0;
     for (let i = 0; i < this.#n; i++) {
-      if (this.#goneBits[i]) {
+      if (gone[i]) {
         // A message the client never heard of (no EXISTS yet) leaves silently.
         if (i < visible) out.push({ uid: this.#uid[i], seq: i + 1 });
         else removedUnannounced++;
@@ -316,11 +344,11 @@ export class MailboxView {
         this.#date[w] = this.#date[i];
         this.#size[w] = this.#size[i];
         this.#flags[w] = this.#flags[i];
-        this.#shown[w] = this.#shown[i];
-        this.#goneBits[w] = 0;
+        shown[w] = shown[i];
       }
       w++;
     }
+    this.#goneBits = null;
     this.#n = w;
     this.#unannounced -= removedUnannounced;
     this.#gone = 0;
@@ -334,7 +362,9 @@ export class MailboxView {
   markGone(uids: readonly number[]): void {
     for (const u of uids) {
       const i = this.#pos(u);
-      if (i >= 0 && !this.#goneBits[i]) {
+      if (i < 0) continue;
+      this.#goneBits ??= new Uint8Array(this.#uid.length);
+      if (!this.#goneBits[i]) {
         this.#goneBits[i] = 1;
         this.#gone++;
       }
@@ -345,8 +375,9 @@ export class MailboxView {
   setFlags(uid: number, flags: string[], modseq: number, shown: boolean): void {
     const i = this.#pos(uid);
     if (i < 0) return;
+    this.#own();
     this.#flags[i] = this.#intern(flags);
     this.#mod[i] = modseq;
-    if (shown) this.#shown[i] = this.#flags[i];
+    if (shown) this.#shown![i] = this.#flags[i];
   }
 }
