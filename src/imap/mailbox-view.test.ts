@@ -32,3 +32,14 @@ test("view: numbering, sequence sets, expunge order, shown flags", () => {
   assert.ok(!v.hasGone());
   assert.deepEqual(v.visibleUids(), [3, 7, 11]);
 });
+
+test("view: visit walks the given UIDs in one pass, skips unknown ones, marks flags shown", () => {
+  const v = new MailboxView(mb, [msg(3), msg(5, ["\\Seen"]), msg(7), msg(9), msg(11)], false);
+  v.setFlags(7, ["\\Flagged"], 12, false);
+  v.setFlags(9, ["\\Seen"], 13, false);
+  const seen: Array<[number, number, string[]]> = [];
+  v.visit([4, 5, 7, 8, 11, 12], (seq, m) => seen.push([seq, m.uid, m.flags]));
+  assert.deepEqual(seen, [[2, 5, ["\\Seen"]], [3, 7, ["\\Flagged"]], [5, 11, []]]);
+  assert.deepEqual(v.takeFlagChanges(), [9], "7 was shown by the visit, 9 was not");
+  v.visit([], () => assert.fail("no UIDs, no calls"));
+});

@@ -218,6 +218,29 @@ export class MailboxView {
     return { uid, modseq: this.#mod[i], flags: this.#flagTable[this.#flags[i]], internalDate: this.#date[i], size: this.#size[i] };
   }
 
+  /**
+   * Calls fn with the message number and metadata of each UID in `uids` (ascending) that the
+   * view holds, and marks its flags shown: one pass instead of a lookup per UID and per field.
+   */
+  visit(uids: readonly number[], fn: (seq: number, m: SlimMessage) => void): void {
+    if (uids.length === 0) return;
+    // Start at the first UID's place (binary search), then walk.
+    let i = 0;
+    let hi = this.#n;
+    while (i < hi) {
+      const mid = (i + hi) >> 1;
+      if (this.#uid[mid] < uids[0]) i = mid + 1;
+      else hi = mid;
+    }
+    for (const uid of uids) {
+      while (i < this.#n && this.#uid[i] < uid) i++;
+      if (i >= this.#n) return;
+      if (this.#uid[i] !== uid) continue;
+      fn(i + 1, { uid, modseq: this.#mod[i], flags: this.#flagTable[this.#flags[i]], internalDate: this.#date[i], size: this.#size[i] });
+      if (this.#shown) this.#shown[i] = this.#flags[i];
+    }
+  }
+
   flagsOf(uid: number): string[] {
     const i = this.#pos(uid);
     return i < 0 ? [] : this.#flagTable[this.#flags[i]];
