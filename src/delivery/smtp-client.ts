@@ -124,10 +124,17 @@ export class SmtpSession {
   readonly target: SessionTarget;
   #conn: SMTPConnection;
   #log: Logger;
+  #ended = false;
   constructor(target: SessionTarget, conn: SMTPConnection, log: Logger) {
     this.target = target;
     this.#conn = conn;
     this.#log = log;
+    conn.once("end", () => (this.#ended = true));
+  }
+
+  /** The connection is still open (the server has not closed it, nor have we). */
+  get open(): boolean {
+    return !this.#ended;
   }
 
   get extensions(): Set<string> {
@@ -257,6 +264,7 @@ export class SmtpSession {
   }
 
   close(): void {
+    this.#ended = true;
     try {
       this.#conn.quit();
     } catch {

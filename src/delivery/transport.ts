@@ -15,6 +15,7 @@ import type { Relay, RelayCredentials } from "./relays.ts";
 import { SessionError, openSession } from "./smtp-client.ts";
 import type { OutboundTransaction, RecipientResult, SessionTarget, TlsPolicy } from "./smtp-client.ts";
 import type { ConnectionOptions } from "node:tls";
+import type { SessionLease, SessionPool } from "./session-pool.ts";
 
 export interface TransportDeps {
   resolver: Resolver;
@@ -30,6 +31,8 @@ export interface TransportDeps {
   /** Extra TLS options for every session (tests: the test CA). */
   tlsOptions?: ConnectionOptions;
   timeouts?: SessionTarget["timeouts"];
+  /** Sessions kept open between messages (session-pool.ts); without it, one session per message. */
+  sessions?: SessionPool;
 }
 
 export type RouteOutcome =
@@ -124,19 +127,36 @@ export async function relayAddresses(resolver: Resolver, host: string): Promise<
 
 async function viaTarget(deps: TransportDeps, target: SessionTarget, tx: OutboundTransaction): Promise<RouteOutcome> {
   const log = deps.logger;
-  let session;
-  try {
-    session = await openSession(target, log);
-  } catch (err) {
-    const e = err instanceof SessionError ? err : new SessionError("connect", (err as Error).message, null);
-    log.info({ host: target.servername, address: target.address, stage: e.stage, reply: e.reply }, "outbound session failed");
-    const status = e.stage === "auth" ? "4.7.8" : e.stage === "tls" ? "4.7.5" : "4.4.1";
-    return { kind: "route-failed", permanent: false, status, reply: `${e.stage}: ${e.reply}`, host: target.servername };
-  }
-  try {
-    const results = await session.send(tx);
-    return { kind: "sent", results, host: target.servername, dsnCapable: session.supportsDsn };
-  } finally {
-    session.close();
+  const pool = deps.sessions;
+  // Twice at most: a reused session the server closed while idle fails before the final dot
+  // (nothing was delivered), and then a new session carries the message at once.
+  for (let attempt = 0; ; attempt++) {
+    let lease: SessionLease;
+    try {
+      lease = pool ? await pool.acquire(target, log) : { session: await openSession(target, log), reused: false, key: "", openedAt: 0, uses: 0 };
+    } catch (err) {
+      const e = err instanceof SessionError ? err : new SessionError("connect", (err as Error).message, null);
+      log.info({ host: target.servername, address: target.address, stage: e.stage, reply: e.reply }, "outbound session failed");
+      const status = e.stage === "auth" ? "4.7.8" : e.stage === "tls" ? "4.7.5" : "4.4.1";
+      return { kind: "route-failed", permanent: false, status, reply: `${e.stage}: ${e.reply}`, host: target.servername };
+    }
+    const session = lease.session;
+    let results;
+    try {
+      results = await session.send(tx);
+    } catch (err) {
+      if (pool) pool.release(lease, false);
+      else session.close();
+      throw err;
+    }
+    const dsnCapable = session.supportsDsn;
+    const clean = results.every((r) => r.kind === "ok");
+    if (pool) pool.release(lease, clean);
+    else session.close();
+    if (lease.reused && attempt === 0 && results.length > 0 && results.every((r) => r.code === null && !r.unknownOutcome)) {
+      log.debug({ host: target.servername, address: target.address }, "reused session was closed by the server; sending on a new one");
+      continue;
+    }
+    return { kind: "sent", results, host: target.servername, dsnCapable };
   }
 }

@@ -119,6 +119,7 @@ export class QueueRunner {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = null;
     await this.#running?.catch(() => undefined);
+    this.#d.transport.sessions?.closeAll();
   }
 
   /** Look for due work now (after a submission, `queue flush`, ...). */

@@ -5,6 +5,7 @@ import type { Services } from "../server/services.ts";
 import { QueueRunner } from "./runner.ts";
 import { loadRelayFile, loadRelaySecrets } from "../delivery/relays.ts";
 import { MtaStsPolicies } from "../delivery/mta-sts.ts";
+import { SessionPool } from "../delivery/session-pool.ts";
 import { loadSrsKey } from "./srs-key.ts";
 import { isLocalDomain } from "./local-delivery.ts";
 
@@ -27,6 +28,8 @@ export async function startQueueRunner(services: Services): Promise<QueueRunner>
       hostname: config.hostname,
       ourAddresses: config.listeners.map((l) => l.address).filter((a) => a !== "0.0.0.0" && a !== "::"),
       mtaSts: new MtaStsPolicies({ resolver, logger: log }),
+      // Consecutive messages to one relay or MX share a session (closed after 2 s idle).
+      sessions: new SessionPool({ clock }),
     },
     routing: async () => {
       localDomains = new Set((await storage.store.accounts.listDomains()).map((d) => d.name));
