@@ -94,6 +94,12 @@ function reportError(e: unknown, io: CliIo): number {
     say(err.message);
     return EXIT_FAILURE;
   }
+  // A listener that cannot bind (another server on the port, an address not on this host).
+  if (err && (err.code === "EADDRINUSE" || err.code === "EADDRNOTAVAIL")) {
+    const where = (err as { address?: string; port?: number }).address !== undefined ? ` ${(err as { address?: string }).address}:${(err as { port?: number }).port}` : "";
+    say(`cannot listen on${where}: ${err.code === "EADDRINUSE" ? "address already in use (another server running?)" : "address not available on this host"}`);
+    return EXIT_FAILURE;
+  }
   io.stderr.write(`freehold: internal error (a bug; please report it):\n${err?.stack ?? String(e)}\n`);
   return EXIT_INTERNAL;
 }

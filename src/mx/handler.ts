@@ -179,7 +179,7 @@ export class MxHandler implements SmtpHandler {
           if (verdict.action === "reject" || verdict.action === "tempfail") {
             await d.blobs.discard(staged);
             const r = verdict.reply;
-            throw new SmtpError(verdict.action === "reject" ? "policyRejected" : "policyTempfail", r?.text);
+            throw new SmtpError(verdict.action === "reject" ? "policyRejected" : "dnsTempfail", r?.text);
           }
           const common = verdict.authenticationResults + info.receivedHeader;
           const targets: DeliveryTarget[] = [];

@@ -61,6 +61,8 @@ export const SMTP_ERRORS = {
   aliasLoop: { reply: 550, enhanced: "5.4.6", text: "Routing loop detected in alias expansion", fault: "user" },
   policyRejected: { reply: 550, enhanced: "5.7.1", text: "Message rejected by policy", fault: "user" },
   policyTempfail: { reply: 451, enhanced: "4.7.1", text: "Try again later", fault: "user" },
+  // RFC 3463 X.4.3: a DNS failure a policy depended on (DMARC reject unverifiable); retry later.
+  dnsTempfail: { reply: 451, enhanced: "4.4.3", text: "Temporary DNS failure, try again later", fault: "server" },
   overQuota: { reply: 452, enhanced: "4.2.2", text: "Mailbox full", fault: "user" },
   // RFC 5321 §4.5.3.1.8: at least 100 recipients are accepted; beyond the limit, 452.
   tooManyRecipients: { reply: 452, enhanced: "4.5.3", text: "Too many recipients", fault: "user" },
