@@ -38,8 +38,11 @@ export interface FreeholdServer {
   readonly ports: Record<string, number>;
   readonly logFile: string;
   readonly dns: FaultServer;
+  /** The running `serve` (a new one after restart()). */
   readonly server: ManagedChild;
   stop(): Promise<void>;
+  /** Stops `serve` and starts it again on the same data and ports (a process at rest). */
+  restart(): Promise<void>;
 }
 
 export async function startFreehold(root: string, dir: string, o: FreeholdOptions): Promise<FreeholdServer> {
@@ -85,29 +88,46 @@ export async function startFreehold(root: string, dir: string, o: FreeholdOption
   }
 
   const logFile = path.join(dir, "freehold.log");
-  const logFd = openSync(logFile, "a");
-  const server = spawnManaged(node, [cli, "--data", data, "serve"], {
-    cwd: root,
-    stdio: ["ignore", logFd, logFd],
-    wrap: o.wrap,
-  });
-  closeSync(logFd);
+  let server: ManagedChild;
   const stop = async () => {
     await server.stop();
     await dns.close();
   };
   const first = o.roles[0].role;
-  try {
-    await waitForGreeting("127.0.0.1", ports[first], {
-      timeoutMs: 30_000,
-      isAlive: () => server.alive(),
-      expect: first.startsWith("imap") ? "* OK" : "220",
+  const serve = async () => {
+    const logFd = openSync(logFile, "a");
+    server = spawnManaged(node, [cli, "--data", data, "serve"], {
+      cwd: root,
+      stdio: ["ignore", logFd, logFd],
+      wrap: o.wrap,
     });
-  } catch (err) {
-    await stop();
-    throw new Unavailable(`\`freehold serve\` did not answer on the ${first} port: ${(err as Error).message}; log: ${await logExcerpt(logFile)}`);
-  }
-  return { data, ports, logFile, dns, server, stop };
+    closeSync(logFd);
+    try {
+      await waitForGreeting("127.0.0.1", ports[first], {
+        timeoutMs: 30_000,
+        isAlive: () => server.alive(),
+        expect: first.startsWith("imap") ? "* OK" : "220",
+      });
+    } catch (err) {
+      await stop();
+      throw new Unavailable(`\`freehold serve\` did not answer on the ${first} port: ${(err as Error).message}; log: ${await logExcerpt(logFile)}`);
+    }
+  };
+  await serve();
+  return {
+    data,
+    ports,
+    logFile,
+    dns,
+    get server() {
+      return server;
+    },
+    stop,
+    async restart() {
+      await server.stop();
+      await serve();
+    },
+  };
 }
 
 /** The first error line of the log and the one after it: more telling than a stack's tail. */

@@ -7,7 +7,7 @@
 // IDLE memory figure always uses IMAPS.
 import fs from "node:fs/promises";
 import path from "node:path";
-import { systemUser } from "../../test/support/peer-util.ts";
+import { run, systemUser } from "../../test/support/peer-util.ts";
 import { startDovecotBench } from "./dovecot-bench.ts";
 import { fillMaildir } from "./maildir-fill.ts";
 import { fillFreehold } from "./imap-fill-freehold.ts";
@@ -27,13 +27,19 @@ export interface ImapTarget {
   readonly pass: string;
   /** The process whose tree holds the sessions (PSS is summed over it). */
   pid(): number;
+  /**
+   * Before the memory baseline: bring the server to rest. Freehold restarts (a fresh process:
+   * a heap grown by the earlier workloads would absorb the sessions in pages already counted);
+   * Dovecot's sessions are processes that exit with them, so it is at rest already.
+   */
+  atRest?(): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startDovecotImapTarget(
   dir: string,
   p: { count: number; tls: boolean; idle: number; log: (m: string) => void },
-): Promise<ImapTarget & { bytes: number }> {
+): Promise<ImapTarget & { bytes: number; hashPassword(scheme: string): Promise<void> }> {
   await fs.mkdir(dir, { recursive: true });
   const user = "bench";
   const slack = p.idle + 200;
@@ -64,6 +70,14 @@ export async function startDovecotImapTarget(
       user,
       pass: "pass",
       bytes,
+      /** Stores the user's password with this scheme from now on (passwd-file is re-read when it changes). */
+      async hashPassword(scheme) {
+        const r = await run("doveadm", ["pw", "-s", scheme, "-p", "pass"], { timeoutMs: 30_000 });
+        if (r.code !== 0) throw new Error(`doveadm pw -s ${scheme}: ${r.stderr.trim()}`);
+        const file = path.join(dovecot.dir, "users");
+        await fs.writeFile(`${file}.new`, `${user}:${r.stdout.trim()}\n`, { mode: 0o644 });
+        await fs.rename(`${file}.new`, file);
+      },
       pid: () => dovecot.pid(),
       stop: () => dovecot.stop(),
     };
@@ -123,6 +137,7 @@ export async function startFreeholdImapTarget(
     pass,
     bytes,
     pid: () => fh.server.targetPid(),
+    atRest: () => fh.restart(),
     stop: () => fh.stop(),
   };
 }
