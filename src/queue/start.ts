@@ -2,6 +2,7 @@
 // routes and relays from the data folder, the SRS key from a secret kept in settings, ARC
 // sealing with the domains' DKIM keys, MTA-STS policies through our Resolver. In dev mode (config.queue.holdOutbound) nothing is sent.
 import type { Services } from "../server/services.ts";
+import type { DeliveryResult } from "../store/types.ts";
 import { QueueRunner } from "./runner.ts";
 import { loadRelayFile, loadRelaySecrets } from "../delivery/relays.ts";
 import { MtaStsPolicies } from "../delivery/mta-sts.ts";
@@ -42,7 +43,20 @@ export async function startQueueRunner(services: Services): Promise<QueueRunner>
   });
   if (config.queue.holdOutbound) log.info("outbound mail is held in the queue (queue.holdOutbound / dev mode)");
   await runner.start();
+  wakeOnQueued(services.onDelivered, runner);
   return runner;
+}
+
+/**
+ * Wakes the runner when a committed delivery queued something (submission, forwarding, DSNs),
+ * so new mail leaves at once instead of at the next poll (up to a second later).
+ */
+export function wakeOnQueued(onDelivered: Services["onDelivered"], runner: Pick<QueueRunner, "wake">): () => void {
+  const listener = (batch: DeliveryResult[]) => {
+    if (batch.some((r) => r.queueIds.length > 0)) runner.wake();
+  };
+  onDelivered.add(listener);
+  return () => onDelivered.delete(listener);
 }
 
 export { isLocalDomain };
