@@ -129,10 +129,14 @@ test("forward with SRS and an ARC seal; the bounce to the SRS address reaches th
   const old = srsForward("someone@elsewhere.test", opts, Date.now() - 30 * 86_400_000);
   const other = srsForward("someone@elsewhere.test", { ...opts, key: Buffer.from("not our key") }, Date.now());
   const tamperedSrs = fwd.mail_from.replace("=elsewhere.test=", "=victim.test=");
-  const refused = await smtp(h.mxPort, "", [old, other, tamperedSrs, "SRS0=abc@mx.freehold.test"]);
+  // An SRS1 we made (a forward of another forwarder's SRS0 address) is accepted too.
+  const srs1 = srsForward("SRS0=abcdef=AB=origin.test=x@other-forwarder.test", opts, Date.now());
+  assert.match(srs1, /^SRS1=.*=other-forwarder\.test==abcdef=AB=origin\.test=x@mx\.freehold\.test$/);
+  const refused = await smtp(h.mxPort, "", [old, other, tamperedSrs, "SRS0=abc@mx.freehold.test", srs1]);
   assert.match(refused.rcpts[0], /^550 5\.1\.1 .*expired/);
   assert.match(refused.rcpts[1], /^550 5\.1\.1 .*bad-hash/);
   assert.match(refused.rcpts[2], /^550 5\.1\.1 .*bad-hash/);
   assert.match(refused.rcpts[3], /^550 5\.1\.1 .*malformed/);
+  assert.match(refused.rcpts[4], /^250 /);
   assert.ok(await waitUntil(async () => (await h.services.storage.store.queue.list()).length === 0, 5000), "nothing left in the queue");
 });
