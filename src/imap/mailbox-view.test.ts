@@ -43,3 +43,29 @@ test("view: visit walks the given UIDs in one pass, skips unknown ones, marks fl
   assert.deepEqual(v.takeFlagChanges(), [9], "7 was shown by the visit, 9 was not");
   v.visit([], () => assert.fail("no UIDs, no calls"));
 });
+
+test("view: flag changes of messages not yet announced wait for their EXISTS; gone ones are dropped", async () => {
+  const rows = [msg(3), msg(5), msg(7)];
+  let highest = 10;
+  const store = {
+    transaction: async <T>(fn: (tx: unknown) => Promise<T>) => fn(store),
+    mail: {
+      getMailboxById: async () => ({ ...mb, highestModseq: highest }),
+      listChangedSince: async (_: number, since: number) => rows.filter((r) => r.modseq > since),
+      listExpunged: async () => [],
+    },
+  };
+  const v = new MailboxView(mb, rows.slice(0, 2), false);
+  // Message 7 arrives, then its flags and message 3's change: one refresh sees all of it.
+  rows[2] = { ...msg(7, ["\\Seen"]), modseq: 12 };
+  rows[0] = { ...msg(3, ["\\Flagged"]), modseq: 13 };
+  highest = 13;
+  await v.refresh(store as never);
+  v.setFlags(7, ["\\Seen", "\\Answered"], 14, false);
+  assert.deepEqual(v.takeFlagChanges(), [3], "7 is not announced yet");
+  assert.equal(v.takeAdded(), 1);
+  assert.deepEqual(v.takeFlagChanges(), [7], "7 was kept pending");
+  v.setFlags(5, ["\\Deleted"], 15, false);
+  v.markGone([5]);
+  assert.deepEqual(v.takeFlagChanges(), []);
+});

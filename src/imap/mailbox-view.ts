@@ -57,6 +57,8 @@ export class MailboxView {
    * here copies them: a session idling on a large mailbox costs little until something changes.
    */
   #shared = false;
+  /** UIDs whose flags may differ from what was shown: takeFlagChanges looks at these only. */
+  #pendingFlags: number[] = [];
   /** Messages at the end not yet announced with EXISTS. */
   #unannounced = 0;
   #gone = 0;
@@ -308,6 +310,7 @@ export class MailboxView {
       if (i >= 0) {
         this.#mod[i] = rec.modseq;
         this.#flags[i] = this.#intern(rec.flags);
+        this.#pendingFlags.push(rec.uid);
         continue;
       }
       const last = this.#n ? this.#uid[this.#n - 1] : 0;
@@ -323,12 +326,21 @@ export class MailboxView {
   takeFlagChanges(): number[] {
     const out: number[] = [];
     const shown = this.#shown;
-    if (!shown) return out;
-    for (let i = 0; i < this.exists; i++) {
-      if (this.#goneBits?.[i] || shown[i] === this.#flags[i]) continue;
+    if (!shown || this.#pendingFlags.length === 0) return out;
+    const pending = [...new Set(this.#pendingFlags)].sort((a, b) => a - b);
+    // Messages not announced yet keep their place in the list; gone ones leave it.
+    this.#pendingFlags = [];
+    for (const uid of pending) {
+      const i = this.#pos(uid);
+      if (i < 0 || this.#goneBits?.[i]) continue;
+      if (i >= this.exists) {
+        this.#pendingFlags.push(uid);
+        continue;
+      }
+      if (shown[i] === this.#flags[i]) continue;
       const changed = !sameFlags(this.#flagTable[shown[i]], this.#flagTable[this.#flags[i]]);
       shown[i] = this.#flags[i];
-      if (changed) out.push(this.#uid[i]);
+      if (changed) out.push(uid);
     }
     return out;
   }
@@ -402,5 +414,6 @@ export class MailboxView {
     this.#flags[i] = this.#intern(flags);
     this.#mod[i] = modseq;
     if (shown) this.#shown![i] = this.#flags[i];
+    else this.#pendingFlags.push(uid);
   }
 }
