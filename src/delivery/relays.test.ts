@@ -3,7 +3,7 @@ import assert from "node:assert/strict";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { RelayFileSchema, chooseRoutes, loadRelayFile, loadRelaySecrets, saveRelayFile, saveRelaySecrets } from "./relays.ts";
+import { RelayFileCache, RelayFileSchema, chooseRoutes, loadRelayFile, loadRelaySecrets, saveRelayFile, saveRelaySecrets } from "./relays.ts";
 
 const file = RelayFileSchema.parse({
   relays: [
@@ -51,4 +51,28 @@ test("files round-trip; the secrets file is 0600 in a 0700 folder", async (t) =>
   assert.deepEqual(await loadRelaySecrets(dir), { smtp2go: { username: "u", password: "p w" } });
   assert.equal((await fs.stat(path.join(dir, "secrets", "relays.yaml"))).mode & 0o777, 0o600);
   assert.equal((await fs.stat(path.join(dir, "secrets"))).mode & 0o777, 0o700);
+});
+
+test("the relay file cache reads again only after a save (relays or secrets), and sees a removal", async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), "freehold-relays-cache-"));
+  try {
+    const cache = new RelayFileCache(dir);
+    const empty = await cache.load();
+    assert.deepEqual(empty.file.relays, []);
+    await saveRelayFile(dir, file);
+    const a = await cache.load();
+    assert.deepEqual(a.file.relays.map((r) => r.name), ["smtp2go", "ses"]);
+    assert.equal(await cache.load(), a, "unchanged files: the same object, nothing parsed");
+    await saveRelaySecrets(dir, { ses: { username: "u", password: "p" } });
+    const b = await cache.load();
+    assert.notEqual(b, a);
+    assert.deepEqual(b.secrets, { ses: { username: "u", password: "p" } });
+    // A save of the same size within the same millisecond still replaces the inode.
+    await saveRelayFile(dir, { ...file, relays: file.relays.map((r) => (r.name === "ses" ? { ...r, port: 587 } : r)) });
+    assert.equal((await cache.load()).file.relays.find((r) => r.name === "ses")?.port, 587);
+    await fs.rm(path.join(dir, "relays.yaml"));
+    assert.deepEqual((await cache.load()).file.relays, []);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 });

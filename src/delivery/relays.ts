@@ -116,6 +116,42 @@ export async function loadRelaySecrets(dataDir: string): Promise<Record<string, 
   }
 }
 
+/**
+ * Relays and secrets as of their files' last change: the queue runner asks before every pass
+ * (so CLI edits apply at once), and under load passes follow each other closely. A stat of
+ * both files (inode, size, mtime; saves replace the file, so the inode changes) decides whether
+ * to read and validate them again.
+ */
+export class RelayFileCache {
+  #dataDir: string;
+  #stamp = "";
+  #value: { file: RelayFile; secrets: Record<string, RelayCredentials> } | null = null;
+
+  constructor(dataDir: string) {
+    this.#dataDir = dataDir;
+  }
+
+  async load(): Promise<{ file: RelayFile; secrets: Record<string, RelayCredentials> }> {
+    const stamp = (await Promise.all([relayFilePath(this.#dataDir), relaySecretsPath(this.#dataDir)].map(fileStamp))).join("|");
+    if (this.#value && stamp === this.#stamp) return this.#value;
+    const value = { file: await loadRelayFile(this.#dataDir), secrets: await loadRelaySecrets(this.#dataDir) };
+    // A change between the stat and the read only makes the next call read again.
+    this.#stamp = stamp;
+    this.#value = value;
+    return value;
+  }
+}
+
+async function fileStamp(file: string): Promise<string> {
+  try {
+    const st = await fs.stat(file, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}`;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return "none";
+    throw e;
+  }
+}
+
 /** Validates and writes relays.yaml atomically (temp file, rename). */
 export async function saveRelayFile(dataDir: string, file: RelayFile): Promise<void> {
   const r = RelayFileSchema.safeParse(file);

@@ -4,7 +4,7 @@
 import type { Services } from "../server/services.ts";
 import type { DeliveryResult } from "../store/types.ts";
 import { QueueRunner } from "./runner.ts";
-import { loadRelayFile, loadRelaySecrets } from "../delivery/relays.ts";
+import { RelayFileCache } from "../delivery/relays.ts";
 import { MtaStsPolicies } from "../delivery/mta-sts.ts";
 import { SessionPool } from "../delivery/session-pool.ts";
 import { loadSrsKey } from "./srs-key.ts";
@@ -16,6 +16,7 @@ export async function startQueueRunner(services: Services): Promise<QueueRunner>
   const srsKey = await loadSrsKey(storage.store.settings);
   // isLocalDomain is async; SRS needs a synchronous answer, so the domain list is cached per run.
   let localDomains = new Set((await storage.store.accounts.listDomains()).map((d) => d.name));
+  const relayFiles = new RelayFileCache(config.dataDir);
   const runner = new QueueRunner({
     store: storage.store,
     blobs: storage.blobs,
@@ -34,7 +35,7 @@ export async function startQueueRunner(services: Services): Promise<QueueRunner>
     },
     routing: async () => {
       localDomains = new Set((await storage.store.accounts.listDomains()).map((d) => d.name));
-      return { file: await loadRelayFile(config.dataDir), secrets: await loadRelaySecrets(config.dataDir) };
+      return relayFiles.load();
     },
     defaultQuotaBytes: config.quota.defaultBytes,
     hold: config.queue.holdOutbound,
