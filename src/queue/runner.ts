@@ -340,7 +340,8 @@ export class QueueRunner {
         }
       }
       const t = this.#d.clock.now();
-      dest.throttle = throttled ? throttleAfterReply(this.#throttle, dest.throttle, t) : throttleAfterSuccess(this.#throttle, dest.throttle);
+      const policy = this.#policyFor(dest.limit);
+      dest.throttle = throttled ? throttleAfterReply(policy, dest.throttle, t) : throttleAfterSuccess(policy, dest.throttle);
       remaining = next; // 4xx: the next route (failover), else retry later
     }
     for (const r of remaining) outcomes.push({ rcpt: r, kind: "temp", ...lastTemp });
@@ -350,11 +351,16 @@ export class QueueRunner {
   #destination(key: string, limit: number): Destination {
     let d = this.#dest.get(key);
     if (!d) {
-      d = { open: 0, limit, throttle: initialThrottleState(this.#throttle), waiters: [] };
+      d = { open: 0, limit, throttle: initialThrottleState(this.#policyFor(limit)), waiters: [] };
       this.#dest.set(key, d);
     }
     d.limit = limit;
     return d;
+  }
+
+  /** The throttle policy with the destination's own ceiling: a relay's maxConnections may be above the MX default (20). */
+  #policyFor(limit: number): ThrottlePolicy {
+    return limit === this.#throttle.maxConcurrency ? this.#throttle : { ...this.#throttle, maxConcurrency: limit };
   }
 
   /** A connection slot, or null when the destination is paused after throttling. */

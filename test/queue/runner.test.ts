@@ -191,6 +191,22 @@ test("a queued recipient in a local domain is delivered into the store; NOTIFY=S
   assert.equal(parseDsn(dsn[0]).perRecipient[0]["Action"], "delivered");
 });
 
+test("a relay's maxConnections is its ceiling, even above the MX default", async (t) => {
+  const peer = await startScriptedPeer({ host: "127.0.0.29", dataDelayMs: 150 });
+  t.after(() => peer.stop());
+  const f = await queueFixture({
+    zones: {},
+    routing: { relays: [{ name: "wide", host: "127.0.0.29", port: peer.port, tls: "none", maxConnections: 4 }], routes: { default: ["wide"] } },
+    runner: { throttle: { initialPauseMs: 60_000, maxPauseMs: 3_600_000, maxConcurrency: 2, successesPerStep: 10 } },
+  });
+  t.after(() => f.close());
+  for (let i = 0; i < 8; i++) await f.enqueue({ mailFrom: SENDER, recipients: [{ recipient: `r${i}@remote${i}.test` }], body: message(`w${i}`) });
+  await f.runner.runOnce();
+  const got = await peer.received();
+  assert.equal(got.length, 8);
+  assert.equal(Math.max(...got.map((m) => m.maxConcurrent)), 4, "four at once (the relay's limit), never more");
+});
+
 test("per-destination concurrency: no more connections to one domain than the limit", async (t) => {
   const peer = await startScriptedPeer({ host: "127.0.0.29", dataDelayMs: 150 });
   t.after(() => peer.stop());
