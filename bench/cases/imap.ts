@@ -251,7 +251,9 @@ export const benchCase: BenchCase = {
       `${ref.exists} messages (Dovecot ${(dovecot.bytes / 2 ** 20).toFixed(0)} MiB with LF, Freehold ${(fhBytes / 2 ** 20).toFixed(0)} MiB with CRLF), ` +
         "written straight into Dovecot's Maildir and into Freehold's store (its delivery writer, search index filled as its indexer does on delivery). " +
         "Dovecot has no FTS configured (Debian default): BODY reads every message; Freehold answers from its FTS5 index.",
-      `sessions ${tls ? "over implicit TLS (IMAPS)" : "in plain text"} on both sides (BENCH_IMAP_TLS); IDLE clients always over IMAPS.`,
+      tls
+        ? "sessions over implicit TLS (IMAPS) on both sides (BENCH_IMAP_TLS); IDLE clients always over IMAPS."
+        : "BENCH_IMAP_TLS=0: Dovecot's timed sessions in plain text, Freehold's still over IMAPS (it refuses LOGIN without TLS); IDLE clients over IMAPS.",
     );
     for (const [side, f] of [["dovecot", ref], ["freehold", fh]] as const) {
       if (!f) continue;

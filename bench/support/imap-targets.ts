@@ -116,7 +116,8 @@ export async function startFreeholdImapTarget(
     },
   });
   const imapsPort = fh.ports.imaps;
-  const imapPort = p.tls ? imapsPort : fh.ports.imap;
+  // Always IMAPS: Freehold refuses LOGIN without TLS (LOGINDISABLED, RFC 9051 §6.2.3) and has
+  // no switch for it, so BENCH_IMAP_TLS=0 applies to Dovecot only.
   let probe: ImapConn | undefined;
   try {
     probe = await ImapConn.connect("127.0.0.1", imapsPort, { tls: true });
@@ -130,8 +131,8 @@ export async function startFreeholdImapTarget(
   return {
     name: "freehold",
     host: "127.0.0.1",
-    port: imapPort,
-    tls: p.tls,
+    port: imapsPort,
+    tls: true,
     imapsPort,
     user: address,
     pass,
