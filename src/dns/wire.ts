@@ -31,9 +31,17 @@ export interface WireOptions {
   tries: number;
 }
 
-/** An error shaped like node:dns's (code, syscall, hostname), which mailauth relies on. */
+/**
+ * An error shaped like node:dns's (code, syscall, hostname), which mailauth relies on. Without a
+ * stack: cached negative answers (three per message for DMARC's NXDOMAINs) would capture one
+ * each time, the costliest part of answering them, and it would only show the cache.
+ */
 export function dnsError(code: string, syscall: string, hostname: string): NodeJS.ErrnoException {
-  return Object.assign(new Error(`${syscall} ${code} ${hostname}`), { code, syscall, hostname });
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  const err = new Error(`${syscall} ${code} ${hostname}`);
+  Error.stackTraceLimit = limit;
+  return Object.assign(err, { code, syscall, hostname });
 }
 
 /** "1.2.3.4", "1.2.3.4:53", "::1", "[::1]:53" as node:dns getServers() prints them. */
