@@ -79,6 +79,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       listeners: [{ role: "mx", address: "127.0.0.1", port: 25 }],
       smtp: { pregreet: { enabled: false } },
       log: { level: "debug" },
+      // These tests look at what submission queued; the runner (woken by each commit) would
+      // otherwise race them to deliver or bounce it.
+      queue: { holdOutbound: true },
       ...(opts.submission ? { submission: opts.submission } : {}),
     },
     { file: path.join(dir, "freehold.yaml"), dataDir: dir },
