@@ -21,7 +21,8 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
   const limits = { ...DEFAULT_IMAP_LIMITS, ...deps.limits };
   if (listener.tls !== "none" && !listener.secureContext) throw new Error(`imap listener ${listener.role}: tls "${listener.tls}" needs a secureContext`);
   const conns = new Set<Connection>();
-  const statusCache = new StatusCache();
+  // One per process when the wiring passes it: imap and imaps sessions share the mailbox index.
+  const statusCache = deps.statusCache ?? new StatusCache();
   const perIp = new Map<string, number>();
   const log = deps.logger.child({ listener: listener.role });
 

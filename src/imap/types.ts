@@ -5,6 +5,7 @@ import type { Clock } from "../clock.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Authenticate } from "../login/authenticator.ts";
 import type { BlobStore, DeliveryRequest, DeliveryResult, MetadataStore } from "../store/types.ts";
+import type { StatusCache } from "./status-cache.ts";
 import type { SearchIndex } from "../store/sqlite/search.ts";
 import type { ChangeBus } from "./change-bus.ts";
 
@@ -57,6 +58,8 @@ export interface ImapDeps {
   /** config.quota.defaultBytes: quota of users without their own (0 = unlimited). */
   defaultQuotaBytes: number;
   limits?: Partial<ImapLimits>;
+  /** STATUS counters and the mailbox index SELECT copies from; one per listener when absent. */
+  statusCache?: StatusCache;
   /**
    * TEST ONLY: accept LOGIN/AUTHENTICATE without TLS on the `imap` role. Default false: the
    * server advertises LOGINDISABLED until STARTTLS (RFC 9051 §6.2.3).

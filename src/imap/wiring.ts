@@ -14,6 +14,7 @@ import { createAuthenticator } from "../login/authenticator.ts";
 import type { Authenticate } from "../login/authenticator.ts";
 import { ChangeBus } from "./change-bus.ts";
 import { SearchIndexer } from "./search-indexer.ts";
+import { StatusCache } from "./status-cache.ts";
 import type { ImapDeps, ImapLimits } from "./types.ts";
 
 export interface ImapWiringInput {
@@ -51,6 +52,8 @@ export interface ImapWiring {
 
 export function createImapWiring(input: ImapWiringInput): ImapWiring {
   const changeBus = new ChangeBus();
+  // Shared by every IMAP listener of the process (one mailbox index, not one per port).
+  const statusCache = new StatusCache();
   const search = openSearchIndex(input.dataDir);
   const indexer = new SearchIndexer({ store: input.store, blobs: input.blobs, search, logger: input.logger });
   const limiter = input.limiter ?? new LoginLimiter({ clock: input.clock });
@@ -79,6 +82,7 @@ export function createImapWiring(input: ImapWiringInput): ImapWiring {
         search,
         defaultQuotaBytes,
         limits,
+        statusCache,
       };
     },
     async close() {
