@@ -1,7 +1,8 @@
 // A server-wide, in-memory index of recently used mailboxes: per message the columns a
 // MailboxView holds (UID, MODSEQ, internal date, size, flag set), plus the STATUS counters, as of
-// one HIGHESTMODSEQ. It plays the part of Dovecot's index files: SELECT copies the columns
-// instead of reading and decoding every row, and STATUS reads the counters.
+// one HIGHESTMODSEQ. It plays the part of Dovecot's index files: SELECT takes the columns
+// (shared, copy-on-write) instead of reading and decoding every row, and STATUS reads the
+// counters.
 //
 // Freshness: every append, flag change and expunge raises the mailbox's HIGHESTMODSEQ in the
 // same transaction (RFC 7162 §3.1, the store's contract), so an entry is current exactly while

@@ -12,7 +12,10 @@
 // connection). Per message the view keeps only columns in typed arrays — UID, MODSEQ, internal
 // date, size, an index into a table of distinct flag sets (most messages share a handful), the
 // index of the flag set last shown, and a gone bit: about 37 octets. Bodies, blob ids and trace
-// headers are read from the store when a FETCH needs them.
+// headers are read from the store when a FETCH needs them. A view made by SELECT starts on the
+// mailbox index's columns (mailbox-index.ts), shared with every session that selected the same
+// state, and copies them at its first change; "shown" and the gone bits are allocated only when
+// they first differ from "all shown, none gone".
 import type { Id, MailboxRecord, MessageRecord, MetadataStore } from "../store/types.ts";
 import type { Interval, SequenceSet } from "./protocol/sequence-set.ts";
 import { resolveSequenceSet } from "./protocol/sequence-set.ts";
