@@ -47,7 +47,7 @@ export interface OpenServicesOptions {
 export async function openServices(config: Config, opts: OpenServicesOptions = {}): Promise<Services> {
   const clock = opts.clock ?? systemClock;
   const logger = opts.logger ?? createLogger({ level: config.log.level });
-  const resolver = opts.resolver ?? createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
+  const resolver = opts.resolver ?? createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries, clock });
   const tls = await loadTlsContext(config.tls.cert, config.tls.key);
   const onDelivered = new Set<(batch: DeliveryResult[]) => void>();
   // Before storage opens: its startup recovery must never run beside another serving process.
