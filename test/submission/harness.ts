@@ -66,6 +66,8 @@ export interface HarnessOptions {
   aliases?: Array<{ address: string; targets: string[] }>;
   loginLimit?: { perIp?: LimitRule; perAccount?: LimitRule };
   sendLimit?: { perHour: number; clock: Clock };
+  /** Keep queued mail in the queue (the runner sends nothing). */
+  holdOutbound?: boolean;
   /** The config's `submission` section (used when sendLimit is not given). */
   submission?: { hourlyRecipients?: number };
 }
@@ -79,9 +81,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       listeners: [{ role: "mx", address: "127.0.0.1", port: 25 }],
       smtp: { pregreet: { enabled: false } },
       log: { level: "debug" },
-      // These tests look at what submission queued; the runner (woken by each commit) would
-      // otherwise race them to deliver or bounce it.
-      queue: { holdOutbound: true },
+      // Tests that look at what submission queued hold it: the runner (woken by each commit)
+      // would otherwise race them to deliver or bounce it.
+      queue: { holdOutbound: opts.holdOutbound ?? false },
       ...(opts.submission ? { submission: opts.submission } : {}),
     },
     { file: path.join(dir, "freehold.yaml"), dataDir: dir },

@@ -14,6 +14,7 @@ let h: Harness;
 
 before(async () => {
   h = await startHarness({
+    holdOutbound: true,
     domains: ["freehold.test"],
     users: [
       { address: "alice@freehold.test", password: PW },
