@@ -8,6 +8,7 @@ import type { Listener } from "../config/schema.ts";
 import { startQueueRunner } from "../queue/start.ts";
 import { loadSrsKey } from "../queue/srs-key.ts";
 import type { QueueRunner } from "../queue/runner.ts";
+import { smtpLimitsFromConfig } from "./smtp-settings.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
@@ -44,12 +45,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     }),
     logger,
     clock,
-    limits: {
-      maxMessageSize: config.smtp.maxMessageBytes,
-      maxRecipients: config.smtp.maxRecipients,
-      maxErrors: config.smtp.maxErrors,
-      commandTimeoutMs: config.smtp.commandTimeoutMs,
-    },
+    limits: smtpLimitsFromConfig(config),
     pregreet: {
       enabled: config.smtp.pregreet.enabled,
       delayMs: config.smtp.pregreet.waitMs,

@@ -13,6 +13,7 @@ import { startDkimJob } from "../emailauth/dkim-job.ts";
 import { authExtension } from "./auth.ts";
 import { SubmissionHandler } from "./handler.ts";
 import { HourlySendLimit } from "./send-limit.ts";
+import { smtpLimitsFromConfig } from "../server/smtp-settings.ts";
 
 export interface SubmissionStarterOptions {
   /** The shared password login (limits + cache), built once per process. */
@@ -51,12 +52,7 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
       handler,
       logger,
       clock,
-      limits: {
-        maxMessageSize: config.smtp.maxMessageBytes,
-        maxRecipients: config.smtp.maxRecipients,
-        maxErrors: config.smtp.maxErrors,
-        commandTimeoutMs: config.smtp.commandTimeoutMs,
-      },
+      limits: smtpLimitsFromConfig(config),
     });
   };
 
