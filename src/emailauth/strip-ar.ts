@@ -199,7 +199,8 @@ export function createArStripper(authservId: string, maxHeld = DEFAULT_MAX_HELD)
   };
 
   const drain = (): Buffer => {
-    const b = Buffer.concat(out);
+    // One piece (the usual case once past the header section) goes out without a copy.
+    const b = out.length === 1 ? out[0] : Buffer.concat(out);
     out = [];
     return b;
   };
