@@ -45,6 +45,8 @@ export interface ScriptedPeer {
   host: string;
   port: number;
   received(): Promise<ReceivedMessage[]>;
+  /** How many messages reached the end of DATA (final dot seen), whether or not answered yet. */
+  dataStarted(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -52,7 +54,9 @@ export async function startScriptedPeer(opts: ScriptedPeerOptions): Promise<Scri
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "fh-peer-"));
   const log = path.join(dir, "received.jsonl");
   await fs.writeFile(log, "");
-  const child = spawnManaged(PY, [SCRIPT, JSON.stringify({ ...opts, port: opts.port ?? (await freePort(opts.host)), log })]);
+  const startedLog = path.join(dir, "data-started.log");
+  await fs.writeFile(startedLog, "");
+  const child = spawnManaged(PY, [SCRIPT, JSON.stringify({ ...opts, port: opts.port ?? (await freePort(opts.host)), log, startedLog })]);
   let stderr = "";
   child.child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
   const port = await new Promise<number>((resolve, reject) => {
@@ -74,6 +78,9 @@ export async function startScriptedPeer(opts: ScriptedPeerOptions): Promise<Scri
     async received() {
       const text = await fs.readFile(log, "utf8");
       return text.split("\n").filter(Boolean).map((l) => JSON.parse(l) as ReceivedMessage);
+    },
+    async dataStarted() {
+      return (await fs.readFile(startedLog, "utf8")).length / 2;
     },
     async stop() {
       await child.stop(3000);

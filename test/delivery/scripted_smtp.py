@@ -25,6 +25,9 @@ class Handler:
         return "250 2.1.5 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        # The final dot has arrived; the reply is still to come (tests kill the sender now).
+        with open(cfg["startedLog"], "a") as f:
+            f.write("1\n")
         in_data[0] += 1
         in_data[1] = max(in_data[1], in_data[0])
         try:

@@ -33,23 +33,37 @@ test("killed mid-delivery three times and restarted: all delivered, duplicates o
   await storage.close();
 
   const logs: string[] = [];
-  const runChild = (killAfterMs: number | null) =>
+  // kill: after how many further messages reached the peer's end of DATA the child is killed.
+  // The peer holds its reply 300 ms after the final dot, so a kill on seeing a new DATA lands
+  // inside the window between the final dot and the reply, however slow the machine is.
+  const runChild = (killAfterData: number | null) =>
     new Promise<number | null>((resolve) => {
       const child = spawn(process.execPath, [CHILD, dir, knot.address, String(peer.port)], { stdio: ["ignore", "pipe", "inherit"] });
       let out = "";
       child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-      const timer = killAfterMs === null ? null : setTimeout(() => child.kill("SIGKILL"), killAfterMs);
+      let watching = killAfterData !== null;
+      void (async () => {
+        if (killAfterData === null) return;
+        const start = await peer.dataStarted();
+        while (watching) {
+          if ((await peer.dataStarted()) >= start + killAfterData) {
+            child.kill("SIGKILL");
+            return;
+          }
+          await sleep(10);
+        }
+      })();
       child.on("close", (code) => {
-        if (timer) clearTimeout(timer);
+        watching = false;
         logs.push(out);
         resolve(code);
       });
     });
 
   let kills = 0;
-  for (const ms of [700, 900, 1100]) {
+  for (const after of [1, 5, 12]) {
     const before = (await peer.received()).length;
-    const code = await runChild(ms);
+    const code = await runChild(after);
     if (code === null) kills++;
     await sleep(50);
     if ((await peer.received()).length >= N) break;
