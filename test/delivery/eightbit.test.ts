@@ -11,6 +11,7 @@ import { dkimRecordName, dkimTxtRecord } from "../../src/emailauth/dkim-keys.ts"
 import { postfixUnavailable } from "../support/postfix.ts";
 import { startSmtpSink } from "../support/smtp-sink.ts";
 import { makePeerDir, waitUntil } from "../support/peer-util.ts";
+import { DNSFUNC_PRELUDE } from "../support/dkimpy.ts";
 
 const PW = "eightbit-Passw0rd-1";
 
@@ -39,14 +40,9 @@ const MESSAGE = [
 ].join("\r\n");
 
 // Leaf payloads decoded by Python's email package, and dkimpy's verdict on each signature.
-const CHECK = String.raw`
-import sys, json, email, dkim
+const CHECK = DNSFUNC_PRELUDE + String.raw`
+import email
 from email import policy
-zone = json.loads(sys.argv[1])
-def dnsfunc(name, timeout=5):
-    n = name.decode() if isinstance(name, bytes) else name
-    rec = zone.get(n.rstrip(".").lower())
-    return rec.encode() if rec is not None else None
 def leaves(raw):
     m = email.message_from_bytes(raw, policy=policy.compat32)
     # A decoded quoted-printable line break is "\n" in Python, an 8bit one stays "\r\n".

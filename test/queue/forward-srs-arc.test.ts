@@ -18,14 +18,9 @@ import { waitUntil } from "../support/peer-util.ts";
 import { dkimRecordName, dkimTxtRecord } from "../../src/emailauth/dkim-keys.ts";
 import { loadSrsKey } from "../../src/queue/srs-key.ts";
 import { srsForward } from "../../src/delivery/srs.ts";
+import { DNSFUNC_PRELUDE } from "../support/dkimpy.ts";
 
-const ARC_VERIFY = String.raw`
-import sys, json, dkim
-zone = json.loads(sys.argv[1])
-def dnsfunc(name, timeout=5):
-    n = name.decode() if isinstance(name, bytes) else name
-    rec = zone.get(n.rstrip(".").lower())
-    return rec.encode() if rec is not None else None
+const ARC_VERIFY = DNSFUNC_PRELUDE + String.raw`
 cv, results, comment = dkim.arc_verify(sys.stdin.buffer.read(), dnsfunc=dnsfunc)
 print(json.dumps({"cv": cv.decode() if isinstance(cv, bytes) else cv, "comment": comment}))
 `;
