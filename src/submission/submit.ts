@@ -14,7 +14,7 @@ import type { LocalTarget } from "../accounts/resolve.ts";
 import { effectiveQuota } from "../accounts/quota.ts";
 import { signMessage } from "../emailauth/dkim-sign.ts";
 import type { DkimService } from "../emailauth/dkim-service.ts";
-import { deliveredToHeaders, forwardRecipients } from "../mx/trace.ts";
+import { deliveredToHeaders, forwardRecipients, returnPathHeader } from "../mx/trace.ts";
 import type { RcptParams } from "../smtp/params.ts";
 import type { SqliteQueueParams } from "../store/sqlite/dkim.ts";
 import type { DeliveryWriter } from "../store/delivery.ts";
@@ -147,7 +147,8 @@ export async function submit(deps: SubmitDeps, input: SubmitInput): Promise<Subm
       seenMailbox.add(mbox.id);
       targets.push({
         mailboxId: mbox.id,
-        traceHeaders: deliveredToHeaders(t.deliveredTo) + input.traceHeaders,
+        // RFC 5321 §4.4: the final delivery records the reverse-path, as the MX does.
+        traceHeaders: returnPathHeader(input.mailFrom) + deliveredToHeaders(t.deliveredTo) + input.traceHeaders,
         quotaBytes: effectiveQuota(t.user, deps.defaultQuotaBytes) || null,
       });
     }

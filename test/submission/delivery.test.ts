@@ -89,6 +89,8 @@ test("signed with RSA and Ed25519, fixed up, delivered locally and queued for th
   assert.match(text, /a=rsa-sha256/);
   assert.match(text, /a=ed25519-sha256/);
   assert.match(m.trace, /^Received: from mua\.test .*\r\n\tby mx\.freehold\.test \(Freehold\) with ESMTPSA/m);
+  // RFC 5321 §4.4: the local delivery records the reverse-path on top.
+  assert.match(m.trace, /^Return-Path: <alice@freehold\.test>\r\n/);
 
   // mailauth, with our zone as its resolver, on the message as IMAP serves it (trace + blob).
   const res = await dkimVerify(m.full, { resolver: h.services.resolver.resolve as never });
