@@ -18,6 +18,7 @@
 // RFC 8463 §3 for Ed25519). With `oversign: []` the whole signature is mailauth's dkimSign.
 // Both paths are verified in the tests by mailauth's verifier and by dkimpy.
 import { createHash, createPrivateKey, sign as cryptoSign } from "node:crypto";
+import type { KeyObject } from "node:crypto";
 import { createRequire } from "node:module";
 import { dkimSign } from "mailauth/lib/dkim/sign.js";
 import type { DkimKeyType } from "./dkim-keys.ts";
@@ -37,6 +38,8 @@ export interface DkimSigningKey {
   selector: string;
   type: DkimKeyType;
   privateKeyPem: string;
+  /** The key already parsed (DkimService keeps one per selector), saving a PEM parse per message. */
+  privateKey?: KeyObject;
 }
 
 /** RFC 6376 §5.4.1's list, plus Message-ID, MIME fields and List-Unsubscribe-Post. */
@@ -187,7 +190,7 @@ function signOne(key: DkimSigningKey, fields: readonly RawField[], bh: string, o
     selectFields(fields, opts.names)
       .map((f) => relaxedHeader(f.raw) + "\r\n")
       .join("") + relaxedHeader(head);
-  const pk = createPrivateKey(key.privateKeyPem);
+  const pk = key.privateKey ?? createPrivateKey(key.privateKeyPem);
   const input = Buffer.from(data, "latin1");
   const sig =
     key.type === "rsa"
