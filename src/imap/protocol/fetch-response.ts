@@ -8,26 +8,9 @@ import { formatSection } from './parse-fetch.ts';
 import { formatDateTime } from './datetime.ts';
 import type { ImapDateTime } from './datetime.ts';
 
-/** RFC 9051 §7.5.2 address: (name adl mailbox host); groups use host NIL (RFC 9051 §9). */
-export interface EnvelopeAddress {
-  name: string | null;
-  adl: string | null;
-  mailbox: string | null;
-  host: string | null;
-}
-
-export interface Envelope {
-  date: string | null;
-  subject: string | null;
-  from: EnvelopeAddress[] | null;
-  sender: EnvelopeAddress[] | null;
-  replyTo: EnvelopeAddress[] | null;
-  to: EnvelopeAddress[] | null;
-  cc: EnvelopeAddress[] | null;
-  bcc: EnvelopeAddress[] | null;
-  inReplyTo: string | null;
-  messageId: string | null;
-}
+// RFC 9051 §7.5.2 ENVELOPE: one shape, the message model's (src/mail/envelope.ts builds it).
+import type { Envelope, EnvelopeAddress } from "../../mail/envelope.ts";
+export type { Envelope, EnvelopeAddress };
 
 export interface Disposition {
   type: string;
