@@ -5,6 +5,7 @@
 // every other caller waits at the gate, so nothing runs inside someone else's transaction;
 // when none is open, calls run at once with no queueing cost.
 import { DatabaseSync } from "node:sqlite";
+import { ensurePrivateDbFile } from "./private-file.ts";
 import type { StatementSync, SQLInputValue } from "node:sqlite";
 import { StoreError } from "../errors.ts";
 
@@ -24,6 +25,7 @@ export class SqliteDb {
   #savepoint = 0;
 
   constructor(path: string, opts: SqliteOptions = {}) {
+    ensurePrivateDbFile(path);
     this.db = new DatabaseSync(path, { enableForeignKeyConstraints: true });
     // Pragmas are per connection and set once, not per message.
     this.db.exec(`PRAGMA busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);

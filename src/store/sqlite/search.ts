@@ -13,6 +13,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { ensurePrivateDbFile } from "./private-file.ts";
 
 export type SearchField = "from" | "to" | "cc" | "bcc" | "subject" | "headers" | "body" | "text";
 
@@ -75,6 +76,7 @@ function phrase(s: string): string {
 
 export function openSearchIndex(dataDir: string, fileName = "search.sqlite"): SearchIndex {
   mkdirSync(dataDir, { recursive: true });
+  ensurePrivateDbFile(join(dataDir, fileName));
   const db = new DatabaseSync(join(dataDir, fileName));
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
