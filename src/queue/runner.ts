@@ -165,7 +165,7 @@ export class QueueRunner {
       );
       await this.#d.store.queue.recordOutcome(
         queueId,
-        rcpts.map((r) => ({ ...keep(r), nextAttemptAt: now })),
+        rcpts.map((r) => ({ ...unchangedUpdate(r), nextAttemptAt: now })),
         rcpts.map((r) => ({ recipientId: r.id, route: r.route ?? "unknown", outcome: "in-flight-lost", reply: "outcome unknown after restart" })),
       );
     }
@@ -391,7 +391,7 @@ export class QueueRunner {
     const success: DsnEvent[] = [];
     for (const o of outcomes) {
       const r = o.rcpt;
-      const base = { ...keep(r), lastReply: o.reply, status: o.status, remoteMta: o.host, route: o.route };
+      const base = { ...unchangedUpdate(r), lastReply: o.reply, status: o.status, remoteMta: o.host, route: o.route };
       const report = { finalRecipient: r.recipient, orcpt: r.orcpt ?? undefined, status: o.status, remoteMta: o.host ?? undefined, smtpReply: o.reply.split(/\r?\n/), lastAttemptDate: now };
       if (o.kind === "ok") {
         updates.push({ ...base, state: "delivered", attempts: r.attempts + 1 });
@@ -403,7 +403,7 @@ export class QueueRunner {
         failed.push({ notify: r.notify, report: { ...report, action: "failed" } });
         log.info({ rcpt: r.recipient, route: o.route, reply: o.reply }, "bounced");
       } else if (o.kind === "paused") {
-        updates.push({ ...keep(r), nextAttemptAt: Math.max(now, o.pausedUntil ?? now) });
+        updates.push({ ...unchangedUpdate(r), nextAttemptAt: Math.max(now, o.pausedUntil ?? now) });
       } else {
         const d = afterTemporaryFailure(this.#policy, { queuedAt: q.createdAt, failedAttempts: r.attempts, delayWarned: r.delayWarned }, now, this.#d.random);
         if (d.kind === "expire") {
@@ -434,7 +434,7 @@ export class QueueRunner {
 }
 
 /** An update that changes nothing but clears the in-flight mark. */
-function keep(r: QueueRecipientRecord): QueueRecipientUpdate {
+export function unchangedUpdate(r: QueueRecipientRecord): QueueRecipientUpdate {
   return {
     id: r.id,
     state: r.state,

@@ -7,20 +7,10 @@ import os from "node:os";
 import path from "node:path";
 import { ManualClock } from "../../src/clock.ts";
 import { openStorage } from "../../src/store/open.ts";
+import { unchangedUpdate } from "../../src/queue/runner.ts";
 import type { QueueRecipientRecord, QueueRecipientUpdate } from "../../src/store/types.ts";
 
-const upd = (r: QueueRecipientRecord, patch: Partial<QueueRecipientUpdate>): QueueRecipientUpdate => ({
-  id: r.id,
-  state: r.state,
-  attempts: r.attempts,
-  nextAttemptAt: r.nextAttemptAt,
-  lastReply: r.lastReply,
-  status: r.status,
-  remoteMta: r.remoteMta,
-  route: r.route,
-  delayWarned: r.delayWarned,
-  ...patch,
-});
+const upd = (r: QueueRecipientRecord, patch: Partial<QueueRecipientUpdate>): QueueRecipientUpdate => ({ ...unchangedUpdate(r), ...patch });
 
 test("outcomes, in-flight marks and retries; the last outcome removes the entry and releases its blob", async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "fh-qrepo-"));
