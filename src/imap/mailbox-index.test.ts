@@ -177,3 +177,57 @@ test("mailbox index: views share the lent columns copy-on-write; neither side se
   assert.deepEqual(c.visibleUids(), [1, 2, 4, 5, 6, 7]);
   assert.equal(c.firstUnseen(), 1);
 });
+
+/** The FakeMail's mailbox replaced by another one under the same id (what a reused rowid did). */
+function reuseId(m: FakeMail, userId: number): void {
+  m.mb = { ...m.mb, userId, name: "b1", uidValidity: m.mb.uidValidity + 1, uidNext: 1, highestModseq: 1 };
+  m.rows.clear();
+  m.tombs = [];
+}
+
+test("mailbox index and views: another mailbox under a known id is never taken for the old one", async () => {
+  const m = new FakeMail();
+  const store = m.store();
+  const cache = new MailboxIndexCache();
+  for (let i = 0; i < 3; i++) m.add(["$Secret"], 100 + i);
+  const s1 = (await cache.snapshot(store, 7))!;
+  const view = new MailboxView(s1.mb, s1.columns, false);
+  assert.equal(s1.counts.messages, 3);
+  // The old mailbox is deleted and a new one (another user's) gets its id; its MODSEQ is lower.
+  reuseId(m, 2);
+  m.add([], 5);
+  const s2 = (await cache.snapshot(store, 7))!;
+  assert.equal(s2.mb.userId, 2);
+  assert.deepEqual(s2.counts, { messages: 1, unseen: 1, deleted: 0, size: 5 });
+  assert.deepEqual(Array.from(s2.columns.uid), [1]);
+  assert.ok(!s2.columns.flagTable.some((f) => f.includes("$Secret")), "the old mailbox's keywords are gone");
+  assert.equal(m.fullReads, 2, "a full read of the new mailbox, not a catch-up on the old entry");
+  // A view of the old mailbox sees it deleted, and nothing of the new one.
+  await view.refresh(store);
+  assert.equal(view.takeAdded(), 0);
+  assert.deepEqual(view.takeExpunged().map((g) => g.uid).sort(), [1, 2, 3]);
+  assert.deepEqual(view.visibleUids(), []);
+  // Even when the new mailbox's MODSEQ happens to equal the entry's.
+  for (let i = 0; i < 2; i++) m.add([], 1);
+  await cache.counts(store, 7);
+  reuseId(m, 3);
+  for (let i = 0; i < 3; i++) m.add(["\\Seen"], 9);
+  assert.deepEqual((await cache.counts(store, 7))!.counts, { messages: 3, unseen: 0, deleted: 0, size: 27 });
+});
+
+test("mailbox index: forget() and forgetUser() drop entries, and a reload follows", async () => {
+  const m = new FakeMail();
+  const store = m.store();
+  const cache = new MailboxIndexCache();
+  m.add([], 1);
+  await cache.counts(store, 7);
+  assert.ok(cache.has(7));
+  await cache.forget(7);
+  assert.ok(!cache.has(7));
+  await cache.counts(store, 7);
+  assert.equal(m.fullReads, 2);
+  await cache.forgetUser(99);
+  assert.ok(cache.has(7), "another user's entry stays");
+  await cache.forgetUser(1);
+  assert.equal(cache.size, 0);
+});

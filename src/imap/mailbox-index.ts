@@ -250,11 +250,15 @@ export class MailboxIndexCache {
   }
 
   async #current(store: MetadataStore, mailboxId: Id): Promise<Entry | null> {
-    const old = this.#entries.get(mailboxId);
-    const since = old?.mb.highestModseq ?? -1;
+    let old = this.#entries.get(mailboxId);
     const snap = await store.transaction(async (tx) => {
       const mb = await tx.mail.getMailboxById(mailboxId);
       if (!mb) return null;
+      // The entry is only this mailbox's if the row is the one it was read from: the same
+      // owner and UIDVALIDITY (unique store-wide, never reused). Ids are never reused either
+      // (migration-ids.ts); this holds the index to it even against a store that did.
+      if (old && (old.mb.uidValidity !== mb.uidValidity || old.mb.userId !== mb.userId)) old = undefined;
+      const since = old?.mb.highestModseq ?? -1;
       if (old && mb.highestModseq === since) return { mb, rows: null, changed: [], expunged: [] };
       if (old) return { mb, rows: null, changed: await tx.mail.listChangedSince(mailboxId, since), expunged: await tx.mail.listExpunged(mailboxId, since) };
       return { mb, rows: await tx.mail.listMessages(mailboxId), changed: [], expunged: [] };
@@ -273,6 +277,29 @@ export class MailboxIndexCache {
     }
     this.#keep(mailboxId, e);
     return e;
+  }
+
+  /**
+   * Drops what the index holds for a mailbox (DELETE, RENAME) or for every mailbox of a user
+   * (removal). Waits for a catch-up in progress, so it cannot put the entry back afterwards.
+   */
+  forget(mailboxId: Id): Promise<void> {
+    return this.#serial(mailboxId, async () => this.#drop(mailboxId));
+  }
+
+  async forgetUser(userId: Id): Promise<void> {
+    const ids = [...this.#entries].filter(([, e]) => e.mb.userId === userId).map(([id]) => id);
+    await Promise.all(ids.map((id) => this.forget(id)));
+  }
+
+  /** Mailboxes held (tests, metrics). */
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Whether the index holds an entry for this mailbox (tests). */
+  has(mailboxId: Id): boolean {
+    return this.#entries.has(mailboxId);
   }
 
   #drop(id: Id): void {

@@ -38,6 +38,8 @@ function sameFlags(a: readonly string[], b: readonly string[]): boolean {
 
 export class MailboxView {
   readonly mailboxId: Id;
+  /** The owner: with mailboxId and uidValidity, what identifies the mailbox this view shows. */
+  readonly userId: Id;
   readonly readOnly: boolean;
   name: string;
   uidValidity: number;
@@ -71,6 +73,7 @@ export class MailboxView {
   /** From rows, or from the mailbox index's columns (shared until the first change). */
   constructor(mb: MailboxRecord, messages: MessageRecord[] | MailboxColumns, readOnly: boolean) {
     this.mailboxId = mb.id;
+    this.userId = mb.userId;
     this.name = mb.name;
     this.uidValidity = mb.uidValidity;
     this.uidNext = mb.uidNext;
@@ -296,7 +299,11 @@ export class MailboxView {
   async refresh(store: MetadataStore): Promise<void> {
     const since = this.modseq;
     const snap = await store.transaction(async (tx) => {
-      const mb = await tx.mail.getMailboxById(this.mailboxId);
+      let mb = await tx.mail.getMailboxById(this.mailboxId);
+      // Another owner or UIDVALIDITY under this id is another mailbox: this one was deleted.
+      // (Ids are never reused, migration-ids.ts; this check keeps a view to its own mailbox
+      // whatever the store does.)
+      if (mb && (mb.uidValidity !== this.uidValidity || mb.userId !== this.userId)) mb = null;
       if (!mb || mb.highestModseq <= since) return { mb, changed: [] as MessageRecord[], expunged: [] as number[] };
       return { mb, changed: await tx.mail.listChangedSince(this.mailboxId, since), expunged: await tx.mail.listExpunged(this.mailboxId, since) };
     });

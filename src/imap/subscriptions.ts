@@ -1,10 +1,12 @@
 // Subscriptions to names that have no mailbox (RFC 9051 §6.3.7: a subscription is a name, and
 // it outlives a DELETE; LIST (SUBSCRIBED) shows such names \NonExistent, RFC 5258 §3.1).
 // Subscriptions of existing mailboxes live on the mailbox row; these orphans are kept per user
-// in the settings repository as a JSON list (few, small, rarely written).
+// in the settings repository as a JSON list (few, small, rarely written), under a per-user key
+// that is removed with the user (migration-ids.ts moved the older `imap.orphan-subscriptions.<id>`).
 import type { MetadataStore } from "../store/types.ts";
+import { userSettingKey } from "../store/types.ts";
 
-const key = (userId: number): string => `imap.orphan-subscriptions.${userId}`;
+const key = (userId: number): string => userSettingKey(userId, "imap.orphan-subscriptions");
 
 export async function orphanSubscriptions(store: MetadataStore, userId: number): Promise<string[]> {
   const v = await store.settings.get(key(userId));

@@ -233,7 +233,10 @@ export interface AccountsRepo {
   setUserDisabled(userId: Id, disabled: boolean): Promise<void>;
   setUserQuota(userId: Id, quotaBytes: number | null): Promise<void>;
   setUserRole(userId: Id, role: Role): Promise<void>;
-  /** Removes the user, its mailboxes and messages (blob refcounts drop; the collector frees files). */
+  /**
+   * Removes the user, its mailboxes and messages (blob refcounts drop; the collector frees files)
+   * and its settings (userSettingKey), in one transaction.
+   */
   removeUser(userId: Id): Promise<boolean>;
 
   /** Throws "exists" (address taken by a user or alias) or "not-found" (no such domain). */
@@ -436,6 +439,14 @@ export interface BlobRepo {
    * rolled back alone (savepoint) and reported, the others commit.
    */
   commitBatch(items: BatchDelivery[]): Promise<BatchOutcome[]>;
+}
+
+/**
+ * The settings key of a per-user value: removeUser deletes every `user.<id>.` key with the user,
+ * so nothing of theirs outlives them (ids are never reused either: docs/store.md).
+ */
+export function userSettingKey(userId: Id, name: string): string {
+  return `user.${userId}.${name}`;
 }
 
 export interface SettingsRepo {

@@ -20,12 +20,16 @@ export const rename: CommandEntry<"RENAME"> = {
       s.publish(from.id);
       return;
     }
+    // The mailbox and its children keep their ids and messages under new names; the index
+    // forgets them, so nothing cached carries the old name (the next read costs one reload).
+    const moved = (await store.mail.listMailboxes(s.user().id)).filter((m) => m.name === from.name || m.name.startsWith(from.name + "/"));
     try {
       await store.mail.renameMailbox(s.user().id, from.name, to);
     } catch (e) {
       if (e instanceof StoreError && e.code === "invalid") throw no(e.message, "CANNOT");
       throw e;
     }
+    for (const m of moved) await s.statusCache.index.forget(m.id);
     if (s.state.kind === "selected" && s.state.view.mailboxId === from.id) s.state.view.name = to;
   },
 };

@@ -2,6 +2,7 @@
 // server to treat its own local parts case-insensitively); one address belongs to at most one
 // user or alias.
 import type { AccountsRepo, AliasRecord, DomainRecord, Id, NewAlias, NewUser, Role, UserRecord } from "../types.ts";
+import { userSettingKey } from "../types.ts";
 import { StoreError } from "../errors.ts";
 import { bool } from "./db.ts";
 import type { RepoContext } from "./context.ts";
@@ -218,6 +219,8 @@ export class SqliteAccounts implements AccountsRepo {
           userId,
         );
         db.run("DELETE FROM users WHERE id = ?", userId); // mailboxes, messages, tombstones cascade
+        // Per-user settings (types.ts userSettingKey): ids are digits, so no LIKE wildcard in it.
+        db.run("DELETE FROM settings WHERE key LIKE ?", userSettingKey(userId, "%"));
         return true;
       }),
     );

@@ -2,11 +2,19 @@
 // schema_migrations. Never edit a released migration; append a new one.
 import type { DatabaseSync } from "node:sqlite";
 import { DKIM_MIGRATION } from "./migration-dkim.ts";
+import { IDS_MIGRATION } from "./migration-ids.ts";
 
 export interface Migration {
   version: number;
   name: string;
-  sql: string;
+  /** Statements to run; or run(), for a migration that reads the schema (migration-ids.ts). */
+  sql?: string;
+  run?: (db: DatabaseSync) => void;
+  /**
+   * Run with foreign keys off (a table rebuild: DROP TABLE would otherwise cascade). SQLite only
+   * switches them outside a transaction, so migrate() does, and checks them before COMMIT.
+   */
+  foreignKeysOff?: boolean;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -158,6 +166,7 @@ CREATE INDEX queue_attempts_queue ON queue_attempts (queue_id);
 `,
   },
   DKIM_MIGRATION,
+  IDS_MIGRATION,
 ];
 
 /** Applies the migrations not yet recorded, in order, each in its own transaction. */
@@ -171,14 +180,27 @@ export function migrate(db: DatabaseSync, now: number, migrations: readonly Migr
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
   for (const m of sorted) {
     if (done.has(m.version)) continue;
-    db.exec("BEGIN IMMEDIATE");
+    const fk = (db.prepare("PRAGMA foreign_keys").get() as { foreign_keys: number }).foreign_keys;
+    if (m.foreignKeysOff) db.exec("PRAGMA foreign_keys = OFF");
     try {
-      db.exec(m.sql);
-      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(m.version, m.name, now);
-      db.exec("COMMIT");
-    } catch (e) {
-      db.exec("ROLLBACK");
-      throw e;
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        // Another connection (the CLI, the side connection of dkim.ts) may have applied it
+        // between our read above and this lock.
+        if (db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?").get(m.version)) {
+          db.exec("ROLLBACK");
+          continue;
+        }
+        if (m.sql) db.exec(m.sql);
+        m.run?.(db);
+        db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(m.version, m.name, now);
+        db.exec("COMMIT");
+      } catch (e) {
+        if (db.isTransaction) db.exec("ROLLBACK");
+        throw e;
+      }
+    } finally {
+      if (m.foreignKeysOff) db.exec(`PRAGMA foreign_keys = ${fk ? "ON" : "OFF"}`);
     }
     applied.push(m.version);
   }
