@@ -17,8 +17,10 @@ export const del: CommandEntry<"DELETE"> = {
     // new UIDVALIDITY.
     if (s.state.kind === "selected" && s.state.view.mailboxId === mb.id) await deselect(s);
     await s.deps.store.mail.deleteMailbox(s.user().id, mb.name);
-    // Nothing cached under its id may outlive it (the index checks UIDVALIDITY too).
+    // Nothing cached under its id may outlive it (the index checks UIDVALIDITY too), nor its
+    // search documents (keyed by its UIDVALIDITY, which no other mailbox will have).
     await s.statusCache.index.forget(mb.id);
+    await s.deps.search.removeMailbox(mb.uidValidity);
     // RFC 9051 §6.3.5: DELETE does not unsubscribe; the name stays subscribed, \\NonExistent.
     if (mb.subscribed) await setOrphanSubscription(s.deps.store, s.user().id, mb.name, true);
     s.publish(mb.id);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { openSearchIndex } from "./search.ts";
 import type { SearchDoc } from "./search.ts";
 
@@ -28,6 +29,26 @@ test("search index: substrings of any length, case-insensitive, per UIDVALIDITY,
     assert.deepEqual([...(await ix.match(7, "body", "quick"))], []);
     assert.deepEqual(await ix.missing(7, [1, 2]), [1]);
     assert.equal((await ix.headers(7, [2])).get(2), "Subject: s2");
+  } finally {
+    await ix.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("search index: removeMailbox drops one UIDVALIDITY's documents, text and all, and no other's", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "freehold-search-"));
+  const ix = openSearchIndex(dir);
+  try {
+    await ix.add([doc(7, 1, "secret words"), doc(7, 2, "more secret"), doc(8, 1, "secret of another")]);
+    await ix.removeMailbox(7);
+    assert.deepEqual([...(await ix.match(7, "body", "secret"))], []);
+    assert.deepEqual([...(await ix.match(7, "body", "se"))], []);
+    assert.deepEqual(await ix.missing(7, [1, 2]), [1, 2]);
+    assert.deepEqual([...(await ix.match(8, "body", "secret"))], [1]);
+    // The trigram table holds no row of the removed documents either.
+    const db = new DatabaseSync(path.join(dir, "search.sqlite"), { readOnly: true });
+    assert.equal((db.prepare("SELECT count(*) AS n FROM fts").get() as { n: number }).n, 1);
+    db.close();
   } finally {
     await ix.close();
     await rm(dir, { recursive: true, force: true });

@@ -43,6 +43,8 @@ export interface SearchIndex {
   headers(uidValidity: number, uids: readonly number[]): Promise<Map<number, string>>;
   sentDates(uidValidity: number): Promise<Map<number, number | null>>;
   remove(uidValidity: number, uids: readonly number[]): Promise<void>;
+  /** Every document of a mailbox (DELETE): nothing derived from it stays behind. */
+  removeMailbox(uidValidity: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -150,6 +152,17 @@ export function openSearchIndex(dataDir: string, fileName = "search.sqlite"): Se
           delFts.run(r.id);
           delDoc.run(r.id);
         }
+        db.exec("COMMIT");
+      } catch (e) {
+        db.exec("ROLLBACK");
+        throw e;
+      }
+    },
+    async removeMailbox(uidv) {
+      db.exec("BEGIN");
+      try {
+        db.prepare("DELETE FROM fts WHERE rowid IN (SELECT id FROM docs WHERE uidv = ?)").run(uidv);
+        db.prepare("DELETE FROM docs WHERE uidv = ?").run(uidv);
         db.exec("COMMIT");
       } catch (e) {
         db.exec("ROLLBACK");
