@@ -170,3 +170,28 @@ test("removing a user removes their per-user settings with them", async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("a table-rebuilding migration that fails rolls back whole and leaves foreign keys on", () => {
+  const dir = mkdtempSync(join(tmpdir(), "fh-ids-"));
+  try {
+    const file = join(dir, "meta.sqlite");
+    oldDatabase(file);
+    const before = shape(file);
+    const db = new DatabaseSync(file, { enableForeignKeyConstraints: true });
+    const failing = {
+      ...IDS_MIGRATION,
+      run: (d: DatabaseSync) => {
+        IDS_MIGRATION.run!(d);
+        throw new Error("disk on fire");
+      },
+    };
+    assert.throws(() => migrate(db, 3_000, [...OLD, failing]), /disk on fire/);
+    assert.equal((db.prepare("PRAGMA foreign_keys").get() as { foreign_keys: number }).foreign_keys, 1);
+    assert.ok(tablesReusingIds(db).includes("mailboxes"), "the rebuild was rolled back");
+    assert.equal(db.prepare("SELECT 1 FROM schema_migrations WHERE version = ?").get(IDS_MIGRATION.version), undefined);
+    db.close();
+    assert.deepEqual(shape(file), before);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
