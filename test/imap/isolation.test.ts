@@ -191,3 +191,24 @@ test("RENAME away and CREATE of the old name: the new mailbox is empty, the rena
     await h.close();
   }
 });
+
+test("a delivery to a mailbox id resolved before DELETE fails; it never lands in the next user's new mailbox", async () => {
+  const h = await startHarness();
+  try {
+    await h.accounts.addUser(SYSTEM, { address: BOB, password: BOB_PASSWORD });
+    const a = await login(h, USER, PASSWORD);
+    assert.equal((await a.cmd("CREATE a1")).status, "OK");
+    const stale = (await h.store.mail.getMailbox(h.user.id, "a1"))!.id; // as RCPT resolved it
+    assert.equal((await a.cmd("DELETE a1")).status, "OK");
+    const b = await login(h, BOB, BOB_PASSWORD);
+    assert.equal((await b.cmd("CREATE b1")).status, "OK");
+    const w = h.blobs.create();
+    await w.write(Buffer.from(msg("alice", 1)));
+    await assert.rejects(h.writer.deliver({ blob: await w.finish(), targets: [{ mailboxId: stale, traceHeaders: "" }], queue: [] }), /no mailbox/);
+    await assertEmpty(b, "b1");
+    a.close();
+    b.close();
+  } finally {
+    await h.close();
+  }
+});
