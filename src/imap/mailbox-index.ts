@@ -280,13 +280,17 @@ export class MailboxIndexCache {
   }
 
   /**
-   * Drops what the index holds for a mailbox (DELETE, RENAME) or for every mailbox of a user
-   * (removal). Waits for a catch-up in progress, so it cannot put the entry back afterwards.
+   * Drops what the index holds for a mailbox (IMAP DELETE and RENAME call it). Waits for a
+   * catch-up in progress, so it cannot put the entry back afterwards.
    */
   forget(mailboxId: Id): Promise<void> {
     return this.#serial(mailboxId, async () => this.#drop(mailboxId));
   }
 
+  /**
+   * The same for every mailbox of a user, for a removal made in this process. Today users are
+   * removed by the CLI, another process: their entries go at the next read (no row) or by LRU.
+   */
   async forgetUser(userId: Id): Promise<void> {
     const ids = [...this.#entries].filter(([, e]) => e.mb.userId === userId).map(([id]) => id);
     await Promise.all(ids.map((id) => this.forget(id)));
