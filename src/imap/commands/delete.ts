@@ -3,6 +3,7 @@ import { requireMailbox } from "../mailboxes.ts";
 import { no } from "../errors.ts";
 import { deselect } from "./select.ts";
 import { setOrphanSubscription } from "../subscriptions.ts";
+import { recentClaims } from "../recent.ts";
 import type { CommandEntry } from "./types.ts";
 import { AUTH } from "./types.ts";
 
@@ -17,6 +18,7 @@ export const del: CommandEntry<"DELETE"> = {
     // new UIDVALIDITY.
     if (s.state.kind === "selected" && s.state.view.mailboxId === mb.id) await deselect(s);
     await s.deps.store.mail.deleteMailbox(s.user().id, mb.name);
+    await recentClaims(s.deps.store).forget(mb.id, mb.uidValidity); // recent.ts
     // RFC 9051 §6.3.5: DELETE does not unsubscribe; the name stays subscribed, \\NonExistent.
     if (mb.subscribed) await setOrphanSubscription(s.deps.store, s.user().id, mb.name, true);
     s.publish(mb.id);
