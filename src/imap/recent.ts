@@ -6,7 +6,10 @@
 // Per mailbox the server keeps one number, the highest UID some session has claimed: UIDs above
 // it are recent for whoever claims them first. Claims are decided in memory (one process, so
 // two sessions can never both win a UID) and written behind to the settings table, so a
-// restart does not make old mail recent again. The key carries UIDVALIDITY: a mailbox id that
+// restart does not make old mail recent again (a claim not yet written when the process dies
+// is recent once more after the restart: \Recent is advisory). A mailbox never tracked (before
+// this existed) starts at 0: its first SELECT sees every message as recent, as with a new
+// Dovecot index. The key carries UIDVALIDITY: a mailbox id that
 // comes back for another mailbox (DELETE then CREATE) starts from nothing.
 import type { Id, MetadataStore } from "../store/types.ts";
 import type { Logger } from "../log/logger.ts";
@@ -48,7 +51,9 @@ export class RecentClaims {
 
   /**
    * Claims the UIDs above the horizon up to `upTo` for the caller: the range it won, or null.
-   * The in-memory step is synchronous after the horizon is known, so no UID is won twice.
+   * The in-memory step is synchronous after the horizon is known, so no UID is won twice. The
+   * new horizon is written behind (coalesced per mailbox), so a claim adds no write to the
+   * command's latency.
    */
   async claim(mailboxId: Id, uidValidity: number, upTo: number, log?: Logger): Promise<UidRange | null> {
     const h = await this.horizon(mailboxId, uidValidity);
@@ -56,19 +61,46 @@ export class RecentClaims {
     const cur = Math.max(h, this.#claimed.get(k) ?? 0);
     if (upTo <= cur) return null;
     this.#claimed.set(k, upTo);
-    try {
-      await this.#store.settings.set(k, String(upTo));
-    } catch (e) {
-      // Advisory state: the claim holds in memory; after a restart these UIDs may be recent again.
-      log?.warn({ err: e }, "imap: could not persist \\Recent horizon");
-    }
+    this.#unsaved.set(k, upTo);
+    if (log) this.#log = log;
+    this.#flushing ??= this.#flush();
     return [cur + 1, upTo];
+  }
+
+  #unsaved = new Map<string, number>();
+  #flushing: Promise<void> | null = null;
+  #log: Logger | undefined;
+
+  async #flush(): Promise<void> {
+    try {
+      while (this.#unsaved.size) {
+        const batch = [...this.#unsaved];
+        this.#unsaved.clear();
+        for (const [k, v] of batch) {
+          try {
+            await this.#store.settings.set(k, String(v));
+          } catch (e) {
+            // Advisory state: the claim holds in memory; after a restart these may be recent again.
+            this.#log?.warn({ err: e }, "imap: could not persist \\Recent horizon");
+          }
+        }
+      }
+    } finally {
+      this.#flushing = null;
+    }
+  }
+
+  /** Resolves when every claim so far is written (tests, shutdown). */
+  async flushed(): Promise<void> {
+    while (this.#flushing) await this.#flushing;
   }
 
   /** DELETE of a mailbox: its horizon goes with it. */
   async forget(mailboxId: Id, uidValidity: number): Promise<void> {
     const k = key(mailboxId, uidValidity);
     this.#claimed.delete(k);
+    this.#unsaved.delete(k);
+    await this.flushed();
     await this.#store.settings.delete(k).catch(() => undefined);
   }
 }

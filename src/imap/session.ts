@@ -9,10 +9,12 @@
 //  3. No EXPUNGE (or VANISHED) response is sent during FETCH, STORE or SEARCH (RFC 3501 §7.4.1,
 //     RFC 9051 §7.5.1): message numbers only shift at NOOP, CHECK, IDLE, EXPUNGE, CLOSE, the
 //     UID commands, COPY/MOVE and other commands that are not those three. A message another
-//     session expunged stays addressable until then; fetching its body answers NO
-//     [EXPUNGEISSUED] for it without breaking the session. Commands that address messages
-//     first announce new messages (EXISTS may be sent at any time), so a UID learnt elsewhere
-//     (APPENDUID, COPYUID) is usable at once; flag updates follow at the end of the command.
+//     session expunged stays addressable until then; FETCH answers OK [EXPUNGEISSUED] with NIL
+//     for its content (RFC 2180 §4.1.3), STORE/SEARCH/COPY/MOVE skip it: never NO. Commands
+//     that address messages first announce new messages (EXISTS may be sent at any time), so a
+//     UID learnt elsewhere (APPENDUID, COPYUID) is usable at once; flag updates follow at the
+//     end of the command. With new messages come `* n RECENT` (IMAP4rev1, recent.ts) and, when
+//     a keyword first appears, FLAGS and PERMANENTFLAGS (RFC 3501 §7.2.6).
 //  4. Sessions on one mailbox see each other's changes at those points: every writer publishes
 //     on the ChangeBus, only sessions with that mailbox selected listen, and a notification
 //     only says "look again" (the view re-reads from its HIGHESTMODSEQ). IDLE is event-driven:

@@ -98,6 +98,7 @@ test("\\Recent claims survive a restart of the tracker (settings table) and a ne
     // Two claims racing for the same UIDs: exactly one wins.
     const race = await Promise.all([one.claim(mb.id, mb.uidValidity, 9), one.claim(mb.id, mb.uidValidity, 9)]);
     assert.deepEqual(race.filter(Boolean), [[6, 9]]);
+    await one.flushed();
     const again = new RecentClaims(h.store); // as after a restart
     assert.equal(await again.horizon(mb.id, mb.uidValidity), 9);
     assert.equal(await again.horizon(mb.id, mb.uidValidity + 1), 0);
