@@ -283,6 +283,10 @@ test("CONDSTORE: the first enabling command sends OK [HIGHESTMODSEQ]; ESEARCH MO
     const min2 = await a.cmd(`SEARCH RETURN (MIN) MODSEQ ${ms[0] + 1}`); // messages 2..4 match; MIN is 2
     assert.match(min2.untagged.join("\n"), new RegExp(`MIN 2 MODSEQ ${ms[1]}$`));
     assert.deepEqual((await a.cmd(`SEARCH MODSEQ ${since}`)).untagged, [`* SEARCH 1 2 3 4 (MODSEQ ${highest})`]);
+    // RFC 7162 §3.1: a FETCH that implicitly sets \Seen reports the new MODSEQ (as Dovecot).
+    const seen = await a.cmd("FETCH 3 (BODY[TEXT])");
+    assert.match(seen.untagged[0], /FLAGS \(\\Flagged \\Seen \\Recent\) MODSEQ \((\d+)\)\)$/);
+    assert.ok(Number(/MODSEQ \((\d+)\)/.exec(seen.untagged[0])![1]) > highest, seen.untagged[0]);
     // Each other enabling command does it once, in a session that has not enabled CONDSTORE.
     for (const cmd of [`SEARCH MODSEQ ${since}`, "STATUS INBOX (HIGHESTMODSEQ)", `STORE 1 (UNCHANGEDSINCE ${highest + 10}) +FLAGS (\\Seen)`, "ENABLE CONDSTORE"]) {
       const c = await connect(h.port);

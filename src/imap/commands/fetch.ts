@@ -49,8 +49,10 @@ export const fetch: CommandEntry<"FETCH"> = {
         const changes = await s.deps.store.mail.setFlags(view.mailboxId, unseen, ["\\Seen"], "add");
         for (const c of changes) view.setFlags(c.uid, c.flags, c.modseq, false);
         if (changes.length) s.publish(view.mailboxId);
-        // RFC 9051 §6.4.5: the changed FLAGS are returned as part of the response.
+        // RFC 9051 §6.4.5: the changed FLAGS are returned as part of the response; RFC 7162 §3.1:
+        // with CONDSTORE on, a FETCH that implicitly set \Seen reports the new MODSEQ too.
         if (!has("FLAGS")) atts.push({ kind: "FLAGS" });
+        if (s.condstore && changes.length && !has("MODSEQ")) atts.push({ kind: "MODSEQ" });
       }
     }
     if (metadataOnly(atts)) {
