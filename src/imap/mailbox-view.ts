@@ -164,21 +164,21 @@ export class MailboxView {
   recentCount(): number {
     let n = 0;
     const visible = this.exists;
-    for (const [lo, hi] of this.#recent) {
-      // Count visible UIDs in lo..hi: binary search for the first >= lo, walk while <= hi.
-      let a = 0;
-      let b = visible;
-      while (a < b) {
-        const mid = (a + b) >> 1;
-        if (this.#uid[mid] < lo) a = mid + 1;
-        else b = mid;
-      }
-      while (a < visible && this.#uid[a] <= hi) {
-        n++;
-        a++;
-      }
-    }
+    // Visible UIDs in lo..hi: the first position above hi minus the first at or above lo.
+    for (const [lo, hi] of this.#recent) n += this.#lowerBound(hi + 1, visible) - this.#lowerBound(lo, visible);
     return n;
+  }
+
+  /** First position (below `end`) whose UID is >= uid. */
+  #lowerBound(uid: number, end: number): number {
+    let a = 0;
+    let b = end;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (this.#uid[mid] < uid) a = mid + 1;
+      else b = mid;
+    }
+    return a;
   }
 
   /** Message number of the first message without \Seen, or null. */
