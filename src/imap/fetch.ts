@@ -179,6 +179,65 @@ interface Loaded {
   index: MessageIndex;
 }
 
+const NIL_ENVELOPE = "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)";
+
+/**
+ * The items of a message another session expunged before this one was told (RFC 2180 §4.1):
+ * what the view still holds (UID, FLAGS, MODSEQ, INTERNALDATE, RFC822.SIZE) as it was, and NIL
+ * for the content, which is gone with the row (RFC 2180 §4.1.3, "NIL FETCH responses", as
+ * Dovecot answers). Where the grammar has no NIL (RFC 3501 §9: envelope, body, number), the
+ * empty form: an envelope of NILs (as Dovecot), an empty text/plain body, size 0.
+ */
+export function goneItems(rec: SlimMessage, atts: readonly FetchAtt[], recent = false): Item[] {
+  const items: Item[] = [];
+  for (const a of atts) {
+    switch (a.kind) {
+      case "UID":
+        items.push(rawItem("UID", String(rec.uid)));
+        break;
+      case "FLAGS":
+        items.push(rawItem("FLAGS", flagsText(withRecent(rec.flags, recent))));
+        break;
+      case "MODSEQ":
+        items.push(rawItem("MODSEQ", `(${rec.modseq})`));
+        break;
+      case "INTERNALDATE":
+        items.push(rawItem("INTERNALDATE", formatDateTime(imapDate(rec.internalDate))));
+        break;
+      case "SAVEDATE":
+        items.push(rawItem("SAVEDATE", "NIL"));
+        break;
+      case "RFC822.SIZE":
+        items.push(rawItem("RFC822.SIZE", String(rec.size)));
+        break;
+      case "ENVELOPE":
+        items.push(rawItem("ENVELOPE", NIL_ENVELOPE));
+        break;
+      case "BODY":
+        items.push(rawItem("BODY", '("text" "plain" NIL NIL NIL "7bit" 0 0)'));
+        break;
+      case "BODYSTRUCTURE":
+        items.push(rawItem("BODYSTRUCTURE", '("text" "plain" NIL NIL NIL "7bit" 0 0 NIL NIL NIL NIL)'));
+        break;
+      case "RFC822":
+      case "RFC822.HEADER":
+      case "RFC822.TEXT":
+        items.push(rawItem(a.kind, "NIL"));
+        break;
+      case "BODY[]":
+        items.push(rawItem(`BODY[${formatSection(a.section)}]${a.partial ? `<${a.partial.start}>` : ""}`, "NIL"));
+        break;
+      case "BINARY[]":
+        items.push(rawItem(`BINARY[${a.part.join(".")}]${a.partial ? `<${a.partial.start}>` : ""}`, "NIL"));
+        break;
+      case "BINARY.SIZE":
+        items.push(rawItem(`BINARY.SIZE[${a.part.join(".")}]`, "0"));
+        break;
+    }
+  }
+  return items;
+}
+
 /**
  * The items of one message. `load` reads the message at most once; it throws when the blob is
  * gone (the message was expunged and collected), which the caller answers per message.
@@ -280,65 +339,6 @@ export async function fetchItems(
         }
         break;
       }
-    }
-  }
-  return items;
-}
-
-const NIL_ENVELOPE = "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)";
-
-/**
- * The items of a message another session expunged before this one was told (RFC 2180 §4.1):
- * what the view still holds (UID, FLAGS, MODSEQ, INTERNALDATE, RFC822.SIZE) as it was, and NIL
- * for the content, which is gone with the row (RFC 2180 §4.1.3, "NIL FETCH responses", as
- * Dovecot answers). Where the grammar has no NIL (RFC 3501 §9: envelope, body, number), the
- * empty form: an envelope of NILs (as Dovecot), an empty text/plain body, size 0.
- */
-export function goneItems(rec: SlimMessage, atts: readonly FetchAtt[], recent = false): Item[] {
-  const items: Item[] = [];
-  for (const a of atts) {
-    switch (a.kind) {
-      case "UID":
-        items.push(rawItem("UID", String(rec.uid)));
-        break;
-      case "FLAGS":
-        items.push(rawItem("FLAGS", flagsText(withRecent(rec.flags, recent))));
-        break;
-      case "MODSEQ":
-        items.push(rawItem("MODSEQ", `(${rec.modseq})`));
-        break;
-      case "INTERNALDATE":
-        items.push(rawItem("INTERNALDATE", formatDateTime(imapDate(rec.internalDate))));
-        break;
-      case "SAVEDATE":
-        items.push(rawItem("SAVEDATE", "NIL"));
-        break;
-      case "RFC822.SIZE":
-        items.push(rawItem("RFC822.SIZE", String(rec.size)));
-        break;
-      case "ENVELOPE":
-        items.push(rawItem("ENVELOPE", NIL_ENVELOPE));
-        break;
-      case "BODY":
-        items.push(rawItem("BODY", '("text" "plain" NIL NIL NIL "7bit" 0 0)'));
-        break;
-      case "BODYSTRUCTURE":
-        items.push(rawItem("BODYSTRUCTURE", '("text" "plain" NIL NIL NIL "7bit" 0 0 NIL NIL NIL NIL)'));
-        break;
-      case "RFC822":
-      case "RFC822.HEADER":
-      case "RFC822.TEXT":
-        items.push(rawItem(a.kind, "NIL"));
-        break;
-      case "BODY[]":
-        items.push(rawItem(`BODY[${formatSection(a.section)}]${a.partial ? `<${a.partial.start}>` : ""}`, "NIL"));
-        break;
-      case "BINARY[]":
-        items.push(rawItem(`BINARY[${a.part.join(".")}]${a.partial ? `<${a.partial.start}>` : ""}`, "NIL"));
-        break;
-      case "BINARY.SIZE":
-        items.push(rawItem(`BINARY.SIZE[${a.part.join(".")}]`, "0"));
-        break;
     }
   }
   return items;

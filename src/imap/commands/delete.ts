@@ -18,9 +18,9 @@ export const del: CommandEntry<"DELETE"> = {
     // new UIDVALIDITY.
     if (s.state.kind === "selected" && s.state.view.mailboxId === mb.id) await deselect(s);
     await s.deps.store.mail.deleteMailbox(s.user().id, mb.name);
-    await recentClaims(s.deps.store).forget(mb.id, mb.uidValidity); // recent.ts
     // RFC 9051 §6.3.5: DELETE does not unsubscribe; the name stays subscribed, \\NonExistent.
     if (mb.subscribed) await setOrphanSubscription(s.deps.store, s.user().id, mb.name, true);
     s.publish(mb.id);
+    await recentClaims(s.deps.store).forget(mb.id, mb.uidValidity); // its \Recent horizon (recent.ts)
   },
 };
