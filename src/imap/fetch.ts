@@ -64,6 +64,21 @@ export function flagsText(flags: readonly string[]): string {
   return `(${flags.join(" ")})`;
 }
 
+/** RFC 3501 §2.3.2: the system flags a client may store (PERMANENTFLAGS adds keywords and \*). */
+export const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
+
+/** Flags with \Recent added after the system flags (as Dovecot places it); a copy only then. */
+export function withRecent(flags: readonly string[], recent: boolean): readonly string[] {
+  if (!recent) return flags;
+  const i = flags.findIndex((f) => !f.startsWith("\\"));
+  return i < 0 ? [...flags, "\\Recent"] : [...flags.slice(0, i), "\\Recent", ...flags.slice(i)];
+}
+
+/** The flags a FETCH shows for a message of the view: \Recent too in IMAP4rev1 (RFC 3501 §2.3.2). */
+export function shownFlags(s: Session, view: MailboxView, uid: number, flags: readonly string[]): readonly string[] {
+  return withRecent(flags, s.showsRecent && view.isRecent(uid));
+}
+
 export function imapDate(ms: number): ImapDateTime {
   return { time: ms, offset: 0 };
 }
@@ -74,7 +89,7 @@ export function flagFetchResponses(s: Session, view: MailboxView, uids: number[]
   for (const uid of uids) {
     const m = view.get(uid);
     if (!m) continue;
-    const items = [rawItem("UID", String(uid)), rawItem("FLAGS", flagsText(m.flags))];
+    const items = [rawItem("UID", String(uid)), rawItem("FLAGS", flagsText(shownFlags(s, view, uid, m.flags)))];
     if (s.condstore) items.push(rawItem("MODSEQ", `(${m.modseq})`));
     out.push(...fetchLine(view.seqOf(uid), items));
   }
@@ -96,7 +111,7 @@ export function metadataOnly(atts: readonly FetchAtt[]): boolean {
  * `* seq FETCH (...)` for metadata-only attributes, as text: UID FETCH 1:* (FLAGS) on a large
  * mailbox builds one string per message instead of buffers and a promise per item.
  */
-export function metadataLine(seq: number, m: SlimMessage, atts: readonly FetchAtt[]): string {
+export function metadataLine(seq: number, m: SlimMessage, atts: readonly FetchAtt[], recent = false): string {
   let text = `* ${seq} FETCH (`;
   for (let i = 0; i < atts.length; i++) {
     if (i) text += " ";
@@ -105,7 +120,7 @@ export function metadataLine(seq: number, m: SlimMessage, atts: readonly FetchAt
         text += `UID ${m.uid}`;
         break;
       case "FLAGS":
-        text += `FLAGS ${flagsText(m.flags)}`;
+        text += `FLAGS ${flagsText(withRecent(m.flags, recent))}`;
         break;
       case "MODSEQ":
         text += `MODSEQ (${m.modseq})`;
@@ -164,6 +179,65 @@ interface Loaded {
   index: MessageIndex;
 }
 
+const NIL_ENVELOPE = "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)";
+
+/**
+ * The items of a message another session expunged before this one was told (RFC 2180 §4.1):
+ * what the view still holds (UID, FLAGS, MODSEQ, INTERNALDATE, RFC822.SIZE) as it was, and NIL
+ * for the content, which is gone with the row (RFC 2180 §4.1.3, "NIL FETCH responses", as
+ * Dovecot answers). Where the grammar has no NIL (RFC 3501 §9: envelope, body, number), the
+ * empty form: an envelope of NILs (as Dovecot), an empty text/plain body, size 0.
+ */
+export function goneItems(rec: SlimMessage, atts: readonly FetchAtt[], recent = false): Item[] {
+  const items: Item[] = [];
+  for (const a of atts) {
+    switch (a.kind) {
+      case "UID":
+        items.push(rawItem("UID", String(rec.uid)));
+        break;
+      case "FLAGS":
+        items.push(rawItem("FLAGS", flagsText(withRecent(rec.flags, recent))));
+        break;
+      case "MODSEQ":
+        items.push(rawItem("MODSEQ", `(${rec.modseq})`));
+        break;
+      case "INTERNALDATE":
+        items.push(rawItem("INTERNALDATE", formatDateTime(imapDate(rec.internalDate))));
+        break;
+      case "SAVEDATE":
+        items.push(rawItem("SAVEDATE", "NIL"));
+        break;
+      case "RFC822.SIZE":
+        items.push(rawItem("RFC822.SIZE", String(rec.size)));
+        break;
+      case "ENVELOPE":
+        items.push(rawItem("ENVELOPE", NIL_ENVELOPE));
+        break;
+      case "BODY":
+        items.push(rawItem("BODY", '("text" "plain" NIL NIL NIL "7bit" 0 0)'));
+        break;
+      case "BODYSTRUCTURE":
+        items.push(rawItem("BODYSTRUCTURE", '("text" "plain" NIL NIL NIL "7bit" 0 0 NIL NIL NIL NIL)'));
+        break;
+      case "RFC822":
+      case "RFC822.HEADER":
+      case "RFC822.TEXT":
+        items.push(rawItem(a.kind, "NIL"));
+        break;
+      case "BODY[]":
+        items.push(rawItem(`BODY[${formatSection(a.section)}]${a.partial ? `<${a.partial.start}>` : ""}`, "NIL"));
+        break;
+      case "BINARY[]":
+        items.push(rawItem(`BINARY[${a.part.join(".")}]${a.partial ? `<${a.partial.start}>` : ""}`, "NIL"));
+        break;
+      case "BINARY.SIZE":
+        items.push(rawItem(`BINARY.SIZE[${a.part.join(".")}]`, "0"));
+        break;
+    }
+  }
+  return items;
+}
+
 /**
  * The items of one message. `load` reads the message at most once; it throws when the blob is
  * gone (the message was expunged and collected), which the caller answers per message.
@@ -174,6 +248,7 @@ export async function fetchItems(
   full: MessageRecord | null,
   atts: readonly FetchAtt[],
   loadIt: () => Promise<Buffer>,
+  recent = false,
 ): Promise<Item[]> {
   const stored = (): MessageRecord => {
     if (!full) throw new Error("message record not loaded");
@@ -194,7 +269,7 @@ export async function fetchItems(
         items.push(rawItem("UID", String(rec.uid)));
         break;
       case "FLAGS":
-        items.push(rawItem("FLAGS", flagsText(rec.flags)));
+        items.push(rawItem("FLAGS", flagsText(withRecent(rec.flags, recent))));
         break;
       case "MODSEQ":
         items.push(rawItem("MODSEQ", `(${rec.modseq})`));

@@ -69,3 +69,25 @@ test("view: flag changes of messages not yet announced wait for their EXISTS; go
   v.markGone([5]);
   assert.deepEqual(v.takeFlagChanges(), []);
 });
+
+test("view: \\Recent ranges (merged, searched, counted within EXISTS) and new keywords", () => {
+  const v = new MailboxView(mb, [msg(3), msg(5), msg(7), msg(9), msg(11)], false);
+  v.addRecent([4, 7]);
+  v.addRecent([8, 9]); // adjacent: merged
+  v.addRecent(null);
+  v.addRecent([11, 11]);
+  assert.deepEqual([3, 5, 7, 9, 11].map((u) => v.isRecent(u)), [false, true, true, true, true]);
+  assert.equal(v.recentCount(), 4);
+  v.markGone([5]);
+  assert.equal(v.recentCount(), 4, "a gone message counts until its EXPUNGE is sent");
+  v.takeExpunged();
+  assert.equal(v.recentCount(), 3);
+  // Keywords: only one not shown at SELECT sets the flag, once; system flags never do.
+  v.initKeywords(["$Work"]);
+  v.setFlags(3, ["\\Seen", "$work"], 20, true);
+  assert.equal(v.takeKeywords(), null);
+  v.setFlags(7, ["$Later", "\\Flagged"], 21, true);
+  assert.ok(v.hasNewKeywords());
+  assert.deepEqual(v.takeKeywords(), ["$Work", "$Later"]);
+  assert.equal(v.takeKeywords(), null);
+});

@@ -20,6 +20,7 @@ import type { Id, MailboxRecord, MessageRecord, MetadataStore } from "../store/t
 import type { Interval, SequenceSet } from "./protocol/sequence-set.ts";
 import { resolveSequenceSet } from "./protocol/sequence-set.ts";
 import type { MailboxColumns } from "./mailbox-index.ts";
+import type { UidRange } from "./recent.ts";
 
 /** One message's metadata, materialised on demand. */
 export interface SlimMessage {
@@ -69,6 +70,12 @@ export class MailboxView {
   #gone = 0;
   #flagTable: string[][] = [];
   #flagIndex = new Map<string, number>();
+  /** UID ranges that are \Recent in this session (recent.ts), ascending, disjoint. */
+  #recent: UidRange[] = [];
+  /** Keywords the client was shown in FLAGS (lower case → as first seen); null before SELECT. */
+  #keywords: Map<string, string> | null = null;
+  /** A keyword not in #keywords appeared: FLAGS and PERMANENTFLAGS must be sent again. */
+  #newKeyword = false;
 
   /** From rows, or from the mailbox index's columns (shared until the first change). */
   constructor(mb: MailboxRecord, messages: MessageRecord[] | MailboxColumns, readOnly: boolean) {
@@ -100,6 +107,81 @@ export class MailboxView {
     const used = new Uint8Array(this.#flagTable.length);
     for (let i = 0; i < this.exists; i++) used[this.#flags[i]] = 1;
     return this.#flagTable.filter((_, k) => used[k] === 1);
+  }
+
+  /**
+   * RFC 3501 §7.2.6: the keywords SELECT announced in FLAGS. A keyword that later appears on a
+   * message (this session's STORE, another session, APPEND) makes the session send FLAGS and
+   * PERMANENTFLAGS again; keywords are never taken back out of the list, as in Dovecot.
+   */
+  initKeywords(names: Iterable<string>): void {
+    this.#keywords = new Map();
+    for (const n of names) if (!this.#keywords.has(n.toLowerCase())) this.#keywords.set(n.toLowerCase(), n);
+    this.#newKeyword = false;
+  }
+
+  #noteFlags(flags: readonly string[]): void {
+    const k = this.#keywords;
+    if (!k) return;
+    for (const f of flags) {
+      if (f.startsWith("\\") || k.has(f.toLowerCase())) continue;
+      k.set(f.toLowerCase(), f);
+      this.#newKeyword = true;
+    }
+  }
+
+  /** The keyword list when it grew since last taken (for `* FLAGS`), else null. */
+  takeKeywords(): string[] | null {
+    if (!this.#newKeyword || !this.#keywords) return null;
+    this.#newKeyword = false;
+    return [...this.#keywords.values()];
+  }
+
+  hasNewKeywords(): boolean {
+    return this.#newKeyword;
+  }
+
+  /** UIDs lo..hi become \Recent in this session (RFC 3501 §2.3.2). */
+  addRecent(r: UidRange | null): void {
+    if (!r || r[1] < r[0]) return;
+    const last = this.#recent[this.#recent.length - 1];
+    if (last && r[0] <= last[1] + 1 && r[0] >= last[0]) this.#recent[this.#recent.length - 1] = [last[0], Math.max(last[1], r[1])];
+    else this.#recent.push(r);
+  }
+
+  isRecent(uid: number): boolean {
+    const r = this.#recent;
+    if (r.length === 0) return false;
+    let lo = 0;
+    let hi = r.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      if (uid < r[mid][0]) hi = mid - 1;
+      else if (uid > r[mid][1]) lo = mid + 1;
+      else return true;
+    }
+    return false;
+  }
+
+  /** Messages the client knows of that are \Recent here (the `* n RECENT` count). */
+  recentCount(): number {
+    let n = 0;
+    const visible = this.exists;
+    // Visible UIDs in lo..hi: the first position above hi minus the first at or above lo.
+    for (const [lo, hi] of this.#recent) n += this.#lowerBound(hi + 1, visible) - this.#lowerBound(lo, visible);
+    return n;
+  }
+
+  /** First position (below `end`) whose UID is >= uid. */
+  #lowerBound(uid: number, end: number): number {
+    let a = 0;
+    let b = end;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (this.#uid[mid] < uid) a = mid + 1;
+      else b = mid;
+    }
+    return a;
   }
 
   /** Message number of the first message without \Seen, or null. */
@@ -200,6 +282,11 @@ export class MailboxView {
   /** The UIDs the client knows of, ascending (a copy). */
   visibleUids(): number[] {
     return Array.from(this.#uid.subarray(0, this.exists));
+  }
+
+  /** The highest UID the view holds, announced or not (0 when empty). */
+  lastHeldUid(): number {
+    return this.#n ? this.#uid[this.#n - 1] : 0;
   }
 
   lastUid(): number {
@@ -320,12 +407,14 @@ export class MailboxView {
       if (i >= 0) {
         this.#mod[i] = rec.modseq;
         this.#flags[i] = this.#intern(rec.flags);
+        this.#noteFlags(rec.flags);
         this.#pendingFlags.push(rec.uid);
         continue;
       }
       const last = this.#n ? this.#uid[this.#n - 1] : 0;
       if (rec.uid > last) {
         this.#push(rec);
+        this.#noteFlags(rec.flags);
         this.#unannounced++;
       }
     }
@@ -422,6 +511,7 @@ export class MailboxView {
     if (i < 0) return;
     this.#own();
     this.#flags[i] = this.#intern(flags);
+    this.#noteFlags(flags);
     this.#mod[i] = modseq;
     if (shown) this.#shown![i] = this.#flags[i];
     else this.#pendingFlags.push(uid);

@@ -103,6 +103,7 @@ export async function runSearch(s: Session, view: MailboxView, key: SearchKey): 
   const visible = view.exists;
   const maxUid = view.lastUid();
   const resolved = new Map<SearchKey, ReturnType<typeof resolveSequenceSet>>();
+  const recentOn = s.showsRecent;
 
   const test = (k: SearchKey, rec: SlimMessage, seq: number): boolean => {
     const uid = rec.uid;
@@ -119,11 +120,14 @@ export async function runSearch(s: Session, view: MailboxView, key: SearchKey): 
         const f = k.flag.toLowerCase();
         return rec.flags.some((x) => x.toLowerCase() === f) === k.set;
       }
+      // RFC 3501 §6.4.4: RECENT, NEW (RECENT UNSEEN), OLD (NOT RECENT); \Recent is this
+      // session's (recent.ts), none in IMAP4rev2.
       case "recent":
+        return recentOn && view.isRecent(uid);
       case "new":
-        return false; // \Recent is not tracked
+        return recentOn && view.isRecent(uid) && !rec.flags.some((x) => x.toLowerCase() === "\\seen");
       case "old":
-        return true;
+        return !(recentOn && view.isRecent(uid));
       case "text":
         return k.value === "" || (textSets.get(k)?.has(uid) ?? false);
       case "header":

@@ -9,10 +9,12 @@
 //  3. No EXPUNGE (or VANISHED) response is sent during FETCH, STORE or SEARCH (RFC 3501 §7.4.1,
 //     RFC 9051 §7.5.1): message numbers only shift at NOOP, CHECK, IDLE, EXPUNGE, CLOSE, the
 //     UID commands, COPY/MOVE and other commands that are not those three. A message another
-//     session expunged stays addressable until then; fetching its body answers NO
-//     [EXPUNGEISSUED] for it without breaking the session. Commands that address messages
-//     first announce new messages (EXISTS may be sent at any time), so a UID learnt elsewhere
-//     (APPENDUID, COPYUID) is usable at once; flag updates follow at the end of the command.
+//     session expunged stays addressable until then; FETCH answers OK [EXPUNGEISSUED] with NIL
+//     for its content (RFC 2180 §4.1.3), STORE/SEARCH/COPY/MOVE skip it: never NO. Commands
+//     that address messages first announce new messages (EXISTS may be sent at any time), so a
+//     UID learnt elsewhere (APPENDUID, COPYUID) is usable at once; flag updates follow at the
+//     end of the command. With new messages come `* n RECENT` (IMAP4rev1, recent.ts) and, when
+//     a keyword first appears, FLAGS and PERMANENTFLAGS (RFC 3501 §7.2.6).
 //  4. Sessions on one mailbox see each other's changes at those points: every writer publishes
 //     on the ChangeBus, only sessions with that mailbox selected listen, and a notification
 //     only says "look again" (the view re-reads from its HIGHESTMODSEQ). IDLE is event-driven:
@@ -27,15 +29,16 @@ import type { Logger } from "../log/logger.ts";
 import type { BlobWriter, UserRecord } from "../store/types.ts";
 import type { Command } from "./protocol/commands.ts";
 import type { ProtocolMode, ResponseCode } from "./protocol/response.ts";
-import { existsResponse, expungeResponse, tagged, untaggedStatus, vanishedResponse } from "./protocol/response.ts";
+import { existsResponse, expungeResponse, flagsResponse, recentResponse, tagged, untaggedStatus, vanishedResponse } from "./protocol/response.ts";
 import type { ResponseChunk } from "./protocol/wire-values.ts";
 import { ImapError, fromStoreError } from "./errors.ts";
 import type { ImapDeps, ImapLimits, ImapListenerSpec } from "./types.ts";
 import { MailboxView } from "./mailbox-view.ts";
 import { COMMANDS } from "./commands/index.ts";
-import { flagFetchResponses } from "./fetch.ts";
+import { SYSTEM_FLAGS, flagFetchResponses } from "./fetch.ts";
 import { AlreadyAnswered } from "./commands/starttls.ts";
 import { StatusCache } from "./status-cache.ts";
+import { recentClaims } from "./recent.ts";
 
 export type SessionState =
   | { kind: "not-authenticated" }
@@ -80,6 +83,8 @@ export class Session {
   #dirty = false;
   /** catchUp() read flag changes that the end of the command must still announce. */
   #flagsPending = false;
+  /** The `* n RECENT` count last sent (IMAP4rev1 only). */
+  #recentSent = 0;
   #idleQueue: Promise<void> = Promise.resolve();
   /** APPEND literals being streamed into temporary blobs, by the reader's stream id. */
   #streams = new Map<number, BlobWriter>();
@@ -150,6 +155,67 @@ export class Session {
     await this.send(tagged(cmd.tag, "OK", result?.text ?? `${cmd.name} completed`, result?.code));
   }
 
+  /**
+   * A CONDSTORE enabling command (RFC 7162 §3.1): from now on MODSEQ goes with FETCH and the
+   * HIGHESTMODSEQ code with SELECT. The first one issued while a mailbox is selected also sends
+   * `* OK [HIGHESTMODSEQ n]` (RFC 7162 §3.1, §3.1.2.1), as Dovecot does; a SELECT that already
+   * carried HIGHESTMODSEQ (SELECT ... (CONDSTORE)) has said it.
+   */
+  async enableCondstore(): Promise<void> {
+    if (this.condstore) return;
+    this.condstore = true;
+    if (this.state.kind === "selected") {
+      await this.send(untaggedStatus("OK", "Highest", { code: "HIGHESTMODSEQ", value: this.state.view.modseq }));
+    }
+  }
+
+  /** Does this session show \Recent (IMAP4rev1; RFC 9051 Appendix E drops it from IMAP4rev2)? */
+  get showsRecent(): boolean {
+    return !this.mode.rev2;
+  }
+
+  /**
+   * RFC 3501 §2.3.2: take the view's messages nobody has been told about yet as \Recent here.
+   * Read-write sessions claim them (no other session will see them as recent); EXAMINE (RFC
+   * 3501 §6.3.2) shows what is still unclaimed and claims nothing. Returns the count to report.
+   */
+  async claimRecent(view: MailboxView): Promise<number> {
+    if (!this.showsRecent) return 0;
+    const claims = recentClaims(this.deps.store);
+    const last = view.lastHeldUid();
+    if (view.readOnly) {
+      const h = await claims.horizon(view.mailboxId, view.uidValidity);
+      view.addRecent(last > h ? [h + 1, last] : null);
+    } else {
+      view.addRecent(await claims.claim(view.mailboxId, view.uidValidity, last, this.log));
+    }
+    return view.recentCount();
+  }
+
+  /** SELECT/EXAMINE reported this many \Recent messages. */
+  recentReported(n: number): void {
+    this.#recentSent = n;
+  }
+
+  /** `* n RECENT` when the count changed since it was last sent (RFC 3501 §7.3.2). */
+  #recentUpdate(view: MailboxView): ResponseChunk[] {
+    if (!this.showsRecent) return [];
+    const n = view.recentCount();
+    if (n === this.#recentSent) return [];
+    this.#recentSent = n;
+    return recentResponse(this.mode, n) ?? [];
+  }
+
+  /** RFC 3501 §7.2.6: `* FLAGS` and `* OK [PERMANENTFLAGS]` again when a new keyword appeared. */
+  keywordUpdate(view: MailboxView): ResponseChunk[] {
+    const kw = view.takeKeywords();
+    if (!kw) return [];
+    const flags = [...SYSTEM_FLAGS, ...kw];
+    const out = [...flagsResponse(this.mode, flags)];
+    if (!view.readOnly) out.push(...untaggedStatus("OK", "Flags permitted", { code: "PERMANENTFLAGS", flags: [...flags, "\\*"] }));
+    return out;
+  }
+
   /** Subscribe to the change bus for the newly selected mailbox (and leave the old one). */
   watch(view: MailboxView | null): void {
     // RFC 5182 §2.1: the saved search result does not survive a change of selected mailbox.
@@ -210,10 +276,11 @@ export class Session {
     if (this.state.kind !== "selected") return;
     const view = this.state.view;
     const mayExpunge = cmd === null || expungeAllowed(cmd);
-    if (!this.#dirty && !force && !this.#flagsPending && !(mayExpunge && view.hasGone())) return;
+    if (!this.#dirty && !force && !this.#flagsPending && !view.hasNewKeywords() && !(mayExpunge && view.hasGone())) return;
     if (this.#dirty || force) {
       this.#dirty = false;
       await view.refresh(this.deps.store);
+      await this.claimRecent(view);
     }
     const out: ResponseChunk[] = [];
     if (mayExpunge) {
@@ -225,6 +292,8 @@ export class Session {
     }
     const added = view.takeAdded();
     if (added) out.push(...existsResponse(view.exists));
+    out.push(...this.#recentUpdate(view));
+    out.push(...this.keywordUpdate(view));
     this.#flagsPending = false;
     const flagged = view.takeFlagChanges();
     if (flagged.length) out.push(...flagFetchResponses(this, view, flagged));
@@ -271,9 +340,12 @@ export class Session {
     const view = this.state.view;
     this.#dirty = false;
     await view.refresh(this.deps.store);
+    await this.claimRecent(view);
     this.#flagsPending = true;
     const added = view.takeAdded();
-    if (added) await this.send(existsResponse(view.exists));
+    const out = added ? [...existsResponse(view.exists), ...this.#recentUpdate(view)] : [];
+    out.push(...this.keywordUpdate(view));
+    if (out.length) await this.send(out);
   }
 
   /** Called by the server's sweep while the session idles. */

@@ -37,7 +37,8 @@ test("SELECT after changes elsewhere: EXISTS, FLAGS keywords, UNSEEN and every m
       "* 3 FETCH (UID 4 FLAGS ())",
       "* 4 FETCH (UID 5 FLAGS ())",
       "* 5 FETCH (UID 6 FLAGS ())",
-      "* 6 FETCH (UID 7 FLAGS (\\Seen))",
+      // Delivered after a and b selected and before either heard of it: c is first (RFC 3501 §2.3.2).
+      "* 6 FETCH (UID 7 FLAGS (\\Seen \\Recent))",
     ]);
     // The first session learns the same through its own view.
     const n = await a.cmd("NOOP");

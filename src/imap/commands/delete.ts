@@ -3,6 +3,7 @@ import { requireMailbox } from "../mailboxes.ts";
 import { no } from "../errors.ts";
 import { deselect } from "./select.ts";
 import { setOrphanSubscription } from "../subscriptions.ts";
+import { recentClaims } from "../recent.ts";
 import type { CommandEntry } from "./types.ts";
 import { AUTH } from "./types.ts";
 
@@ -24,5 +25,6 @@ export const del: CommandEntry<"DELETE"> = {
     // RFC 9051 §6.3.5: DELETE does not unsubscribe; the name stays subscribed, \\NonExistent.
     if (mb.subscribed) await setOrphanSubscription(s.deps.store, s.user().id, mb.name, true);
     s.publish(mb.id);
+    await recentClaims(s.deps.store).forget(mb.id, mb.uidValidity); // its \Recent horizon (recent.ts)
   },
 };

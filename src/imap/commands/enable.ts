@@ -26,7 +26,7 @@ export const enable: CommandEntry<"ENABLE"> = {
         continue;
       }
       if (c === "QRESYNC") s.enabled.add("CONDSTORE");
-      s.condstore = true;
+      await s.enableCondstore();
     }
     // RFC 5161 §3.2: list only what this command newly enabled.
     await s.send(enabledResponse(now));

@@ -2,10 +2,10 @@
 import type { FetchAtt } from "../protocol/commands.ts";
 import type { ResponseChunk } from "../protocol/wire-values.ts";
 import { vanishedResponse } from "../protocol/response.ts";
-import { fetchItems, fetchLine, loadMessage, metadataLine, metadataOnly, needsRecord, setsSeen, UnknownCte } from "../fetch.ts";
+import { fetchItems, fetchLine, goneItems, loadMessage, metadataLine, metadataOnly, needsRecord, setsSeen, UnknownCte } from "../fetch.ts";
 import type { MailboxView } from "../mailbox-view.ts";
 import type { Session } from "../session.ts";
-import { ImapError, bad, no } from "../errors.ts";
+import { bad, no } from "../errors.ts";
 import type { CommandEntry } from "./types.ts";
 import { SELECTED } from "./types.ts";
 
@@ -19,7 +19,7 @@ export const fetch: CommandEntry<"FETCH"> = {
     const has = (k: string): boolean => atts.some((a) => a.kind === k);
     // RFC 9051 §6.4.9: UID FETCH always returns UID; RFC 7162 §3.1.4.1: CHANGEDSINCE implies MODSEQ.
     if (cmd.uid && !has("UID")) atts.unshift({ kind: "UID" });
-    if (has("MODSEQ") || cmd.changedSince !== null) s.condstore = true;
+    if (has("MODSEQ") || cmd.changedSince !== null) await s.enableCondstore();
     if (cmd.changedSince !== null && !has("MODSEQ")) atts.push({ kind: "MODSEQ" });
     let uids = view.resolve(cmd.set, cmd.uid, s.saved);
     if (cmd.changedSince !== null) {
@@ -49,8 +49,10 @@ export const fetch: CommandEntry<"FETCH"> = {
         const changes = await s.deps.store.mail.setFlags(view.mailboxId, unseen, ["\\Seen"], "add");
         for (const c of changes) view.setFlags(c.uid, c.flags, c.modseq, false);
         if (changes.length) s.publish(view.mailboxId);
-        // RFC 9051 §6.4.5: the changed FLAGS are returned as part of the response.
+        // RFC 9051 §6.4.5: the changed FLAGS are returned as part of the response; RFC 7162 §3.1:
+        // with CONDSTORE on, a FETCH that implicitly set \Seen reports the new MODSEQ too.
         if (!has("FLAGS")) atts.push({ kind: "FLAGS" });
+        if (s.condstore && changes.length && !has("MODSEQ")) atts.push({ kind: "MODSEQ" });
       }
     }
     if (metadataOnly(atts)) {
@@ -68,22 +70,25 @@ export const fetch: CommandEntry<"FETCH"> = {
       batch = [];
       batchBytes = 0;
     };
+    const recentOn = s.showsRecent;
     for (const uid of uids) {
       const m = view.get(uid)!;
       const gone = view.isGone(uid);
+      const recent = recentOn && view.isRecent(uid);
       let items;
       try {
         // Bodies need the stored row; a message expunged elsewhere has none any more.
-        const full = needsFull ? await s.deps.store.mail.getMessage(view.mailboxId, uid) : null;
+        const full = needsFull && !gone ? await s.deps.store.mail.getMessage(view.mailboxId, uid) : null;
         if (needsFull && (gone || !full)) throw new Gone();
-        items = await fetchItems(s, m, full, atts, () => loadMessage(s.deps.blobs, full!));
+        items = await fetchItems(s, m, full, atts, () => loadMessage(s.deps.blobs, full!), recent);
       } catch (e) {
         if (e instanceof UnknownCte) throw no(e.message, "UNKNOWN-CTE");
         if (e instanceof Gone || (e as NodeJS.ErrnoException).code === "ENOENT" || (e instanceof Error && /not found|missing/i.test(e.message))) {
+          // RFC 2180 §4.1.3: expunged by another session and not yet announced here: the
+          // session answers OK with what the view still holds and NIL for the content.
           expungeIssued = true;
-          continue;
-        }
-        throw e;
+          items = goneItems(m, atts, recent);
+        } else throw e;
       }
       for (const c of fetchLine(view.seqOf(uid), items)) {
         batch.push(c);
@@ -93,8 +98,9 @@ export const fetch: CommandEntry<"FETCH"> = {
       if (batchBytes >= 65_536) await flush();
     }
     await flush();
-    // RFC 5530 §3 EXPUNGEISSUED: some messages were expunged by another session meanwhile.
-    if (expungeIssued) throw new ImapError("NO", "Some messages were expunged", { code: "EXPUNGEISSUED" });
+    // RFC 5530 §3 EXPUNGEISSUED: some messages were expunged by another session meanwhile; the
+    // command still succeeds (RFC 2180 §4.1.3; Dovecot answers the same OK [EXPUNGEISSUED]).
+    if (expungeIssued) return { text: "Some messages were already expunged", code: { code: "EXPUNGEISSUED" } };
   },
 };
 
@@ -108,10 +114,11 @@ class Gone extends Error {}
  */
 async function fetchMetadata(s: Session, view: MailboxView, uids: number[], atts: FetchAtt[]): Promise<void> {
   const STEP = 2000;
+  const recentOn = s.showsRecent;
   for (let k = 0; k < uids.length; k += STEP) {
     let text = "";
     view.visit(uids.slice(k, k + STEP), (seq, m) => {
-      text += metadataLine(seq, m, atts);
+      text += metadataLine(seq, m, atts, recentOn && view.isRecent(m.uid));
     });
     if (text) await s.send([Buffer.from(text, "utf8")]);
   }

@@ -3,13 +3,11 @@ import { selectResponses, untaggedStatus, vanishedResponse } from "../protocol/r
 import { intervalsContain, resolveSequenceSet } from "../protocol/sequence-set.ts";
 import { MailboxView } from "../mailbox-view.ts";
 import { requireMailbox } from "../mailboxes.ts";
-import { fetchLine, flagsText } from "../fetch.ts";
+import { SYSTEM_FLAGS, fetchLine, flagsText, shownFlags } from "../fetch.ts";
 import { bad, nonexistent } from "../errors.ts";
 import type { Session } from "../session.ts";
 import type { CommandEntry } from "./types.ts";
 import { AUTH } from "./types.ts";
-
-const SYSTEM_FLAGS = ["\\Answered", "\\Flagged", "\\Deleted", "\\Seen", "\\Draft"];
 
 /** Leave the selected mailbox, if any (no EXPUNGE of \Deleted: that is CLOSE's job). */
 export async function deselect(s: Session): Promise<void> {
@@ -37,15 +35,20 @@ export const select: CommandEntry<"SELECT" | "EXAMINE"> = {
     const view = new MailboxView(mb, snap.columns, cmd.name === "EXAMINE");
     const keywords = new Set<string>();
     for (const set of view.flagSets()) for (const f of set) if (!f.startsWith("\\")) keywords.add(f);
+    view.initKeywords(keywords);
     const firstUnseen = view.firstUnseen();
     const flags = [...SYSTEM_FLAGS, ...keywords];
+    // RFC 3501 §2.3.2: SELECT claims the messages no session has seen as \Recent; EXAMINE only
+    // counts them (recent.ts). IMAP4rev2 sessions have no \Recent and claim nothing.
+    const recent = await s.claimRecent(view);
+    s.recentReported(recent);
     await s.send(
       selectResponses(s.mode, {
         name: mb.name,
         flags,
         permanentFlags: view.readOnly ? [] : [...flags, "\\*"],
         exists: view.exists,
-        recent: 0,
+        recent,
         firstUnseen,
         uidValidity: mb.uidValidity,
         uidNext: mb.uidNext,
@@ -70,7 +73,7 @@ export const select: CommandEntry<"SELECT" | "EXAMINE"> = {
         await s.send(
           fetchLine(view.seqOf(m.uid), [
             { name: "UID", value: Buffer.from(String(m.uid)) },
-            { name: "FLAGS", value: Buffer.from(flagsText(m.flags)) },
+            { name: "FLAGS", value: Buffer.from(flagsText(shownFlags(s, view, m.uid, m.flags))) },
             { name: "MODSEQ", value: Buffer.from(`(${m.modseq})`) },
           ]),
         );

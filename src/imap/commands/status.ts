@@ -4,6 +4,7 @@ import type { StatusItem } from "../protocol/commands.ts";
 import { statusResponse } from "../protocol/response.ts";
 import { requireMailbox } from "../mailboxes.ts";
 import type { Session } from "../session.ts";
+import { recentClaims } from "../recent.ts";
 import type { CommandEntry } from "./types.ts";
 import { AUTH } from "./types.ts";
 
@@ -32,10 +33,10 @@ export async function statusItems(s: Session, mb: MailboxRecord, items: readonly
         out.push([it, c.size]);
         break;
       case "RECENT":
-        out.push([it, 0]); // \Recent is not tracked (RFC 9051 Appendix E drops it)
+        out.push([it, await recentCount(s, mb)]);
         break;
       case "HIGHESTMODSEQ":
-        s.condstore = true; // RFC 7162 §3.1: a CONDSTORE-enabling command
+        await s.enableCondstore(); // RFC 7162 §3.1: a CONDSTORE-enabling command
         out.push([it, mb.highestModseq]);
         break;
       case "APPENDLIMIT":
@@ -44,6 +45,29 @@ export async function statusItems(s: Session, mb: MailboxRecord, items: readonly
     }
   }
   return out;
+}
+
+/**
+ * RFC 3501 §6.3.10 STATUS RECENT: the messages no session has claimed as \Recent yet
+ * (recent.ts), plus this session's own when it has the mailbox selected (as Dovecot counts).
+ * IMAP4rev2 has no RECENT (RFC 9051 Appendix E): 0 there, if a client asks anyway.
+ */
+async function recentCount(s: Session, mb: MailboxRecord): Promise<number> {
+  if (!s.showsRecent) return 0;
+  const h = await recentClaims(s.deps.store).horizon(mb.id, mb.uidValidity);
+  let n = 0;
+  if (mb.uidNext - 1 > h) {
+    const snap = await s.statusCache.index.snapshot(s.deps.store, mb.id);
+    if (snap) {
+      const c = snap.columns;
+      for (let i = c.n - 1; i >= 0 && c.uid[i] > h; i--) n++;
+    }
+  }
+  const v = s.state.kind === "selected" ? s.state.view : null;
+  if (v && !v.readOnly && v.mailboxId === mb.id && v.uidValidity === mb.uidValidity) {
+    n += v.recentCount();
+  }
+  return n;
 }
 
 export const status: CommandEntry<"STATUS"> = {

@@ -1,7 +1,7 @@
 // RFC 9051 §6.4.6 STORE with RFC 7162 §3.1.3 UNCHANGEDSINCE. The check and the change run in
 // one store transaction, so a concurrent change between them cannot slip through.
 import type { FlagMode } from "../../store/types.ts";
-import { fetchLine, flagsText } from "../fetch.ts";
+import { fetchLine, flagsText, shownFlags } from "../fetch.ts";
 import { no } from "../errors.ts";
 import type { ResponseCode } from "../protocol/response.ts";
 import type { CommandEntry } from "./types.ts";
@@ -14,7 +14,7 @@ export const store: CommandEntry<"STORE"> = {
   async run(s, cmd) {
     const view = s.view();
     if (view.readOnly) throw no("Mailbox is read-only", "READ-ONLY");
-    if (cmd.unchangedSince !== null) s.condstore = true;
+    if (cmd.unchangedSince !== null) await s.enableCondstore();
     const uids = view.resolve(cmd.set, cmd.uid, s.saved).filter((u) => !view.isGone(u));
     // \Recent cannot be stored (RFC 3501 §2.3.2).
     const flags = cmd.flags.filter((f) => f.toLowerCase() !== "\\recent");
@@ -36,6 +36,10 @@ export const store: CommandEntry<"STORE"> = {
     });
     for (const c of changes) view.setFlags(c.uid, c.flags, c.modseq, true);
     if (changes.length) s.publish(mailboxId);
+    // RFC 3501 §7.2.6: a keyword new to the mailbox is announced in FLAGS before the FETCH
+    // responses that carry it (as Dovecot does).
+    const kw = s.keywordUpdate(view);
+    if (kw.length) await s.send(kw);
     const changed = new Map(changes.map((c) => [c.uid, c]));
     const modSet = new Set(modified);
     for (const uid of uids) {
@@ -46,7 +50,7 @@ export const store: CommandEntry<"STORE"> = {
       const m = view.get(uid)!;
       const items = [];
       if (cmd.uid || s.qresync) items.push({ name: "UID", value: Buffer.from(String(uid)) });
-      if (!cmd.silent) items.push({ name: "FLAGS", value: Buffer.from(flagsText(m.flags)) });
+      if (!cmd.silent) items.push({ name: "FLAGS", value: Buffer.from(flagsText(shownFlags(s, view, uid, m.flags))) });
       if (s.condstore) items.push({ name: "MODSEQ", value: Buffer.from(`(${m.modseq})`) });
       if (items.length) await s.send(fetchLine(view.seqOf(uid), items));
       view.markShown(uid);
