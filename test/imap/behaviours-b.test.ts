@@ -185,3 +185,75 @@ test("BINARY answers agree with Dovecot's (data; literal8 marking aside)", { ski
     await h.close();
   }
 });
+
+// ---- LIST-EXTENDED, LSUB, CREATE ----
+
+test("LIST-EXTENDED CHILDINFO, LSUB % parents \\Noselect, CREATE does not subscribe", async () => {
+  const h = await startHarness();
+  try {
+    const c = await session(h);
+    for (const n of ["lt/test1", "lt/test2/test1", "lt/test3", "lt/test6", "lt/test8/test8", "lt/test8/test9"]) assert.equal((await c.cmd(`CREATE ${n}`)).status, "OK");
+    // CREATE subscribes nothing (the new mailbox nor the levels it made); the account's default
+    // mailboxes are subscribed.
+    let r = await c.cmd('LSUB "" *');
+    assert.deepEqual(r.untagged, ["Archive", "Drafts", "INBOX", "Junk", "Sent", "Trash"].map((n) => `* LSUB () "/" ${n}`));
+    r = await c.cmd('LIST "" lt/% RETURN (SUBSCRIBED)');
+    assert.ok(r.untagged.length > 0 && r.untagged.every((l) => !l.includes("\\Subscribed")), r.untagged.join("\n"));
+
+    for (const n of ["lt/test1", "lt/test2/test1", "lt/test6", "lt/test8/test8", "lt/test8/test9"]) await c.cmd(`SUBSCRIBE ${n}`);
+    await c.cmd("DELETE lt/test6");
+
+    // RFC 5258 §3.5: the unsubscribed parent of a subscribed child is returned with CHILDINFO.
+    r = await c.cmd('LIST (SUBSCRIBED RECURSIVEMATCH) "" lt/test2% RETURN (CHILDREN)');
+    assert.deepEqual(r.untagged, ['* LIST (\\HasChildren) "/" lt/test2 ("CHILDINFO" ("SUBSCRIBED"))']);
+    r = await c.cmd('LIST (SUBSCRIBED RECURSIVEMATCH) "" *test8');
+    assert.deepEqual(r.untagged, [
+      '* LIST (\\HasChildren) "/" lt/test8 ("CHILDINFO" ("SUBSCRIBED"))',
+      '* LIST (\\HasNoChildren \\Subscribed) "/" lt/test8/test8',
+    ]);
+    // RFC 5258 §3.5: no redundant CHILDINFO when the subscribed child is returned too.
+    r = await c.cmd('LIST (SUBSCRIBED RECURSIVEMATCH) "" (lt/test2 lt/test2/test1)');
+    assert.deepEqual(r.untagged, ['* LIST (\\HasNoChildren \\Subscribed) "/" lt/test2/test1']);
+    r = await c.cmd('LIST (SUBSCRIBED) "" lt/*');
+    assert.deepEqual(r.untagged, [
+      '* LIST (\\HasNoChildren \\Subscribed) "/" lt/test1',
+      '* LIST (\\HasNoChildren \\Subscribed) "/" lt/test2/test1',
+      '* LIST (\\NonExistent \\Subscribed) "/" lt/test6',
+      '* LIST (\\HasNoChildren \\Subscribed) "/" lt/test8/test8',
+      '* LIST (\\HasNoChildren \\Subscribed) "/" lt/test8/test9',
+    ]);
+    // A plain LIST lists mailboxes only, even with RETURN (SUBSCRIBED): the deleted name is not one.
+    r = await c.cmd('LIST "" lt/% RETURN (CHILDREN SUBSCRIBED)');
+    assert.deepEqual(r.untagged, [
+      '* LIST (\\HasNoChildren \\Subscribed) "/" lt/test1',
+      '* LIST (\\HasChildren) "/" lt/test2',
+      '* LIST (\\HasNoChildren) "/" lt/test3',
+      '* LIST (\\HasChildren) "/" lt/test8',
+    ]);
+    assert.equal((await c.cmd('LIST (RECURSIVEMATCH) "" %')).status, "BAD", "RFC 5258 §3.1: RECURSIVEMATCH alone is BAD");
+
+    // RFC 3501 §6.3.9: LSUB with "%" returns the unsubscribed parent of a subscribed child, \Noselect.
+    r = await c.cmd('LSUB "" lt/%');
+    assert.deepEqual(r.untagged, [
+      '* LSUB () "/" lt/test1',
+      '* LSUB (\\Noselect) "/" lt/test2',
+      '* LSUB (\\Noselect) "/" lt/test6',
+      '* LSUB (\\Noselect) "/" lt/test8',
+    ]);
+    r = await c.cmd('LSUB "" %');
+    assert.ok(r.untagged.includes('* LSUB (\\Noselect) "/" lt'), r.untagged.join("\n"));
+    r = await c.cmd('LSUB "" *test1');
+    assert.deepEqual(r.untagged, ['* LSUB () "/" lt/test1', '* LSUB () "/" lt/test2/test1']);
+    await c.cmd("SUBSCRIBE lt/test8");
+    r = await c.cmd('LSUB "" lt/%');
+    assert.ok(r.untagged.includes('* LSUB () "/" lt/test8'), "a subscribed parent is listed as itself");
+
+    // A kept subscription (deleted, still subscribed) stays on the name when it is created again.
+    assert.equal((await c.cmd("CREATE lt/test6")).status, "OK");
+    r = await c.cmd('LIST (SUBSCRIBED) "" lt/test6');
+    assert.deepEqual(r.untagged, ['* LIST (\\HasNoChildren \\Subscribed) "/" lt/test6']);
+    c.close();
+  } finally {
+    await h.close();
+  }
+});
