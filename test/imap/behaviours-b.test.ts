@@ -257,3 +257,90 @@ test("LIST-EXTENDED CHILDINFO, LSUB % parents \\Noselect, CREATE does not subscr
     await h.close();
   }
 });
+
+// ---- SEARCH: addresses with comments and CFWS; SENT* on the Date header's own day ----
+
+const ADDRESS_MAILS = [
+  "From: user-from@domain.org\nTo: user-to@domain.org\nCc: user-cc@domain.org\nBcc: user-bcc@domain.org\n\nbody\n",
+  "From: RealFrom <user-from@domain.org>\nTo: RealTo <user-to@domain.org>\nCc: RealCc <user-cc@domain.org>\nBcc: RealBcc <user-bcc@domain.org>\n\nbody2\n",
+  "From: <user-from (comment)@ (comment) domain.org>\nTo: <user-to@domain.org>\nCc: <user-cc@domain.org>\nBcc: <user-bcc@domain.org>\n\nbody3\n",
+  "From: user-from@domain.org (RealFrom)\nTo: user-to@domain.org (RealTo)\nCc: user-cc@domain.org (RealCc)\nBcc: user-bcc@domain.org (RealBcc)\n\nbody4\n",
+  "From: user-from1@domain.org, user-from2@domain.org\nCc: user-cc@domain.org\n\nbody5\n",
+  "To: groupname: groupuser1@domain.org, groupuser2@domain.org;,\n  groupname2: groupuser3@domain.org;\n\nbody6\n",
+  "From: =?UTF-8?Q?J=C3=B6rg?= <joerg (work) @ example.org>\n\nbody7\n",
+];
+
+const ADDRESS_SEARCHES: Array<[string, string]> = [
+  ["FROM user-from@domain.org", "1 2 3 4"],
+  ["TO user-to@domain.org", "1 2 3 4"],
+  ["CC user-cc@domain.org", "1 2 3 4 5"],
+  ["BCC user-bcc@domain.org", "1 2 3 4"],
+  ["FROM realfrom", "2 4"],
+  ["BCC ealbc", "2 4"],
+  ["FROM ser-fro", "1 2 3 4 5"],
+  ["FROM user-from2", "5"],
+  ["TO groupname", "6"],
+  ["TO groupuser3", "6"],
+  ["TO groupuser4", ""],
+  ["FROM joerg@example.org", "7"],
+];
+
+// Dates around the EET→EEST change, written in their own zones (imaptest's search-date cases).
+const DATE_MAILS = [
+  "Sat, 24 Mar 2007 23:00:00 +0200",
+  "Sun, 25 Mar 2007 00:00:00 +0200",
+  "Sun, 25 Mar 2007 03:59:59 +0300",
+  "Sun, 25 Mar 2007 23:59:59 +0300",
+  "Mon, 26 Mar 2007 00:30:00 -0900",
+  "Sun, 25 Mar 07 12:00:00 GMT (obsolete two-digit year)",
+];
+
+const DATE_SEARCHES: Array<[string, string]> = [
+  ["SENTBEFORE 25-Mar-2007", "1"],
+  ["SENTON 24-Mar-2007", "1"],
+  ["SENTON 25-Mar-2007", "2 3 4 6"],
+  ["SENTON 26-Mar-2007", "5"],
+  ["SENTSINCE 25-Mar-2007", "2 3 4 5 6"],
+  ["SENTSINCE 26-Mar-2007", "5"],
+  ["SENTBEFORE 24-Mar-2007", ""],
+];
+
+async function searchAnswers(port: number, user: string, pass: string): Promise<string[]> {
+  const c = await RawImapClient.connect(port);
+  await c.command(`LOGIN "${user}" "${pass}"`);
+  await c.command("CREATE addr");
+  await c.command("CREATE dates");
+  for (const m of ADDRESS_MAILS) await c.command("APPEND addr", Buffer.from(crlf(m)));
+  for (const d of DATE_MAILS) await c.command("APPEND dates", Buffer.from(crlf(`From: a@b\nDate: ${d}\nSubject: d\n\nx\n`)));
+  const out: string[] = [];
+  for (const [box, searches] of [["addr", ADDRESS_SEARCHES], ["dates", DATE_SEARCHES]] as const) {
+    await c.command(`SELECT ${box}`);
+    for (const [q] of searches) {
+      const r = await c.command(`SEARCH ${q}`);
+      const line = r.untagged.map((u) => u.toString("latin1").trimEnd()).find((l) => l.startsWith("* SEARCH")) ?? "";
+      out.push(`${q} -> ${line.slice("* SEARCH".length).trim()} ${r.tagged.split(" ")[1]}`);
+    }
+  }
+  await c.close();
+  return out;
+}
+
+const expected = [...ADDRESS_SEARCHES, ...DATE_SEARCHES].map(([q, uids]) => `${q} -> ${uids} OK`);
+
+test("SEARCH FROM/TO/CC/BCC ignore comments and CFWS; SENT* use the Date header's own day", async () => {
+  const h = await startHarness();
+  try {
+    assert.deepEqual(await searchAnswers(h.port, USER, PASSWORD), expected);
+  } finally {
+    await h.close();
+  }
+});
+
+test("SEARCH address and SENT* answers agree with Dovecot's", { skip: dovecotUnavailable() }, async () => {
+  const dovecot = await startDovecot();
+  try {
+    assert.deepEqual(await searchAnswers(dovecot.port, dovecot.user, dovecot.password), expected);
+  } finally {
+    await dovecot.stop();
+  }
+});
