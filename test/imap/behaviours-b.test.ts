@@ -344,3 +344,52 @@ test("SEARCH address and SENT* answers agree with Dovecot's", { skip: dovecotUna
     await dovecot.stop();
   }
 });
+
+// ---- Mailbox names with unusual atoms; modified UTF-7 ----
+
+test("odd mailbox names: NO for names that are not modified UTF-7 (never BAD, never a dropped connection)", async () => {
+  const h = await startHarness();
+  try {
+    const c = await session(h);
+    const odd = "!#$&'+,-.0123456789:;<=>?@^_`|[}";
+    // "&'" starts a shifted run with a character outside modified base64 (RFC 3501 §5.1.3).
+    for (const cmd of [`CREATE ${odd}`, `CREATE "${odd}"`, `SELECT ${odd}`, `STATUS ${odd} (MESSAGES)`, `DELETE ${odd}`, `SUBSCRIBE ${odd}`, `RENAME INBOX ${odd}`]) {
+      const r = await c.cmd(cmd);
+      assert.match(r.text, /^NO \[CANNOT\] /, cmd);
+    }
+    // The same characters with "&" written as "&-" are a valid name: created, listed as sent.
+    const valid = "!#$&-'+,-.0123456789:;<=>?@^_`|[}";
+    assert.equal((await c.cmd(`CREATE ${valid}`)).status, "OK");
+    let r = await c.cmd('LIST "" "!*"');
+    assert.deepEqual(r.untagged, [`* LIST (\\HasNoChildren) "/" "${valid}"`]);
+    assert.equal((await c.cmd(`SELECT "${valid}"`)).status, "OK");
+
+    // What RFC 3501 §5.1.3 allows is accepted: "&-" for "&", one shifted run per non-ASCII stretch,
+    // a surrogate pair in one run.
+    for (const n of ["a&-&-", "&ZeVnLIqe-", "x&2D3cAA-y", "Entw&APw-rfe"]) assert.equal((await c.cmd(`CREATE ${n}`)).status, "OK", n);
+    r = await c.cmd('LIST "" *');
+    for (const n of ["a&-&-", "&ZeVnLIqe-", "x&2D3cAA-y", "Entw&APw-rfe"]) assert.ok(r.untagged.some((l) => l.endsWith(` ${n}`)), n);
+    // ... and the rest refused with NO: unterminated, base64 for printable ASCII, a null shift
+    // ("-&"), a lone surrogate, an 8-bit name outside UTF-8 mode.
+    for (const n of ["a&Jjo", "x&", "&AGE-", "&Jjo-&Jjo-", "&2D0-", '"café"']) {
+      r = await c.cmd(`CREATE ${n}`);
+      assert.match(r.text, /^NO \[CANNOT\] /, n);
+    }
+    // A LIST pattern that is not modified UTF-7 matches nothing: OK, as Dovecot answers.
+    r = await c.cmd('LIST "" "a&b"');
+    assert.deepEqual([r.status, r.untagged], ["OK", []]);
+    r = await c.cmd('LSUB "" "a&b"');
+    assert.deepEqual([r.status, r.untagged], ["OK", []]);
+    // APPEND to such a name: its literal is read, then NO; the session goes on.
+    const msg = "From: a@b\r\n\r\nx\r\n";
+    c.send(`a9 APPEND a&b {${msg.length}+}\r\n${msg}\r\n`);
+    assert.match((await c.until("a9")).text, /^NO \[CANNOT\] /);
+    // A syntax error elsewhere in the same command is still BAD.
+    assert.equal((await c.cmd(`STATUS ${odd} (FOO)`)).status, "BAD");
+    assert.equal((await c.cmd("NOOP")).status, "OK");
+    assert.equal(c.closed, false);
+    c.close();
+  } finally {
+    await h.close();
+  }
+});
