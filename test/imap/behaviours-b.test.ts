@@ -2,10 +2,14 @@
 // trailing white space (RFC 3516, RFC 2045 §6.7), LIST-EXTENDED CHILDINFO / LSUB \Noselect /
 // CREATE without subscribing (RFC 5258, RFC 3501 §6.3.9), SEARCH on addresses with comments and
 // CFWS (RFC 5322 §3.4), SENT* on the Date header's own day (RFC 3501 §6.4.4), odd mailbox names
-// and modified UTF-7 (RFC 3501 §5.1.3). Where Dovecot runs here, the same exchange is replayed
-// against it and the answers compared.
+// and modified UTF-7 (RFC 3501 §5.1.3); and from §3, plaintext login on loopback. Where Dovecot
+// runs here, the same exchange is replayed against it and the answers compared.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
+import tls from "node:tls";
+import { systemClock } from "../../src/clock.ts";
+import { createSelfSigned } from "../../src/tls/selfsigned.ts";
 import { PASSWORD, USER, startHarness } from "./harness.ts";
 import type { Harness } from "./harness.ts";
 import { RawClient } from "./raw-client.ts";
@@ -391,5 +395,49 @@ test("odd mailbox names: NO for names that are not modified UTF-7 (never BAD, ne
     c.close();
   } finally {
     await h.close();
+  }
+});
+
+// ---- Plaintext login on loopback (issue 16 §3; config imap.allowPlaintextOnLoopback) ----
+
+test("LOGIN/AUTHENTICATE PLAIN without TLS on 127.0.0.1: allowed by default, refused with the switch off", async () => {
+  const pem = await createSelfSigned({ hostname: "localhost", altNames: ["127.0.0.1"], clock: systemClock });
+  const secureContext = tls.createSecureContext({ cert: pem.cert, key: pem.key });
+  const plain = Buffer.from(`\0${USER}\0${PASSWORD}`).toString("base64");
+  for (const allowPlaintextOnLoopback of [undefined, true, false]) {
+    // allowPlaintextAuth: false turns the test-only override off: only the loopback rule decides.
+    const h = await startHarness({ allowPlaintextAuth: false, allowPlaintextOnLoopback, listener: { tls: "starttls", secureContext } });
+    const what = `allowPlaintextOnLoopback=${allowPlaintextOnLoopback}`;
+    try {
+      const raw = await new Promise<string>((resolve, reject) => {
+        const s = net.connect(h.port, "127.0.0.1");
+        s.once("data", (d) => {
+          resolve(d.toString("latin1"));
+          s.destroy();
+        });
+        s.once("error", reject);
+      });
+      const c = await RawClient.connect(h.port);
+      const cap = (await c.cmd("CAPABILITY")).untagged[0];
+      assert.match(cap, /STARTTLS/, what);
+      if (allowPlaintextOnLoopback !== false) {
+        assert.match(raw, /^\* OK \[CAPABILITY [^\]]*AUTH=PLAIN/, `${what}: greeting`);
+        assert.match(cap, /AUTH=PLAIN/, what);
+        assert.doesNotMatch(cap, /LOGINDISABLED/, what);
+        assert.equal((await c.cmd(`LOGIN "${USER}" "${PASSWORD}"`)).status, "OK", what);
+        const c2 = await RawClient.connect(h.port);
+        assert.equal((await c2.cmd(`AUTHENTICATE PLAIN ${plain}`)).status, "OK", `${what}: SASL-IR`);
+        c2.close();
+      } else {
+        assert.match(raw, /^\* OK \[CAPABILITY [^\]]*LOGINDISABLED/, `${what}: greeting`);
+        assert.match(cap, /LOGINDISABLED/, what);
+        assert.doesNotMatch(cap, /AUTH=PLAIN/, what);
+        assert.match((await c.cmd(`LOGIN "${USER}" "${PASSWORD}"`)).text, /^NO \[PRIVACYREQUIRED\]/, what);
+        assert.match((await c.cmd(`AUTHENTICATE PLAIN ${plain}`)).text, /^NO \[PRIVACYREQUIRED\]/, what);
+      }
+      c.close();
+    } finally {
+      await h.close();
+    }
   }
 });
