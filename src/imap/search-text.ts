@@ -38,7 +38,7 @@ function words(latin1: string): string {
 
 function mailboxText(m: Mailbox): string {
   // A comment stands in for a missing display name ("user@host (Real Name)"), as in ENVELOPE.
-  const name = m.name ?? (m.comments.length > 0 ? m.comments[m.comments.length - 1] : null);
+  const name = m.name ?? m.nameComment;
   const addr = m.local !== null || m.domain !== null ? `<${words(m.local ?? "")}${m.domain !== null ? "@" + words(m.domain) : ""}>` : "";
   return [name ? words(name) : "", addr].filter(Boolean).join(" ");
 }

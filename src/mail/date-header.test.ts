@@ -18,3 +18,24 @@ test("Date: header day is the date as written, in its own zone (RFC 3501 §6.4.4
   assert.equal(writtenDay(""), null);
   assert.equal(writtenDay("25 Foo 2007"), null);
 });
+
+test("property: writtenDay never throws; a day it returns is a whole day that round-trips", async () => {
+  const fc = (await import("fast-check")).default;
+  const unit = fc.constantFrom(..."0123456789 ,:+-()JanFebMarSunOctGMTxz\t".split(""));
+  fc.assert(
+    fc.property(fc.string({ unit, maxLength: 40 }), (s) => {
+      const d = writtenDay(s);
+      if (d !== null) assert.ok(Number.isInteger(d), s);
+    }),
+    { numRuns: 3000 },
+  );
+  fc.assert(
+    fc.property(fc.date({ min: new Date(Date.UTC(1950, 0, 1)), max: new Date(Date.UTC(2049, 11, 31)), noInvalidDate: true }), fc.integer({ min: -1200, max: 1400 }), (t, zone) => {
+      const mon = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][t.getUTCMonth()];
+      const z = `${zone < 0 ? "-" : "+"}${String(Math.abs(zone)).padStart(4, "0")}`;
+      const header = `${t.getUTCDate()} ${mon} ${t.getUTCFullYear()} 23:59:59 ${z}`;
+      assert.equal(writtenDay(header), Math.floor(Date.UTC(t.getUTCFullYear(), t.getUTCMonth(), t.getUTCDate()) / 86_400_000), header);
+    }),
+    { numRuns: 500 },
+  );
+});

@@ -272,6 +272,8 @@ const ADDRESS_MAILS = [
   "From: user-from1@domain.org, user-from2@domain.org\nCc: user-cc@domain.org\n\nbody5\n",
   "To: groupname: groupuser1@domain.org, groupuser2@domain.org;,\n  groupname2: groupuser3@domain.org;\n\nbody6\n",
   "From: =?UTF-8?Q?J=C3=B6rg?= <joerg (work) @ example.org>\n\nbody7\n",
+  // Which comment names a mailbox: only one after a bare addr-spec's start (as Dovecot reads it).
+  "From: <a@b.org> (cmtone)\nTo: a (xname)@b.org\nCc: a@b.org (yname) (zname)\nBcc: (prename) a@b.org\n\nbody8\n",
 ];
 
 const ADDRESS_SEARCHES: Array<[string, string]> = [
@@ -287,6 +289,12 @@ const ADDRESS_SEARCHES: Array<[string, string]> = [
   ["TO groupuser3", "6"],
   ["TO groupuser4", ""],
   ["FROM joerg@example.org", "7"],
+  ["FROM comment", ""],
+  ["FROM cmtone", ""],
+  ["TO xname", "8"],
+  ["CC yname", ""],
+  ["CC zname", "8"],
+  ["BCC prename", ""],
 ];
 
 // Dates around the EET→EEST change, written in their own zones (imaptest's search-date cases).
@@ -317,6 +325,9 @@ async function searchAnswers(port: number, user: string, pass: string): Promise<
   for (const m of ADDRESS_MAILS) await c.command("APPEND addr", Buffer.from(crlf(m)));
   for (const d of DATE_MAILS) await c.command("APPEND dates", Buffer.from(crlf(`From: a@b\nDate: ${d}\nSubject: d\n\nx\n`)));
   const out: string[] = [];
+  await c.command("SELECT addr");
+  const env = await c.command("FETCH 8 ENVELOPE");
+  out.push(env.untagged.map((u) => u.toString("latin1").trimEnd()).join(""));
   for (const [box, searches] of [["addr", ADDRESS_SEARCHES], ["dates", DATE_SEARCHES]] as const) {
     await c.command(`SELECT ${box}`);
     for (const [q] of searches) {
@@ -329,7 +340,10 @@ async function searchAnswers(port: number, user: string, pass: string): Promise<
   return out;
 }
 
-const expected = [...ADDRESS_SEARCHES, ...DATE_SEARCHES].map(([q, uids]) => `${q} -> ${uids} OK`);
+const expected = [
+  '* 8 FETCH (ENVELOPE (NIL NIL ((NIL NIL "a" "b.org")) ((NIL NIL "a" "b.org")) ((NIL NIL "a" "b.org")) (("xname" NIL "a" "b.org")) (("zname" NIL "a" "b.org")) ((NIL NIL "a" "b.org")) NIL NIL))',
+  ...[...ADDRESS_SEARCHES, ...DATE_SEARCHES].map(([q, uids]) => `${q} -> ${uids} OK`),
+];
 
 test("SEARCH FROM/TO/CC/BCC ignore comments and CFWS; SENT* use the Date header's own day", async () => {
   const h = await startHarness();
