@@ -19,8 +19,9 @@ export const create: CommandEntry<"CREATE"> = {
     if (await findMailbox(s, name)) throw no("Mailbox already exists", "ALREADYEXISTS");
     // RFC 9051 §6.3.4: create missing superior levels too, so each level is a real mailbox.
     // CREATE does not subscribe: only SUBSCRIBE adds a name to the subscribed list (RFC 9051
-    // §6.3.7), as in Dovecot. The default mailboxes made with the account start subscribed (as
-    // Dovecot's auto = subscribe for special-use mailboxes).
+    // §6.3.7), as in Dovecot. The default mailboxes made with the account start subscribed, as
+    // Dovecot's `auto = subscribe` does for special-use mailboxes (Debian's default config uses
+    // `auto = no`: it creates none, so a client would see no Sent or Trash to subscribe to).
     // Rows start subscribed, so each new row is unsubscribed in the same transaction, and a
     // subscription kept for this name (subscriptions.ts) moves onto the row.
     const userId = s.user().id;
