@@ -119,7 +119,7 @@ export const lsub: CommandEntry<"LSUB"> = {
     const all = await s.deps.store.mail.listMailboxes(s.user().id);
     const r = patternRegex(cmd.reference, cmd.pattern);
     // RFC 3501 §6.3.9: a subscription is a name; one whose mailbox is gone is still listed.
-    // Such a name is flagged \\Noselect (it cannot be selected; Dovecot sends no attribute).
+    // Such a name is flagged \Noselect (it cannot be selected; Dovecot sends no attribute).
     const subscribed = new Map<string, string[]>(all.filter((mb) => mb.subscribed).map((mb) => [mb.name, []]));
     for (const o of await orphanSubscriptions(s.deps.store, s.user().id)) if (!subscribed.has(o)) subscribed.set(o, ["\\Noselect"]);
     const out = new Map<string, string[]>();
