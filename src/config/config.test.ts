@@ -146,6 +146,9 @@ test("login cache and IMAP connection limits: defaults, bounds, 0 turns the cach
   assert.equal(c.login.cacheSeconds, 600);
   assert.equal(c.imap.maxConnectionsPerUser, 50);
   assert.equal(c.imap.maxConnectionsPerIp, 100);
+  assert.equal(c.imap.allowPlaintextOnLoopback, true);
+  assert.equal(parseConfigText("hostname: mail.example.com\nimap: {allowPlaintextOnLoopback: false}\n", opts).imap.allowPlaintextOnLoopback, false);
+  assert.ok(problems("hostname: mail.example.com\nimap: {allowPlaintextOnLoopback: 1}\n").some((p) => p.includes("imap.allowPlaintextOnLoopback")));
   const off = parseConfigText("hostname: mail.example.com\nlogin: {cacheSeconds: 0}\nimap: {maxConnectionsPerUser: 1200}\n", opts);
   assert.equal(off.login.cacheSeconds, 0);
   assert.equal(off.imap.maxConnectionsPerUser, 1200);

@@ -139,6 +139,10 @@ const ImapSchema = z
     maxConnectionsPerIp: z.number().int().min(1, { error: "expected 1 or more" }).default(100).meta({
       description: "Concurrent IMAP connections from one client address.",
     }),
+    allowPlaintextOnLoopback: z.boolean({ error: "expected true or false" }).default(true).meta({
+      description:
+        "Let clients on loopback (127.0.0.0/8, ::1) log in without TLS, as Dovecot does; others see LOGINDISABLED until STARTTLS. Set false when a proxy on this host forwards remote clients over loopback.",
+    }),
   })
   .prefault({})
   .meta({ description: "IMAP server." });

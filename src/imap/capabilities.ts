@@ -1,6 +1,7 @@
 // What CAPABILITY advertises. A capability is listed only when a wire test under test/imap/
 // asserts its untagged responses (issue 3); docs/imap.md lists the RFCs and their status.
 import type { Session } from "./session.ts";
+import { isLoopbackIp } from "../smtp/ip.ts";
 
 /** Extensions available after login (RFC 9051 §6.1.1 lets the list change with state). */
 const AUTHENTICATED = [
@@ -45,7 +46,21 @@ export function capabilities(s: Session): string[] {
   return [...AUTHENTICATED, `APPENDLIMIT=${s.limits.maxAppendSize}`];
 }
 
-/** Passwords only over TLS (or the explicit test-only override). */
+/**
+ * Whether a password may be sent on this connection (RFC 9051 §6.2.3, §11.1: not in the clear;
+ * LOGINDISABLED until STARTTLS). A loopback peer counts as a secure channel, as in Dovecot: the
+ * bytes never leave the host, so TLS would protect nothing (config imap.allowPlaintextOnLoopback,
+ * default true; turn it off when a proxy on this host forwards remote clients over loopback).
+ */
+export function plaintextLoginAllowed(c: { tls: boolean; remoteAddress: string; allowOnLoopback: boolean; testOverride?: boolean }): boolean {
+  return c.tls || c.testOverride === true || (c.allowOnLoopback && isLoopbackIp(c.remoteAddress));
+}
+
 export function mayLogin(s: Session): boolean {
-  return s.t.tls || s.deps.allowPlaintextAuth === true;
+  return plaintextLoginAllowed({
+    tls: s.t.tls,
+    remoteAddress: s.t.remoteAddress,
+    allowOnLoopback: s.deps.allowPlaintextOnLoopback ?? true,
+    testOverride: s.deps.allowPlaintextAuth,
+  });
 }

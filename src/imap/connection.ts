@@ -299,7 +299,7 @@ export class Connection implements Transport {
 
   async #syntaxError(e: ImapSyntaxError): Promise<void> {
     const code = e.responseCode ? ({ code: e.responseCode } as Parameters<typeof formatCode>[0]) : null;
-    if (e.tag) await this.write(tagged(e.tag, "BAD", e.message, code));
+    if (e.tag) await this.write(tagged(e.tag, e.status, e.message, code));
     else await this.write(untaggedStatus("BAD", e.message, code));
     if (e.fatal) await this.write(untaggedStatus("BYE", "Too many errors"));
   }

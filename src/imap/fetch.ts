@@ -13,10 +13,10 @@ import type { MessageIndex } from "../mail/structure.ts";
 import { buildEnvelope, envelopeValue } from "../mail/envelope.ts";
 import { buildBodyStructure, bodyStructureValue } from "../mail/bodystructure.ts";
 import { renderImap } from "../mail/imap-string.ts";
-import { resolvePart, sectionRange } from "../mail/section.ts";
+import { sectionRange } from "../mail/section.ts";
 import type { SectionSpec } from "../mail/section.ts";
 import { loadMessage, sliceBody } from "./message-source.ts";
-import { decodeTransfer } from "./transfer-decode.ts";
+import { binarySection, UnknownCte } from "./binary.ts";
 import type { MailboxView, SlimMessage } from "./mailbox-view.ts";
 import type { Session } from "./session.ts";
 
@@ -166,8 +166,6 @@ export function needsMessage(a: FetchAtt): boolean {
 export function setsSeen(a: FetchAtt): boolean {
   return (a.kind === "BODY[]" && !a.peek) || (a.kind === "BINARY[]" && !a.peek) || a.kind === "RFC822" || a.kind === "RFC822.TEXT";
 }
-
-export class UnknownCte extends Error {}
 
 function partial(data: Buffer, p: { start: number; count: number } | null): Buffer {
   if (!p) return data;
@@ -323,15 +321,7 @@ export async function fetchItems(
       case "BINARY[]":
       case "BINARY.SIZE": {
         const m = await msg();
-        const part = a.part.length === 0 ? m.index.root : resolvePart(m.index, a.part);
-        let decoded: Buffer = Buffer.alloc(0);
-        if (part) {
-          if (part.kind === "multipart") throw new UnknownCte("BINARY of a multipart");
-          const enc = part.isMime ? contentTransferEncoding(m.buf, part.headerStart, part.headerEnd) : null;
-          const d = decodeTransfer(m.buf.subarray(part.bodyStart, part.bodyEnd), enc);
-          if (d === null) throw new UnknownCte(`Unknown Content-Transfer-Encoding ${enc}`);
-          decoded = d;
-        }
+        const decoded = binarySection(m.buf, m.index, a.part);
         if (a.kind === "BINARY.SIZE") items.push(rawItem(`BINARY.SIZE[${a.part.join(".")}]`, String(decoded.length)));
         else {
           const name = `BINARY[${a.part.join(".")}]${a.partial ? `<${a.partial.start}>` : ""}`;
@@ -344,10 +334,4 @@ export async function fetchItems(
   return items;
 }
 
-function contentTransferEncoding(buf: Buffer, start: number, end: number): string | null {
-  const head = buf.subarray(start, end).toString("latin1");
-  const m = /(?:^|\n)content-transfer-encoding[ \t]*:[ \t]*([^\r\n;]*)/i.exec(head);
-  return m ? m[1].trim() : null;
-}
-
-export { loadMessage };
+export { loadMessage, UnknownCte };

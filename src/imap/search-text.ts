@@ -7,6 +7,9 @@ import { indexMessage } from "../mail/structure.ts";
 import type { MimePart } from "../mail/structure.ts";
 import { parseHeaderFields, fieldValue } from "../mail/header.ts";
 import { decodeTransfer } from "./transfer-decode.ts";
+import { isGroup, parseAddressList } from "../mail/address.ts";
+import type { Mailbox } from "../mail/address.ts";
+import { writtenDay } from "../mail/date-header.ts";
 
 /** Text indexed per message is capped: enough for real mail, bounded for hostile input. */
 const MAX_BODY_CHARS = 2_000_000;
@@ -28,6 +31,34 @@ function headerValue(raw: Buffer): string {
   }
 }
 
+/** A latin1 string of header bytes as text: UTF-8 (RFC 6532), then RFC 2047 encoded words. */
+function words(latin1: string): string {
+  return headerValue(Buffer.from(latin1, "latin1"));
+}
+
+function mailboxText(m: Mailbox): string {
+  // A comment stands in for a missing display name ("user@host (Real Name)"), as in ENVELOPE.
+  const name = m.name ?? m.nameComment;
+  const addr = m.local !== null || m.domain !== null ? `<${words(m.local ?? "")}${m.domain !== null ? "@" + words(m.domain) : ""}>` : "";
+  return [name ? words(name) : "", addr].filter(Boolean).join(" ");
+}
+
+/**
+ * FROM/TO/CC/BCC text: each address re-written without its comments and folding white space
+ * (RFC 5322 §3.4, §3.2.2 CFWS), so "<user-from (comment)@ (comment) domain.org>" is found by
+ * SEARCH FROM user-from@domain.org, as Dovecot finds it. Group names are kept ("team: a, b;").
+ */
+export function addressText(raw: Buffer): string {
+  const items = parseAddressList(raw.toString("latin1"));
+  const out = items
+    .map((it) => (isGroup(it) ? `${words(it.group)}: ${it.members.map(mailboxText).join(", ")};` : mailboxText(it)))
+    .filter(Boolean)
+    .join(", ");
+  return out || headerValue(raw);
+}
+
+const ADDRESS_FIELDS = new Set(["from", "to", "cc", "bcc"]);
+
 function param(part: MimePart, name: string): string | undefined {
   return part.contentType?.params.find(([n]) => n.toLowerCase() === name)?.[1];
 }
@@ -39,11 +70,12 @@ export function extractSearchDoc(buf: Buffer, uidValidity: number, uid: number):
   const lines: string[] = [];
   for (const f of fields) {
     if (!f.name) continue;
-    const v = headerValue(fieldValue(buf, f));
+    const raw = fieldValue(buf, f);
+    const v = headerValue(raw);
     lines.push(`${f.name}: ${v}`);
     const k = f.key;
     if (!by.has(k)) by.set(k, []);
-    by.get(k)!.push(v);
+    by.get(k)!.push(ADDRESS_FIELDS.has(k) ? addressText(raw) : v);
   }
   const get = (k: string): string => (by.get(k) ?? []).join("\n");
   const body: string[] = [];
@@ -66,7 +98,6 @@ export function extractSearchDoc(buf: Buffer, uidValidity: number, uid: number):
   };
   walk(index.root);
   const dateRaw = by.get("date")?.[0];
-  const t = dateRaw ? Date.parse(dateRaw.replace(/\([^)]*\)/g, "").trim()) : NaN;
   return {
     uidValidity,
     uid,
@@ -77,6 +108,6 @@ export function extractSearchDoc(buf: Buffer, uidValidity: number, uid: number):
     subject: get("subject"),
     headers: lines.join("\n"),
     body: body.join("\n").slice(0, MAX_BODY_CHARS),
-    sentDate: Number.isFinite(t) ? t : null,
+    sentDay: dateRaw === undefined ? null : writtenDay(dateRaw),
   };
 }

@@ -98,7 +98,7 @@ export async function runSearch(s: Session, view: MailboxView, key: SearchKey): 
       textSets.set(k, hit);
     }
   }
-  const sent = needsSent ? await index.sentDates(view.uidValidity) : null;
+  const sent = needsSent ? await index.sentDays(view.uidValidity) : null;
   const now = s.deps.clock.now();
   const visible = view.exists;
   const maxUid = view.lastUid();
@@ -134,9 +134,10 @@ export async function runSearch(s: Session, view: MailboxView, key: SearchKey): 
         return textSets.get(k)?.has(uid) ?? false;
       case "date": {
         if (k.field === "internal") return compareDate(k.op, dayOfMs(rec.internalDate), dayOf(k.date));
-        const t = sent?.get(uid);
-        // RFC 3501 §6.4.4: a message without a usable Date: is compared by its internal date.
-        return compareDate(k.op, dayOfMs(t ?? rec.internalDate), dayOf(k.date));
+        // RFC 3501 §6.4.4: the Date: header's day as written, in its own zone (search-text.ts);
+        // a message without a usable Date: is compared by its internal date.
+        const d = sent?.get(uid);
+        return compareDate(k.op, d ?? dayOfMs(rec.internalDate), dayOf(k.date));
       }
       case "size":
         return k.op === "larger" ? rec.size > k.size : rec.size < k.size;

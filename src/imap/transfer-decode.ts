@@ -50,6 +50,20 @@ export function decodeQuotedPrintable(data: Buffer): Buffer {
       out[o++] = c;
       continue;
     }
+    if (c === 0x20 || c === 0x09) {
+      // RFC 2045 §6.7 rule 3: white space at the end of an encoded line was added in transport
+      // and "must be deleted" when decoding; only an encoded =20 / =09 is kept.
+      let j = i + 1;
+      while (j < data.length && (data[j] === 0x20 || data[j] === 0x09)) j++;
+      if (j >= data.length || data[j] === 0x0a || (data[j] === 0x0d && data[j + 1] === 0x0a)) {
+        i = j - 1;
+        continue;
+      }
+      data.copy(out, o, i, j);
+      o += j - i;
+      i = j - 1;
+      continue;
+    }
     out[o++] = c;
   }
   return out.subarray(0, o);

@@ -61,10 +61,15 @@ export interface ImapDeps {
   /** STATUS counters and the mailbox index SELECT copies from; one per listener when absent. */
   statusCache?: StatusCache;
   /**
-   * TEST ONLY: accept LOGIN/AUTHENTICATE without TLS on the `imap` role. Default false: the
-   * server advertises LOGINDISABLED until STARTTLS (RFC 9051 §6.2.3).
+   * TEST ONLY: accept LOGIN/AUTHENTICATE without TLS from any address on the `imap` role.
+   * Default false: the server advertises LOGINDISABLED until STARTTLS (RFC 9051 §6.2.3).
    */
   allowPlaintextAuth?: boolean;
+  /**
+   * config imap.allowPlaintextOnLoopback: a client on 127.0.0.0/8 or ::1 may log in without TLS
+   * (capabilities.ts plaintextLoginAllowed). Absent = true, the config default.
+   */
+  allowPlaintextOnLoopback?: boolean;
   /** Name in the greeting and ID response. */
   serverName?: string;
 }

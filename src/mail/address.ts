@@ -17,6 +17,12 @@ export interface Mailbox {
   comments: string[];
   /** True when written with angle brackets (so "<>" is an entry, if an empty one). */
   angle: boolean;
+  /**
+   * The comment that stands in for a missing display name ("user@host (Real Name)", RFC 5322
+   * §3.4 note): the last comment after the start of a bare addr-spec. Comments before it, or
+   * around an angle-addr, name nobody (as Dovecot reads them). Null when there is none.
+   */
+  nameComment: string | null;
 }
 
 export interface Group {
@@ -130,6 +136,12 @@ class AddrParser {
     return out;
   }
 
+  /** The last comment after token `st` (exclusive) up to the current position, or null. */
+  lastCommentAfter(st: number): string | null {
+    const c = this.commentsBetween(st + 1, this.i);
+    return c.length > 0 ? c[c.length - 1] : null;
+  }
+
   /** Words up to the next special (phrase, or the local part of a bare addr-spec). */
   words(): Tok[] {
     const out: Tok[] = [];
@@ -217,7 +229,7 @@ class AddrParser {
     if (t && t.t === "special" && t.v === "<") {
       const a = this.angle();
       const comments = this.commentsBetween(st, this.i);
-      return { name: phrase.length > 0 ? phraseText : null, route: a.route, local: a.local, domain: a.domain, comments, angle: true };
+      return { name: phrase.length > 0 ? phraseText : null, route: a.route, local: a.local, domain: a.domain, comments, angle: true, nameComment: null };
     }
     if (t && t.t === "special" && t.v === "@") {
       // addr-spec: the words form the local part (RFC 5322 §3.4.1).
@@ -225,7 +237,7 @@ class AddrParser {
       const local = phrase.map((w) => (w.t === "quoted" ? quoteLocal(w.v) : w.v)).join("");
       const domain = this.domain();
       const comments = this.commentsBetween(st, this.i);
-      return { name: null, route: null, local: local === "" ? null : local, domain, comments, angle: false };
+      return { name: null, route: null, local: local === "" ? null : local, domain, comments, angle: false, nameComment: this.lastCommentAfter(st) };
     }
     if (phrase.length === 0) return null;
     const comments = this.commentsBetween(st, this.i);
@@ -233,9 +245,9 @@ class AddrParser {
     // name without an address (what a person typed, not what a machine meant).
     if (phrase.length === 1) {
       const w = phrase[0];
-      return { name: null, route: null, local: w.t === "quoted" ? quoteLocal(w.v) : w.v, domain: null, comments, angle: false };
+      return { name: null, route: null, local: w.t === "quoted" ? quoteLocal(w.v) : w.v, domain: null, comments, angle: false, nameComment: this.lastCommentAfter(st) };
     }
-    return { name: phraseText, route: null, local: null, domain: null, comments, angle: false };
+    return { name: phraseText, route: null, local: null, domain: null, comments, angle: false, nameComment: null };
   }
 
   list(): AddressItem[] {

@@ -38,7 +38,7 @@ function humanName(s: string | null): string | null {
 
 function toEnvelopeMailbox(m: Mailbox): EnvelopeAddress {
   // A comment stands in for a missing display name ("user@host (Real Name)", RFC 5322 §3.4 note).
-  const name = m.name ?? (m.comments.length > 0 ? m.comments[m.comments.length - 1] : null);
+  const name = m.name ?? m.nameComment;
   return {
     name: humanName(name),
     adl: m.route,

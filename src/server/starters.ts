@@ -59,8 +59,11 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
       imapWiring = w;
     }
     const wiring = imapWiring;
-    const { maxConnectionsPerUser, maxConnectionsPerIp } = services.config.imap;
-    const deps = wiring.deps(services.storage.writer, services.config.quota.defaultBytes, { maxConnectionsPerUser, maxConnectionsPerIp });
+    const { maxConnectionsPerUser, maxConnectionsPerIp, allowPlaintextOnLoopback } = services.config.imap;
+    const deps = {
+      ...wiring.deps(services.storage.writer, services.config.quota.defaultBytes, { maxConnectionsPerUser, maxConnectionsPerIp }),
+      allowPlaintextOnLoopback,
+    };
     const tls = listener.tls === "none" ? "none" : listener.tls === "implicit" ? "implicit" : "starttls";
     const handle = await startImapServer(deps, {
       role: listener.role === "imaps" ? "imaps" : "imap",

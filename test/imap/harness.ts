@@ -1,6 +1,7 @@
 // A Freehold IMAP server on loopback over a fresh data folder, for the wire tests: real store,
 // blobs and DeliveryWriter (its onBatch feeds the change bus, as in `freehold serve`), a user
-// with the default mailboxes, cheap scrypt, and plaintext login allowed (test-only switch).
+// with the default mailboxes, cheap scrypt, and plaintext login allowed from any address
+// (test-only switch; allowPlaintextAuth: false leaves only the loopback rule).
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -48,6 +49,8 @@ export interface HarnessOptions {
   limits?: Partial<ImapLimits>;
   listener?: Partial<ImapListenerSpec>;
   allowPlaintextAuth?: boolean;
+  /** config imap.allowPlaintextOnLoopback (default true, as in the config). */
+  allowPlaintextOnLoopback?: boolean;
   defaultQuotaBytes?: number;
   /** Index deliveries in the background (default true, as serve does). */
   eagerIndex?: boolean;
@@ -67,7 +70,9 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     blobs,
     onBatch: (r) => (opts.eagerIndex === false ? wiring.changeBus.onBatch(r) : wiring.onBatch(r)),
   });
-  const deps: ImapDeps = { ...wiring.deps(writer, opts.defaultQuotaBytes ?? 0, opts.limits), allowPlaintextAuth: opts.allowPlaintextAuth ?? true };
+  const deps: ImapDeps = { ...wiring.deps(writer, opts.defaultQuotaBytes ?? 0, opts.limits), allowPlaintextAuth: opts.allowPlaintextAuth ?? true,
+    allowPlaintextOnLoopback: opts.allowPlaintextOnLoopback,
+  };
   const bus = wiring.changeBus;
   const indexer = wiring.indexer;
   const cache = wiring.loginCache!;

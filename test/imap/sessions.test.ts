@@ -232,7 +232,9 @@ test("per-IP connection cap answers BYE [LIMIT]; a freed slot can be reused", as
 test("role imap without TLS: LOGINDISABLED, STARTTLS, then AUTH=PLAIN; imaps implicit TLS", async () => {
   const pem = await createSelfSigned({ hostname: "localhost", altNames: ["127.0.0.1"], clock: systemClock });
   const secureContext = tls.createSecureContext({ cert: pem.cert, key: pem.key });
-  const h = await startHarness({ allowPlaintextAuth: false, listener: { tls: "starttls", secureContext } });
+  // A remote client as seen from here: the loopback exemption off (the wire test for it on is in
+  // behaviours-b.test.ts).
+  const h = await startHarness({ allowPlaintextAuth: false, allowPlaintextOnLoopback: false, listener: { tls: "starttls", secureContext } });
   try {
     const a = await RawClient.connect(h.port);
     const cap = await a.cmd("CAPABILITY");

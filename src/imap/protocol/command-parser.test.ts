@@ -56,7 +56,14 @@ test('mailbox commands (RFC 9051 §6.3) with INBOX case-folding and modified UTF
   assert.equal((p('A003 CREATE owatagusiam/') as { mailbox: string }).mailbox, 'owatagusiam/');
   assert.equal((p('A004 CREATE "~peter/mail/&U,BTFw-/&ZeVnLIqe-"') as { mailbox: string }).mailbox, '~peter/mail/台北/日本語');
   assert.equal((p('A004 CREATE "日本語"', true) as { mailbox: string }).mailbox, '日本語');
-  bad('A004 CREATE "&Jjo!"', /Unterminated|Invalid/, 'bad-mailbox-name');
+  // A well-formed command with a name that is not modified UTF-7: NO [CANNOT], not BAD.
+  const e = bad('A004 CREATE "&Jjo!"', /Unterminated|Invalid/, 'bad-mailbox-name');
+  assert.equal(e.status, 'NO');
+  assert.equal(e.responseCode, 'CANNOT');
+  // A real syntax error after the name still wins.
+  assert.equal(bad('A042 STATUS a&b (FOO)', /Unknown STATUS item/).status, 'BAD');
+  // A LIST pattern that is not modified UTF-7 names no mailbox (OK, nothing listed).
+  assert.deepEqual((p('A1 LIST "" a&b') as { patterns: string[] }).patterns, ['\u0000']);
   assert.deepEqual(p('A683 DELETE blurdybloop'), { name: 'DELETE', mailbox: 'blurdybloop', tag: 'A683' });
   assert.deepEqual(p('A683 RENAME blurdybloop sarasoop'), { name: 'RENAME', from: 'blurdybloop', to: 'sarasoop', tag: 'A683' });
   assert.deepEqual(p('A002 SUBSCRIBE #news.comp.mail.mime'), { name: 'SUBSCRIBE', mailbox: '#news.comp.mail.mime', tag: 'A002' });

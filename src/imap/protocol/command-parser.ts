@@ -182,7 +182,9 @@ export function parseCommand(frame: CommandFrame, opts: ParseOptions = {}): Comm
   if (!Object.hasOwn(table, name)) {
     throw new ImapSyntaxError('unknown-command', `Unknown command ${name.slice(0, 40)}`, { tag: frame.tag });
   }
-  return { ...table[name](c), tag: frame.tag };
+  const body = table[name](c);
+  if (c.mailboxProblem !== null) throw new ImapSyntaxError('bad-mailbox-name', c.mailboxProblem, { tag: frame.tag });
+  return { ...body, tag: frame.tag };
 }
 
 /**
@@ -200,7 +202,8 @@ export function appendMailboxBeforeLiteral(lines: readonly string[], opts: Parse
     if (c.keyword('command name') !== 'APPEND') return null;
     c.sp();
     if (c.isLiteral()) return null;
-    return c.mailbox();
+    const name = c.mailbox();
+    return c.mailboxProblem === null ? name : null;
   } catch {
     return null;
   }

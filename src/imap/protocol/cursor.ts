@@ -35,6 +35,9 @@ function isListChar(c: number): boolean {
 const MAX_NUMBER = 0xffffffff; // RFC 9051 §9: number is unsigned 32-bit
 const MAX_NZ_NUMBER = 0xffffffff;
 
+/** A LIST pattern no mailbox name matches: names never hold control characters (mutf7.ts). */
+export const UNMATCHABLE_PATTERN = '\u0000';
+
 export class Cursor {
   readonly frame: CommandFrame;
   readonly tag: string | null;
@@ -246,18 +249,37 @@ export class Cursor {
     return this.#decodeMailbox(this.astring('mailbox name'));
   }
 
-  /** RFC 9051 §9: list-mailbox = 1*list-char / string (a LIST pattern, wildcards kept). */
+  /**
+   * RFC 9051 §9: list-mailbox = 1*list-char / string (a LIST pattern, wildcards kept). A pattern
+   * that is not valid modified UTF-7 names no mailbox: it comes back as UNMATCHABLE_PATTERN, so
+   * LIST/LSUB answer OK with nothing (as Dovecot does), neither NO nor BAD.
+   */
   listMailbox(): string {
-    if (this.ch === '"' || this.isLiteral()) return this.#decodeMailbox(this.string(), false);
+    const raw = this.ch === '"' || this.isLiteral() ? this.string() : this.#listChars();
+    const r = decodeMailboxName(raw, { utf8: this.utf8, inbox: false });
+    return r.ok ? r.name : UNMATCHABLE_PATTERN;
+  }
+
+  #listChars(): string {
     const start = this.#pos;
     while (this.#pos < this.#s.length && isListChar(this.#s.charCodeAt(this.#pos))) this.#pos++;
     if (this.#pos === start) this.fail('Expected mailbox pattern');
-    return this.#decodeMailbox(this.#s.slice(start, this.#pos), false);
+    return this.#s.slice(start, this.#pos);
   }
 
-  #decodeMailbox(raw: string, inbox = true): string {
-    const r = decodeMailboxName(raw, { utf8: this.utf8, inbox });
-    if (!r.ok) this.fail(r.error, 'bad-mailbox-name');
+  /**
+   * The first mailbox name of this command that is not valid modified UTF-7. Parsing goes on with
+   * the name as sent, so a command that is otherwise well-formed is answered NO, not BAD
+   * (parseCommand); a real syntax error later in the line still wins.
+   */
+  mailboxProblem: string | null = null;
+
+  #decodeMailbox(raw: string): string {
+    const r = decodeMailboxName(raw, { utf8: this.utf8 });
+    if (!r.ok) {
+      this.mailboxProblem ??= r.error;
+      return raw;
+    }
     return r.name;
   }
 

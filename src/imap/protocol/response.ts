@@ -99,12 +99,13 @@ export function untaggedStatus(status: Status | 'BYE' | 'PREAUTH', text: string,
 }
 
 /**
- * The answer to a command that could not be read or parsed: `tag BAD [code] reason`, or an
- * untagged BAD when there was no usable tag (RFC 9051 §7.1.3).
+ * The answer to a command that could not be read or parsed: `tag BAD [code] reason` (NO for a
+ * mailbox name that is not modified UTF-7), or an untagged BAD when there was no usable tag
+ * (RFC 9051 §7.1.3).
  */
 export function syntaxErrorResponse(err: ImapSyntaxError): ResponseChunk[] {
   const code: ResponseCode | null = err.responseCode ? { code: err.responseCode } : null;
-  return err.tag ? tagged(err.tag, 'BAD', err.message, code) : untaggedStatus('BAD', err.message, code);
+  return err.tag ? tagged(err.tag, err.status, err.message, code) : untaggedStatus('BAD', err.message, code);
 }
 
 /** Continuation request `+ text` (RFC 9051 §7.5); SASL challenges pass base64 (may be empty). */

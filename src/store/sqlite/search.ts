@@ -29,8 +29,11 @@ export interface SearchDoc {
   headers: string;
   /** Decoded text of the text/* parts. */
   body: string;
-  /** Date: header as ms since epoch (SENTBEFORE/SENTON/SENTSINCE), null if absent or unreadable. */
-  sentDate: number | null;
+  /**
+   * The Date: header's calendar day as written, in the sender's zone (days since 1970-01-01), for
+   * SENTBEFORE/SENTON/SENTSINCE (src/mail/date-header.ts); null if absent or unreadable.
+   */
+  sentDay: number | null;
 }
 
 export interface SearchIndex {
@@ -41,19 +44,28 @@ export interface SearchIndex {
   match(uidValidity: number, field: SearchField, value: string): Promise<Set<number>>;
   /** The stored header lines of some messages (HEADER key refinement). */
   headers(uidValidity: number, uids: readonly number[]): Promise<Map<number, string>>;
-  sentDates(uidValidity: number): Promise<Map<number, number | null>>;
+  /** Each document's sentDay. */
+  sentDays(uidValidity: number): Promise<Map<number, number | null>>;
   remove(uidValidity: number, uids: readonly number[]): Promise<void>;
   /** Every document of a mailbox (DELETE): nothing derived from it stays behind. */
   removeMailbox(uidValidity: number): Promise<void>;
   close(): Promise<void>;
 }
 
+/**
+ * Version of what a document holds. Documents are derived data, so a change of what is extracted
+ * drops them all and they are rebuilt lazily (the first SEARCH of each mailbox reads it again):
+ *  1: sent_date as a UTC instant; address fields as written.
+ *  2: sent_day, the Date: header's own calendar day; address fields without comments and CFWS.
+ */
+const VERSION = 2;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS docs (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   uidv INTEGER NOT NULL,
   uid INTEGER NOT NULL,
-  sent_date INTEGER,
+  sent_day INTEGER,
   UNIQUE (uidv, uid)
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
@@ -83,8 +95,17 @@ export function openSearchIndex(dataDir: string, fileName = "search.sqlite"): Se
   db.exec("PRAGMA journal_mode = WAL");
   db.exec("PRAGMA synchronous = NORMAL");
   db.exec("PRAGMA busy_timeout = 5000");
+  const version = Number((db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version);
+  if (version < VERSION) {
+    db.exec("BEGIN");
+    db.exec("DROP TABLE IF EXISTS fts");
+    db.exec("DROP TABLE IF EXISTS docs");
+    db.exec(SCHEMA);
+    db.exec(`PRAGMA user_version = ${VERSION}`);
+    db.exec("COMMIT");
+  }
   db.exec(SCHEMA);
-  const ins = db.prepare("INSERT OR IGNORE INTO docs (uidv, uid, sent_date) VALUES (?, ?, ?)");
+  const ins = db.prepare("INSERT OR IGNORE INTO docs (uidv, uid, sent_day) VALUES (?, ?, ?)");
   const insFts = db.prepare("INSERT INTO fts (rowid, f_from, f_to, f_cc, f_bcc, f_subject, f_headers, f_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   const have = db.prepare("SELECT uid FROM docs WHERE uidv = ?");
 
@@ -97,7 +118,7 @@ export function openSearchIndex(dataDir: string, fileName = "search.sqlite"): Se
       db.exec("BEGIN");
       try {
         for (const d of docs) {
-          const r = ins.run(d.uidValidity, d.uid, d.sentDate);
+          const r = ins.run(d.uidValidity, d.uid, d.sentDay);
           if (Number(r.changes) === 0) continue; // another session indexed it first
           insFts.run(Number(r.lastInsertRowid), d.from, d.to, d.cc, d.bcc, d.subject, d.headers, d.body);
         }
@@ -135,9 +156,9 @@ export function openSearchIndex(dataDir: string, fileName = "search.sqlite"): Se
       }
       return out;
     },
-    async sentDates(uidv) {
-      const rows = db.prepare("SELECT uid, sent_date FROM docs WHERE uidv = ?").all(uidv) as Array<{ uid: number; sent_date: number | null }>;
-      return new Map(rows.map((r) => [r.uid, r.sent_date]));
+    async sentDays(uidv) {
+      const rows = db.prepare("SELECT uid, sent_day FROM docs WHERE uidv = ?").all(uidv) as Array<{ uid: number; sent_day: number | null }>;
+      return new Map(rows.map((r) => [r.uid, r.sent_day]));
     },
     async remove(uidv, uids) {
       if (uids.length === 0) return;
