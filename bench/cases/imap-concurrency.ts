@@ -17,6 +17,7 @@ import path from "node:path";
 import { envInt, percentile, type BenchCase, type CaseResult, type Row, type Section } from "../support/case.ts";
 import { COMMAND_TYPES, runMix, type MixResult, type Transport } from "../support/imap-mix.ts";
 import { treePss, treeRss } from "../support/trace.ts";
+import { treeCpuMs } from "../support/smtp-cpu.ts";
 import { sleep } from "../../test/support/peer-util.ts";
 import { startDovecotImapTarget, startFreeholdImapTarget, type ImapTarget } from "../support/imap-targets.ts";
 import { Unavailable } from "../support/freehold-server.ts";
@@ -29,6 +30,8 @@ interface Measured {
   /** The same for RSS summed over the tree (Freehold: one process). */
   rssRest: number;
   rssPeak: number;
+  /** CPU time of the server's process tree while the clock ran (ms). */
+  cpuMs: number;
 }
 
 function envList(env: NodeJS.ProcessEnv, name: string, dflt: string): string[] {
@@ -49,12 +52,21 @@ async function measure(t: ImapTarget, transport: Transport, clients: number, sec
       await sleep(250);
     }
   })();
+  let cpu0 = 0;
+  let cpuMs = 0;
   try {
     const mix = await runMix(
       { host: t.host, plainPort: t.plainPort, imapsPort: t.imapsPort, user: t.user, pass: t.pass },
-      { clients, seconds, transport, seed },
+      {
+        clients,
+        seconds,
+        transport,
+        seed,
+        onStart: async () => void (cpu0 = await treeCpuMs(t.pid())),
+        onEnd: async () => void (cpuMs = (await treeCpuMs(t.pid())) - cpu0),
+      },
     );
-    return { mix, pssRest, pssPeak, rssRest, rssPeak };
+    return { mix, pssRest, pssPeak, rssRest, rssPeak, cpuMs };
   } finally {
     sampling = false;
     await sampler;
@@ -127,6 +139,7 @@ export const benchCase: BenchCase = {
           const rows: Row[] = [
             both("commands/s", "cmd/s", "higher", (m) => m.mix.commands / m.mix.elapsedS),
             both("failed commands (NO, BAD, disconnect, timeout)", "cmds", "lower", (m) => m.mix.failed),
+            both("server CPU per command (process tree)", "ms", "lower", (m) => (m.mix.commands ? m.cpuMs / m.mix.commands : null)),
             both("latency p50, all commands", "ms", "lower", (m) => pct(all(m.mix), 50)),
             both("latency p99, all commands", "ms", "lower", (m) => pct(all(m.mix), 99)),
           ];
@@ -157,7 +170,9 @@ export const benchCase: BenchCase = {
         "Dovecot 2.3 as Debian ships it (Maildir, mail_fsync = optimized, high-security login processes), mail_max_userip_connections and " +
           `Freehold's imap.maxConnectionsPerUser/PerIp raised to ${maxConnections} (Freehold's default is 50 sessions per user).`,
         "memory: PSS summed over the server's process tree (Dovecot: a process per session), at rest just before each measurement and its peak " +
-          "(sampled every 250 ms) during it; Freehold's RSS row is the goal of issue 16.",
+          "(sampled every 250 ms) during it; Freehold's RSS row is the goal of issue 16. " +
+          "server CPU per command: user+system time of the server's process tree while the clock ran ÷ commands; it depends far less on the " +
+          "machine's other load than the rates (a server of many processes, Dovecot, gets more of a busy machine's cores than a single process).",
       );
       return {
         reference: "Dovecot 2.3 (Maildir)",
@@ -185,6 +200,7 @@ function summarise(raw: Record<string, { dovecot: Measured; freehold: Measured |
       perType: Object.fromEntries(
         COMMAND_TYPES.map((c) => [c, { n: m.mix.latencies[c].length, p50: pct(m.mix.latencies[c], 50), p99: pct(m.mix.latencies[c], 99) }]),
       ),
+      cpuMs: m.cpuMs,
       pssRest: m.pssRest,
       pssPeak: m.pssPeak,
       rssRest: m.rssRest,

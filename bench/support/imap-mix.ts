@@ -32,6 +32,9 @@ export interface MixOptions {
   seed: number;
   /** A command taking longer counts as a timeout and the client reconnects. */
   commandTimeoutMs?: number;
+  /** Called once every client is logged in, right before the clock starts, and when it stops. */
+  onStart?: () => Promise<void>;
+  onEnd?: () => Promise<void>;
 }
 
 export const COMMAND_TYPES = [
@@ -282,10 +285,12 @@ export async function runMix(t: MixTarget, o: MixOptions): Promise<MixResult> {
   const clients = Array.from({ length: o.clients }, (_, k) => new Client(t, o, k, res));
   // Log in in groups (100 TLS handshakes and logins at once would measure the login path).
   for (let i = 0; i < clients.length; i += 20) await Promise.all(clients.slice(i, i + 20).map((c) => c.connect()));
+  await o.onStart?.();
   const t0 = Date.now();
   const end = t0 + o.seconds * 1000;
   await Promise.all(clients.map((c) => c.loop(end)));
   res.elapsedS = (Date.now() - t0) / 1000;
+  await o.onEnd?.();
   await Promise.all(clients.map((c) => c.conn?.logout()));
   return res;
 }
