@@ -8,6 +8,7 @@
 // costs one directory fsync. tmp/ is on the same file system, so rename(2) is atomic.
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
 import type { BlobRepo, BlobWriter, Id, StagedBlob, StagingBlobStore } from "./types.ts";
@@ -32,6 +33,18 @@ export function hourBucket(now: number): string {
 }
 
 const TMP = "tmp";
+
+/**
+ * Blobs up to this size are read with one synchronous open/read/close on the event loop. Through
+ * fs/promises a read is four thread-pool round trips (open, fstat, read, close), each waiting for
+ * a turn of a busy loop and for a pool thread not stuck in another session's fsync: under 10
+ * concurrent IMAP clients that was ~20 ms per 4 KiB message (FETCH ENVELOPE of 5 messages:
+ * 60–120 ms; docs/benchmarks.md, imap-concurrency log). A committed blob is immutable and
+ * almost always in the page cache (it was just written or read), so the synchronous read costs
+ * microseconds; on a cache miss the loop waits for one disk read of at most this size, as a
+ * Dovecot imap process does for its one client. Larger blobs keep streaming from the pool.
+ */
+export const SYNC_READ_MAX = 256 * 1024;
 const SHA_RE = /^[0-9a-f]{64}$/;
 
 export async function openFileBlobStore(opts: FileBlobStoreOptions): Promise<FileBlobStore> {
@@ -80,13 +93,21 @@ export class FileBlobStore implements StagingBlobStore {
   async read(blobId: Id, range?: { start: number; end: number }): Promise<NodeJS.ReadableStream> {
     const row = await this.#meta.get(blobId);
     if (!row) throw new StoreError("not-found", `no blob ${blobId}`);
-    return this.fs.createReadStream(this.pathOf(row.sha256, row.location), range);
+    const path = this.pathOf(row.sha256, row.location);
+    if (row.size <= SYNC_READ_MAX && this.fs.readFileSync) {
+      const all = this.fs.readFileSync(path);
+      const part = range ? all.subarray(Math.min(range.start, all.length), Math.max(range.start, Math.min(range.end, all.length))) : all;
+      return Readable.from(part.length ? [part] : []);
+    }
+    return this.fs.createReadStream(path, range);
   }
 
   async readAll(blobId: Id): Promise<Buffer> {
     const row = await this.#meta.get(blobId);
     if (!row) throw new StoreError("not-found", `no blob ${blobId}`);
-    return this.fs.readFile(this.pathOf(row.sha256, row.location));
+    const path = this.pathOf(row.sha256, row.location);
+    if (row.size <= SYNC_READ_MAX && this.fs.readFileSync) return this.fs.readFileSync(path);
+    return this.fs.readFile(path);
   }
 
   async publish(staged: StagedBlob[]): Promise<Array<string | Error>> {
