@@ -274,6 +274,8 @@ export interface MailRepo {
   /** Messages with uid > sinceUid (default all), ascending by UID. */
   listMessages(mailboxId: Id, sinceUid?: number): Promise<MessageRecord[]>;
   getMessage(mailboxId: Id, uid: number): Promise<MessageRecord | null>;
+  /** The messages among these UIDs that exist, ascending by UID (one query for a FETCH's set). */
+  getMessages(mailboxId: Id, uids: readonly number[]): Promise<MessageRecord[]>;
   /** Messages whose MODSEQ > sinceModseq (RFC 7162 CHANGEDSINCE), ascending by UID. */
   listChangedSince(mailboxId: Id, sinceModseq: number): Promise<MessageRecord[]>;
   /**
