@@ -19,7 +19,7 @@ import type { FsFile, FsLayer } from "./fs-layer.ts";
 export interface FileBlobStoreOptions {
   dataDir: string;
   /** Where read() finds a blob's location. */
-  meta: Pick<BlobRepo, "get">;
+  meta: Pick<BlobRepo, "get" | "locate">;
   fs?: FsLayer;
   clock?: Clock;
   /** Bucket directory for blobs published at `now`; default the UTC hour, e.g. "2026112316". */
@@ -57,7 +57,7 @@ export class FileBlobStore implements StagingBlobStore {
   readonly root: string;
   readonly tmpDir: string;
   readonly fs: FsLayer;
-  #meta: Pick<BlobRepo, "get">;
+  #meta: Pick<BlobRepo, "get" | "locate">;
   #clock: Clock;
   #bucketOf: (now: number) => string;
   #bufferBytes: number;
@@ -91,7 +91,7 @@ export class FileBlobStore implements StagingBlobStore {
   }
 
   async read(blobId: Id, range?: { start: number; end: number }): Promise<NodeJS.ReadableStream> {
-    const row = await this.#meta.get(blobId);
+    const row = await (this.#meta.locate ? this.#meta.locate(blobId) : this.#meta.get(blobId));
     if (!row) throw new StoreError("not-found", `no blob ${blobId}`);
     const path = this.pathOf(row.sha256, row.location);
     if (row.size <= SYNC_READ_MAX && this.fs.readFileSync) {
@@ -103,7 +103,7 @@ export class FileBlobStore implements StagingBlobStore {
   }
 
   async readAll(blobId: Id): Promise<Buffer> {
-    const row = await this.#meta.get(blobId);
+    const row = await (this.#meta.locate ? this.#meta.locate(blobId) : this.#meta.get(blobId));
     if (!row) throw new StoreError("not-found", `no blob ${blobId}`);
     const path = this.pathOf(row.sha256, row.location);
     if (row.size <= SYNC_READ_MAX && this.fs.readFileSync) return this.fs.readFileSync(path);

@@ -229,6 +229,30 @@ export class SqliteDb {
     });
   }
 
+  /**
+   * Like call, but the result is not held for an open group: only for reads of committed rows
+   * that no write changes (a committed message's blob location, blobs.locate). Anything else
+   * read this way could leave the store before it is durable.
+   */
+  callCommitted<T>(fn: () => T): Promise<T> {
+    if (!this.#locked) {
+      try {
+        return Promise.resolve(fn());
+      } catch (e) {
+        return Promise.reject(mapError(e));
+      }
+    }
+    return this.#acquire().then(() => {
+      try {
+        return fn();
+      } catch (e) {
+        throw mapError(e);
+      } finally {
+        this.#release();
+      }
+    });
+  }
+
   #afterCommit<T>(r: T): Promise<T> {
     const g = this.#group;
     return g ? g.done.then(() => r) : Promise.resolve(r);
