@@ -120,18 +120,21 @@ export class FileBlobStore implements StagingBlobStore {
       await this.fs.fsyncDir(this.root);
       this.#buckets.add(bucket);
     }
-    const out: Array<string | Error> = [];
-    for (const s of staged) {
-      try {
-        const tmp = tempPath(s);
-        await this.fs.rename(tmp, join(dir, s.sha256));
-        this.#live.delete(tmp);
-        out.push(bucket);
-      } catch (e) {
-        // E.g. a staged blob handed over twice, or already discarded: fail that request only.
-        out.push(new StoreError("io", `publishing blob ${s.sha256}: ${(e as Error).message}`, { cause: e }));
-      }
-    }
+    // The renames run at once (each is a thread-pool round trip: one after another, a batch
+    // paid one loop turn per blob); the directory fsync below waits for them all.
+    const out: Array<string | Error> = await Promise.all(
+      staged.map(async (s) => {
+        try {
+          const tmp = tempPath(s);
+          await this.fs.rename(tmp, join(dir, s.sha256));
+          this.#live.delete(tmp);
+          return bucket;
+        } catch (e) {
+          // E.g. a staged blob handed over twice, or already discarded: fail that request only.
+          return new StoreError("io", `publishing blob ${s.sha256}: ${(e as Error).message}`, { cause: e });
+        }
+      }),
+    );
     // One directory fsync for the whole batch: every rename above becomes durable together.
     if (out.some((o) => typeof o === "string")) await this.fs.fsyncDir(dir);
     return out;
