@@ -44,7 +44,7 @@ async function main(): Promise<number> {
     console.error(`unknown case(s): ${unknown.join(", ")}\n${usage(cases)}`);
     return 2;
   }
-  const repeat = envInt(process.env, "BENCH_REPEAT", 1) || 1;
+  const repeatEnv = process.env.BENCH_REPEAT ? envInt(process.env, "BENCH_REPEAT", 1) || 1 : null;
   const selected = args.length ? cases.filter((c) => args.includes(c.name)) : cases;
   const resultsDir = path.join(root, "bench", "results");
   await fs.mkdir(resultsDir, { recursive: true });
@@ -53,6 +53,7 @@ async function main(): Promise<number> {
     const tmpDir = await fs.mkdtemp(path.join(os.tmpdir(), `freehold-bench-${c.name}-`));
     await fs.chmod(tmpDir, 0o755); // daemons that drop privileges must reach their dirs
     const started = new Date();
+    const repeat = repeatEnv ?? c.repeat ?? 1;
     const log = (msg: string) => process.stderr.write(`[${c.name} ${new Date().toISOString().slice(11, 19)}] ${msg}\n`);
     try {
       log(`start: ${c.description}`);
@@ -98,6 +99,10 @@ function medianOf(runs: CaseResult[]): CaseResult {
     const v = xs.filter((x): x is number => x !== null);
     return v.length ? median(v) : null;
   };
+  const range = (xs: Array<number | null>): [number, number] | null => {
+    const v = xs.filter((x): x is number => x !== null);
+    return v.length > 1 ? [Math.min(...v), Math.max(...v)] : null;
+  };
   return {
     ...last,
     sections: last.sections.map((section, si) => ({
@@ -106,6 +111,8 @@ function medianOf(runs: CaseResult[]): CaseResult {
         ...row,
         freehold: med(runs.map((r) => r.sections[si]?.rows[ri]?.freehold ?? null)),
         reference: med(runs.map((r) => r.sections[si]?.rows[ri]?.reference ?? null)),
+        freeholdRange: range(runs.map((r) => r.sections[si]?.rows[ri]?.freehold ?? null)),
+        referenceRange: range(runs.map((r) => r.sections[si]?.rows[ri]?.reference ?? null)),
       })),
     })),
     notes: [`figures are medians of ${runs.length} runs; notes are from the last run`, ...last.notes],

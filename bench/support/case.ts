@@ -12,6 +12,9 @@ export interface Row {
   reference: number | null;
   /** Which direction is better; decides how the ratio reads. */
   better: Better;
+  /** With several runs (BENCH_REPEAT): the lowest and highest of each side's figures. */
+  freeholdRange?: [number, number] | null;
+  referenceRange?: [number, number] | null;
 }
 
 export interface Section {
@@ -43,6 +46,8 @@ export interface CaseContext {
 export interface BenchCase {
   name: string;
   description: string;
+  /** Runs when BENCH_REPEAT is not set (default 1). */
+  repeat?: number;
   run(ctx: CaseContext): Promise<CaseResult>;
 }
 

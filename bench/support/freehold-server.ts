@@ -88,6 +88,10 @@ export async function startFreehold(root: string, dir: string, o: FreeholdOption
   }
 
   const logFile = path.join(dir, "freehold.log");
+  // Profiling hooks (docs/benchmarks.md): node options for `serve` (e.g. --cpu-prof, or
+  // --import bench/support/loop-delay.ts) and a wrapper (e.g. strace -c -f -o FILE).
+  const nodeArgs = (process.env.BENCH_FREEHOLD_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const envWrap = process.env.BENCH_FREEHOLD_WRAP ? process.env.BENCH_FREEHOLD_WRAP.split(" ").filter(Boolean) : undefined;
   let server: ManagedChild;
   const stop = async () => {
     await server.stop();
@@ -96,10 +100,10 @@ export async function startFreehold(root: string, dir: string, o: FreeholdOption
   const first = o.roles[0].role;
   const serve = async () => {
     const logFd = openSync(logFile, "a");
-    server = spawnManaged(node, [cli, "--data", data, "serve"], {
+    server = spawnManaged(node, [...nodeArgs, cli, "--data", data, "serve"], {
       cwd: root,
       stdio: ["ignore", logFd, logFd],
-      wrap: o.wrap,
+      wrap: o.wrap ?? envWrap,
     });
     closeSync(logFd);
     try {

@@ -147,6 +147,21 @@ export class ImapConn {
     await cont;
   }
 
+  /**
+   * RFC 9051 §6.2.1 STARTTLS: after the tagged OK, TLS on the same socket; returns the session
+   * over the TLS socket (this object must not be used again). No greeting follows the handshake.
+   */
+  async startTls(): Promise<ImapConn> {
+    await this.ok("STARTTLS");
+    const raw = this.sock;
+    raw.removeAllListeners("data");
+    raw.removeAllListeners("error");
+    raw.removeAllListeners("close");
+    const sec = tls.connect({ socket: raw, rejectUnauthorized: false, servername: undefined });
+    await once(sec, "secureConnect");
+    return new ImapConn(sec);
+  }
+
   close(): void {
     this.sock.destroy();
   }

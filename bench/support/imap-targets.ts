@@ -23,6 +23,8 @@ export interface ImapTarget {
   readonly tls: boolean;
   /** Implicit-TLS port for the IDLE memory figure. */
   readonly imapsPort: number;
+  /** Cleartext port (Freehold: STARTTLS, and LOGIN in clear where it allows it on loopback). */
+  readonly plainPort: number;
   readonly user: string;
   readonly pass: string;
   /** The process whose tree holds the sessions (PSS is summed over it). */
@@ -38,11 +40,11 @@ export interface ImapTarget {
 
 export async function startDovecotImapTarget(
   dir: string,
-  p: { count: number; tls: boolean; idle: number; log: (m: string) => void },
+  p: { count: number; tls: boolean; idle: number; log: (m: string) => void; maxConnections?: number },
 ): Promise<ImapTarget & { bytes: number; hashPassword(scheme: string): Promise<void> }> {
   await fs.mkdir(dir, { recursive: true });
   const user = "bench";
-  const slack = p.idle + 200;
+  const slack = Math.max(p.idle + 200, p.maxConnections ?? 0);
   const dovecot = await startDovecotBench({
     dir: path.join(dir, "dovecot"),
     users: [user],
@@ -67,6 +69,7 @@ export async function startDovecotImapTarget(
       port: p.tls ? dovecot.imapsPort : dovecot.imapPort,
       tls: p.tls,
       imapsPort: dovecot.imapsPort,
+      plainPort: dovecot.imapPort,
       user,
       pass: "pass",
       bytes,
@@ -90,13 +93,14 @@ export async function startDovecotImapTarget(
 export async function startFreeholdImapTarget(
   root: string,
   dir: string,
-  p: { count: number; tls: boolean; idle: number; loginCache: boolean; log: (m: string) => void },
+  p: { count: number; tls: boolean; idle: number; loginCache: boolean; log: (m: string) => void; maxConnections?: number },
 ): Promise<ImapTarget & { bytes: number }> {
-  const slack = p.idle + 200; // as Dovecot's: room for the IDLE clients and the workloads
+  // As Dovecot's: room for the IDLE clients and the workloads (the default is 50 per user).
+  const slack = Math.max(p.idle + 200, p.maxConnections ?? 0);
   const address = "bench@bench.test";
   const pass = "bench-password";
-  // A plain imap listener first: startFreehold waits for the first role's greeting in clear.
-  const roles: Array<{ role: string; tls?: "none" }> = [{ role: "imap", tls: "none" }, { role: "imaps" }];
+  // The imap (STARTTLS) listener first: startFreehold waits for the first role's greeting in clear.
+  const roles: Array<{ role: string; tls?: "starttls" }> = [{ role: "imap", tls: "starttls" }, { role: "imaps" }];
   let bytes = 0;
   const fh = await startFreehold(root, dir, {
     hostname: "bench.test",
@@ -106,6 +110,8 @@ export async function startFreeholdImapTarget(
     configSet: [
       [["imap", "maxConnectionsPerUser"], slack],
       [["imap", "maxConnectionsPerIp"], slack],
+      // LOGIN in clear on loopback, as Dovecot allows it, where this build has the switch.
+      ...(await plaintextSwitchKnown(root) ? [[["imap", "allowPlaintextOnLoopback"], true] as [string[], unknown]] : []),
       ...(p.loginCache ? [] : [[["login", "cacheSeconds"], 0] as [string[], unknown]]),
     ],
     // The same messages, written straight into the store like Dovecot's Maildir.
@@ -134,6 +140,7 @@ export async function startFreeholdImapTarget(
     port: imapsPort,
     tls: true,
     imapsPort,
+    plainPort: fh.ports.imap,
     user: address,
     pass,
     bytes,
@@ -141,4 +148,10 @@ export async function startFreeholdImapTarget(
     atRest: () => fh.restart(),
     stop: () => fh.stop(),
   };
+}
+
+/** Whether this build's config schema has `imap.allowPlaintextOnLoopback` (being added). */
+async function plaintextSwitchKnown(root: string): Promise<boolean> {
+  const schema = await fs.readFile(path.join(root, "src", "config", "schema.ts"), "utf8").catch(() => "");
+  return schema.includes("allowPlaintextOnLoopback");
 }

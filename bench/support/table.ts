@@ -43,8 +43,14 @@ function cells(row: Row): string[] {
   return [
     `${row.metric} (${row.better === "higher" ? "↑" : "↓"})`,
     row.unit,
-    fmt(row.freehold),
-    fmt(row.reference),
+    withRange(row.freehold, row.freeholdRange),
+    withRange(row.reference, row.referenceRange),
     a === null ? "—" : `${a.toFixed(2)}×`,
   ];
+}
+
+/** "12.3 (10.1–15.0)": a median and the range of the runs it came from. */
+function withRange(v: number | null, r: [number, number] | null | undefined): string {
+  if (v === null || !r) return fmt(v);
+  return `${fmt(v)} (${fmt(r[0])}–${fmt(r[1])})`;
 }

@@ -8,6 +8,7 @@
 // costs one directory fsync. tmp/ is on the same file system, so rename(2) is atomic.
 import { createHash, randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { Readable } from "node:stream";
 import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
 import type { BlobRepo, BlobWriter, Id, StagedBlob, StagingBlobStore } from "./types.ts";
@@ -18,7 +19,7 @@ import type { FsFile, FsLayer } from "./fs-layer.ts";
 export interface FileBlobStoreOptions {
   dataDir: string;
   /** Where read() finds a blob's location. */
-  meta: Pick<BlobRepo, "get">;
+  meta: Pick<BlobRepo, "get" | "locate">;
   fs?: FsLayer;
   clock?: Clock;
   /** Bucket directory for blobs published at `now`; default the UTC hour, e.g. "2026112316". */
@@ -32,6 +33,18 @@ export function hourBucket(now: number): string {
 }
 
 const TMP = "tmp";
+
+/**
+ * Blobs up to this size are read with one synchronous open/read/close on the event loop. Through
+ * fs/promises a read is four thread-pool round trips (open, fstat, read, close), each waiting for
+ * a turn of a busy loop and for a pool thread not stuck in another session's fsync: under 10
+ * concurrent IMAP clients that was ~20 ms per 4 KiB message (FETCH ENVELOPE of 5 messages:
+ * 60–120 ms; docs/benchmarks.md, imap-concurrency log). A committed blob is immutable and
+ * almost always in the page cache (it was just written or read), so the synchronous read costs
+ * microseconds; on a cache miss the loop waits for one disk read of at most this size, as a
+ * Dovecot imap process does for its one client. Larger blobs keep streaming from the pool.
+ */
+export const SYNC_READ_MAX = 256 * 1024;
 const SHA_RE = /^[0-9a-f]{64}$/;
 
 export async function openFileBlobStore(opts: FileBlobStoreOptions): Promise<FileBlobStore> {
@@ -44,7 +57,7 @@ export class FileBlobStore implements StagingBlobStore {
   readonly root: string;
   readonly tmpDir: string;
   readonly fs: FsLayer;
-  #meta: Pick<BlobRepo, "get">;
+  #meta: Pick<BlobRepo, "get" | "locate">;
   #clock: Clock;
   #bucketOf: (now: number) => string;
   #bufferBytes: number;
@@ -78,15 +91,23 @@ export class FileBlobStore implements StagingBlobStore {
   }
 
   async read(blobId: Id, range?: { start: number; end: number }): Promise<NodeJS.ReadableStream> {
-    const row = await this.#meta.get(blobId);
+    const row = await (this.#meta.locate ? this.#meta.locate(blobId) : this.#meta.get(blobId));
     if (!row) throw new StoreError("not-found", `no blob ${blobId}`);
-    return this.fs.createReadStream(this.pathOf(row.sha256, row.location), range);
+    const path = this.pathOf(row.sha256, row.location);
+    if (row.size <= SYNC_READ_MAX && this.fs.readFileSync) {
+      const all = this.fs.readFileSync(path);
+      const part = range ? all.subarray(Math.min(range.start, all.length), Math.max(range.start, Math.min(range.end, all.length))) : all;
+      return Readable.from(part.length ? [part] : []);
+    }
+    return this.fs.createReadStream(path, range);
   }
 
   async readAll(blobId: Id): Promise<Buffer> {
-    const row = await this.#meta.get(blobId);
+    const row = await (this.#meta.locate ? this.#meta.locate(blobId) : this.#meta.get(blobId));
     if (!row) throw new StoreError("not-found", `no blob ${blobId}`);
-    return this.fs.readFile(this.pathOf(row.sha256, row.location));
+    const path = this.pathOf(row.sha256, row.location);
+    if (row.size <= SYNC_READ_MAX && this.fs.readFileSync) return this.fs.readFileSync(path);
+    return this.fs.readFile(path);
   }
 
   async publish(staged: StagedBlob[]): Promise<Array<string | Error>> {
@@ -99,18 +120,21 @@ export class FileBlobStore implements StagingBlobStore {
       await this.fs.fsyncDir(this.root);
       this.#buckets.add(bucket);
     }
-    const out: Array<string | Error> = [];
-    for (const s of staged) {
-      try {
-        const tmp = tempPath(s);
-        await this.fs.rename(tmp, join(dir, s.sha256));
-        this.#live.delete(tmp);
-        out.push(bucket);
-      } catch (e) {
-        // E.g. a staged blob handed over twice, or already discarded: fail that request only.
-        out.push(new StoreError("io", `publishing blob ${s.sha256}: ${(e as Error).message}`, { cause: e }));
-      }
-    }
+    // The renames run at once (each is a thread-pool round trip: one after another, a batch
+    // paid one loop turn per blob); the directory fsync below waits for them all.
+    const out: Array<string | Error> = await Promise.all(
+      staged.map(async (s) => {
+        try {
+          const tmp = tempPath(s);
+          await this.fs.rename(tmp, join(dir, s.sha256));
+          this.#live.delete(tmp);
+          return bucket;
+        } catch (e) {
+          // E.g. a staged blob handed over twice, or already discarded: fail that request only.
+          return new StoreError("io", `publishing blob ${s.sha256}: ${(e as Error).message}`, { cause: e });
+        }
+      }),
+    );
     // One directory fsync for the whole batch: every rename above becomes durable together.
     if (out.some((o) => typeof o === "string")) await this.fs.fsyncDir(dir);
     return out;

@@ -197,6 +197,9 @@ export function runStoreContract(name: string, factory: () => Promise<StoreHarne
         assert.deepEqual(await h.store.mail.userUsage(user.id), usage);
         assert.deepEqual(await h.store.mail.getMailboxById(inbox), mb);
         assert.deepEqual(await h.store.mail.getMessage(inbox, 1), msg);
+        // getMessages: the existing ones among the UIDs asked for, ascending.
+        assert.deepEqual(await h.store.mail.getMessages(inbox, [7, 1, 3]), [msg]);
+        assert.deepEqual(await h.store.mail.getMessages(inbox, []), []);
         assert.deepEqual(await h.store.blobs.get(msg!.blobId), blob);
         assert.deepEqual(await h.store.mail.listExpunged(inbox, 0), []);
         await assertClean(h);

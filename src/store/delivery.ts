@@ -113,9 +113,11 @@ export class DeliveryWriter {
     const firstOfSha = new Map<string, number>(); // sha256 → index in toPublish
     try {
       // Dedup before any rename: content already stored is referenced, its temp dropped.
-      for (const p of batch) {
+      // All lookups at once: each may wait for a group commit in progress (db.ts), together.
+      const found = await Promise.all(batch.map((p) => this.#store.blobs.getBySha(p.req.blob.sha256)));
+      for (const [i, p] of batch.entries()) {
         const staged = p.req.blob;
-        const existing = await this.#store.blobs.getBySha(staged.sha256);
+        const existing = found[i];
         if (existing) {
           items.push({ req: p.req, blob: { existingId: existing.id } });
           leftovers.push(staged);

@@ -1,7 +1,7 @@
 // The file operations the blob store performs, behind one small interface so a test can record
 // their exact order (temp fsync → rename → directory fsync → metadata commit → reply) and inject
 // faults. nodeFs is the real one.
-import { createReadStream } from "node:fs";
+import { closeSync, constants, createReadStream, fstatSync, openSync, readSync } from "node:fs";
 import { Readable } from "node:stream";
 import { open, readdir, rename, stat, unlink, mkdir, readFile } from "node:fs/promises";
 import type { FileHandle } from "node:fs/promises";
@@ -32,6 +32,12 @@ export interface FsLayer {
   readdir(dir: string): Promise<string[]>;
   stat(path: string): Promise<FsStat | null>;
   readFile(path: string): Promise<Buffer>;
+  /**
+   * The whole file read synchronously, for small blobs (blob-files.ts SYNC_READ_MAX): one
+   * open/read/close on the event loop instead of four thread-pool round trips. Optional: a layer
+   * without it is read through readFile.
+   */
+  readFileSync?(path: string): Buffer;
   /** Bytes [start, end) or the whole file. */
   createReadStream(path: string, range?: { start: number; end: number }): NodeJS.ReadableStream;
 }
@@ -86,6 +92,25 @@ export const nodeFs: FsLayer = {
     }
   },
   readFile: (path) => readFile(path),
+  readFileSync(path) {
+    // O_NOATIME: a read must not be a write. With relatime the first read of a new file updates
+    // its atime, which on ext4 opens a journal handle and can wait for the commit other
+    // sessions' fsyncs are forcing (Linux only; 0 elsewhere; allowed: the server owns its files).
+    const fd = openSync(path, constants.O_RDONLY | (constants.O_NOATIME ?? 0));
+    try {
+      const size = fstatSync(fd).size;
+      const buf = Buffer.allocUnsafe(size);
+      let off = 0;
+      while (off < size) {
+        const n = readSync(fd, buf, off, size - off, off);
+        if (n === 0) break;
+        off += n;
+      }
+      return off === size ? buf : buf.subarray(0, off);
+    } finally {
+      closeSync(fd);
+    }
+  },
   createReadStream(path, range) {
     if (!range) return createReadStream(path);
     if (range.end <= range.start) return Readable.from([]);

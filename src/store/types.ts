@@ -277,6 +277,8 @@ export interface MailRepo {
   /** Messages with uid > sinceUid (default all), ascending by UID. */
   listMessages(mailboxId: Id, sinceUid?: number): Promise<MessageRecord[]>;
   getMessage(mailboxId: Id, uid: number): Promise<MessageRecord | null>;
+  /** The messages among these UIDs that exist, ascending by UID (one query for a FETCH's set). */
+  getMessages(mailboxId: Id, uids: readonly number[]): Promise<MessageRecord[]>;
   /** Messages whose MODSEQ > sinceModseq (RFC 7162 CHANGEDSINCE), ascending by UID. */
   listChangedSince(mailboxId: Id, sinceModseq: number): Promise<MessageRecord[]>;
   /**
@@ -427,6 +429,12 @@ export type BatchOutcome = { ok: true; result: DeliveryResult } | { ok: false; e
 
 export interface BlobRepo {
   get(id: Id): Promise<BlobRecord | null>;
+  /**
+   * Like get, for reading a blob that a committed message or queue row references: its row is
+   * committed and its sha256/location never change, so this need not wait for a group commit
+   * in progress (db.ts) the way other reads do. Optional (get is used without it).
+   */
+  locate?(id: Id): Promise<BlobRecord | null>;
   /** Rows with id > afterId, ascending (for verification scans). */
   list(afterId: Id, limit: number): Promise<BlobRecord[]>;
   getBySha(sha256: string): Promise<BlobRecord | null>;

@@ -1,5 +1,6 @@
 // RFC 9051 §6.4.5 FETCH and §6.4.9 UID FETCH; RFC 7162 CHANGEDSINCE and VANISHED.
 import type { FetchAtt } from "../protocol/commands.ts";
+import type { MessageRecord } from "../../store/types.ts";
 import type { ResponseChunk } from "../protocol/wire-values.ts";
 import { vanishedResponse } from "../protocol/response.ts";
 import { fetchItems, fetchLine, goneItems, loadMessage, metadataLine, metadataOnly, needsRecord, setsSeen, UnknownCte } from "../fetch.ts";
@@ -71,14 +72,22 @@ export const fetch: CommandEntry<"FETCH"> = {
       batchBytes = 0;
     };
     const recentOn = s.showsRecent;
+    // The stored rows one query per 500 messages (not one store call per message: under
+    // concurrent writers each call may wait for the group commit of that loop turn).
+    let rows = new Map<number, MessageRecord>();
+    let k = 0;
     for (const uid of uids) {
+      if (needsFull && k++ % 500 === 0) {
+        const next = uids.slice(k - 1, k + 499);
+        rows = new Map((await s.deps.store.mail.getMessages(view.mailboxId, next)).map((r) => [r.uid, r]));
+      }
       const m = view.get(uid)!;
       const gone = view.isGone(uid);
       const recent = recentOn && view.isRecent(uid);
       let items;
       try {
         // Bodies need the stored row; a message expunged elsewhere has none any more.
-        const full = needsFull && !gone ? await s.deps.store.mail.getMessage(view.mailboxId, uid) : null;
+        const full = needsFull && !gone ? (rows.get(uid) ?? null) : null;
         if (needsFull && (gone || !full)) throw new Gone();
         items = await fetchItems(s, m, full, atts, () => loadMessage(s.deps.blobs, full!), recent);
       } catch (e) {

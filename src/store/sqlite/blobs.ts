@@ -36,6 +36,13 @@ export class SqliteBlobs implements BlobRepo {
     });
   }
 
+  locate(id: Id): Promise<BlobRecord | null> {
+    return this.#c.db.callCommitted(() => {
+      const r = this.#c.db.get<BlobRow>("SELECT * FROM blobs WHERE id = ?", id);
+      return r ? toBlob(r) : null;
+    });
+  }
+
   list(afterId: Id, limit: number): Promise<BlobRecord[]> {
     return this.#c.call(() => this.#c.db.all<BlobRow>("SELECT * FROM blobs WHERE id > ? ORDER BY id LIMIT ?", afterId, limit).map(toBlob));
   }

@@ -203,6 +203,15 @@ export class SqliteMail implements MailRepo {
     });
   }
 
+  getMessages(mailboxId: Id, uids: readonly number[]): Promise<MessageRecord[]> {
+    if (uids.length === 0) return Promise.resolve([]);
+    return this.#c.call(() =>
+      this.#c.db
+        .all<MessageRow>(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? AND uid IN (SELECT value FROM json_each(?)) ORDER BY uid`, mailboxId, JSON.stringify(uids))
+        .map(toMessage),
+    );
+  }
+
   listChangedSince(mailboxId: Id, sinceModseq: number): Promise<MessageRecord[]> {
     return this.#c.call(() =>
       this.#c.db.all<MessageRow>(`SELECT ${MSG_COLS} FROM messages WHERE mailbox_id = ? AND modseq > ? ORDER BY uid`, mailboxId, sinceModseq).map(toMessage),
