@@ -22,6 +22,8 @@ export interface Rule {
   drop?: string;
   /** [regex, replacement] on each line. */
   replace?: [string, string];
+  /** Lines matching this regex that only `side` sends are allowed (the other side omits them). */
+  extra?: string;
   /** Any difference at steps matching `step` is intended. */
   accept?: boolean;
 }
@@ -40,13 +42,15 @@ export interface Known {
   step?: string;
   drop?: string;
   replace?: [string, string];
+  extra?: string;
 }
 
-type Compiled<T> = T & { re?: RegExp; rep?: [RegExp, string]; stepRe?: RegExp };
+type Compiled<T> = T & { re?: RegExp; rep?: [RegExp, string]; stepRe?: RegExp; extraRe?: RegExp };
 
-function compile<T extends { drop?: string; replace?: [string, string]; step?: string }>(r: T): Compiled<T> {
+function compile<T extends { drop?: string; replace?: [string, string]; step?: string; extra?: string }>(r: T): Compiled<T> {
   return {
     ...r,
+    extraRe: r.extra ? new RegExp(r.extra) : undefined,
     re: r.drop ? new RegExp(r.drop) : undefined,
     rep: r.replace ? [new RegExp(r.replace[0], "g"), r.replace[1]] : undefined,
     stepRe: r.step ? new RegExp(r.step) : undefined,
@@ -67,7 +71,7 @@ export function loadExpectations(): Expectations {
   const known = YAML.parse(readFileSync(path.join(DIFF_DIR, "known-failing.yaml"), "utf8")) as { known: Known[] };
   for (const r of doc.differences) {
     if (!r.id || !r.reason || !r.rfc) throw new Error(`intended difference without id/reason/rfc: ${JSON.stringify(r)}`);
-    if (!r.drop && !r.replace && !r.accept) throw new Error(`intended difference ${r.id} does nothing`);
+    if (!r.drop && !r.replace && !r.accept && !r.extra) throw new Error(`intended difference ${r.id} does nothing`);
   }
   return {
     capabilities: new Set(doc.capabilities.map((c) => c.toUpperCase())),
@@ -118,6 +122,29 @@ function edit(lines: string[], rules: Array<Compiled<Rule | Known>>, side: "dove
   return out === lines ? out : sortSegments(out);
 }
 
+/** `extra` rules: lines of one side matching them and absent from the other side go. */
+function extras(d: string[], f: string[], rules: Array<Compiled<Rule | Known>>, fired: Set<string>): [string[], string[]] {
+  for (const r of rules) {
+    if (!r.extraRe) continue;
+    const cut = (mine: string[], theirs: string[]): string[] => {
+      const left = [...theirs];
+      return mine.filter((l) => {
+        const k = left.indexOf(l);
+        if (k >= 0) {
+          left.splice(k, 1);
+          return true;
+        }
+        if (!r.extraRe!.test(l)) return true;
+        fired.add(r.id);
+        return false;
+      });
+    };
+    if (r.side !== "freehold") d = cut(d, f);
+    if (r.side !== "dovecot") f = cut(f, d);
+  }
+  return [d, f];
+}
+
 const same = (a: string[], b: string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
 
 export function compareScript(name: string, dovecot: StepResult[], freehold: StepResult[], ex: Expectations): ScriptOutcome {
@@ -137,17 +164,15 @@ export function compareScript(name: string, dovecot: StepResult[], freehold: Ste
       outcome.intended.push({ label, rules: [accepted.id] });
       continue;
     }
-    const dl = edit(d.lines, rules, "dovecot", fired);
-    const fl = edit(f.lines, rules, "freehold", fired);
+    const [dl, fl] = extras(edit(d.lines, rules, "dovecot", fired), edit(f.lines, rules, "freehold", fired), rules, fired);
     if (same(dl, fl) && d.label === f.label) {
       outcome.intended.push({ label, rules: [...fired] });
       continue;
     }
     const known = ex.known.filter((k) => applies(k, name, label));
     const kf = new Set<string>();
-    const dk = edit(dl, known, "dovecot", kf);
-    const fk = edit(fl, known, "freehold", kf);
-    const whole = known.filter((k) => !k.re && !k.rep);
+    const [dk, fk] = extras(edit(dl, known, "dovecot", kf), edit(fl, known, "freehold", kf), known, kf);
+    const whole = known.filter((k) => !k.re && !k.rep && !k.extraRe);
     const diff = { label, dovecot: dl, freehold: fl };
     if (same(dk, fk) && d.label === f.label) outcome.known.push({ label, ids: [...kf], diff });
     else if (whole.length > 0) outcome.known.push({ label, ids: whole.map((k) => k.id), diff });

@@ -88,7 +88,6 @@ const fetchGroups: Record<string, string[]> = {
     "SENTBEFORE 07-Jan-2026", "SENTON 06-Jan-2026", "SENTSINCE 08-Jan-2026", "SENTON 25-Mar-2007", "SENTBEFORE 25-Mar-2007",
     "UID 2:4", "UID 1,5,9", "UID 8:*", "2:4", "1,3,5", "*", "5:*",
     "NOT SEEN", "NOT NOT SEEN", "OR SEEN FLAGGED", "OR OR DRAFT DELETED ANSWERED", "(SEEN UNFLAGGED)", "SEEN FROM example.org", "NOT (OR SEEN DELETED)", "UNSEEN SMALLER 1000",
-    "MODSEQ 1", "MODSEQ 5",
   ];
   const scripts: string[] = [];
   keys.forEach((k, i) => {
@@ -105,7 +104,8 @@ const fetchGroups: Record<string, string[]> = {
     ["searchres-store", ["SEARCH RETURN (SAVE) UNSEEN", "STORE $ +FLAGS (\\Flagged)", "SEARCH FLAGGED", "UID SEARCH UID $"]],
     ["searchres-unset", ["FETCH $ (UID)", "SEARCH $"]],
     ["errors", ["SEARCH", "SEARCH FOO", "SEARCH BEFORE notadate", "SEARCH LARGER x", "SEARCH OR SEEN", "SEARCH (SEEN", "SEARCH HEADER Subject", "SEARCH UID"]],
-    ["modseq-return", ["SEARCH MODSEQ 1", "SEARCH RETURN (MIN MAX) MODSEQ 1", "SEARCH RETURN (ALL) MODSEQ 3 SEEN"]],
+    // Mod-sequences relative to the HIGHESTMODSEQ the server itself sent (values are the server's).
+    ["modseq", ["STATUS INBOX (HIGHESTMODSEQ)", "STORE 2,5 +FLAGS (\\Flagged)", "SEARCH MODSEQ $NEXTMODSEQ", "UID SEARCH MODSEQ $NEXTMODSEQ FLAGGED", "SEARCH RETURN (MIN MAX COUNT) MODSEQ $NEXTMODSEQ", "SEARCH MODSEQ 18446744073709551615"]],
   ];
   for (const [n, cmds] of more) scripts.push(script(`search/${n}`, [SEED, login, "C1> a1 SELECT INBOX", ...cmds.map((c, i) => `C1> s${i + 1} ${c}`)]));
   scripts.push(script("search/no-mailbox", [login, "C1> s1 SEARCH ALL", "C1> s2 UID SEARCH ALL"]));
@@ -148,7 +148,9 @@ const fetchGroups: Record<string, string[]> = {
 
 // LIST: hierarchies × patterns.
 {
-  const setup = ["C1> c1 CREATE Projects/Alpha", "C1> c2 CREATE Projects/Beta/Deep", "C1> c3 CREATE Solo", "C1> c4 SUBSCRIBE Projects/Alpha", "C1> c5 UNSUBSCRIBE Drafts"];
+  // Parents are created explicitly: Dovecot's Maildir++ leaves implicit parents \Noselect
+  // where Freehold creates them (list/implicit-parents in list.imap compares that case).
+  const setup = ["C1> c0 CREATE Projects", "C1> c1 CREATE Projects/Alpha", "C1> c2 CREATE Projects/Beta", "C1> c3 CREATE Projects/Beta/Deep", "C1> c4 CREATE Solo", "C1> c5 SUBSCRIBE Projects/Alpha", "C1> c6 UNSUBSCRIBE Drafts"];
   const pats = [
     'LIST "" ""', 'LIST "" *', 'LIST "" %', 'LIST "" Projects/%', 'LIST "" Projects/*', 'LIST Projects/ %', 'LIST "" INBOX', 'LIST "" inbox', 'LIST "" P*', 'LIST "" *Deep',
     'LIST "" %/%', 'LIST "" Nope', 'LIST "" "Projects"', 'LSUB "" *', 'LSUB "" %', 'LSUB "" Projects/%',
@@ -169,7 +171,7 @@ const fetchGroups: Record<string, string[]> = {
     "APPEND INBOX ~{msg:small}", "APPEND INBOX {lit:}", "APPEND INBOX {lit:no header at all\\r\\n}", "APPEND inbox {msg:mixed}", "APPEND INBOX {msg+:long}", "APPEND INBOX (\\Seen", "APPEND",
   ];
   const scripts = forms.map((f, i) =>
-    script(`append/form-${i}`, [login, `C1> p1 ${f}`, "C1> p2 SELECT INBOX", "C1> p3 FETCH 1:* (FLAGS INTERNALDATE RFC822.SIZE UID)", "C1> p4 STATUS Sent (MESSAGES)"]),
+    script(`append/form-${i}`, [login, `C1> p1 ${f}`, "C1> p2 SELECT INBOX", "C1> p3 UID FETCH 1:* (FLAGS INTERNALDATE RFC822.SIZE)", "C1> p4 STATUS Sent (MESSAGES)"]),
   );
   scripts.push(script("append/to-selected", [login, "C1> a1 SELECT INBOX", "C1> p1 APPEND INBOX {msg:small}", "C1> p2 APPEND INBOX (\\Seen NewKw) {msg:plain}", "C1> p3 NOOP", "C1> p4 FETCH 1:* (UID FLAGS)"]));
   scripts.push(script("append/uid-sequence", [login, "C1> p1 APPEND INBOX {msg:small}", "C1> p2 APPEND INBOX {msg:plain}", "C1> p3 CREATE Box", "C1> p4 APPEND Box {msg:small}", "C1> p5 STATUS INBOX (UIDNEXT MESSAGES)"]));

@@ -73,7 +73,8 @@ class Player {
       .replace(/\$PLAIN1/g, plain(a.user1))
       .replace(/\$PLAIN2/g, plain(a.user2))
       .replace(/\$UIDVALIDITY/g, this.#norm.lastUidValidity)
-      .replace(/\$HIGHESTMODSEQ/g, this.#norm.lastHighestModseq);
+      .replace(/\$HIGHESTMODSEQ/g, this.#norm.lastHighestModseq)
+      .replace(/\$NEXTMODSEQ/g, String(BigInt(this.#norm.lastHighestModseq) + 1n));
   }
 
   async #conn(n: number, label: string): Promise<Conn> {

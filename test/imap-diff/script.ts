@@ -10,7 +10,8 @@
 //   C1~                        collect unsolicited responses (e.g. during IDLE) for a moment
 // In command lines, {msg:NAME} sends messages/NAME.eml as a synchronising literal, {msg+:NAME}
 // as LITERAL+ and ~{msg:NAME} as literal8; {lit:TEXT} / {lit+:TEXT} send TEXT (with \r \n \t
-// escapes) as a literal. $U1 $U2 $PW $PLAIN1 $PLAIN2 $UIDVALIDITY $HIGHESTMODSEQ are replaced.
+// escapes) as a literal. $U1 $U2 $PW $PLAIN1 $PLAIN2 $UIDVALIDITY $HIGHESTMODSEQ $NEXTMODSEQ (the
+// last UIDVALIDITY / HIGHESTMODSEQ that server sent in the script, and that plus one) are replaced.
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 

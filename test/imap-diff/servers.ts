@@ -32,7 +32,7 @@ export async function startServers(accounts: Account[]): Promise<DiffServers> {
   try {
     peer = await startDovecot({
       users: locals.map((name) => ({ name, password: PASSWORD })),
-      namespaceConfig: SPECIAL.map((m) => `  mailbox ${m} {\n    special_use = \\${m}\n    auto = subscribe\n  }`).join("\n"),
+      namespaceConfig: "  mailbox INBOX {\n    auto = subscribe\n  }\n" + SPECIAL.map((m) => `  mailbox ${m} {\n    special_use = \\${m}\n    auto = subscribe\n  }`).join("\n"),
       extraConfig: `mail_plugins = $mail_plugins quota zlib
 protocol imap {
   mail_plugins = $mail_plugins imap_quota imap_zlib
