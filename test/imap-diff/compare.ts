@@ -122,25 +122,28 @@ function edit(lines: string[], rules: Array<Compiled<Rule | Known>>, side: "dove
   return out === lines ? out : sortSegments(out);
 }
 
-/** `extra` rules: lines of one side matching them and absent from the other side go. */
+/** Lines an `extra` rule compares by: a FETCH by its message, anything else whole. */
+const extraKey = (l: string): string => /^\* \d+ FETCH /.exec(l)?.[0] ?? l;
+
+/**
+ * `extra` rules: a line of one side that matches, and that the other side has nothing for (no
+ * line with its key), goes.
+ */
 function extras(d: string[], f: string[], rules: Array<Compiled<Rule | Known>>, fired: Set<string>): [string[], string[]] {
   for (const r of rules) {
     if (!r.extraRe) continue;
     const cut = (mine: string[], theirs: string[]): string[] => {
-      const left = [...theirs];
+      const keys = new Set(theirs.map(extraKey));
       return mine.filter((l) => {
-        const k = left.indexOf(l);
-        if (k >= 0) {
-          left.splice(k, 1);
-          return true;
-        }
-        if (!r.extraRe!.test(l)) return true;
+        if (keys.has(extraKey(l)) || !r.extraRe!.test(l)) return true;
         fired.add(r.id);
         return false;
       });
     };
-    if (r.side !== "freehold") d = cut(d, f);
-    if (r.side !== "dovecot") f = cut(f, d);
+    const d2 = r.side !== "freehold" ? cut(d, f) : d;
+    const f2 = r.side !== "dovecot" ? cut(f, d) : f;
+    d = d2;
+    f = f2;
   }
   return [d, f];
 }
@@ -164,17 +167,22 @@ export function compareScript(name: string, dovecot: StepResult[], freehold: Ste
       outcome.intended.push({ label, rules: [accepted.id] });
       continue;
     }
-    const [dl, fl] = extras(edit(d.lines, rules, "dovecot", fired), edit(f.lines, rules, "freehold", fired), rules, fired);
+    // Line rules first (intended, then known), then the extra-line rules: a line one side
+    // sends in another form must be rewritten before it can be told apart from an extra one.
+    const pipeline = (set: Array<Compiled<Rule | Known>>, f2: Set<string>): [string[], string[]] =>
+      extras(edit(d.lines, set, "dovecot", f2), edit(f.lines, set, "freehold", f2), set, f2);
+    const [dl, fl] = pipeline(rules, fired);
     if (same(dl, fl) && d.label === f.label) {
       outcome.intended.push({ label, rules: [...fired] });
       continue;
     }
     const known = ex.known.filter((k) => applies(k, name, label));
     const kf = new Set<string>();
-    const [dk, fk] = extras(edit(dl, known, "dovecot", kf), edit(fl, known, "freehold", kf), known, kf);
+    const [dk, fk] = pipeline([...rules, ...known], kf);
+    const knownIds = known.map((k) => k.id);
     const whole = known.filter((k) => !k.re && !k.rep && !k.extraRe);
     const diff = { label, dovecot: dl, freehold: fl };
-    if (same(dk, fk) && d.label === f.label) outcome.known.push({ label, ids: [...kf], diff });
+    if (same(dk, fk) && d.label === f.label) outcome.known.push({ label, ids: [...kf].filter((id) => knownIds.includes(id)), diff });
     else if (whole.length > 0) outcome.known.push({ label, ids: whole.map((k) => k.id), diff });
     else outcome.diffs.push({ label, dovecot: dk, freehold: fk });
   }

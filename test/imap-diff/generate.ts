@@ -105,7 +105,7 @@ const fetchGroups: Record<string, string[]> = {
     ["searchres-unset", ["FETCH $ (UID)", "SEARCH $"]],
     ["errors", ["SEARCH", "SEARCH FOO", "SEARCH BEFORE notadate", "SEARCH LARGER x", "SEARCH OR SEEN", "SEARCH (SEEN", "SEARCH HEADER Subject", "SEARCH UID"]],
     // Mod-sequences relative to the HIGHESTMODSEQ the server itself sent (values are the server's).
-    ["modseq", ["STATUS INBOX (HIGHESTMODSEQ)", "STORE 2,5 +FLAGS (\\Flagged)", "SEARCH MODSEQ $NEXTMODSEQ", "UID SEARCH MODSEQ $NEXTMODSEQ FLAGGED", "SEARCH RETURN (MIN MAX COUNT) MODSEQ $NEXTMODSEQ", "SEARCH MODSEQ 18446744073709551615"]],
+    ["modseq", ["STATUS INBOX (HIGHESTMODSEQ)", "STORE 2,5 +FLAGS (\\Flagged)", "SEARCH MODSEQ $NEXTMODSEQ", "UID SEARCH MODSEQ $NEXTMODSEQ FLAGGED", "SEARCH RETURN (MIN MAX COUNT) MODSEQ $NEXTMODSEQ", "SEARCH MODSEQ 18446744073709551615", "SEARCH MODSEQ 9223372036854775807"]],
   ];
   for (const [n, cmds] of more) scripts.push(script(`search/${n}`, [SEED, login, "C1> a1 SELECT INBOX", ...cmds.map((c, i) => `C1> s${i + 1} ${c}`)]));
   scripts.push(script("search/no-mailbox", [login, "C1> s1 SEARCH ALL", "C1> s2 UID SEARCH ALL"]));
@@ -150,7 +150,7 @@ const fetchGroups: Record<string, string[]> = {
 {
   // Parents are created explicitly: Dovecot's Maildir++ leaves implicit parents \Noselect
   // where Freehold creates them (list/implicit-parents in list.imap compares that case).
-  const setup = ["C1> c0 CREATE Projects", "C1> c1 CREATE Projects/Alpha", "C1> c2 CREATE Projects/Beta", "C1> c3 CREATE Projects/Beta/Deep", "C1> c4 CREATE Solo", "C1> c5 SUBSCRIBE Projects/Alpha", "C1> c6 UNSUBSCRIBE Drafts"];
+  const setup = ["C1> c0 CREATE Projects", "C1> c1 CREATE Projects/Alpha", "C1> c2 CREATE Projects/Beta", "C1> c3 CREATE Projects/Beta/Deep", "C1> c4 CREATE Solo", "C1> c5 SUBSCRIBE Projects/Alpha", "C1> c6 UNSUBSCRIBE Solo"];
   const pats = [
     'LIST "" ""', 'LIST "" *', 'LIST "" %', 'LIST "" Projects/%', 'LIST "" Projects/*', 'LIST Projects/ %', 'LIST "" INBOX', 'LIST "" inbox', 'LIST "" P*', 'LIST "" *Deep',
     'LIST "" %/%', 'LIST "" Nope', 'LIST "" "Projects"', 'LSUB "" *', 'LSUB "" %', 'LSUB "" Projects/%',
@@ -176,4 +176,28 @@ const fetchGroups: Record<string, string[]> = {
   scripts.push(script("append/to-selected", [login, "C1> a1 SELECT INBOX", "C1> p1 APPEND INBOX {msg:small}", "C1> p2 APPEND INBOX (\\Seen NewKw) {msg:plain}", "C1> p3 NOOP", "C1> p4 FETCH 1:* (UID FLAGS)"]));
   scripts.push(script("append/uid-sequence", [login, "C1> p1 APPEND INBOX {msg:small}", "C1> p2 APPEND INBOX {msg:plain}", "C1> p3 CREATE Box", "C1> p4 APPEND Box {msg:small}", "C1> p5 STATUS INBOX (UIDNEXT MESSAGES)"]));
   file("append", "APPEND forms: flags, dates, literal kinds, errors.", scripts);
+}
+
+// Every command in every state: not authenticated, authenticated, selected, and selected
+// read-only (RFC 9051 §3 and each command's "state" line).
+{
+  const commands = [
+    "CAPABILITY", "NOOP", "ID NIL", "ENABLE CONDSTORE", "NAMESPACE", 'LIST "" %', 'LSUB "" %', "STATUS INBOX (MESSAGES)", "SELECT INBOX", "EXAMINE INBOX",
+    "CREATE StateBox", "DELETE StateBox", "RENAME Drafts Drafts2", "SUBSCRIBE INBOX", "UNSUBSCRIBE INBOX", "APPEND INBOX {msg+:small}", "CHECK", "CLOSE", "UNSELECT",
+    "EXPUNGE", "UID EXPUNGE 1", "SEARCH ALL", "FETCH 1 FLAGS", "STORE 1 +FLAGS (\\Seen)", "COPY 1 Trash", "MOVE 1 Trash", "UID FETCH 1 FLAGS", "GETQUOTAROOT INBOX", "GETQUOTA \"\"",
+  ];
+  const states: Record<string, string[]> = {
+    unauth: [],
+    auth: [login],
+    selected: [login, "C1> a1 SELECT INBOX"],
+    readonly: [login, "C1> a1 EXAMINE INBOX"],
+  };
+  const scripts: string[] = [];
+  for (const [st, pre] of Object.entries(states)) {
+    commands.forEach((c, i) => {
+      const seed = st === "unauth" ? [] : ["@seed INBOX plain:\\Seen small"];
+      scripts.push(script(`state/${st}/${c.split(" ")[0].toLowerCase()}-${i}`, [...seed, ...pre, `C1> x1 ${c}`, "C1> x2 NOOP", ...(st === "unauth" ? [] : ["C1> x3 STATUS INBOX (MESSAGES UNSEEN)"])]));
+    });
+  }
+  file("states", "Each command in each state (not authenticated, authenticated, selected, read-only).", scripts);
 }
