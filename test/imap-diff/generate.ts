@@ -183,7 +183,7 @@ const fetchGroups: Record<string, string[]> = {
 {
   const commands = [
     "CAPABILITY", "NOOP", "ID NIL", "ENABLE CONDSTORE", "NAMESPACE", 'LIST "" %', 'LSUB "" %', "STATUS INBOX (MESSAGES)", "SELECT INBOX", "EXAMINE INBOX",
-    "CREATE StateBox", "DELETE StateBox", "RENAME Drafts Drafts2", "SUBSCRIBE INBOX", "UNSUBSCRIBE INBOX", "APPEND INBOX {msg+:small}", "CHECK", "CLOSE", "UNSELECT",
+    "CREATE StateBox", "DELETE StateBox", "RENAME NewNone NewNone2", "SUBSCRIBE INBOX", "UNSUBSCRIBE INBOX", "APPEND INBOX {msg+:small}", "CHECK", "CLOSE", "UNSELECT",
     "EXPUNGE", "UID EXPUNGE 1", "SEARCH ALL", "FETCH 1 FLAGS", "STORE 1 +FLAGS (\\Seen)", "COPY 1 Trash", "MOVE 1 Trash", "UID FETCH 1 FLAGS", "GETQUOTAROOT INBOX", "GETQUOTA \"\"",
   ];
   const states: Record<string, string[]> = {
