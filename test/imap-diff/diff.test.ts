@@ -6,7 +6,7 @@
 // Environment:
 //   IMAP_DIFF_ONLY=glob[,glob]  only these scripts (e.g. "fetch/*")
 //   IMAP_DIFF_VERBOSE=1         print every differing step, known ones included
-//   IMAP_DIFF_LANES=n           scripts played side by side (default 4)
+//   IMAP_DIFF_LANES=n           scripts played side by side (default 6)
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { dovecotUnavailable } from "../support/dovecot.ts";
@@ -53,7 +53,7 @@ test("Freehold answers the scripted IMAP sessions like Dovecot", { timeout: 300_
         outcomes[i] = compareScript(s.name, d, f, ex);
       }
     };
-    await Promise.all(Array.from({ length: Number(process.env.IMAP_DIFF_LANES ?? 4) }, lane));
+    await Promise.all(Array.from({ length: Number(process.env.IMAP_DIFF_LANES ?? 6) }, lane));
   } finally {
     await servers.stop();
   }

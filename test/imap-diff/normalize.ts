@@ -3,9 +3,10 @@
 //  N1 strings: quoted, literal and atom forms of the same astring print alike (§4.3: "string"
 //     is either form); NIL stays NIL.
 //  N2 resp-text after the status and its code is dropped (§7.1: human-readable, server-specific).
-//  N3 UIDVALIDITY values become V1, V2 … in order of first appearance in the script on that
-//     server, mod-sequences M1, M2 … by rank among those the script saw (RFC 9051 §2.3.1.1 and
-//     RFC 7162 §3.1.2 let a server choose them; only their identity and order matter).
+//  N3 UIDVALIDITY values print as V (RFC 9051 §2.3.1.1 lets the server choose them; Dovecot's
+//     are timestamps, so two mailboxes made in the same second share one and any numbering by
+//     identity would depend on the clock); mod-sequences become M1, M2 … by rank among those
+//     the script saw on that server (RFC 7162 §3.1.2: only their order matters).
 //  N4 INTERNALDATE within two days of now (APPEND without a date) prints as <now>.
 //  N5 sequence sets print as sorted, merged ranges ("1,2,3" = "1:3", RFC 9051 §9 seq-set).
 //  N6 the items of a FETCH response are sorted by name and several FETCH responses for one
@@ -152,7 +153,6 @@ export interface NormalizeOptions {
 
 /** One server's normalizer for one script (N3's numbering lives here). */
 export class Normalizer {
-  #uidv = new Map<string, string>();
   #opts: NormalizeOptions;
   #codeCaps: string | undefined;
   #now: number;
@@ -167,9 +167,7 @@ export class Normalizer {
 
   #v(n: string): string {
     this.lastUidValidity = n;
-    let k = this.#uidv.get(n);
-    if (!k) this.#uidv.set(n, (k = `V${this.#uidv.size + 1}`));
-    return k;
+    return "V";
   }
 
   /** A mod-sequence: a marker now, its rank among all those the script saw in finish(). */
