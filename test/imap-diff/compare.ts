@@ -73,6 +73,12 @@ export function loadExpectations(): Expectations {
     if (!r.id || !r.reason || !r.rfc) throw new Error(`intended difference without id/reason/rfc: ${JSON.stringify(r)}`);
     if (!r.drop && !r.replace && !r.accept && !r.extra) throw new Error(`intended difference ${r.id} does nothing`);
   }
+  for (const k of known.known ?? []) {
+    if (!k.id || !k.issue || !k.by || !k.scripts?.length) throw new Error(`known-failing entry without id/issue/by/scripts: ${JSON.stringify(k)}`);
+  }
+  const ids = [...doc.differences, ...(known.known ?? [])].map((r) => r.id);
+  const dup = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (dup) throw new Error(`rule id ${dup} used twice`);
   return {
     capabilities: new Set(doc.capabilities.map((c) => c.toUpperCase())),
     rules: doc.differences.map(compile),
