@@ -45,7 +45,17 @@ async function freePort(): Promise<number> {
   });
 }
 
-function config(state: string, port: number): string {
+/** Optional extras for a test that needs more than the one default user and plain storage. */
+export interface DovecotOptions {
+  /** passwd-file users (name = the local part Dovecot looks up, username_format=%n). */
+  users?: Array<{ name: string; password: string }>;
+  /** Lines inside the "namespace inbox" block (e.g. special-use mailboxes). */
+  namespaceConfig?: string;
+  /** Appended to the generated dovecot.conf (plugins, protocol imap settings). */
+  extraConfig?: string;
+}
+
+function config(state: string, port: number, opts: DovecotOptions = {}): string {
   return `instance_name = freehold-test-dovecot-${path.basename(state)}
 base_dir = ${state}/run
 state_dir = ${state}/state
@@ -65,6 +75,7 @@ mail_location = maildir:~/Maildir
 namespace inbox {
   inbox = yes
   separator = /
+${opts.namespaceConfig ?? ""}
 }
 passdb {
   driver = passwd-file
@@ -91,6 +102,7 @@ service stats {
     mode = 0600
   }
 }
+${opts.extraConfig ?? ""}
 `;
 }
 
@@ -118,20 +130,21 @@ async function waitForGreeting(port: number, child: ChildProcess, deadlineMs: nu
 }
 
 /** Starts Dovecot in the foreground as our child; stop() ends that child and removes its state. */
-export async function startDovecot(): Promise<DovecotPeer> {
+export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotPeer> {
   const state = await fs.mkdtemp(path.join(os.tmpdir(), "freehold-dovecot-"));
   // Dovecot's unprivileged processes must traverse the folder.
   await fs.chmod(state, 0o755);
   const user = "tester";
   const password = "pass";
-  await fs.writeFile(path.join(state, "users"), `${user}:{PLAIN}${password}\n`);
+  const users = [{ name: user, password }, ...(opts.users ?? [])];
+  await fs.writeFile(path.join(state, "users"), users.map((u) => `${u.name}:{PLAIN}${u.password}\n`).join(""));
   await fs.mkdir(path.join(state, "mail"), { recursive: true });
   execFileSync("chown", ["mail:mail", path.join(state, "mail")]);
   let lastErr = "";
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const conf = path.join(state, "dovecot.conf");
-    await fs.writeFile(conf, config(state, port));
+    await fs.writeFile(conf, config(state, port, opts));
     const child = spawn(DOVECOT_BIN, ["-F", "-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));

@@ -184,6 +184,10 @@ test('STORE (RFC 9051 §6.4.6) with UNCHANGEDSINCE (RFC 7162 §3.1.3)', () => {
   assert.equal((p('a STORE 1 flags.silent (a)') as typeof s).op, 'set');
   bad('a STORE 1 +LABELS (a)', /FLAGS/);
   bad('a STORE 1 +FLAGS (\\Seen', /Expected|Missing/);
+  // RFC 9051 §9: an unknown flag-extension is refused, not stored (servers MUST NOT generate them).
+  bad('a STORE 1 +FLAGS (\\Bogus)', /Unknown system flag/);
+  bad('a APPEND INBOX (\\Seen \\Unknown) {3+}\r\nabc', /Unknown system flag/);
+  assert.deepEqual((p('a STORE 1 +FLAGS (\\sEEN \\recent)') as typeof s).flags, ['\\Seen', '\\Recent']);
 });
 
 test('quota (RFC 9208) and COMPRESS (RFC 4978)', () => {

@@ -305,7 +305,12 @@ export class Cursor {
   flag(): string {
     if (this.tryChar('\\')) {
       const name = this.atom('flag name');
-      return '\\' + canonicalSystemFlag(name);
+      const canonical = canonicalSystemFlag(name);
+      // RFC 9051 §9: flag-extension is "future expansion"; servers "MUST NOT generate
+      // flag-extension flags", so one we do not know is refused rather than stored and later
+      // sent back in FETCH FLAGS (Dovecot answers BAD too).
+      if (!SYSTEM_FLAGS.includes(canonical)) this.fail(`Unknown system flag \\${name}`);
+      return '\\' + canonical;
     }
     return this.atom('flag keyword');
   }
