@@ -49,6 +49,7 @@ export function registerServe(program: Command): void {
           if (server) return server.stop({ graceMs: FATAL_GRACE_MS });
           // Still starting: no listener is up yet; close what is open.
           await services.storage.close();
+          services.closeSideDb?.();
           services.resolver.cancel();
           await services.dataLock?.release();
         },

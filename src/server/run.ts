@@ -95,6 +95,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
         for (const c of closers) await c().catch((err) => logger.error({ err }, "listener close failed"));
         await queue?.stop();
         await storage.close();
+        services.closeSideDb?.();
         services.resolver.cancel();
         await services.dataLock?.release();
       })();

@@ -55,7 +55,15 @@ function respond(query: Packet, reply: FaultReply, transport: Transport): Buffer
   return dnsPacket.encode({ ...base, answers: reply.answers });
 }
 
-export async function startFaultServer(handler: FaultHandler): Promise<FaultServer> {
+export interface FaultServerOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default: an ephemeral port (the same for UDP and TCP). */
+  port?: number;
+}
+
+export async function startFaultServer(handler: FaultHandler, opts: FaultServerOptions = {}): Promise<FaultServer> {
+  const host = opts.host ?? "127.0.0.1";
   let current = handler;
   const log: FaultQuestion[] = [];
   const handle = (msg: Buffer, transport: Transport, reset?: () => void): Buffer | null => {
@@ -80,7 +88,7 @@ export async function startFaultServer(handler: FaultHandler): Promise<FaultServ
     const udp = dgram.createSocket("udp4");
     await new Promise<void>((res, rej) => {
       udp.once("error", rej);
-      udp.bind(0, "127.0.0.1", () => res());
+      udp.bind(opts.port ?? 0, host, () => res());
     });
     const port = udp.address().port;
     const tcp = net.createServer((sock) => {
@@ -103,7 +111,7 @@ export async function startFaultServer(handler: FaultHandler): Promise<FaultServ
     });
     const ok = await new Promise<boolean>((res) => {
       tcp.once("error", () => res(false));
-      tcp.listen(port, "127.0.0.1", () => res(true));
+      tcp.listen(port, host, () => res(true));
     });
     if (!ok) {
       udp.close();
@@ -120,7 +128,7 @@ export async function startFaultServer(handler: FaultHandler): Promise<FaultServ
     });
     return {
       port,
-      address: `127.0.0.1:${port}`,
+      address: `${host}:${port}`,
       log,
       setHandler: (h) => {
         current = h;
