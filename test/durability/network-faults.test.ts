@@ -14,7 +14,7 @@
 //
 // Needs root (namespaces). Without it the cases are skipped with the reason; under CI=true
 // they fail instead, as CI must run them.
-import { test, before, after } from "node:test";
+import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
@@ -48,25 +48,6 @@ const RECORDS = {
   // Tried first (RFC 6724 order) and unreachable: the namespace has no IPv6 route but ::1.
   "mx.remote.test AAAA": [{ type: "AAAA", name: "mx.remote.test", ttl: 60, data: "2001:db8::25" }],
 };
-
-let template: DataDir | null = null;
-
-before(async () => {
-  if (skip || unavailable) return;
-  template = await createDataDir({
-    domains: ["local.test"],
-    users: [{ address: USER }],
-    config: {
-      listeners: [
-        { role: "mx", address: "127.0.0.1", port: PORTS.mx },
-        { role: "submission", address: "127.0.0.1", port: PORTS.submission },
-        { role: "imap", address: "127.0.0.1", port: PORTS.imap },
-      ],
-      queue: { holdOutbound: false },
-    },
-  });
-});
-after(() => template?.remove());
 
 interface Case {
   name: string;
@@ -128,128 +109,150 @@ interface ClientResult {
   imap: { login?: string; headers?: string[]; error?: string } | null;
 }
 
-for (const c of CASES) {
-  test(`network fault: ${c.name}`, { skip, timeout: 120_000 }, async (t) => {
-    if (unavailable) assert.fail(`CI=true and network namespaces are unavailable: ${unavailable}`);
-    const tag = CASES.indexOf(c).toString();
-    const ns = createNetns(`nf${tag}`);
-    t.after(() => ns.remove());
-    const children: ChildProcess[] = [];
-    t.after(() => {
-      for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill("SIGKILL");
-    });
-    const work = await mkdtemp(path.join(os.tmpdir(), "freehold-netfault-"));
-    t.after(() => rm(work, { recursive: true, force: true }));
+// Cases run side by side (each in its own namespace, so the same ports): most of their time is
+// waiting for timeouts and child processes, and CI has to finish them in under two minutes.
+describe("network faults", { concurrency: 3 }, () => {
+  let template: DataDir | null = null;
 
-    const env: Env = {
-      ns,
-      dnsChild: null,
-      startDns: async (spec) => {
-        const child = ns.spawn(process.execPath, [DNS_CHILD, JSON.stringify({ ...spec, records: RECORDS })], { stdio: ["pipe", "pipe", "pipe"] });
-        children.push(child);
-        await waitForLine(child, /^READY /, "DNS server");
-        env.dnsChild = child;
-        return child;
+  before(async () => {
+    if (skip || unavailable) return;
+    template = await createDataDir({
+      domains: ["local.test"],
+      users: [{ address: USER }],
+      config: {
+        listeners: [
+          { role: "mx", address: "127.0.0.1", port: PORTS.mx },
+          { role: "submission", address: "127.0.0.1", port: PORTS.submission },
+          { role: "imap", address: "127.0.0.1", port: PORTS.imap },
+        ],
+        queue: { holdOutbound: false },
       },
-    };
-    if (c.dns) await env.startDns(c.dns);
-
-    const sinkLog = path.join(work, "sink.jsonl");
-    await writeFile(sinkLog, "");
-    const sink = ns.spawn(PY, [SINK, JSON.stringify({ host: "127.0.0.71", port: 25, log: sinkLog, startedLog: path.join(work, "sink-started.log") })], {
-      stdio: ["ignore", "pipe", "pipe"],
     });
-    children.push(sink);
-    await waitForLine(sink, /READY \d+/, "SMTP sink");
-
-    // The data folder: a copy of the template with this case's nameservers.
-    const dir = path.join(work, "data");
-    await cp(template!.dir, dir, { recursive: true });
-    const file = path.join(dir, "freehold.yaml");
-    const doc = YAML.parse(await readFile(file, "utf8")) as Record<string, unknown>;
-    doc.dns = { servers: c.servers, timeoutMs: 400, tries: 2 };
-    await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
-
-    const fh = await startFreeholdProcess({ dir, mxPort: PORTS.mx }, { netns: ns.name, timeoutMs: 60_000 });
-    t.after(() => fh.kill9());
-
-    const cli = async (...args: string[]): Promise<string> => {
-      const r = await ns.run(process.execPath, [MAIN, "--data", dir, ...args]);
-      assert.equal(r.code, 0, `freehold ${args.join(" ")}: ${r.stderr}${r.stdout}`);
-      return r.stdout;
-    };
-    const client = async (tag2: string, count: number, submit: boolean): Promise<ClientResult> => {
-      const cfg = { mx: PORTS.mx, submission: PORTS.submission, imap: PORTS.imap, count, tag: tag2, from: "sender@example.test", to: USER, user: USER, password: TEST_PASSWORD, submissionTo: submit ? REMOTE_RCPT : null };
-      const r = await ns.run(PY, [CLIENT, JSON.stringify(cfg)], { timeoutMs: 100_000 });
-      assert.equal(r.code, 0, r.stderr);
-      return JSON.parse(r.stdout) as ClientResult;
-    };
-    const alive = (): void => assert.ok(fh.child.exitCode === null && fh.child.signalCode === null, `serve died:\n${fh.output()}`);
-
-    // --- the fault ---------------------------------------------------------------------------
-    const first = await client(`c${tag}`, 2, true);
-    t.diagnostic(`mx: ${first.mx.map((r) => `${r.code ?? r.error} in ${r.seconds}s`).join(", ")}; submission ${first.submission?.code}; imap ${first.imap?.login}`);
-    for (const r of first.mx) {
-      assert.equal(r.error, undefined, `mx delivery must get a reply, not a dropped connection: ${JSON.stringify(first)}`);
-      assert.ok(r.code === 250 || (r.code! >= 400 && r.code! < 500), `mx reply ${r.code} ${r.text}`);
-    }
-    assert.equal(first.imap?.error, undefined, JSON.stringify(first.imap));
-    assert.equal(first.imap?.login, "OK");
-    const got = first.imap!.headers!.filter((h) => h.includes(`c${tag}-`));
-    assert.equal(got.length, first.mx.filter((r) => r.code === 250).length, "each accepted message is in the INBOX");
-    for (const h of got) assert.match(h, c.dnsWorks ? /spf=pass/ : /spf=temperror/, h);
-    assert.equal(first.submission?.error, undefined, JSON.stringify(first.submission));
-    assert.equal(first.submission?.code, 250, JSON.stringify(first.submission));
-
-    if (!c.dnsWorks) {
-      // The message waits, with the DNS failure (the resolver's code) as the reason.
-      let entry: QueueEntry | undefined;
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline) {
-        entry = (JSON.parse(await cli("queue", "list", "--json")) as QueueEntry[]).find((q) => q.recipients.some((r) => r.recipient === REMOTE_RCPT));
-        if (entry?.recipients[0].lastReply) break;
-        await sleep(300);
-      }
-      assert.ok(entry, "the submitted message is queued");
-      const rc = entry.recipients[0];
-      t.diagnostic(`queue: ${rc.state}, last reply: ${rc.lastReply}`);
-      assert.equal(rc.state, "pending", JSON.stringify(rc));
-      assert.match(rc.lastReply ?? "", /MX lookup for remote\.test failed: E[A-Z]+/, JSON.stringify(rc));
-      const shown = await cli("queue", "show", String(entry.id));
-      assert.match(shown, /MX lookup for remote\.test failed: E[A-Z]+/, shown);
-      assert.match(await cli("queue", "list"), /MX lookup for remote\.test/);
-      alive();
-    }
-
-    // --- the network comes back (same process) -----------------------------------------------
-    if (c.recover) {
-      await c.recover(env);
-      await cli("queue", "flush");
-    }
-    if (c.dnsWorks || c.recover) {
-      const sent = await waitFor(async () => (await readFile(sinkLog, "utf8")).includes(REMOTE_RCPT), 60_000);
-      assert.ok(sent, `the queued message reached the remote MX:\n${fh.output().slice(-4000)}`);
-      // It went past the IPv6 address without a route to the IPv4 one.
-      const failed = logLines(fh.output()).find((l) => l.msg === "outbound session failed" && l.address === "2001:db8::25");
-      assert.ok(failed, "the IPv6 MX address was tried first and failed");
-      t.diagnostic(`outbound: [2001:db8::25] ${String(failed.reply)}, then 127.0.0.71 took it`);
-      assert.match(String(failed.reply), /ENETUNREACH|EHOSTUNREACH|EADDRNOTAVAIL/);
-      assert.ok(await waitFor(async () => !(await cli("queue", "list")).includes(REMOTE_RCPT) && true, 20_000), "the queue is empty");
-    }
-    if (c.recover) {
-      const again = await client(`r${tag}`, 1, false);
-      assert.equal(again.mx[0].code, 250, JSON.stringify(again));
-      const fresh = again.imap!.headers!.filter((h) => h.includes(`r${tag}-`));
-      assert.equal(fresh.length, 1);
-      assert.match(fresh[0], /spf=pass/, "new mail gets real results once DNS answers");
-    }
-
-    alive();
-    const fatal = logLines(fh.output()).filter((l) => (l.level as number) >= 60);
-    assert.deepEqual(fatal, [], "nothing logged at fatal");
-    assert.equal(await fh.stop(), 0, fh.output().slice(-4000));
   });
-}
+  after(() => template?.remove());
+
+  for (const c of CASES) {
+    test(`network fault: ${c.name}`, { skip, timeout: 120_000 }, async (t) => {
+      if (unavailable) assert.fail(`CI=true and network namespaces are unavailable: ${unavailable}`);
+      const tag = CASES.indexOf(c).toString();
+      const ns = createNetns(`nf${tag}`);
+      t.after(() => ns.remove());
+      const children: ChildProcess[] = [];
+      t.after(() => {
+        for (const ch of children) if (ch.exitCode === null && ch.signalCode === null) ch.kill("SIGKILL");
+      });
+      const work = await mkdtemp(path.join(os.tmpdir(), "freehold-netfault-"));
+      t.after(() => rm(work, { recursive: true, force: true }));
+
+      const env: Env = {
+        ns,
+        dnsChild: null,
+        startDns: async (spec) => {
+          const child = ns.spawn(process.execPath, [DNS_CHILD, JSON.stringify({ ...spec, records: RECORDS })], { stdio: ["pipe", "pipe", "pipe"] });
+          children.push(child);
+          await waitForLine(child, /^READY /, "DNS server");
+          env.dnsChild = child;
+          return child;
+        },
+      };
+      if (c.dns) await env.startDns(c.dns);
+
+      const sinkLog = path.join(work, "sink.jsonl");
+      await writeFile(sinkLog, "");
+      const sink = ns.spawn(PY, [SINK, JSON.stringify({ host: "127.0.0.71", port: 25, log: sinkLog, startedLog: path.join(work, "sink-started.log") })], {
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      children.push(sink);
+      await waitForLine(sink, /READY \d+/, "SMTP sink");
+
+      // The data folder: a copy of the template with this case's nameservers.
+      const dir = path.join(work, "data");
+      await cp(template!.dir, dir, { recursive: true });
+      const file = path.join(dir, "freehold.yaml");
+      const doc = YAML.parse(await readFile(file, "utf8")) as Record<string, unknown>;
+      doc.dns = { servers: c.servers, timeoutMs: 400, tries: 2 };
+      await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
+
+      const fh = await startFreeholdProcess({ dir, mxPort: PORTS.mx }, { netns: ns.name, timeoutMs: 60_000 });
+      t.after(() => fh.kill9());
+
+      const cli = async (...args: string[]): Promise<string> => {
+        const r = await ns.run(process.execPath, [MAIN, "--data", dir, ...args]);
+        assert.equal(r.code, 0, `freehold ${args.join(" ")}: ${r.stderr}${r.stdout}`);
+        return r.stdout;
+      };
+      const client = async (tag2: string, count: number, submit: boolean): Promise<ClientResult> => {
+        const cfg = { mx: PORTS.mx, submission: PORTS.submission, imap: PORTS.imap, count, tag: tag2, from: "sender@example.test", to: USER, user: USER, password: TEST_PASSWORD, submissionTo: submit ? REMOTE_RCPT : null };
+        const r = await ns.run(PY, [CLIENT, JSON.stringify(cfg)], { timeoutMs: 100_000 });
+        assert.equal(r.code, 0, r.stderr);
+        return JSON.parse(r.stdout) as ClientResult;
+      };
+      const alive = (): void => assert.ok(fh.child.exitCode === null && fh.child.signalCode === null, `serve died:\n${fh.output()}`);
+
+      // --- the fault ---------------------------------------------------------------------------
+      const first = await client(`c${tag}`, 2, true);
+      t.diagnostic(`mx: ${first.mx.map((r) => `${r.code ?? r.error} in ${r.seconds}s`).join(", ")}; submission ${first.submission?.code}; imap ${first.imap?.login}`);
+      for (const r of first.mx) {
+        assert.equal(r.error, undefined, `mx delivery must get a reply, not a dropped connection: ${JSON.stringify(first)}`);
+        assert.ok(r.code === 250 || (r.code! >= 400 && r.code! < 500), `mx reply ${r.code} ${r.text}`);
+      }
+      assert.equal(first.imap?.error, undefined, JSON.stringify(first.imap));
+      assert.equal(first.imap?.login, "OK");
+      const got = first.imap!.headers!.filter((h) => h.includes(`c${tag}-`));
+      assert.equal(got.length, first.mx.filter((r) => r.code === 250).length, "each accepted message is in the INBOX");
+      for (const h of got) assert.match(h, c.dnsWorks ? /spf=pass/ : /spf=temperror/, h);
+      assert.equal(first.submission?.error, undefined, JSON.stringify(first.submission));
+      assert.equal(first.submission?.code, 250, JSON.stringify(first.submission));
+
+      if (!c.dnsWorks) {
+        // The message waits, with the DNS failure (the resolver's code) as the reason.
+        // The runner logs each deferral; the CLI (a separate process) then reads it from the store.
+        const deferred = await waitFor(async () => logLines(fh.output()).some((l) => l.msg === "deferred" && l.rcpt === REMOTE_RCPT), 60_000);
+        assert.ok(deferred, `the first attempt was made:\n${fh.output().slice(-4000)}`);
+        const entry = (JSON.parse(await cli("queue", "list", "--json")) as QueueEntry[]).find((q) => q.recipients.some((r) => r.recipient === REMOTE_RCPT));
+        assert.ok(entry, "the submitted message is queued");
+        const rc = entry.recipients[0];
+        t.diagnostic(`queue: ${rc.state}, last reply: ${rc.lastReply}`);
+        assert.equal(rc.state, "pending", JSON.stringify(rc));
+        assert.match(rc.lastReply ?? "", /MX lookup for remote\.test failed: E[A-Z]+/, JSON.stringify(rc));
+        const shown = await cli("queue", "show", String(entry.id));
+        assert.match(shown, /MX lookup for remote\.test failed: E[A-Z]+/, shown);
+        assert.match(await cli("queue", "list"), /MX lookup for remote\.test/);
+        alive();
+      }
+
+      // --- the network comes back (same process) -----------------------------------------------
+      if (c.recover) {
+        await c.recover(env);
+        await cli("queue", "flush");
+      }
+      if (c.dnsWorks || c.recover) {
+        const sent = await waitFor(async () => logLines(fh.output()).some((l) => l.msg === "delivered" && l.rcpt === REMOTE_RCPT), 60_000);
+        assert.ok(sent, `the queued message reached the remote MX:\n${fh.output().slice(-4000)}`);
+        assert.match(await readFile(sinkLog, "utf8"), /carol@remote\.test/, "the sink has it");
+        // It went past the IPv6 address without a route to the IPv4 one.
+        const failed = logLines(fh.output()).find((l) => l.msg === "outbound session failed" && l.address === "2001:db8::25");
+        assert.ok(failed, "the IPv6 MX address was tried first and failed");
+        t.diagnostic(`outbound: [2001:db8::25] ${String(failed.reply)}, then 127.0.0.71 took it`);
+        assert.match(String(failed.reply), /ENETUNREACH|EHOSTUNREACH|EADDRNOTAVAIL/);
+        // "delivered" is logged just before the outcome's transaction commits: allow a moment.
+        assert.ok(await waitFor(async () => !/remote\.test/.test(await cli("queue", "list")), 20_000, 1000), "it left the queue");
+      }
+      if (c.recover) {
+        const again = await client(`r${tag}`, 1, false);
+        assert.equal(again.mx[0].code, 250, JSON.stringify(again));
+        const fresh = again.imap!.headers!.filter((h) => h.includes(`r${tag}-`));
+        assert.equal(fresh.length, 1);
+        assert.match(fresh[0], /spf=pass/, "new mail gets real results once DNS answers");
+      }
+
+      alive();
+      const fatal = logLines(fh.output()).filter((l) => (l.level as number) >= 60);
+      assert.deepEqual(fatal, [], "nothing logged at fatal");
+      assert.equal(await fh.stop(), 0, fh.output().slice(-4000));
+    });
+  }
+});
 
 interface QueueEntry {
   id: number;
@@ -260,11 +263,11 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-async function waitFor(cond: () => Promise<boolean>, ms: number): Promise<boolean> {
+async function waitFor(cond: () => Promise<boolean>, ms: number, everyMs = 250): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await cond()) return true;
-    await sleep(250);
+    await sleep(everyMs);
   }
   return cond();
 }
