@@ -108,7 +108,7 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
       const limit = authed ? limits.idleTimeoutMs : limits.preauthTimeoutMs;
       if (now - c.lastActivity >= limit) {
         // RFC 9051 §5.4: autologout after at least 30 minutes of inactivity.
-        void c.bye("Autologout; idle for too long");
+        void c.bye("Autologout; idle for too long").catch(() => undefined);
         continue;
       }
       if (c.session.idling && now - c.lastWrite >= limits.keepaliveMs) {
@@ -116,7 +116,7 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
       }
     }
   };
-  const timer = setInterval(() => void sweep(), limits.sweepMs);
+  const timer = setInterval(() => void sweep().catch((err: unknown) => log.error({ err }, "imap sweep failed")), limits.sweepMs);
   timer.unref();
 
   return {
