@@ -112,10 +112,10 @@ test("a refusing server (ICMP port unreachable) is skipped like a timeout", asyn
   // A UDP port nobody listens on: the kernel answers with ICMP port unreachable, which the
   // connected socket reports as ECONNREFUSED.
   const dead = dgramFreePort();
-  const r = createResolver({ servers: [`127.0.0.1:${await dead}`, srv.address], timeoutMs: 2000, tries: 1, cache: false });
+  const r = createResolver({ servers: [`127.0.0.1:${await dead}`, srv.address], timeoutMs: 10_000, tries: 1, cache: false });
   const started = Date.now();
   assert.deepEqual(await r.a("host.test"), ["127.0.0.1"]);
-  assert.ok(Date.now() - started < 1900, "the refusal must not wait for the timeout");
+  assert.ok(Date.now() - started < 9000, "the refusal must not wait for the 10 s timeout");
   const alone = createResolver({ servers: [`127.0.0.1:${await dead}`], timeoutMs: 2000, tries: 1, cache: false });
   const err = await alone.a("host.test").catch((e: unknown) => e);
   assert.equal((err as { code: string }).code, "ECONNREFUSED");
