@@ -33,6 +33,7 @@ const skip = unavailable !== null && !inCi ? unavailable : false;
 const PY = "/usr/bin/python3";
 const CLIENT = path.join(import.meta.dirname, "netns_client.py");
 const SINK = path.join(ROOT, "test/delivery/scripted_smtp.py");
+const RESETTER = path.join(import.meta.dirname, "reset_listener.py");
 const DNS_CHILD = path.join(ROOT, "test/support/dns-fault-child.ts");
 const MAIN = path.join(ROOT, "src/cli/main.ts");
 const PORTS = { mx: 25, submission: 587, imap: 143 };
@@ -44,7 +45,13 @@ const RECORDS = {
   "example.test TXT": [{ type: "TXT", name: "example.test", ttl: 60, data: ["v=spf1 ip4:127.0.0.0/8 -all"] }],
   "_dmarc.example.test TXT": [{ type: "TXT", name: "_dmarc.example.test", ttl: 60, data: ["v=DMARC1; p=none"] }],
   "remote.test MX": [{ type: "MX", name: "remote.test", ttl: 60, data: { preference: 10, exchange: "mx.remote.test" } }],
-  "mx.remote.test A": [{ type: "A", name: "mx.remote.test", ttl: 60, data: "127.0.0.71" }],
+  // In this order: no route to the first (an `unreachable` route: EHOSTUNREACH), the second
+  // accepts and resets (ECONNRESET), the third is the sink.
+  "mx.remote.test A": [
+    { type: "A", name: "mx.remote.test", ttl: 60, data: "198.51.100.25" },
+    { type: "A", name: "mx.remote.test", ttl: 60, data: "127.0.0.72" },
+    { type: "A", name: "mx.remote.test", ttl: 60, data: "127.0.0.71" },
+  ],
   // Tried first (RFC 6724 order) and unreachable: the namespace has no IPv6 route but ::1.
   "mx.remote.test AAAA": [{ type: "AAAA", name: "mx.remote.test", ttl: 60, data: "2001:db8::25" }],
 };
@@ -157,6 +164,12 @@ describe("network faults", { concurrency: 3 }, () => {
       };
       if (c.dns) await env.startDns(c.dns);
 
+      const route = await ns.run("ip", ["route", "add", "unreachable", "198.51.100.0/24"]);
+      assert.equal(route.code, 0, route.stderr);
+      const resetter = ns.spawn(PY, [RESETTER, "127.0.0.72", "25"], { stdio: ["ignore", "pipe", "pipe"] });
+      children.push(resetter);
+      await waitForLine(resetter, /READY/, "resetting listener");
+
       const sinkLog = path.join(work, "sink.jsonl");
       await writeFile(sinkLog, "");
       const sink = ns.spawn(PY, [SINK, JSON.stringify({ host: "127.0.0.71", port: 25, log: sinkLog, startedLog: path.join(work, "sink-started.log") })], {
@@ -230,11 +243,13 @@ describe("network faults", { concurrency: 3 }, () => {
         const sent = await waitFor(async () => logLines(fh.output()).some((l) => l.msg === "delivered" && l.rcpt === REMOTE_RCPT), 60_000);
         assert.ok(sent, `the queued message reached the remote MX:\n${fh.output().slice(-4000)}`);
         assert.match(await readFile(sinkLog, "utf8"), /carol@remote\.test/, "the sink has it");
-        // It went past the IPv6 address without a route to the IPv4 one.
-        const failed = logLines(fh.output()).find((l) => l.msg === "outbound session failed" && l.address === "2001:db8::25");
-        assert.ok(failed, "the IPv6 MX address was tried first and failed");
-        t.diagnostic(`outbound: [2001:db8::25] ${String(failed.reply)}, then 127.0.0.71 took it`);
-        assert.match(String(failed.reply), /ENETUNREACH|EHOSTUNREACH|EADDRNOTAVAIL/);
+        // It went past every address that failed, in order, to the one that works.
+        const failed = logLines(fh.output()).filter((l) => l.msg === "outbound session failed");
+        const reply = (address: string): string => String(failed.find((l) => l.address === address)?.reply);
+        t.diagnostic(`outbound: ${["2001:db8::25", "198.51.100.25", "127.0.0.72"].map((a) => `[${a}] ${reply(a)}`).join("; ")}; then 127.0.0.71 took it`);
+        assert.match(reply("2001:db8::25"), /ENETUNREACH/, "the IPv6 address (no route) was tried first");
+        assert.match(reply("198.51.100.25"), /EHOSTUNREACH/, "then the unreachable IPv4 address");
+        assert.match(reply("127.0.0.72"), /ECONNRESET|closed/i, "then the one that resets");
         // "delivered" is logged just before the outcome's transaction commits: allow a moment.
         assert.ok(await waitFor(async () => !/remote\.test/.test(await cli("queue", "list")), 20_000, 1000), "it left the queue");
       }
