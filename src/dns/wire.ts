@@ -96,8 +96,10 @@ export class WireClient {
 
   /**
    * Asks the servers; resolves with the first NOERROR or NXDOMAIN answer. Other rcodes
-   * (SERVFAIL, REFUSED ...) and timeouts move on to the next server; when all fail it rejects
-   * with the last failure's code (ESERVFAIL, EREFUSED, ETIMEOUT, ECONNREFUSED ...).
+   * (SERVFAIL, REFUSED ...), timeouts and servers that cannot be reached at all (no route,
+   * nothing listening, a reset TCP retry) move on to the next server; when all fail it rejects
+   * with the last failure's code (ESERVFAIL, EREFUSED, ETIMEOUT, ECONNREFUSED, ENETUNREACH ...),
+   * which callers treat as temporary (resolver.ts isTemporary).
    */
   async query(name: string, type: string, syscall: string): Promise<WireAnswer> {
     let last = "ETIMEOUT";
