@@ -9,6 +9,11 @@ import { ensureDevSetup } from "./dev-setup.ts";
 import { openServices } from "../server/services.ts";
 import { startServer } from "../server/run.ts";
 import { protocolStarters } from "../server/starters.ts";
+import type { RunningServer } from "../server/run.ts";
+import { installLastResort } from "../server/last-resort.ts";
+
+/** After a fatal error, open SMTP sessions get this long to finish before they are cut. */
+const FATAL_GRACE_MS = 2000;
 
 export const DEV_DATA_DIR = ".freehold-dev";
 
@@ -35,15 +40,30 @@ export function registerServe(program: Command): void {
       }
       const config = await loadConfig(dataDir);
       const services = await openServices(config);
-      const server = await startServer(services, { starters: protocolStarters() });
-      for (const l of server.listeners) process.stdout.write(`listening: ${l.role} ${l.address}:${l.port}\n`);
+      // The last line (server/last-resort.ts): an error that escaped every handler is logged at
+      // fatal, listeners and storage are closed in order, and the process exits 70.
+      let server: RunningServer | null = null;
+      const removeLastResort = installLastResort({
+        logger: services.logger,
+        shutdown: async () => {
+          if (server) return server.stop({ graceMs: FATAL_GRACE_MS });
+          // Still starting: no listener is up yet; close what is open.
+          await services.storage.close();
+          services.closeSideDb?.();
+          services.resolver.cancel();
+          await services.dataLock?.release();
+        },
+      });
+      server = await startServer(services, { starters: protocolStarters() });
+      const running = server;
+      for (const l of running.listeners) process.stdout.write(`listening: ${l.role} ${l.address}:${l.port}\n`);
       for (const line of logins) process.stdout.write(line + "\n");
       if (config.dev) process.stdout.write(`Data folder: ${dataDir} (outbound mail is held in the queue)\n`);
       process.stdout.write("Freehold is ready.\n");
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
           services.logger.info({ signal: sig }, "shutting down");
-          server.stop().then(resolve, (err) => {
+          running.stop().then(resolve, (err) => {
             services.logger.error({ err }, "shutdown failed");
             resolve();
           });
@@ -51,6 +71,7 @@ export function registerServe(program: Command): void {
         process.once("SIGTERM", () => stop("SIGTERM"));
         process.once("SIGINT", () => stop("SIGINT"));
       });
+      removeLastResort();
       services.logger.flush?.();
     });
 }

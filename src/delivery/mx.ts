@@ -222,7 +222,12 @@ export async function resolveMxTargets(domain: string, resolver: MxResolver, opt
     // RFC 5321 §5.1: "MX points to self" (Postfix: "mail for X loops back to myself").
     return fail(true, "5.4.6", `MX for ${name} points to this server`);
   }
-  if (tempErrors > 0) return fail(false, "4.4.3", `address lookup for the MX hosts of ${name} failed temporarily`);
+  if (tempErrors > 0) {
+    // The codes go into the queue's last reply (`freehold queue show`): the operator sees ETIMEOUT
+    // or ENETUNREACH, not only "failed".
+    const why = hosts.filter((h) => h.error).map((h) => `${h.host}: ${h.error}`).join("; ");
+    return fail(false, "4.4.3", `address lookup for the MX hosts of ${name} failed temporarily (${why})`);
+  }
   if (implicit) return fail(true, "5.1.2", `${name} has no MX and no address`);
   // RFC 3463 X.4.4 "unable to route": MX hosts exist but none has an address.
   return fail(true, "5.4.4", `no MX host of ${name} has an address`);

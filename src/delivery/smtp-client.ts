@@ -315,7 +315,9 @@ export async function openSession(target: SessionTarget, log: Logger): Promise<S
       const stage: SessionStage = err.code === "ETLS" || /tls|certificate|self.signed|handshake|SSL/i.test(err.message) ? "tls" : err.responseCode ? "greeting" : "connect";
       reject(new SessionError(stage, err.response ?? err.message, err.responseCode ?? null));
     };
-    conn.once("error", fail);
+    // `on`: nodemailer may emit more than one error during setup (connect error, then the
+    // socket's close); a second one without a listener would throw. `fail` settles once.
+    conn.on("error", fail);
     conn.once("end", () => fail(Object.assign(new Error("connection closed during setup"), { code: "ECONNECTION" })));
     conn.connect((err?: NmError | null) => (err ? fail(err) : resolve()));
   }).catch((e) => {

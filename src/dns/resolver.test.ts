@@ -3,6 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import dgram from "node:dgram";
 import { createResolver, isNoRecord, isTemporary, isNxDomain, parseResolvConf, reverseName } from "./resolver.ts";
 import { startFaultServer } from "../../test/support/dns-fault.ts";
 import { connectViaResolver } from "../../test/support/dns-connect.ts";
@@ -85,6 +86,58 @@ test("a truncated UDP answer is retried over TCP", async (t) => {
   assert.deepEqual(transports, ["udp", "tcp"]);
 });
 
+// Issue 17: a server that cannot be reached at all (no route, no IPv6, nothing listening)
+// counts as that server failing, exactly like a timeout: the next one is asked, and when none
+// answers the lookup fails with a temporary code. Before the fix the connect callback's error
+// was ignored and send() threw outside any handler, killing the process.
+test("an unreachable server is skipped like a timeout, and alone it is a temporary failure", async (t) => {
+  const srv = await startFaultServer(zone);
+  t.after(() => srv.close());
+  // fe80::1 without a zone id: connect(2) fails at once with EINVAL, no packet leaves the host,
+  // which is the callback error path (ENETUNREACH in a namespace without routes, see
+  // test/durability/network-faults.test.ts).
+  const r = createResolver({ servers: ["[fe80::1]:53", srv.address], timeoutMs: 500, tries: 1, cache: false });
+  assert.deepEqual(await r.a("host.test"), ["127.0.0.1"]);
+  const alone = createResolver({ servers: ["[fe80::1]:53"], timeoutMs: 500, tries: 2, cache: false });
+  const err = await alone.a("host.test").catch((e: unknown) => e);
+  assert.equal((err as { code: string }).code, "EINVAL");
+  assert.ok(isTemporary(err) && !isNoRecord(err));
+  const lk = await new Promise<NodeJS.ErrnoException | null>((res) => alone.lookup("host.test", {}, (e) => res(e)));
+  assert.ok(lk && isTemporary(lk), `lookup error ${lk?.code}`);
+});
+
+test("a refusing server (ICMP port unreachable) is skipped like a timeout", async (t) => {
+  const srv = await startFaultServer(zone);
+  t.after(() => srv.close());
+  // A UDP port nobody listens on: the kernel answers with ICMP port unreachable, which the
+  // connected socket reports as ECONNREFUSED.
+  const dead = dgramFreePort();
+  const r = createResolver({ servers: [`127.0.0.1:${await dead}`, srv.address], timeoutMs: 10_000, tries: 1, cache: false });
+  const started = Date.now();
+  assert.deepEqual(await r.a("host.test"), ["127.0.0.1"]);
+  assert.ok(Date.now() - started < 9000, "the refusal must not wait for the 10 s timeout");
+  const alone = createResolver({ servers: [`127.0.0.1:${await dead}`], timeoutMs: 2000, tries: 1, cache: false });
+  const err = await alone.a("host.test").catch((e: unknown) => e);
+  assert.equal((err as { code: string }).code, "ECONNREFUSED");
+  assert.ok(isTemporary(err));
+});
+
+test("a truncated answer whose TCP retry is reset moves on to the next server", async (t) => {
+  const bad = await startFaultServer(() => ({ kind: "truncate-then-reset" }));
+  const good = await startFaultServer(zone);
+  t.after(() => Promise.all([bad.close(), good.close()]));
+  const r = createResolver({ servers: [bad.address, good.address], timeoutMs: 1000, tries: 1, cache: false });
+  assert.deepEqual(await r.a("host.test"), ["127.0.0.1"]);
+  assert.deepEqual(
+    bad.log.map((q) => q.transport),
+    ["udp", "tcp"],
+  );
+  const alone = createResolver({ servers: [bad.address], timeoutMs: 1000, tries: 1, cache: false });
+  const err = await alone.a("host.test").catch((e: unknown) => e);
+  assert.equal((err as { code: string }).code, "ECONNRESET");
+  assert.ok(isTemporary(err));
+});
+
 test("lookup serves net.connect without the system resolver", async (t) => {
   const srv = await startFaultServer(zone);
   t.after(() => srv.close());
@@ -130,3 +183,12 @@ test("createResolver rejects nonsense settings", () => {
   assert.throws(() => createResolver({ tries: 0 }), RangeError);
 });
 
+
+/** A UDP port on 127.0.0.1 that was free a moment ago (nothing listens on it afterwards). */
+async function dgramFreePort(): Promise<number> {
+  const s = dgram.createSocket("udp4");
+  await new Promise<void>((res) => s.bind(0, "127.0.0.1", () => res()));
+  const port = s.address().port;
+  await new Promise<void>((res) => s.close(() => res()));
+  return port;
+}

@@ -96,8 +96,10 @@ export class WireClient {
 
   /**
    * Asks the servers; resolves with the first NOERROR or NXDOMAIN answer. Other rcodes
-   * (SERVFAIL, REFUSED ...) and timeouts move on to the next server; when all fail it rejects
-   * with the last failure's code (ESERVFAIL, EREFUSED, ETIMEOUT, ECONNREFUSED ...).
+   * (SERVFAIL, REFUSED ...), timeouts and servers that cannot be reached at all (no route,
+   * nothing listening, a reset TCP retry) move on to the next server; when all fail it rejects
+   * with the last failure's code (ESERVFAIL, EREFUSED, ETIMEOUT, ECONNREFUSED, ENETUNREACH ...),
+   * which callers treat as temporary (resolver.ts isTemporary).
    */
   async query(name: string, type: string, syscall: string): Promise<WireAnswer> {
     let last = "ETIMEOUT";
@@ -151,11 +153,38 @@ export class WireClient {
       const onError = (err: NodeJS.ErrnoException): void => finish({ kind: "error", code: err.code ?? "ECONNREFUSED" });
       if (transport === "udp") {
         const sock = dgram.createSocket(net.isIPv6(server.host) ? "udp6" : "udp4");
-        cleanup = () => sock.close();
+        cleanup = () => {
+          try {
+            sock.close();
+          } catch {
+            // already closed: nothing to release
+          }
+        };
+        // Every failure of this socket ends the attempt with its code, like a timeout does:
+        // 'error' (ICMP port unreachable arrives as ECONNREFUSED on a connected socket), the
+        // connect callback's error (no route: ENETUNREACH, EHOSTUNREACH, EADDRNOTAVAIL, an IPv6
+        // server on a host without IPv6: EAFNOSUPPORT), and send()'s, whether thrown or passed to
+        // its callback. query() then moves on to the next server.
         sock.on("error", onError);
         sock.on("message", onPacket);
-        sock.connect(server.port, server.host, () => sock.send(query));
+        try {
+          sock.connect(server.port, server.host, (err?: Error) => {
+            if (err) return onError(err as NodeJS.ErrnoException);
+            if (settled) return;
+            try {
+              sock.send(query, (e) => {
+                if (e) onError(e as NodeJS.ErrnoException);
+              });
+            } catch (e) {
+              onError(e as NodeJS.ErrnoException);
+            }
+          });
+        } catch (e) {
+          onError(e as NodeJS.ErrnoException);
+        }
       } else {
+        // An IP literal, so no lookup; connect failures (ECONNREFUSED, ENETUNREACH ...) and a
+        // reset after the truncated UDP answer all arrive as 'error' and end the attempt.
         const sock = net.connect({ host: server.host, port: server.port });
         cleanup = () => sock.destroy();
         let buf: Buffer = Buffer.alloc(0);
@@ -175,6 +204,7 @@ export class WireClient {
           }
         });
         sock.on("end", () => finish({ kind: "error", code: "ECONNRESET" }));
+        sock.on("close", () => finish({ kind: "error", code: "ECONNRESET" }));
       }
     });
   }

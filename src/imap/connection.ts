@@ -179,10 +179,23 @@ export class Connection implements Transport {
     const raw = this.#socket;
     raw.off("data", this.#onData);
     const sec = new TLSSocket(raw, { isServer: true, secureContext: ctx });
-    await new Promise<void>((resolve, reject) => {
-      sec.once("secure", () => resolve());
-      sec.once("error", reject);
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        sec.once("secure", () => resolve());
+        // `on`: a failed handshake can report more than one error; 'close' without an error
+        // (the client left) must settle too, or the session would wait forever.
+        sec.on("error", reject);
+        sec.once("close", () => reject(new Error("connection closed during the TLS handshake")));
+      });
+    } catch (e) {
+      // The raw socket's stream now belongs to the TLS socket: nothing more can be said in
+      // plain text, so the connection ends here.
+      this.log.info({ err: e }, "imap STARTTLS handshake failed");
+      sec.destroy();
+      raw.destroy();
+      this.#onClose();
+      throw e;
+    }
     this.#socket = sec;
     this.tls = true;
     this.#attach(sec);

@@ -2,6 +2,7 @@
 // the connection registry (per-IP and per-user caps, RFC 5530 [LIMIT]), and the one server-wide
 // sweep that sends IDLE keepalives and logs out idle sessions (no timer per connection).
 import net from "node:net";
+import { withContext } from "../log/context.ts";
 import { TLSSocket } from "node:tls";
 import { randomBytes } from "node:crypto";
 import { Connection } from "./connection.ts";
@@ -26,10 +27,12 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
   const perIp = new Map<string, number>();
   const log = deps.logger.child({ listener: listener.role });
 
-  const onSocket = async (raw: net.Socket): Promise<void> => {
+  const onSocket = async (raw: net.Socket, cid: string): Promise<void> => {
     const ip = raw.remoteAddress ?? "unknown";
-    const cid = randomBytes(6).toString("base64url");
     const clog = log.child({ cid, ip });
+    // Until the Connection attaches its own: a reset while we refuse or handshake must not be
+    // an 'error' event without a listener (that throws and would end the process).
+    raw.on("error", (e) => clog.debug({ err: e }, "imap socket error before session"));
     const n = (perIp.get(ip) ?? 0) + 1;
     if (n > limits.maxConnectionsPerIp) {
       raw.end("* BYE [LIMIT] Too many connections from your address\r\n");
@@ -44,7 +47,8 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
         const sec = new TLSSocket(raw, { isServer: true, secureContext: listener.secureContext! });
         await new Promise<void>((resolve, reject) => {
           sec.once("secure", () => resolve());
-          sec.once("error", reject);
+          // `on`, not `once`: a TLS alert followed by a reset is two errors.
+          sec.on("error", reject);
           raw.once("close", () => reject(new Error("closed during handshake")));
         });
         sock = sec;
@@ -78,11 +82,23 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
     else perIp.set(ip, n);
   };
 
-  const server = net.createServer((s) => void onSocket(s));
+  const server = net.createServer((s) => {
+    const cid = randomBytes(6).toString("base64url");
+    // The session's context follows everything it schedules (server/last-resort.ts).
+    withContext({ component: listener.role, cid }, () => onSocket(s, cid)).catch((err: unknown) => {
+      log.error({ err, cid }, "imap connection setup failed");
+      s.destroy();
+    });
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(listener.port, listener.address, () => resolve());
+    server.listen(listener.port, listener.address, () => {
+      server.off("error", reject);
+      resolve();
+    });
   });
+  // After listen, errors are accept(2) failures (EMFILE, ENFILE): logged; the listener stays.
+  server.on("error", (err) => log.error({ err }, "imap listener error"));
   const port = (server.address() as net.AddressInfo).port;
 
   const sweep = async (): Promise<void> => {
@@ -92,7 +108,7 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
       const limit = authed ? limits.idleTimeoutMs : limits.preauthTimeoutMs;
       if (now - c.lastActivity >= limit) {
         // RFC 9051 §5.4: autologout after at least 30 minutes of inactivity.
-        void c.bye("Autologout; idle for too long");
+        void c.bye("Autologout; idle for too long").catch(() => undefined);
         continue;
       }
       if (c.session.idling && now - c.lastWrite >= limits.keepaliveMs) {
@@ -100,7 +116,7 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
       }
     }
   };
-  const timer = setInterval(() => void sweep(), limits.sweepMs);
+  const timer = setInterval(() => void sweep().catch((err: unknown) => log.error({ err }, "imap sweep failed")), limits.sweepMs);
   timer.unref();
 
   return {

@@ -51,6 +51,20 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     minLength: bufferBytes,
     ...(bufferBytes > 0 ? { periodicFlush: settings.flushMs ?? 100 } : {}),
   });
+  // pino stops logging quietly on EPIPE (the reader went away) and re-emits every other write
+  // error (EIO, ENOSPC on a file): without a listener that 'error' would end the process. A mail
+  // server that cannot log keeps serving; it says so on stderr, at most once a minute.
+  let lastReported = 0;
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    const now = Date.now();
+    if (now - lastReported < 60_000) return;
+    lastReported = now;
+    try {
+      process.stderr.write(`freehold: log write failed (${err.code ?? err.message}); lines are being lost\n`);
+    } catch {
+      // stderr is gone too
+    }
+  });
   return pino(opts, stream);
 }
 

@@ -130,8 +130,10 @@ export class MxHandler implements SmtpHandler {
       },
       { resolve: d.resolver.resolve, authservId: d.authservId, random: d.random },
     );
-    // A failed verification must not become an unhandled rejection while data still streams.
-    verdictPromise.catch(() => undefined);
+    // A failed verification must not become an unhandled rejection while data still streams;
+    // and nobody reads verifyInput any more, so let the rest flow away instead of waiting for a
+    // 'drain' that would never come (end() then answers 451 localError).
+    verdictPromise.catch(() => verifyInput.resume());
     // Only signed messages need their body verified; the feed ends the input after the header
     // block otherwise (verify-feed.ts).
     const feed = new VerifyFeed({

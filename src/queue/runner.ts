@@ -15,6 +15,7 @@
 // domain + route list); each group is one delivery over one session. Connections per destination
 // (MX domain or relay) are limited (default 20, a relay's maxConnections) and throttled on
 // 421/451 4.7.x (schedule.ts).
+import { withContext } from "../log/context.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log/logger.ts";
 import type { MetadataStore, QueueAttemptInsert, QueueRecipientRecord, QueueRecipientUpdate, QueueRecord, StagingBlobStore } from "../store/types.ts";
@@ -135,7 +136,7 @@ export class QueueRunner {
     this.#timer = setTimeout(() => {
       this.#timer = null;
       let worked = false;
-      this.#running = this.runOnce()
+      this.#running = withContext({ component: "queue" }, () => this.runOnce())
         .then((n) => void (worked = n > 0))
         .catch((err) => this.#d.logger.error({ err }, "queue run failed"))
         .finally(() => {

@@ -69,6 +69,9 @@ export async function lockDataFolder(dataDir: string): Promise<DataLock> {
     });
     try {
       await listen(server, address);
+      // After listen only accept(2) can fail (EMFILE while another serve asks who holds the
+      // lock): the lock stays held; an 'error' without a listener would end the process.
+      server.on("error", () => undefined);
       // The lock must not keep a process alive that has nothing else to do.
       server.unref();
       return {

@@ -9,11 +9,15 @@ import { startQueueRunner } from "../queue/start.ts";
 import { loadSrsKey } from "../queue/srs-key.ts";
 import type { QueueRunner } from "../queue/runner.ts";
 import { smtpLimitsFromConfig } from "./smtp-settings.ts";
+import { faultInjectionEnabled, withInjectedFaults } from "./fault-injection.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
-  /** RFC 5321 §3.8: open SMTP sessions get 421 4.3.2; then storage is closed. */
-  stop(): Promise<void>;
+  /**
+   * RFC 5321 §3.8: open SMTP sessions get 421 4.3.2 (and `graceMs`, default 10 s, to finish);
+   * then storage is closed.
+   */
+  stop(opts?: { graceMs?: number }): Promise<void>;
 }
 
 export type ProtocolStarter = (services: Services, listener: Listener) => Promise<{ port: number; close(): Promise<void> }>;
@@ -30,19 +34,20 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
 
   // The MX checks bounces to SRS addresses with the key the queue rewrites senders with.
   const srsKey = await loadSrsKey(storage.store.settings);
+  const mxHandler = new MxHandler({
+    store: storage.store,
+    blobs: storage.blobs,
+    writer: storage.writer,
+    resolver: services.resolver,
+    clock,
+    logger,
+    authservId: config.authservId,
+    defaultQuotaBytes: config.quota.defaultBytes,
+    srs: { key: srsKey, forwarderDomain: config.hostname },
+  });
   const mx = new SmtpServer({
     hostname: config.hostname,
-    handler: new MxHandler({
-      store: storage.store,
-      blobs: storage.blobs,
-      writer: storage.writer,
-      resolver: services.resolver,
-      clock,
-      logger,
-      authservId: config.authservId,
-      defaultQuotaBytes: config.quota.defaultBytes,
-      srs: { key: srsKey, forwarderDomain: config.hostname },
-    }),
+    handler: faultInjectionEnabled() ? withInjectedFaults(mxHandler) : mxHandler,
     logger,
     clock,
     limits: smtpLimitsFromConfig(config),
@@ -84,12 +89,13 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   let stopping: Promise<void> | undefined;
   return {
     listeners: bound,
-    stop() {
+    stop(opts = {}) {
       stopping ??= (async () => {
-        await mx.shutdown();
+        await mx.shutdown(opts.graceMs);
         for (const c of closers) await c().catch((err) => logger.error({ err }, "listener close failed"));
         await queue?.stop();
         await storage.close();
+        services.closeSideDb?.();
         services.resolver.cancel();
         await services.dataLock?.release();
       })();

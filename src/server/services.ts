@@ -35,6 +35,11 @@ export interface Services {
   onDelivered: Set<(batch: DeliveryResult[]) => void>;
   /** This process's exclusive hold on the data folder (data-lock.ts); released after storage closes. */
   dataLock?: DataLock;
+  /**
+   * Closes the second database connection (DKIM keys, queue parameters). Called after
+   * storage.close(): the last connection to close checkpoints the WAL into the database file.
+   */
+  closeSideDb?: () => void;
 }
 
 export interface OpenServicesOptions {
@@ -85,5 +90,5 @@ export async function openServices(config: Config, opts: OpenServicesOptions = {
     defaultQuotaBytes: config.quota.defaultBytes,
     onDomainAdded: async (d) => void (await dkim.createDomainKeys(d.name)),
   });
-  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, dkim, queueParams: new SqliteQueueParams(side) };
+  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, dkim, queueParams: new SqliteQueueParams(side), closeSideDb: () => side.close() };
 }

@@ -2,6 +2,7 @@
 // the pregreet test, connection ids, and shutdown. Sessions themselves live in connection.ts.
 import net from "node:net";
 import tls from "node:tls";
+import { withContext } from "../log/context.ts";
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../log/logger.ts";
 import type { Clock } from "../clock.ts";
@@ -176,7 +177,9 @@ export class SmtpServer {
       onPregreet: (passed) => (passed ? this.#pregreet.recordPass(ip) : this.#pregreet.recordFail(ip)),
     });
     this.#connections.add(conn);
-    const done = conn.run().finally(() => {
+    // The session's context (component, cid) follows everything it schedules, for the fatal log
+    // line of server/last-resort.ts should anything escape.
+    const done = withContext({ component: `smtp:${l.role}`, cid }, () => conn.run()).finally(() => {
       release();
       this.#connections.delete(conn);
       this.#done.delete(done);

@@ -95,7 +95,9 @@ export class DeliveryWriter {
       while (this.#pending.length > 0 || this.#jobs.length > 0) {
         const job = this.#jobs.shift();
         if (job) {
-          await job.fn().then(job.resolve, job.reject);
+          // Through a then(): a job that throws synchronously rejects its own promise instead
+          // of ending this loop (whose rejection nobody awaits: `void this.#loop()`).
+          await Promise.resolve().then(job.fn).then(job.resolve, job.reject);
           continue;
         }
         await this.#commit(this.#pending.splice(0, this.#max));

@@ -18,7 +18,9 @@ export interface FaultQuestion {
 export type FaultReply =
   | { kind: "drop" }
   | { kind: "rcode"; rcode: "SERVFAIL" | "REFUSED" | "NXDOMAIN" | "NOERROR"; authorities?: Answer[] }
-  | { kind: "answer"; answers: Answer[]; truncateUdp?: boolean };
+  | { kind: "answer"; answers: Answer[]; truncateUdp?: boolean }
+  /** A truncated (TC) answer over UDP; over TCP the connection is reset (RST) instead of answered. */
+  | { kind: "truncate-then-reset" };
 
 export type FaultHandler = (q: FaultQuestion) => FaultReply;
 
@@ -38,6 +40,10 @@ const RD_RA = dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE;
 
 function respond(query: Packet, reply: FaultReply, transport: Transport): Buffer | null {
   if (reply.kind === "drop") return null;
+  if (reply.kind === "truncate-then-reset") {
+    if (transport === "tcp") return null; // the TCP side resets the connection, see below
+    return dnsPacket.encode({ type: "response", id: query.id, questions: query.questions, flags: RD_RA | QR_RESPONSE | dnsPacket.TRUNCATED_RESPONSE, answers: [] });
+  }
   const base: Packet = { type: "response", id: query.id, questions: query.questions, flags: RD_RA | QR_RESPONSE };
   if (reply.kind === "rcode") {
     // authorities: the SOA a real server puts beside a negative answer (RFC 2308 §3).
@@ -49,10 +55,18 @@ function respond(query: Packet, reply: FaultReply, transport: Transport): Buffer
   return dnsPacket.encode({ ...base, answers: reply.answers });
 }
 
-export async function startFaultServer(handler: FaultHandler): Promise<FaultServer> {
+export interface FaultServerOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default: an ephemeral port (the same for UDP and TCP). */
+  port?: number;
+}
+
+export async function startFaultServer(handler: FaultHandler, opts: FaultServerOptions = {}): Promise<FaultServer> {
+  const host = opts.host ?? "127.0.0.1";
   let current = handler;
   const log: FaultQuestion[] = [];
-  const handle = (msg: Buffer, transport: Transport): Buffer | null => {
+  const handle = (msg: Buffer, transport: Transport, reset?: () => void): Buffer | null => {
     let query: Packet;
     try {
       query = dnsPacket.decode(msg);
@@ -63,7 +77,9 @@ export async function startFaultServer(handler: FaultHandler): Promise<FaultServ
     if (!q) return null;
     const question = { name: q.name, type: q.type, transport };
     log.push(question);
-    return respond(query, current(question), transport);
+    const reply = current(question);
+    if (reply.kind === "truncate-then-reset" && transport === "tcp") reset?.();
+    return respond(query, reply, transport);
   };
 
   // Same port number for UDP and TCP: bind UDP on port 0, then TCP on that port; retry on the
@@ -72,7 +88,7 @@ export async function startFaultServer(handler: FaultHandler): Promise<FaultServ
     const udp = dgram.createSocket("udp4");
     await new Promise<void>((res, rej) => {
       udp.once("error", rej);
-      udp.bind(0, "127.0.0.1", () => res());
+      udp.bind(opts.port ?? 0, host, () => res());
     });
     const port = udp.address().port;
     const tcp = net.createServer((sock) => {
@@ -83,9 +99,9 @@ export async function startFaultServer(handler: FaultHandler): Promise<FaultServ
         // RFC 1035 §4.2.2: each message is prefixed by a two-byte length.
         while (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
           const len = buf.readUInt16BE(0);
-          const out = handle(buf.subarray(2, 2 + len), "tcp");
+          const out = handle(buf.subarray(2, 2 + len), "tcp", () => sock.resetAndDestroy());
           buf = buf.subarray(2 + len);
-          if (out) {
+          if (out && !sock.destroyed) {
             const prefix = Buffer.alloc(2);
             prefix.writeUInt16BE(out.length);
             sock.write(Buffer.concat([prefix, out]));
@@ -95,7 +111,7 @@ export async function startFaultServer(handler: FaultHandler): Promise<FaultServ
     });
     const ok = await new Promise<boolean>((res) => {
       tcp.once("error", () => res(false));
-      tcp.listen(port, "127.0.0.1", () => res(true));
+      tcp.listen(port, host, () => res(true));
     });
     if (!ok) {
       udp.close();
@@ -112,7 +128,7 @@ export async function startFaultServer(handler: FaultHandler): Promise<FaultServ
     });
     return {
       port,
-      address: `127.0.0.1:${port}`,
+      address: `${host}:${port}`,
       log,
       setHandler: (h) => {
         current = h;

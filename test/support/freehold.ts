@@ -145,7 +145,15 @@ export interface FreeholdProcess {
  * Starts `freehold serve` on a data folder and resolves once it printed "Freehold is ready."
  * (startup recovery has run, the listeners are bound).
  */
-export async function startFreeholdProcess(data: Pick<DataDir, "dir" | "mxPort">, opts: { timeoutMs?: number } = {}): Promise<FreeholdProcess> {
+export interface StartProcessOptions {
+  timeoutMs?: number;
+  /** Run inside this network namespace (test/support/netns.ts), through `ip netns exec`. */
+  netns?: string;
+  /** Extra environment (e.g. FREEHOLD_TEST_FAULTS=1, src/server/fault-injection.ts). */
+  env?: Record<string, string>;
+}
+
+export async function startFreeholdProcess(data: Pick<DataDir, "dir" | "mxPort">, opts: StartProcessOptions = {}): Promise<FreeholdProcess> {
   for (let attempt = 0; ; attempt++) {
     try {
       return await startOnce(data, opts);
@@ -163,8 +171,12 @@ export async function startFreeholdProcess(data: Pick<DataDir, "dir" | "mxPort">
   }
 }
 
-async function startOnce(data: Pick<DataDir, "dir" | "mxPort">, opts: { timeoutMs?: number }): Promise<FreeholdProcess> {
-  const child = spawn(process.execPath, [MAIN, "--data", data.dir, "serve"], { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
+async function startOnce(data: Pick<DataDir, "dir" | "mxPort">, opts: StartProcessOptions): Promise<FreeholdProcess> {
+  const argv = [process.execPath, MAIN, "--data", data.dir, "serve"];
+  // `ip netns exec` execs the command in place: the child's pid is the server's, signals reach it.
+  const [cmd, ...args] = opts.netns ? ["ip", "netns", "exec", opts.netns, ...argv] : argv;
+  const env = { ...process.env, ...opts.env };
+  const child = spawn(cmd, args, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"], env });
   let out = "";
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once("exit", (code, signal) => resolve({ code, signal }));
