@@ -8,7 +8,7 @@ import type { Listener } from "../config/schema.ts";
 import { startQueueRunner } from "../queue/start.ts";
 import { loadSrsKey } from "../queue/srs-key.ts";
 import type { QueueRunner } from "../queue/runner.ts";
-import { smtpLimitsFromConfig } from "./smtp-settings.ts";
+import { listenerLimits, smtpFeaturesFromConfig, smtpLimitsFromConfig } from "./smtp-settings.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
@@ -46,6 +46,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     logger,
     clock,
     limits: smtpLimitsFromConfig(config),
+    features: smtpFeaturesFromConfig(config),
     pregreet: {
       enabled: config.smtp.pregreet.enabled,
       delayMs: config.smtp.pregreet.waitMs,
@@ -60,7 +61,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   try {
     for (const l of config.listeners) {
       if (l.role === "mx") {
-        const b: BoundListener = await mx.listen({ role: "mx", host: l.address, port: l.port, tls: smtpTls(l) });
+        const b: BoundListener = await mx.listen({ role: "mx", host: l.address, port: l.port, tls: smtpTls(l), limits: listenerLimits(l) });
         bound.push({ role: l.role, address: b.address, port: b.port });
         continue;
       }
