@@ -178,7 +178,8 @@ function referenceData(s: string, normalize = true): { content: string; rest: st
   return { content, rest: w.slice(idx + 5) };
 }
 
-const alphabet = fc.constantFrom("a", ".", "\r", "\n", "\r\n", ".\r\n", "\r\n.", "\0", "..", "Z");
+// The grammar's pieces plus the smuggling payloads of issue 18 as whole tokens.
+const alphabet = fc.constantFrom("a", ".", "\r", "\n", "\r\n", ".\r\n", "\r\n.", "\0", "..", "Z", "\n.\n", "\n.\r\n", "\r\n.\n", "\r.\r\n", ".\n");
 const wireString = fc.array(alphabet, { maxLength: 40 }).map((a) => a.join(""));
 const splits = fc.array(fc.nat(60), { maxLength: 6 });
 
