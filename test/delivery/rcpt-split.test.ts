@@ -52,7 +52,17 @@ test("Postfix with smtpd_recipient_limit = 100 as the MX: every one of 250 recip
   // Postfix took them in three transactions and hands each on over LMTP.
   const log = await mx.log();
   assert.deepEqual(log.match(/nrcpt=\d+/g), ["nrcpt=100", "nrcpt=100", "nrcpt=50"], "Postfix enforced its limit: three queue files");
-  assert.ok(await sink.waitForMessages(3, 30_000));
-  const dumps = (await Promise.all((await sink.dumps()).map((d) => fs.readFile(d, "latin1")))).join("\n");
-  for (let i = 0; i < N; i++) assert.ok(dumps.includes(`r${i}@remote.test`), `r${i}`);
+  // Postfix hands them on over LMTP in its own batches (lmtp_destination_recipient_limit):
+  // wait until every recipient has arrived, however they were grouped.
+  const missing = async () => {
+    const dumps = (await Promise.all((await sink.dumps()).map((d) => fs.readFile(d, "latin1")))).join("\n");
+    return rcpts().filter((r) => !dumps.includes(`<${r.recipient}>`)).map((r) => r.recipient);
+  };
+  const deadline = Date.now() + 60_000;
+  let left2 = await missing();
+  while (left2.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    left2 = await missing();
+  }
+  assert.deepEqual(left2, [], "every recipient reached the final hop");
 });
