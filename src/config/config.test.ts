@@ -25,7 +25,11 @@ test("a minimal file gets every default, paths resolved in the data folder", () 
   assert.equal(c.tls.cert, "/srv/freehold/tls/cert.pem");
   assert.equal(c.tls.key, "/srv/freehold/tls/key.pem");
   assert.equal(c.smtp.maxMessageBytes, 50 * 1024 * 1024);
-  assert.equal(c.smtp.maxRecipients, 100);
+  assert.equal(c.smtp.maxRecipients, 1000);
+  assert.equal(c.smtp.recipientOvershoot, 1000);
+  assert.equal(c.smtp.maxLineOctets, 128 * 1024);
+  assert.equal(c.smtp.bareLineEndings, "normalize");
+  assert.equal(c.smtp.strictEnvelopes, false);
   assert.equal(c.smtp.maxErrors, 20);
   assert.equal(c.smtp.commandTimeoutMs, 300_000);
   assert.equal(c.smtp.pregreet.enabled, true);
@@ -154,4 +158,14 @@ test("login cache and IMAP connection limits: defaults, bounds, 0 turns the cach
   assert.equal(off.imap.maxConnectionsPerUser, 1200);
   assert.ok(problems("hostname: mail.example.com\nlogin: {cacheSeconds: 601}\n").some((p) => p.includes("login.cacheSeconds")));
   assert.ok(problems("hostname: mail.example.com\nimap: {maxConnectionsPerIp: 0}\n").some((p) => p.includes("imap.maxConnectionsPerIp")));
+});
+
+test("a listener sets its own recipient limit; only SMTP roles have one (issue 18)", () => {
+  const c = parseConfigText(["hostname: h.test", "listeners:", "  - {role: mx, port: 25, maxRecipients: 5000}", "  - {role: submission, port: 587}"].join("\n"), opts);
+  assert.equal(c.listeners[0].maxRecipients, 5000);
+  assert.equal(c.listeners[1].maxRecipients, undefined);
+  assert.deepEqual(problems(["hostname: h.test", "listeners:", "  - {role: imap, port: 143, maxRecipients: 500}"].join("\n")), [
+    "freehold.yaml: listeners[0].maxRecipients: role imap has no recipients (SMTP roles only)",
+  ]);
+  assert.deepEqual(problems(["hostname: h.test", "smtp: {bareLineEndings: accept}"].join("\n")), ["freehold.yaml: smtp.bareLineEndings: expected normalize or reject"]);
 });

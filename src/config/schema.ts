@@ -63,6 +63,10 @@ export const ListenerSchema = z.strictObject({
     description:
       "implicit (TLS from the first byte), starttls, or none. Default by role: mx, submission and imap starttls; submissions and imaps implicit; http none.",
   }),
+  // RFC 5321 §4.5.3.1.8: at least 100.
+  maxRecipients: intIn(100, 100_000).optional().meta({
+    description: "SMTP roles only: recipients per message on this listener, instead of smtp.maxRecipients.",
+  }),
 });
 
 const PregreetSchema = z
@@ -86,11 +90,28 @@ const SmtpSchema = z
     maxMessageBytes: intIn(1024, 2 ** 40).default(50 * MiB).meta({
       description: "Largest message accepted, in bytes (advertised with SIZE, RFC 1870).",
     }),
-    // RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients.
-    maxRecipients: intIn(100, 100_000).default(100).meta({
-      description: "Recipients per message; more get 452 4.5.3. At least 100 (RFC 5321 §4.5.3.1.8).",
+    // RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients; Postfix takes 1000.
+    maxRecipients: intIn(100, 100_000).default(1000).meta({
+      description:
+        "Recipients per message; more get 452 4.5.3 and the client sends them in another transaction. At least 100 (RFC 5321 §4.5.3.1.8). A listener can set its own.",
+    }),
+    recipientOvershoot: intIn(0, 100_000).default(1000).meta({
+      description:
+        "Recipients over maxRecipients in one transaction that get 452 without counting as errors (Postfix smtpd_recipient_overshoot_limit); each one beyond counts towards maxErrors.",
     }),
     maxErrors: intIn(1, 1000).default(20).meta({ description: "Errors in one session before it is closed." }),
+    // RFC 5321 §4.5.3.1.6 says 1000; real senders send longer lines and Postfix takes them.
+    maxLineOctets: intIn(1000, 64 * MiB).default(128 * 1024).meta({
+      description: "Longest message line accepted in DATA, in octets including CRLF; longer gets 554 5.6.0. Stored as received.",
+    }),
+    bareLineEndings: z.enum(["normalize", "reject"], { error: "expected normalize or reject" }).default("normalize").meta({
+      description:
+        "Message lines ending in a bare LF: normalize (stored as CRLF; only CRLF.CRLF ends DATA) or reject (554 5.6.0), as Postfix's smtpd_forbid_bare_newline.",
+    }),
+    strictEnvelopes: z.boolean({ error: "expected true or false" }).default(false).meta({
+      description:
+        "Refuse MAIL FROM:addr and RCPT TO:addr without angle brackets (501). Default false: accepted and logged, as Postfix's strict_rfc821_envelopes = no.",
+    }),
     // RFC 5321 §4.5.3.2.7: the server should wait at least 5 minutes for the next command.
     commandTimeoutMs: intIn(1000, 3_600_000).default(300_000).meta({
       description: "Idle time before 421 4.4.2, in ms (RFC 5321 §4.5.3.2: at least 5 minutes).",
@@ -237,6 +258,9 @@ export const ConfigFileSchema = z
         ctx.addIssue({ code: "custom", path: ["listeners", i], message: `${key} is already used by listeners[${first}]` });
       } else {
         seen.set(key, i);
+      }
+      if (l.maxRecipients !== undefined && l.role !== "mx" && l.role !== "submission" && l.role !== "submissions") {
+        ctx.addIssue({ code: "custom", path: ["listeners", i, "maxRecipients"], message: `role ${l.role} has no recipients (SMTP roles only)` });
       }
       // RFC 8314 §3: submissions and imaps are implicit TLS by definition.
       if ((l.role === "submissions" || l.role === "imaps") && l.tls !== undefined && l.tls !== "implicit") {

@@ -8,7 +8,7 @@ import type { Listener } from "../config/schema.ts";
 import { startQueueRunner } from "../queue/start.ts";
 import { loadSrsKey } from "../queue/srs-key.ts";
 import type { QueueRunner } from "../queue/runner.ts";
-import { smtpLimitsFromConfig } from "./smtp-settings.ts";
+import { listenerLimits, smtpFeaturesFromConfig, smtpLimitsFromConfig } from "./smtp-settings.ts";
 import { faultInjectionEnabled, withInjectedFaults } from "./fault-injection.ts";
 
 export interface RunningServer {
@@ -51,6 +51,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     logger,
     clock,
     limits: smtpLimitsFromConfig(config),
+    features: smtpFeaturesFromConfig(config),
     pregreet: {
       enabled: config.smtp.pregreet.enabled,
       delayMs: config.smtp.pregreet.waitMs,
@@ -65,7 +66,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   try {
     for (const l of config.listeners) {
       if (l.role === "mx") {
-        const b: BoundListener = await mx.listen({ role: "mx", host: l.address, port: l.port, tls: smtpTls(l) });
+        const b: BoundListener = await mx.listen({ role: "mx", host: l.address, port: l.port, tls: smtpTls(l), limits: listenerLimits(l) });
         bound.push({ role: l.role, address: b.address, port: b.port });
         continue;
       }

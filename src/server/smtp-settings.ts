@@ -1,13 +1,26 @@
-// The SMTP core's limits as the config states them, shared by every SMTP listener role (mx,
-// submission, submissions) so a limit set in freehold.yaml applies to all of them alike.
-import type { Config } from "../config/schema.ts";
+// The SMTP core's limits and features as the config states them, shared by every SMTP listener
+// role (mx, submission, submissions) so a limit set in freehold.yaml applies to all of them
+// alike; a listener may set its own recipient limit.
+import type { Config, Listener } from "../config/schema.ts";
 import type { SmtpLimits } from "../smtp/limits.ts";
+import type { SmtpFeatureOptions } from "../smtp/server.ts";
 
 export function smtpLimitsFromConfig(config: Config): Partial<SmtpLimits> {
   return {
     maxMessageSize: config.smtp.maxMessageBytes,
     maxRecipients: config.smtp.maxRecipients,
+    recipientOvershoot: config.smtp.recipientOvershoot,
     maxErrors: config.smtp.maxErrors,
     commandTimeoutMs: config.smtp.commandTimeoutMs,
+    textLineOctets: config.smtp.maxLineOctets,
   };
+}
+
+/** What one listener changes over smtpLimitsFromConfig (undefined: nothing). */
+export function listenerLimits(l: Listener): Partial<SmtpLimits> | undefined {
+  return l.maxRecipients === undefined ? undefined : { maxRecipients: l.maxRecipients };
+}
+
+export function smtpFeaturesFromConfig(config: Config): SmtpFeatureOptions {
+  return { bareLineEndings: config.smtp.bareLineEndings, strictEnvelopes: config.smtp.strictEnvelopes };
 }

@@ -25,6 +25,8 @@ export interface ParsedPath {
   readonly sourceRoute: readonly string[];
   /** Whatever follows the closing ">" (the parameters, with leading space). */
   readonly rest: string;
+  /** The path came without angle brackets (accepted only with `unbracketed`). */
+  readonly unbracketed: boolean;
 }
 
 export class PathSyntaxError extends Error {
@@ -164,15 +166,37 @@ function parseMailbox(s: string, i: number, utf8: boolean): { mailbox: Mailbox; 
   };
 }
 
+export interface PathOptions {
+  readonly utf8: boolean;
+  readonly allowNull: boolean;
+  readonly allowPostmaster: boolean;
+  /**
+   * Take a path without angle brackets, "FROM:user@example.com SIZE=1" (Postfix with
+   * strict_rfc821_envelopes = no, its default): the path is everything up to the first space.
+   */
+  readonly unbracketed?: boolean;
+}
+
 /**
  * Parses a Path or Reverse-path at the start of `s` (the text after "FROM:" or "TO:").
  * `utf8`: the transaction uses SMTPUTF8 (RFC 6531), so non-ASCII is allowed.
  */
-export function parsePath(s: string, opts: { utf8: boolean; allowNull: boolean; allowPostmaster: boolean }): ParsedPath {
-  if (s[0] !== "<") throw new PathSyntaxError("path must be enclosed in <>");
+export function parsePath(s: string, opts: PathOptions): ParsedPath {
+  if (s[0] !== "<") {
+    // RFC 5321 §4.1.2 requires the brackets; old scripts and some appliances leave them out.
+    if (!opts.unbracketed || s === "" || s[0] === " ") throw new PathSyntaxError("path must be enclosed in <>");
+    const sp = s.indexOf(" ");
+    const bare = sp === -1 ? s : s.slice(0, sp);
+    if (bare.includes("<") || bare.includes(">")) throw new PathSyntaxError("path must be enclosed in <>");
+    return { ...parseBracketed(`<${bare}>${s.slice(bare.length)}`, opts), unbracketed: true };
+  }
+  return parseBracketed(s, opts);
+}
+
+function parseBracketed(s: string, opts: PathOptions): ParsedPath {
   if (s.startsWith("<>")) {
     if (!opts.allowNull) throw new PathSyntaxError("null path not allowed here");
-    return { mailbox: null, postmaster: false, sourceRoute: [], rest: s.slice(2) };
+    return { mailbox: null, postmaster: false, sourceRoute: [], rest: s.slice(2), unbracketed: false };
   }
   // RFC 5321 §4.1.1.3: "<Postmaster>" without a domain, case-insensitive.
   if (opts.allowPostmaster && s.slice(0, 12).toLowerCase() === "<postmaster>") {
@@ -181,6 +205,7 @@ export function parsePath(s: string, opts: { utf8: boolean; allowNull: boolean; 
       postmaster: true,
       sourceRoute: [],
       rest: s.slice(12),
+      unbracketed: false,
     };
   }
   let i = 1;
@@ -197,7 +222,7 @@ export function parsePath(s: string, opts: { utf8: boolean; allowNull: boolean; 
   }
   const { mailbox, end } = parseMailbox(s, i, opts.utf8);
   if (Buffer.byteLength(s.slice(0, end + 1)) > MAX_PATH) throw new PathSyntaxError("path longer than 256 octets");
-  return { mailbox, postmaster: false, sourceRoute: route, rest: s.slice(end + 1) };
+  return { mailbox, postmaster: false, sourceRoute: route, rest: s.slice(end + 1), unbracketed: false };
 }
 
 /** True when `s` has any non-ASCII character (RFC 6531 decides whether that is allowed). */

@@ -394,6 +394,7 @@ export class SmtpConnection {
       this.#closing = true;
       return;
     }
+    if (!err.counted) return;
     // Postfix smtpd_hard_error_limit: a client that keeps failing is cut off.
     this.#errors++;
     if (this.#errors >= this.#setup.limits.maxErrors) {

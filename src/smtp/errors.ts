@@ -64,7 +64,7 @@ export const SMTP_ERRORS = {
   // RFC 3463 X.4.3: a DNS failure a policy depended on (DMARC reject unverifiable); retry later.
   dnsTempfail: { reply: 451, enhanced: "4.4.3", text: "Temporary DNS failure, try again later", fault: "server" },
   overQuota: { reply: 452, enhanced: "4.2.2", text: "Mailbox full", fault: "user" },
-  // RFC 5321 §4.5.3.1.8: at least 100 recipients are accepted; beyond the limit, 452.
+  // RFC 5321 §4.5.3.1.10: beyond the limit, 452 and the client retries the rest later.
   tooManyRecipients: { reply: 452, enhanced: "4.5.3", text: "Too many recipients", fault: "user" },
   noValidRecipients: { reply: 554, enhanced: "5.5.1", text: "No valid recipients", fault: "user" },
   // RFC 1870 §6: SIZE beyond the fixed limit, at MAIL FROM or once the data has come in.
@@ -74,11 +74,13 @@ export const SMTP_ERRORS = {
   chunkTooBig: { reply: 552, enhanced: "5.3.4", text: "Chunk exceeds fixed maximum message size, closing connection", fault: "user", close: true },
   // RFC 5321 §6.3: a loop is assumed beyond 50 Received fields (hop count).
   tooManyHops: { reply: 554, enhanced: "5.4.6", text: "Too many hops (Received headers), mail loop suspected", fault: "user" },
-  // RFC 5321 §2.3.8 and §4.1.1.4: lines end with CRLF; see reader.ts for the policy.
+  // RFC 5321 §2.3.8 and §4.1.1.4: lines end with CRLF; see reader.ts and docs/smtp.md for the
+  // policy (bare LF is normalized unless a server sets bareLineEndings "reject").
   bareLineEnding: { reply: 554, enhanced: "5.6.0", text: "Message contains a bare CR or LF; lines must end with CRLF (RFC 5321 section 2.3.8)", fault: "user" },
+  bareCr: { reply: 554, enhanced: "5.6.0", text: "Message contains a bare CR (a CR not followed by LF); lines must end with CRLF (RFC 5321 section 2.3.8)", fault: "user" },
   nulInData: { reply: 554, enhanced: "5.6.0", text: "Message contains NUL characters; use BDAT with BODY=BINARYMIME for binary content", fault: "user" },
-  // RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF.
-  dataLineTooLong: { reply: 554, enhanced: "5.6.0", text: "Message has a line longer than 1000 octets (RFC 5321 section 4.5.3.1.6)", fault: "user" },
+  // limits.textLineOctets (RFC 5321 §4.5.3.1.6's 1000, raised); the text names the limit in use.
+  dataLineTooLong: { reply: 554, enhanced: "5.6.0", text: "Message has a line longer than the limit", fault: "user" },
   // RFC 3030 §3: BINARYMIME content can only be sent with BDAT.
   binaryNeedsBdat: { reply: 503, enhanced: "5.5.1", text: "BODY=BINARYMIME requires BDAT", fault: "user" },
   dataBdatMixed: { reply: 503, enhanced: "5.5.1", text: "DATA and BDAT cannot be mixed in one transaction", fault: "user" },
@@ -96,14 +98,17 @@ export class SmtpError extends Error {
   readonly code: SmtpErrorCode;
   readonly entry: ErrorEntry;
   readonly text: string;
+  /** False when the reply must not count towards the session's error limit (recipient overshoot). */
+  readonly counted: boolean;
 
-  constructor(code: SmtpErrorCode, text?: string, options?: { cause?: unknown }) {
+  constructor(code: SmtpErrorCode, text?: string, options?: { cause?: unknown; counted?: boolean }) {
     const entry: ErrorEntry = SMTP_ERRORS[code];
     super(`${code}: ${text ?? entry.text}`, options);
     this.name = "SmtpError";
     this.code = code;
     this.entry = entry;
     this.text = text ?? entry.text;
+    this.counted = options?.counted ?? true;
   }
 
   get fault(): Fault {

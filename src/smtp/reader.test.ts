@@ -10,7 +10,7 @@ const dec = (b: Uint8Array) => Buffer.from(b).toString("latin1");
  * Drives a reader as the session would: "DATA" switches to data mode, "BDAT n" to chunk mode.
  * Returns a transcript that does not depend on how the input was split.
  */
-function transcript(chunks: readonly Uint8Array[], maxLine = 512): string[] {
+function transcript(chunks: readonly Uint8Array[], maxLine = 512, normalizeBareLf = true): string[] {
   const r = new SmtpReader(maxLine);
   const out: string[] = [];
   let content = "";
@@ -21,7 +21,7 @@ function transcript(chunks: readonly Uint8Array[], maxLine = 512): string[] {
           const line = dec(ev.line);
           out.push(`L:${line}${ev.bareLf ? " (bare)" : ""}`);
           const m = /^BDAT (\d+)/.exec(line);
-          if (line === "DATA") r.startData();
+          if (line === "DATA") r.startData({ normalizeBareLf });
           else if (m) r.startChunk(Number(m[1]));
           break;
         }
@@ -32,7 +32,7 @@ function transcript(chunks: readonly Uint8Array[], maxLine = 512): string[] {
           content += dec(ev.bytes);
           break;
         case "content-end":
-          out.push(`C:${JSON.stringify(content)}`);
+          out.push(`C:${JSON.stringify(content)}${r.bareLfCount > 0 && line0(out) ? ` bareLf=${r.bareLfCount}` : ""}`);
           content = "";
           break;
       }
@@ -47,15 +47,20 @@ function transcript(chunks: readonly Uint8Array[], maxLine = 512): string[] {
   return out;
 }
 
+// The bare-LF count is only meaningful after DATA (BDAT leaves it alone).
+function line0(out: string[]): boolean {
+  return out.findLast((l) => l.startsWith("L:")) === "L:DATA";
+}
+
 /** The transcript must be the same for the whole input, every two-way split and byte by byte. */
-function assertEverySplit(input: string, maxLine = 512): string[] {
+function assertEverySplit(input: string, maxLine = 512, normalizeBareLf = true): string[] {
   const b = enc(input);
-  const whole = transcript([b], maxLine);
+  const whole = transcript([b], maxLine, normalizeBareLf);
   for (let i = 0; i <= b.length; i++) {
-    assert.deepEqual(transcript([b.subarray(0, i), b.subarray(i)], maxLine), whole, `split at ${i} of ${JSON.stringify(input)}`);
+    assert.deepEqual(transcript([b.subarray(0, i), b.subarray(i)], maxLine, normalizeBareLf), whole, `split at ${i} of ${JSON.stringify(input)}`);
   }
   const bytes = [...b].map((x) => Uint8Array.of(x));
-  assert.deepEqual(transcript(bytes, maxLine), whole, "byte by byte");
+  assert.deepEqual(transcript(bytes, maxLine, normalizeBareLf), whole, "byte by byte");
   return whole;
 }
 
@@ -76,21 +81,52 @@ test("an immediate dot line is an empty message", () => {
   assert.deepEqual(assertEverySplit("DATA\r\n.\r\nNOOP\r\n"), ["L:DATA", 'C:""', "L:NOOP", "MODE:line"]);
 });
 
-test("smuggling sequences never end DATA", () => {
-  for (const fake of ["\n.\n", "\n.\r\n", "\r.\r", "\r\n.\n", "\r.\r\n", "\n.\r"]) {
-    const input = `DATA\r\nbody${fake}MAIL FROM:<evil@x>\r\n.\r\n`;
-    const t = assertEverySplit(input);
-    assert.equal(t.length, 3, JSON.stringify(fake));
-    assert.equal(t[0], "L:DATA");
-    // The "smuggled" command stayed inside the first message.
-    assert.match(t[1], /MAIL FROM:<evil@x>/);
-    assert.equal(t[2], "MODE:line");
+test("smuggling sequences never end DATA, with or without normalizing", () => {
+  // The payloads of issue 18 and CVE-2023-51764/51765/51766, NUL variants included.
+  const fakes = ["\n.\n", "\n.\r\n", "\r.\r", "\r\n.\n", "\r.\r\n", "\n.\r", "\0\r\n.\r\n", "\r\n.\0\r\n", "\r\n\0.\r\n", "\n\0.\n", "\r\n.\r\0\n"];
+  for (const normalize of [true, false]) {
+    for (const fake of fakes) {
+      const input = `DATA\r\nbody${fake}MAIL FROM:<evil@x>\r\nRCPT TO:<v@y>\r\nDATA\r\nsmuggled\r\n.\r\n`;
+      const t = assertEverySplit(input, 512, normalize);
+      // "\0\r\n.\r\n" really ends the first message (a NUL is just an octet); everything else
+      // keeps the "smuggled" commands inside it.
+      if (fake === "\0\r\n.\r\n") {
+        assert.equal(t[1], 'C:"body\\u0000\\r\\n"');
+        assert.deepEqual(t.slice(2, 5), ["L:MAIL FROM:<evil@x>", "L:RCPT TO:<v@y>", "L:DATA"]);
+        continue;
+      }
+      assert.equal(t.length, 3, JSON.stringify(fake));
+      assert.equal(t[0], "L:DATA");
+      assert.match(t[1], /MAIL FROM:<evil@x>.*smuggled/);
+      assert.equal(t[2], "MODE:line");
+    }
   }
 });
 
-test("a dot after a bare LF is content, not a stuffed dot", () => {
+test("bare LF lines are written as CRLF; a lone dot after a bare LF is content", () => {
+  assert.deepEqual(assertEverySplit("DATA\r\na\nb\n\nc\r\n.\r\n"), ["L:DATA", 'C:"a\\r\\nb\\r\\n\\r\\nc\\r\\n" bareLf=3', "MODE:line"]);
+  assert.deepEqual(assertEverySplit("DATA\r\na\n.\nb\r\n.\r\n"), ["L:DATA", 'C:"a\\r\\n.\\r\\nb\\r\\n" bareLf=2', "MODE:line"]);
+  assert.deepEqual(assertEverySplit("DATA\r\na\n.\r\nb\r\n.\r\n"), ["L:DATA", 'C:"a\\r\\n.\\r\\nb\\r\\n" bareLf=1', "MODE:line"]);
+  assert.deepEqual(assertEverySplit("DATA\r\na\r\n.\nb\r\n.\r\n"), ["L:DATA", 'C:"a\\r\\n.\\r\\nb\\r\\n" bareLf=1', "MODE:line"]);
+  // A lone dot line after a bare LF, then the real end marker right after it.
+  assert.deepEqual(assertEverySplit("DATA\r\na\n.\r\n.\r\nNOOP\r\n"), ["L:DATA", 'C:"a\\r\\n.\\r\\n" bareLf=1', "L:NOOP", "MODE:line"]);
+  // Ending in bare LFs only, the message never ends: DATA needs <CRLF>.<CRLF>.
+  assert.deepEqual(assertEverySplit("DATA\na\n.\n"), ["L:DATA (bare)", 'PARTIAL:"a\\r\\n.\\r\\n"', "MODE:data"]);
+  // At the very start of DATA: ".<LF>" is a lone dot line, not the end.
+  assert.deepEqual(assertEverySplit("DATA\r\n.\n.\r\n.\r\n"), ["L:DATA", 'C:".\\r\\n.\\r\\n" bareLf=1', "MODE:line"]);
+});
+
+test("without normalizing, the bytes stay as sent", () => {
+  assert.deepEqual(assertEverySplit("DATA\r\na\n.\nb\n..c\r\n.\r\n", 512, false), ["L:DATA", 'C:"a\\n.\\nb\\n.c\\r\\n" bareLf=3', "MODE:line"]);
+});
+
+test("a dot after a bare LF is unstuffed like any line's", () => {
   const t = assertEverySplit("DATA\r\na\n..b\r\n.\r\n");
-  assert.deepEqual(t, ["L:DATA", 'C:"a\\n..b\\r\\n"', "MODE:line"]);
+  assert.deepEqual(t, ["L:DATA", 'C:"a\\r\\n.b\\r\\n" bareLf=1', "MODE:line"]);
+});
+
+test("a bare CR is no line ending: the dot after it is content", () => {
+  assert.deepEqual(assertEverySplit("DATA\r\na\r.\r\n..\r\n.\r\n"), ["L:DATA", 'C:"a\\r.\\r\\n.\\r\\n"', "MODE:line"]);
 });
 
 test("dot followed by CR and a non-LF octet drops the dot", () => {
@@ -125,16 +161,25 @@ test("discardBuffered drops pipelined input (STARTTLS injection)", () => {
   assert.equal(r.next(), null);
 });
 
-// Reference DATA decoder written from RFC 5321 §4.1.1.4 and §4.5.2 directly, as string ops.
-function referenceData(s: string): { content: string; rest: string } | null {
+// Reference DATA decoder written from RFC 5321 §4.1.1.4 / §4.5.2 and Postfix's "normalize",
+// as string ops: the end is the first <CRLF>.<CRLF> (counting the CRLF of the DATA command);
+// every LF ends a line; a line starting with a dot loses it unless the line is just "."; bare
+// LFs become CRLF when normalizing.
+function referenceData(s: string, normalize = true): { content: string; rest: string } | null {
   const w = `\r\n${s}`;
   const idx = w.indexOf("\r\n.\r\n");
   if (idx < 0) return null;
   const raw = w.slice(2, idx + 2);
-  return { content: raw.replace(/(^|\r\n)\./g, "$1"), rest: w.slice(idx + 5) };
+  const lines = raw.split(/(?<=\n)/);
+  const content = lines
+    .map((l) => (l.startsWith(".") && l !== ".\n" && l !== ".\r\n" ? l.slice(1) : l))
+    .map((l) => (normalize ? l.replace(/(?<!\r)\n$/, "\r\n") : l))
+    .join("");
+  return { content, rest: w.slice(idx + 5) };
 }
 
-const alphabet = fc.constantFrom("a", ".", "\r", "\n", "\r\n", ".\r\n", "\r\n.", "\0", "..", "Z");
+// The grammar's pieces plus the smuggling payloads of issue 18 as whole tokens.
+const alphabet = fc.constantFrom("a", ".", "\r", "\n", "\r\n", ".\r\n", "\r\n.", "\0", "..", "Z", "\n.\n", "\n.\r\n", "\r\n.\n", "\r.\r\n", ".\n");
 const wireString = fc.array(alphabet, { maxLength: 40 }).map((a) => a.join(""));
 const splits = fc.array(fc.nat(60), { maxLength: 6 });
 
@@ -153,9 +198,9 @@ function chunked(s: string, cuts: number[]): Uint8Array[] {
 
 test("fuzz: DATA framing matches the reference decoder under any chunking", () => {
   fc.assert(
-    fc.property(wireString, splits, (s, cuts) => {
+    fc.property(wireString, splits, fc.boolean(), (s, cuts, normalize) => {
       const r = new SmtpReader();
-      r.startData();
+      r.startData({ normalizeBareLf: normalize });
       let content = "";
       let ended = false;
       let rest = "";
@@ -167,10 +212,9 @@ test("fuzz: DATA framing matches the reference decoder under any chunking", () =
           else if (ev.kind === "line") rest += `${dec(ev.line)}|`;
         }
       }
-      const ref = referenceData(s);
+      const ref = referenceData(s, normalize);
       if (ref === null) {
         assert.equal(ended, false);
-        // Everything handed out so far is a prefix of the unstuffed input.
         return;
       }
       assert.equal(ended, true);
@@ -183,13 +227,14 @@ test("fuzz: DATA framing matches the reference decoder under any chunking", () =
   );
 });
 
-test("fuzz: dot-stuffed content round-trips byte for byte", () => {
+test("fuzz: dot-stuffed content round-trips (byte for byte, or with bare LF as CRLF)", () => {
   fc.assert(
-    fc.property(wireString, splits, (body, cuts) => {
+    fc.property(wireString, splits, fc.boolean(), (body, cuts, normalize) => {
       const m = body.endsWith("\r\n") ? body : `${body}\r\n`;
-      const wire = `${m.replace(/(^|\r\n)\./g, "$1..")}.\r\n`;
+      // Every LF ends a line, so a careful sender stuffs the dot after a bare LF too.
+      const wire = `${m.replace(/(^|\n)\./g, "$1..")}.\r\n`;
       const r = new SmtpReader();
-      r.startData();
+      r.startData({ normalizeBareLf: normalize });
       let content = "";
       let ended = 0;
       for (const c of chunked(wire, cuts)) {
@@ -200,7 +245,7 @@ test("fuzz: dot-stuffed content round-trips byte for byte", () => {
         }
       }
       assert.equal(ended, 1);
-      assert.equal(content, m);
+      assert.equal(content, normalize ? m.replace(/(?<!\r)\n/g, "\r\n") : m);
       assert.equal(r.buffered, 0);
     }),
     { numRuns: 400 },

@@ -4,34 +4,50 @@
 //
 // Three modes, switched by the session after it has answered the command that starts them:
 //   line   command lines (and SASL continuation lines, later), terminated by LF.
-//   data   DATA content: dot-unstuffed, ended only by <CRLF>.<CRLF> (RFC 5321 §4.1.1.4).
+//   data   DATA content: dot-unstuffed, bare LF as CRLF, ended only by <CRLF>.<CRLF>
+//          (RFC 5321 §4.1.1.4).
 //   chunk  BDAT content: exactly N octets, no unstuffing, no end marker (RFC 3030 §2).
 //
-// Line-ending policy (SMTP smuggling, CVE-2023-51764/51765/51766):
-// - DATA ends only at <CRLF>.<CRLF>. A "line start" exists only after CRLF, so <LF>.<LF>,
-//   <LF>.<CR><LF>, <CR>.<CR> and <CRLF>.<LF> never end DATA; the dot and the bare line
-//   endings pass through as content. A peer that disagrees with us about where a message ends
-//   therefore cannot make us see a second, smuggled message: whatever it thinks follows its
-//   "end" stays inside the first message.
-// - That first message is then rejected at the end of DATA when it contains a bare LF or a bare
-//   CR (554 5.6.0, see content.ts and the DATA command), like Postfix 3.9's
-//   `smtpd_forbid_bare_newline = reject` but without disconnecting: RFC 5321 §2.3.8 allows no
-//   bare CR or LF in SMTP text, and an honest sender in 2024+ produces none, while a smuggling
-//   attempt always contains one. Rejecting instead of "repairing" keeps the stored bytes
-//   exactly what the client sent (issue 2: byte-identical blobs). The policy can be relaxed to
-//   "accept" per server (the bytes are then stored as sent and end-info reports it).
-// - Command lines end at LF; a CR before it is stripped. A bare-LF command is accepted
-//   (Postfix's "normal" mode does the same): a command line carries no message content, so
-//   it cannot smuggle, and some old scripts send LF only. `bareLf` is reported for logging.
+// Line-ending policy (issue 18; SMTP smuggling, CVE-2023-51764/51765/51766), Postfix 3.9's
+// `smtpd_forbid_bare_newline = normalize`:
+// - DATA ends only at <CRLF>.<CRLF>. Every LF ends a line (a bare one too), but only a line
+//   start reached through CRLF can begin the end marker, so <LF>.<LF>, <LF>.<CR><LF>,
+//   <CR>.<CR> and <CRLF>.<LF> never end DATA. A peer that disagrees with us about where a
+//   message ends therefore cannot make us see a second, smuggled message: whatever it thinks
+//   follows its "end" stays inside the first message.
+// - A line that is just "." but is not the end marker (after a bare LF, or ended by one) is
+//   content and kept: it is what a sender that does not dot-stuff wrote, and any relay stuffs it
+//   again (RFC 5321 §4.5.2). Other lines starting with a dot lose it, after CRLF or bare LF.
+// - Bare LFs are handed out as CRLF (`normalizeBareLf`, the default), so stored messages have
+//   CRLF lines only; `bareLfCount` reports them for the log. A bare CR is not a line ending
+//   here; it passes through and the session refuses the message (policy in docs/smtp.md).
+// - Command lines end at LF; a CR before it is stripped. A bare-LF command is accepted as if it
+//   ended in CRLF; `bareLf` is reported for logging.
 // - BDAT content is counted, not delimited, so it cannot be smuggled; its bytes are passed on
 //   unchanged.
-// - NUL bytes are framed like any other byte; commands containing NUL are refused by the
-//   session (500), DATA containing NUL is refused at its end (content.ts).
+// - NUL bytes are framed like any other byte; the session decides (commands with NUL get 500,
+//   DATA with NUL is refused at its end).
 
 const LF = 0x0a;
 const CR = 0x0d;
 const DOT = 0x2e;
 const EMPTY = new Uint8Array(0);
+const DOT_CRLF = Uint8Array.of(DOT, CR, LF);
+
+/** buf[start, end) with a CR put before each LF at the given (ascending) positions. */
+function insertCr(buf: Uint8Array, start: number, end: number, lfs: readonly number[]): Uint8Array {
+  const out = new Uint8Array(end - start + lfs.length);
+  let from = start;
+  let o = 0;
+  for (const lf of lfs) {
+    out.set(buf.subarray(from, lf), o);
+    o += lf - from;
+    out[o++] = CR;
+    from = lf;
+  }
+  out.set(buf.subarray(from, end), o);
+  return out;
+}
 
 export type ReaderEvent =
   /** A command line without its line ending. `bareLf`: it ended with LF alone. */
@@ -45,9 +61,10 @@ export type ReaderEvent =
 
 export type ReaderMode = "line" | "data" | "chunk";
 
-// RFC 5321 §4.5.3.1.4: 512 octets for a command line including CRLF; extensions raise it for
-// MAIL and RCPT (see the command table), so the reader's own cap is larger and each command
-// checks its own limit.
+// RFC 5321 §4.5.3.1.4: 512 octets for a command line including CRLF, which extensions raise;
+// like Postfix (line_length_limit) we take 2048 for every command, plus the RFC 1869/3461/4954
+// allowances per command (the command table); the reader's cap is the largest of them and each
+// command checks its own limit.
 export const DEFAULT_READER_LINE_LIMIT = 2048;
 
 export class SmtpReader {
@@ -59,8 +76,14 @@ export class SmtpReader {
   #maxLine: number;
   /** Line mode: the current line overflowed; drop input up to the next LF. */
   #discarding = false;
-  /** Data mode: the next byte starts a line (only after CRLF, or at the start of DATA). */
+  /** Data mode: the next byte starts a line (after any LF, or at the start of DATA). */
   #lineStart = true;
+  /** Data mode: that line start came after CRLF (or the DATA command), so "." CRLF ends DATA. */
+  #afterCrlf = true;
+  /** Data mode: write bare LFs out as CRLF. */
+  #normalize = true;
+  /** Data mode: bare LFs seen in this message. */
+  #bareLf = 0;
   /** Data mode: the last byte handed out as content was CR. */
   #lastCR = false;
   /** Chunk mode: octets of the chunk not yet handed out. */
@@ -100,13 +123,24 @@ export class SmtpReader {
     this.#pos = 0;
   }
 
-  /** After the 354 reply: read DATA content until <CRLF>.<CRLF>. */
-  startData(): void {
+  /**
+   * After the 354 reply: read DATA content until <CRLF>.<CRLF>. `normalizeBareLf` (the default)
+   * hands out every bare LF as CRLF; without it the content keeps its bytes as sent.
+   */
+  startData(opts: { normalizeBareLf?: boolean } = {}): void {
     this.#mode = "data";
     // RFC 5321 §4.1.1.4: the CRLF that ended the DATA command counts, so ".<CRLF>" right
     // away is an empty message.
     this.#lineStart = true;
+    this.#afterCrlf = true;
     this.#lastCR = false;
+    this.#normalize = opts.normalizeBareLf ?? true;
+    this.#bareLf = 0;
+  }
+
+  /** Bare LFs in the current (or last) DATA content, whether or not they were normalized. */
+  get bareLfCount(): number {
+    return this.#bareLf;
   }
 
   /** After a BDAT command: read exactly `size` octets (RFC 3030 §2). */
@@ -177,15 +211,31 @@ export class SmtpReader {
     let pos = this.#pos;
     if (pos >= len) return null;
     if (this.#lineStart && buf[pos] === DOT) {
-      // Need up to two more octets to tell the end marker from a stuffed dot.
+      // Need up to two more octets to tell the end marker, a lone dot line and a stuffed dot apart.
       if (pos + 1 >= len) return null;
-      if (buf[pos + 1] === CR) {
-        if (pos + 2 >= len) return null;
-        if (buf[pos + 2] === LF) {
-          this.#pos = pos + 3;
-          this.#mode = "line";
-          return { kind: "content-end" };
+      const next = buf[pos + 1];
+      if (next === CR && pos + 2 >= len) return null;
+      const crlf = next === CR && buf[pos + 2] === LF;
+      if (crlf && this.#afterCrlf) {
+        // RFC 5321 §4.1.1.4: <CRLF>.<CRLF> and nothing else ends the data.
+        this.#pos = pos + 3;
+        this.#mode = "line";
+        return { kind: "content-end" };
+      }
+      if (crlf || next === LF) {
+        // A lone dot line that is not the end marker: after a bare LF (<LF>.<CRLF>, <LF>.<LF>)
+        // or itself ended by a bare LF (<CRLF>.<LF>). It is content, kept as the sender wrote
+        // it; a relay stuffs it again (RFC 5321 §4.5.2), so it cannot end the data downstream.
+        const n = crlf ? 3 : 2;
+        this.#pos = pos + n;
+        this.#lineStart = true;
+        this.#afterCrlf = crlf;
+        this.#lastCR = false;
+        if (!crlf) {
+          this.#bareLf++;
+          if (this.#normalize) return { kind: "content", bytes: DOT_CRLF };
         }
+        return { kind: "content", bytes: buf.subarray(pos, pos + n) };
       }
       // RFC 5321 §4.5.2: a line starting with a dot has that dot removed.
       pos += 1;
@@ -198,24 +248,34 @@ export class SmtpReader {
     const start = pos;
     let end = len;
     let lineStart = false;
+    let afterCrlf = false;
+    // Bare LFs in this run, when they are to be written as CRLF.
+    let bare: number[] | null = null;
     let i = start;
     for (;;) {
       const lf = buf.indexOf(LF, i);
       if (lf === -1) break;
       const crBefore = lf > start ? buf[lf - 1] === CR : this.#lastCR;
+      if (!crBefore) {
+        this.#bareLf++;
+        if (this.#normalize) (bare ??= []).push(lf);
+      }
       i = lf + 1;
-      // A run stops where a line could begin with a dot; otherwise it goes on across lines
-      // so the consumer gets few, large pieces.
-      if (crBefore && (i >= len || buf[i] === DOT)) {
+      // Every LF ends a line (a bare one too: Postfix's "normalize"); a run stops where the next
+      // line could begin with a dot, otherwise it goes on across lines so the consumer gets
+      // few, large pieces.
+      if (i >= len || buf[i] === DOT) {
         end = i;
         lineStart = true;
+        afterCrlf = crBefore;
         break;
       }
     }
     this.#pos = end;
     this.#lastCR = buf[end - 1] === CR;
     this.#lineStart = lineStart;
-    return { kind: "content", bytes: buf.subarray(start, end) };
+    this.#afterCrlf = afterCrlf;
+    return { kind: "content", bytes: bare ? insertCr(buf, start, end, bare) : buf.subarray(start, end) };
   }
 
   #nextChunk(): ReaderEvent | null {

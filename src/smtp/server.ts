@@ -32,6 +32,8 @@ export interface ListenerOptions {
   readonly pregreet?: boolean;
   /** Extensions for this listener only (AUTH on submission). */
   readonly extensions?: readonly SmtpExtension[];
+  /** Limits for this listener, over the server's (e.g. maxRecipients per listener). */
+  readonly limits?: Partial<SmtpLimits>;
 }
 
 export interface SmtpFeatureOptions {
@@ -41,8 +43,16 @@ export interface SmtpFeatureOptions {
   readonly smtputf8?: boolean;
   /** RFC 3461. Default true. */
   readonly dsn?: boolean;
-  /** DATA containing bare CR/LF: "reject" (default, see reader.ts) or "accept" as sent. */
-  readonly bareLineEndings?: "reject" | "accept";
+  /**
+   * DATA with bare LF line endings: "normalize" (default) stores them as CRLF, "reject" refuses
+   * the message with 554 5.6.0 (Postfix 3.9's smtpd_forbid_bare_newline normalize / reject).
+   */
+  readonly bareLineEndings?: "normalize" | "reject";
+  /**
+   * Refuse MAIL FROM:addr and RCPT TO:addr without angle brackets (501). Default false: they
+   * are accepted and logged, as Postfix does with strict_rfc821_envelopes = no.
+   */
+  readonly strictEnvelopes?: boolean;
 }
 
 export interface SmtpServerOptions {
@@ -111,12 +121,14 @@ export class SmtpServer {
       binaryMime: f.binaryMime ?? true,
       smtputf8: f.smtputf8 ?? true,
       dsn: f.dsn ?? true,
-      bareLineEndings: f.bareLineEndings ?? "reject",
+      bareLineEndings: f.bareLineEndings ?? "normalize",
+      strictEnvelopes: f.strictEnvelopes ?? false,
     };
     const extensions = l.extensions ?? [];
     const table = commandTable(l.role, extensions);
     const pregreet = l.pregreet ?? l.role === "mx";
-    const srv = net.createServer({ noDelay: true }, (socket) => this.#accept(socket, l, name, features, extensions, table, pregreet));
+    const limits = l.limits ? resolveLimits({ ...this.#opts.limits, ...l.limits }) : this.#limits;
+    const srv = net.createServer({ noDelay: true }, (socket) => this.#accept(socket, l, name, features, extensions, table, pregreet, limits));
     srv.maxConnections = this.#opts.maxConnections ?? 2000;
     await new Promise<void>((resolve, reject) => {
       srv.once("error", reject);
@@ -140,6 +152,7 @@ export class SmtpServer {
     extensions: readonly SmtpExtension[],
     table: ReturnType<typeof commandTable>,
     pregreet: boolean,
+    limits: SmtpLimits,
   ): void {
     const cid = `${this.#cidPrefix}${(this.#nextCid++).toString(36)}`;
     const ip = unmapIPv4(socket.remoteAddress ?? "");
@@ -167,7 +180,7 @@ export class SmtpServer {
       handler: this.#opts.handler,
       extensions,
       table,
-      limits: this.#limits,
+      limits,
       features,
       tlsMode: l.tls.mode,
       tlsContext: l.tls.mode === "none" ? undefined : l.tls.context,

@@ -14,6 +14,8 @@ export interface Transaction {
   readonly from: Mailbox | null;
   readonly params: MailParams;
   readonly recipients: Recipient[];
+  /** RCPTs refused as over the recipient limit so far (limits.recipientOvershoot). */
+  overshoot: number;
 }
 
 /** A BDAT transfer in progress (RFC 3030): the sink and the counts so far. */

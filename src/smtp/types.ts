@@ -73,7 +73,9 @@ export interface EndInfo {
   readonly stats: ContentStats;
   /** Received: fields in the header section (the hop count, RFC 5321 §6.3). */
   readonly receivedCount: number;
-  /** The content had a bare CR or LF and the policy let it through (bareLineEndings "accept"). */
+  /** Bare LFs in DATA that were written to the sink as CRLF (bareLineEndings "normalize"). */
+  readonly bareLfNormalized: number;
+  /** The client sent a bare line ending that the message was accepted with (normalized LF, or BDAT). */
   readonly bareLineEnding: boolean;
   /** The Received header field we would prepend, CRLF-terminated (RFC 5321 §4.4). */
   readonly receivedHeader: string;

@@ -13,7 +13,7 @@ import { startDkimJob } from "../emailauth/dkim-job.ts";
 import { authExtension } from "./auth.ts";
 import { SubmissionHandler } from "./handler.ts";
 import { HourlySendLimit } from "./send-limit.ts";
-import { smtpLimitsFromConfig } from "../server/smtp-settings.ts";
+import { listenerLimits, smtpFeaturesFromConfig, smtpLimitsFromConfig } from "../server/smtp-settings.ts";
 
 export interface SubmissionStarterOptions {
   /** The shared password login (limits + cache), built once per process. */
@@ -53,6 +53,7 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
       logger,
       clock,
       limits: smtpLimitsFromConfig(config),
+      features: smtpFeaturesFromConfig(config),
     });
   };
 
@@ -62,7 +63,7 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
     const tls: ListenerTls = mode === "none" ? { mode: "none" } : { mode, context: services.tls.context };
     const role = l.role === "submissions" ? "submissions" : "submission";
     const ext = authExtension({ authenticate: opts.authenticate(services), logger: services.logger });
-    const bound = await server.listen({ role, host: l.address, port: l.port, tls, extensions: [ext] });
+    const bound = await server.listen({ role, host: l.address, port: l.port, tls, extensions: [ext], limits: listenerLimits(l) });
     open++;
     const srv = server;
     return {

@@ -1,7 +1,7 @@
 // Bad input end to end through `freehold serve`: clients that vanish mid-DATA (with the server
-// alive, and with the server killed at that moment and restarted), NUL bytes, bare LF and bare
-// CR (docs/smtp.md: 554 5.6.0 at the end of the message, the session goes on; NUL in a command
-// 500 5.5.2), an SMTP smuggling attempt. Nothing half-written is stored or left behind, and the
+// alive, and with the server killed at that moment and restarted), NUL bytes and bare CR
+// (docs/smtp.md: 554 5.6.0 at the end of the message, the session goes on; NUL in a command
+// 500 5.5.2), bare LF (normalized to CRLF since issue 18), SMTP smuggling attempts. Nothing half-written is stored or left behind, and the
 // server still delivers a message afterwards.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -111,11 +111,21 @@ async function session(): Promise<SmtpTestClient> {
 
 const codeOf = (r: { code: number; text: string }) => `${r.code} ${r.text.split(" ")[0]}`;
 
-test("NUL, bare LF and bare CR in DATA: 554 5.6.0 at the end, nothing stored, the session goes on", async () => {
+async function blobsWith(tok: string): Promise<string[]> {
+  const db = await openDataDir(data.dir);
+  try {
+    return (await mailboxContents(db, USER)).filter((m) => m.blob.includes(tok)).map((m) => Buffer.from(m.blob).toString("latin1"));
+  } finally {
+    await db.close();
+  }
+}
+
+// Issue 18 changed the bare-LF case: it was refused with 554 5.6.0 like the other two; now it is
+// stored with CRLF (Postfix 3.9 "normalize").
+test("NUL and bare CR in DATA: 554 5.6.0 at the end, nothing stored; bare LF stored as CRLF; the session goes on", async () => {
   const c = await session();
   const cases: Array<[string, string]> = [
     ["nul", "Subject: nul\r\n\r\nbefore\0after\r\n"],
-    ["bare-lf", "Subject: lf\r\n\r\nline one\nline two\r\n"],
     ["bare-cr", "Subject: cr\r\n\r\nline one\rline two\r\n"],
   ];
   for (const [name, body] of cases) {
@@ -126,6 +136,12 @@ test("NUL, bare LF and bare CR in DATA: 554 5.6.0 at the end, nothing stored, th
     assert.equal(codeOf(r.final), "554 5.6.0", `${name}: ${r.final.text}`);
     assert.equal(await stored(tok), 0, name);
   }
+  const lf = `bare-lf-${Date.now()}`;
+  const r = await c.send("s@sender.test", [USER], Buffer.from(`X-Token: ${lf}\nSubject: lf\n\nline one\nline two\r\n`, "latin1"));
+  assert.equal(r.final.code, 250, r.final.text);
+  const blobs = await blobsWith(lf);
+  assert.equal(blobs.length, 1);
+  assert.ok(blobs[0].endsWith(`X-Token: ${lf}\r\nSubject: lf\r\n\r\nline one\r\nline two\r\n`), JSON.stringify(blobs[0].slice(-80)));
   // Still in step: the next transaction on the same session is delivered.
   const ok = `after-bad-${Date.now()}`;
   assert.equal((await c.send("s@sender.test", [USER], `Subject: ${ok}\r\n\r\nfine\r\n`)).final.code, 250);
@@ -141,20 +157,35 @@ test("NUL in a command: 500 5.5.2", async () => {
   await c.quit();
 });
 
-test("SMTP smuggling: a bare-LF end of data with a second message behind it is one refused message", async () => {
-  const c = await session();
-  const tok1 = `smuggle-outer-${Date.now()}`;
-  const tok2 = `smuggle-inner-${Date.now()}`;
-  c.write(`MAIL FROM:<s@sender.test>\r\nRCPT TO:<${USER}>\r\nDATA\r\n`);
-  assert.deepEqual([(await c.read()).code, (await c.read()).code, (await c.read()).code], [250, 250, 354]);
-  // "\n.\n" (and "\r\n.\n") are not the end of data (RFC 5321 §4.1.1.4); what follows is content.
-  c.write(`Subject: ${tok1}\r\n\r\nhi\n.\nMAIL FROM:<ceo@victim.test>\r\nRCPT TO:<${USER}>\r\nDATA\r\nSubject: ${tok2}\r\n\r\nsmuggled\r\n.\n` +
-    `more\r\n.\r\n`);
-  assert.equal(codeOf(await c.read()), "554 5.6.0");
-  assert.equal((await c.cmd("NOOP")).code, 250, "no further replies were pending: nothing was executed");
-  await c.quit();
-  assert.equal(await stored(tok1), 0);
-  assert.equal(await stored(tok2), 0);
+// Issue 18: this was one refused message (554 5.6.0); with bare LF normalized it is one stored
+// message, the "smuggled" one inside it as content, never a second message.
+test("SMTP smuggling: bare-LF ends of data with a second message behind them are one message", async () => {
+  const payloads = ["\n.\n", "\n.\r\n", "\r\n.\n", "\n\0.\n"];
+  for (const fake of payloads) {
+    const c = await session();
+    const tok1 = `smuggle-outer-${Date.now()}`;
+    const tok2 = `smuggle-inner-${Date.now()}`;
+    c.write(`MAIL FROM:<s@sender.test>\r\nRCPT TO:<${USER}>\r\nDATA\r\n`);
+    assert.deepEqual([(await c.read()).code, (await c.read()).code, (await c.read()).code], [250, 250, 354]);
+    // None of these is the end of data (RFC 5321 §4.1.1.4); what follows is content.
+    c.write(`Subject: ${tok1}\r\n\r\nhi${fake}MAIL FROM:<ceo@victim.test>\r\nRCPT TO:<${USER}>\r\nDATA\r\nSubject: ${tok2}\r\n\r\nsmuggled\r\n.\n` +
+      `more\r\n.\r\n`);
+    const r = await c.read();
+    assert.equal((await c.cmd("NOOP")).code, 250, "no further replies were pending: nothing was executed");
+    await c.quit();
+    if (fake.includes("\0")) {
+      assert.equal(codeOf(r), "554 5.6.0", JSON.stringify(fake));
+      assert.equal(await stored(tok1), 0);
+      assert.equal(await stored(tok2), 0);
+      continue;
+    }
+    assert.equal(r.code, 250, JSON.stringify(fake));
+    const outer = await blobsWith(tok1);
+    assert.equal(outer.length, 1, JSON.stringify(fake));
+    assert.deepEqual(await blobsWith(tok2), outer, "the inner message is part of the outer one, not a second message");
+    assert.match(outer[0], /\r\nhi\r\n\.\r\nMAIL FROM:<ceo@victim\.test>\r\n/, "the lone dot line is content, with CRLF");
+    assert.match(outer[0], /smuggled\r\n\.\r\nmore\r\n$/);
+  }
 });
 
 test("after all of it the server is alive and delivers", async () => {

@@ -88,7 +88,8 @@ test("fuzz: random command streams always get well-formed replies in order", asy
 
 test("fuzz: raw byte streams never crash the server or deliver a message with bare line endings", async () => {
   const token = fc.constantFrom("EHLO c.test\r\n", "MAIL FROM:<a@s.test>\r\n", "RCPT TO:<bob@freehold.test>\r\n", "DATA\r\n", "BDAT 4\r\n",
-    "BDAT 2 LAST\r\n", ".\r\n", "\r\n", "\n", "\r", ".", "x", "\0", "RSET\r\n", "\r\n.\r\n", "\n.\n", "Received: x\r\n", "\xff");
+    "BDAT 2 LAST\r\n", ".\r\n", "\r\n", "\n", "\r", ".", "x", "\0", "RSET\r\n", "\r\n.\r\n", "\n.\n", "Received: x\r\n", "\xff",
+    "\n.\r\n", "\r\n.\n", "\r.\r\n", "DATA\n", ".\n");
   await fc.assert(
     fc.asyncProperty(fc.array(token, { maxLength: 40 }), fc.boolean(), async (tokens, slow) => {
       const before = t.handler.messages.length;

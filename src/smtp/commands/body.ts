@@ -41,27 +41,39 @@ export async function streamContent(ctx: CommandContext, sink: MessageSink, insp
   }
 }
 
-/** The checks made once the whole content is in (policy in reader.ts and docs/smtp.md). */
-export function contentVerdict(ctx: CommandContext, stats: ContentStats, transport: "DATA" | "BDAT"): SmtpError | undefined {
+/**
+ * The checks made once the whole content is in (policy in reader.ts and docs/smtp.md).
+ * `bareLf`: bare LFs the reader saw in DATA (normalized to CRLF unless the policy is "reject").
+ */
+export function contentVerdict(ctx: CommandContext, stats: ContentStats, transport: "DATA" | "BDAT", bareLf = 0): SmtpError | undefined {
   if (stats.size > ctx.limits.maxMessageSize) return new SmtpError("messageTooBig");
   if (transport === "DATA") {
     // BDAT content is counted, not delimited, so these DATA-only framing rules don't apply to it
     // (RFC 3030 §3: BINARYMIME content may hold any octet).
-    if (ctx.features.bareLineEndings === "reject" && stats.bareLf + stats.bareCr > 0) return new SmtpError("bareLineEnding");
+    if (ctx.features.bareLineEndings === "reject" && bareLf + stats.bareCr > 0) return new SmtpError("bareLineEnding");
+    // A bare CR is refused even when bare LF is normalized: it is no line ending we could
+    // repair with confidence, and stored as it came, a relay would carry <CR>.<CR> smuggling
+    // payloads on to receivers that take CR as a line end (docs/smtp.md).
+    if (stats.bareCr > 0) return new SmtpError("bareCr");
+    // NUL: RFC 5321 §4.5.2 / RFC 6152 allow none in DATA, and IMAP cannot serve it as text.
     if (stats.nul > 0) return new SmtpError("nulInData");
-    if (stats.longestLine > ctx.limits.textLineOctets) return new SmtpError("dataLineTooLong");
+    const limit = ctx.limits.textLineOctets;
+    if (stats.longestLine > limit) {
+      return new SmtpError("dataLineTooLong", `Message has a line of ${stats.longestLine} octets; the limit is ${limit} octets per line including CRLF`);
+    }
   }
   // RFC 5321 §6.3: a hop count beyond the limit means a loop.
   if (stats.receivedCount > ctx.limits.maxHops) return new SmtpError("tooManyHops");
   return undefined;
 }
 
-export function endInfo(ctx: CommandContext, tx: Transaction, stats: ContentStats): EndInfo {
+export function endInfo(ctx: CommandContext, tx: Transaction, stats: ContentStats, bareLfNormalized = 0): EndInfo {
   const receivedHeader = buildReceived(receivedInputFromSession(ctx.session.info, { recipients: tx.recipients, mailParams: tx.params }, new Date(ctx.clock.now())));
   return {
     stats,
     receivedCount: stats.receivedCount,
-    bareLineEnding: stats.bareLf + stats.bareCr > 0,
+    bareLfNormalized,
+    bareLineEnding: bareLfNormalized + stats.bareLf + stats.bareCr > 0,
     receivedHeader,
   };
 }
@@ -70,10 +82,10 @@ export function endInfo(ctx: CommandContext, tx: Transaction, stats: ContentStat
  * Hands the complete message to the sink and sends its reply (one per recipient for LMTP,
  * RFC 2033 §4.2). A refusal from the sink is rendered like any other error.
  */
-export async function finishMessage(ctx: CommandContext, sink: MessageSink, tx: Transaction, stats: ContentStats): Promise<void> {
+export async function finishMessage(ctx: CommandContext, sink: MessageSink, tx: Transaction, stats: ContentStats, bareLfNormalized = 0): Promise<void> {
   let result: Reply | readonly Reply[];
   try {
-    result = await sink.end(endInfo(ctx, tx, stats));
+    result = await sink.end(endInfo(ctx, tx, stats, bareLfNormalized));
   } catch (e) {
     const err = toSmtpError(e);
     logFault(ctx, err, "message refused at end of data");
@@ -85,7 +97,7 @@ export async function finishMessage(ctx: CommandContext, sink: MessageSink, tx: 
   } else {
     ctx.send(replies[0] ?? reply(451, "4.3.0", "No reply from storage"));
   }
-  ctx.log.info({ size: stats.size, rcpts: tx.recipients.length, code: replies[0]?.code }, "message end");
+  ctx.log.info({ size: stats.size, rcpts: tx.recipients.length, code: replies[0]?.code, bareLfNormalized: bareLfNormalized || undefined }, "message end");
 }
 
 /** Rejects the message: aborts the sink and answers with the error. */

@@ -17,7 +17,10 @@ export interface ListenerFeatures {
   readonly binaryMime: boolean;
   readonly smtputf8: boolean;
   readonly dsn: boolean;
-  readonly bareLineEndings: "reject" | "accept";
+  /** DATA with bare LF: "normalize" to CRLF (Postfix 3.9's default) or "reject" with 554. */
+  readonly bareLineEndings: "normalize" | "reject";
+  /** MAIL FROM/RCPT TO paths must be in angle brackets (Postfix strict_rfc821_envelopes). */
+  readonly strictEnvelopes: boolean;
 }
 
 /** The session as commands see it: the state plus the mutable parts of SessionInfo. */

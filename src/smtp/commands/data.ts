@@ -33,14 +33,16 @@ export const data = defineCommand<void>({
     }
     ctx.session.state = { phase: "data", helo: s.helo, tx, sink };
     ctx.send(reply(354, undefined, "End data with <CR><LF>.<CR><LF>"));
-    ctx.reader.startData();
+    const normalizeBareLf = ctx.features.bareLineEndings === "normalize";
+    ctx.reader.startData({ normalizeBareLf });
     const inspector = new ContentInspector();
     const st: StreamState = {};
     let settled = false;
     try {
       await streamContent(ctx, sink, inspector, st);
       const stats = inspector.stats();
-      const err = st.error ?? contentVerdict(ctx, stats, "DATA");
+      const bareLf = ctx.reader.bareLfCount;
+      const err = st.error ?? contentVerdict(ctx, stats, "DATA", bareLf);
       settled = true;
       ctx.session.state = afterTransaction(ctx.session.state);
       ctx.session.info.smtputf8 = false;
@@ -48,7 +50,7 @@ export const data = defineCommand<void>({
         await refuseMessage(ctx, sink, err, tx);
         ctx.handler.reset?.(ctx.session.info);
       } else {
-        await finishMessage(ctx, sink, tx, stats);
+        await finishMessage(ctx, sink, tx, stats, normalizeBareLf ? bareLf : 0);
       }
     } finally {
       // The client vanished, timed out or the server is shutting down mid-DATA.

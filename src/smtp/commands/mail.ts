@@ -27,7 +27,7 @@ function parse(args: string, ctx: CommandContext): MailArgs {
   const utf8Requested = ctx.features.smtputf8 && / SMTPUTF8(?= |$)/i.test(rest);
   let path: ParsedPath;
   try {
-    path = parsePath(rest, { utf8: utf8Requested, allowNull: true, allowPostmaster: false });
+    path = parsePath(rest, { utf8: utf8Requested, allowNull: true, allowPostmaster: false, unbracketed: !ctx.features.strictEnvelopes });
   } catch (e) {
     if (!(e instanceof PathSyntaxError)) throw e;
     // RFC 6531 §3.5: a non-ASCII address without SMTPUTF8 gets 553 5.6.7.
@@ -43,6 +43,9 @@ function parse(args: string, ctx: CommandContext): MailArgs {
   // The SMTPUTF8 sniffing above only widened what the path parser accepts; the parameter itself
   // decides (a quoted local part could contain the word).
   if (!params.smtputf8 && path.mailbox && hasNonAscii(path.mailbox.address)) throw new SmtpError("utf8NotAllowed");
+  // Accepted as Postfix does by default (strict_rfc821_envelopes = no), but noted: it marks
+  // old scripts and misconfigured appliances.
+  if (path.unbracketed) ctx.log.info({ from: path.mailbox?.address }, "MAIL FROM without angle brackets accepted");
   return { path, params };
 }
 
@@ -60,7 +63,7 @@ export const mail = defineCommand<MailArgs>({
     if (s.phase !== "ready") throw new SmtpError("badSequence");
     await ctx.handler.mailFrom(ctx.session.info, path.mailbox, params);
     ctx.session.info.smtputf8 = params.smtputf8;
-    ctx.session.state = { phase: "mail", helo: s.helo, tx: { from: path.mailbox, params, recipients: [] } };
+    ctx.session.state = { phase: "mail", helo: s.helo, tx: { from: path.mailbox, params, recipients: [], overshoot: 0 } };
     ctx.send(ok("2.1.0", "Sender OK"));
   },
 });

@@ -25,7 +25,7 @@ function parse(args: string, ctx: CommandContext): RcptArgs {
   let path: ParsedPath;
   try {
     // RFC 5321 §4.5.1: "<Postmaster>" without a domain must be accepted.
-    path = parsePath(rest, { utf8, allowNull: false, allowPostmaster: true });
+    path = parsePath(rest, { utf8, allowNull: false, allowPostmaster: true, unbracketed: !ctx.features.strictEnvelopes });
   } catch (e) {
     if (!(e instanceof PathSyntaxError)) throw e;
     if (!utf8 && hasNonAscii(rest)) throw new SmtpError("utf8NotAllowed");
@@ -34,6 +34,7 @@ function parse(args: string, ctx: CommandContext): RcptArgs {
   const claim = (p: { keyword: string; value: string | null }) =>
     ctx.extensions.some((e) => e.claimRcptParam?.(ctx.session.info, p) === true);
   const params = parseRcptParams(path.rest, { utf8, dsn: ctx.features.dsn, claim });
+  if (path.unbracketed) ctx.log.info({ to: path.mailbox?.address }, "RCPT TO without angle brackets accepted");
   return { path, params };
 }
 
@@ -47,8 +48,15 @@ export const rcpt = defineCommand<RcptArgs>({
     const s = ctx.session.state;
     if (s.phase !== "mail" && s.phase !== "rcpt") throw new SmtpError("badSequence");
     // RFC 5321 §4.5.3.1.8: at least 100 recipients; past the limit, 452 and the client sends
-    // the rest in another transaction (§4.5.3.1.10).
-    if (s.tx.recipients.length >= ctx.limits.maxRecipients) throw new SmtpError("tooManyRecipients");
+    // the rest in another transaction (§4.5.3.1.10): "the client ... MUST treat [452] as a
+    // temporary failure" for those recipients only, and the transaction for the accepted ones
+    // goes on. Such replies count towards the error limit only past the overshoot allowance
+    // (Postfix smtpd_recipient_overshoot_limit), or a list pipelining 150 RCPTs to a limit of
+    // 100 would be cut off with 421 and deliver nothing.
+    if (s.tx.recipients.length >= ctx.limits.maxRecipients) {
+      s.tx.overshoot++;
+      throw new SmtpError("tooManyRecipients", undefined, { counted: s.tx.overshoot > ctx.limits.recipientOvershoot });
+    }
     const mailbox = path.mailbox!;
     const envelope: Envelope = { mailFrom: s.tx.from, mailParams: s.tx.params, recipients: s.tx.recipients, transport: "DATA" };
     const resolved = await ctx.handler.rcptTo(ctx.session.info, mailbox, params, { postmaster: path.postmaster, envelope });
