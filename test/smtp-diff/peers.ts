@@ -3,8 +3,8 @@
 //    normalize and no exclusions (its default exempts $mynetworks, loopback included), taking
 //    freehold.test as a virtual domain into one Maildir (virtual(8)); no header rewriting
 //    (local_header_rewrite_clients empty: an mx does not rewrite a stranger's headers).
-//  - Freehold's mx in this process, domain freehold.test with one user and a catch-all alias to
-//    it, DNS at a fault server answering NXDOMAIN (no SPF/DKIM record anywhere).
+//  - Freehold's mx in this process, domain freehold.test with one user (the admin, so postmaster
+//    reaches it) and a catch-all alias to it, DNS at a fault server answering NXDOMAIN (no SPF/DKIM record anywhere).
 // stored() returns the messages that arrived since the last call, normalised so the two can be
 // compared: what the receiving server prepends is removed (Postfix: Return-Path, X-Original-To, Delivered-To
 // and its Received field; Freehold keeps those outside the blob) and line ends are LF (Postfix's
@@ -71,6 +71,8 @@ export async function startPostfixPeer(): Promise<DiffPeer & { instance: Postfix
   await chown(path.join(base, "all"), nobody.uid, nobody.gid);
   const pf = await startPostfix({
     hostname: "mx.postfix.test",
+    // An mx: loopback is a stranger here too (else permit_mynetworks lets it relay).
+    mynetworks: [],
     main: {
       smtpd_forbid_bare_newline: "normalize",
       smtpd_forbid_bare_newline_exclusions: "",
@@ -123,8 +125,8 @@ export async function startPostfixPeer(): Promise<DiffPeer & { instance: Postfix
 export async function startFreeholdPeer(config: Record<string, unknown> = {}): Promise<DiffPeer & { data: DataDir; fh: InProcessFreehold; dns: FaultServer }> {
   const dns = await startFaultServer(() => ({ kind: "rcode", rcode: "NXDOMAIN" }));
   const data = await createDataDir({
-    domains: [DOMAIN],
-    users: [{ address: MAILBOX_USER }],
+    // The admin: its domain and user, and postmaster@ and abuse@ reach it (RFC 5321 §4.5.1).
+    admin: MAILBOX_USER,
     aliases: [{ address: `@${DOMAIN}`, targets: [MAILBOX_USER] }],
     dnsServers: [dns.address],
     config,
