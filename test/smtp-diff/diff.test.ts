@@ -15,7 +15,7 @@ import type { SessionResult } from "./run-session.ts";
 import { startFreeholdPeer, startPostfixPeer } from "./peers.ts";
 import type { DiffPeer } from "./peers.ts";
 import { postfixUnavailable } from "../support/postfix.ts";
-import { pendingHSmtp, pendingList } from "./pending.ts";
+import { pendingHSmtp, pendingList, warnIfPendingPassed } from "./pending.ts";
 
 interface Difference {
   session: string;
@@ -109,5 +109,6 @@ for (const session of sessions) {
     }
     for (const d of mine) if (!used.has(d)) problems.push(`differences.yaml entry not matched: ${JSON.stringify(d)}`);
     assert.deepEqual(problems, [], `${session.name}\npostfix:\n${describe(pf)}\nfreehold:\n${describe(fh)}`);
+    warnIfPendingPassed(session.name);
   });
 }
