@@ -9,6 +9,14 @@
 // 7bit. Header fields are left alone: 8-bit header fields need SMTPUTF8 (RFC 6532), which no
 // transfer encoding can replace. Parts that are already 7-bit keep their exact bytes.
 //
+// The same conversion fixes lines longer than SMTP allows (RFC 5321 §4.5.3.1.6: 1000 octets
+// including CRLF). We accept such lines inbound and store them as sent (issue 18), but a relay
+// that enforces the limit refuses them, and one that folds them breaks every signature; so a part
+// with a line over 998 octets is re-encoded too (a 7bit/8bit/binary leaf as above; a
+// quoted-printable or base64 leaf is decoded and encoded again with 76-character lines). With
+// `longLinesOnly` (forwarding: the body is someone else's and 8-bit is fine where 8BITMIME is),
+// only parts with such lines are touched.
+//
 // The parser is deliberately small: it works on CRLF-terminated bytes (what submission stores),
 // finds each entity's header block, reads Content-Type (type, boundary) and
 // Content-Transfer-Encoding, and splits multipart bodies on their delimiter lines (RFC 2046 §5.1.1).
@@ -19,6 +27,30 @@ export interface DowngradeResult {
   message: Buffer;
   /** Whether anything was re-encoded. */
   changed: boolean;
+}
+
+/** RFC 5321 §4.5.3.1.6: a text line is at most 1000 octets including CRLF. */
+export const MAX_LINE_OCTETS = 998;
+
+export interface DowngradeOptions {
+  /** Re-encode only parts with lines over MAX_LINE_OCTETS; leave 8-bit parts as they are. */
+  longLinesOnly?: boolean;
+}
+
+/** Whether a line (between CRLFs, CRLF not counted) is longer than MAX_LINE_OCTETS. */
+export function hasLongLine(buf: Buffer): boolean {
+  let start = 0;
+  for (;;) {
+    const nl = buf.indexOf(CRLF, start);
+    const end = nl < 0 ? buf.length : nl;
+    if (end - start > MAX_LINE_OCTETS) return true;
+    if (nl < 0) return false;
+    start = nl + 2;
+  }
+}
+
+function needsWork(buf: Buffer, opts: DowngradeOptions): boolean {
+  return hasLongLine(buf) || (!opts.longLinesOnly && needsEncoding(buf));
 }
 
 /** Any byte ≥ 0x80 (RFC 6152 "8-bit data"), or NUL, CR or LF outside CRLF pairs (binary). */
@@ -32,10 +64,11 @@ function needsEncoding(buf: Buffer): boolean {
   return false;
 }
 
-/** Whether the body (after the header block) holds 8-bit or binary octets. */
-export function bodyNeedsDowngrade(message: Buffer): boolean {
+/** Whether the body (after the header block) holds 8-bit or binary octets, or (also with
+ * `longLinesOnly`) a line over 998 octets. */
+export function bodyNeedsDowngrade(message: Buffer, opts: DowngradeOptions = {}): boolean {
   const { body } = splitEntity(message);
-  return needsEncoding(body);
+  return needsWork(body, opts);
 }
 
 interface Field {
@@ -140,6 +173,31 @@ function encodeQpLine(line: Buffer): string {
   return out.join("\r\n");
 }
 
+/** RFC 2045 §6.7 decoding: "=XX" octets, "=" at a line end is a soft break, trailing
+ * whitespace dropped (rule 3); anything malformed is kept literally, as readers do. */
+export function decodeQuotedPrintable(text: Buffer): Buffer {
+  const out: number[] = [];
+  const lines = text.toString("latin1").split("\r\n");
+  const hex = (c: string) => "0123456789ABCDEFabcdef".includes(c);
+  lines.forEach((raw, n) => {
+    const line = raw.replace(/[ \t]+$/, "");
+    let soft = false;
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i];
+      if (c === "=" && i === line.length - 1) {
+        soft = true;
+        break;
+      }
+      if (c === "=" && hex(line[i + 1] ?? "") && hex(line[i + 2] ?? "")) {
+        out.push(parseInt(line.slice(i + 1, i + 3), 16));
+        i += 2;
+      } else out.push(line.charCodeAt(i));
+    }
+    if (!soft && n < lines.length - 1) out.push(0x0d, 0x0a);
+  });
+  return Buffer.from(out);
+}
+
 function encodeBase64(data: Buffer): string {
   const b64 = data.toString("base64");
   const lines: string[] = [];
@@ -149,27 +207,33 @@ function encodeBase64(data: Buffer): string {
 }
 
 /** Converts one entity (header, blank line, body); `top` is the message itself. */
-function convertEntity(entity: Buffer, parentDefault: string, top: boolean): DowngradeResult {
+function convertEntity(entity: Buffer, parentDefault: string, top: boolean, opts: DowngradeOptions): DowngradeResult {
   const { header, sep, body } = splitEntity(entity);
-  if (!needsEncoding(body)) return { message: entity, changed: false };
+  if (!needsWork(body, opts)) return { message: entity, changed: false };
   const fields = parseFields(header);
   const { type, boundary } = contentType(fields, parentDefault);
   const cte = (fieldValue(fields, "content-transfer-encoding") ?? "7bit").trim().toLowerCase();
 
   if (type.startsWith("multipart/") && boundary) {
-    const inner = convertMultipart(body, boundary, type === "multipart/digest" ? "message/rfc822" : "text/plain");
-    // RFC 2045 §6.4: a multipart is labelled 7bit once nothing inside is 8-bit.
-    const newHeader = cte === "7bit" ? header : withEncoding(fields, "7bit", false);
+    const inner = convertMultipart(body, boundary, type === "multipart/digest" ? "message/rfc822" : "text/plain", opts);
+    // RFC 2045 §6.4: a multipart is labelled 7bit once nothing inside is 8-bit (it keeps its
+    // label when only long lines were fixed and 8-bit parts may remain).
+    const newHeader = cte === "7bit" || needsEncoding(inner.message) ? header : withEncoding(fields, "7bit", false);
     return { message: Buffer.concat([newHeader, sep, inner.message]), changed: true };
   }
   if (type === "message/rfc822") {
-    const inner = convertEntity(body, "text/plain", false);
-    const newHeader = cte === "7bit" ? header : withEncoding(fields, "7bit", false);
+    const inner = convertEntity(body, "text/plain", false, opts);
+    const newHeader = cte === "7bit" || needsEncoding(inner.message) ? header : withEncoding(fields, "7bit", false);
     return { message: Buffer.concat([newHeader, sep, inner.message]), changed: true };
   }
   if (cte === "quoted-printable" || cte === "base64") {
-    // Already encoded; 8-bit bytes here are broken input we do not guess about.
-    return { message: entity, changed: false };
+    // Already encoded; 8-bit bytes here are broken input we do not guess about. Over-long
+    // encoded lines (also out of spec, RFC 2045 §6.7 rule 5, §6.8) are decoded and encoded again
+    // in the same encoding: what a reader decodes stays the same.
+    if (!hasLongLine(body)) return { message: entity, changed: false };
+    const decoded = cte === "base64" ? Buffer.from(body.toString("latin1"), "base64") : decodeQuotedPrintable(body);
+    const again = cte === "base64" ? encodeBase64(decoded) + (decoded.length > 0 ? "\r\n" : "") : encodeQuotedPrintable(decoded);
+    return { message: Buffer.concat([header, sep.length ? sep : CRLF, Buffer.from(again, "latin1")]), changed: true };
   }
   const text = type.startsWith("text/");
   const encoded = text ? encodeQuotedPrintable(body) : encodeBase64(body);
@@ -180,7 +244,7 @@ function convertEntity(entity: Buffer, parentDefault: string, top: boolean): Dow
 }
 
 /** RFC 2046 §5.1.1: parts between "--boundary" lines, ended by "--boundary--". */
-function convertMultipart(body: Buffer, boundary: string, partDefault: string): DowngradeResult {
+function convertMultipart(body: Buffer, boundary: string, partDefault: string, opts: DowngradeOptions): DowngradeResult {
   const delim = Buffer.from(`--${boundary}`, "latin1");
   // Delimiter positions: at the start of the body or after a CRLF.
   const marks: number[] = [];
@@ -190,7 +254,7 @@ function convertMultipart(body: Buffer, boundary: string, partDefault: string): 
     pos += delim.length;
   }
   if (marks.length === 0) return { message: body, changed: false };
-  const out: Buffer[] = [scrub(body.subarray(0, marks[0]))];
+  const out: Buffer[] = [scrub(body.subarray(0, marks[0]), opts)];
   let changed = false;
   for (let i = 0; i < marks.length; i++) {
     const lineEnd = body.indexOf(CRLF, marks[i]);
@@ -201,9 +265,9 @@ function convertMultipart(body: Buffer, boundary: string, partDefault: string): 
     if (closing || i === marks.length - 1) {
       // Epilogue (or an unterminated last part, treated as a part).
       const rest = body.subarray(partStart);
-      if (closing) out.push(scrub(rest));
+      if (closing) out.push(scrub(rest, opts));
       else {
-        const r = convertEntity(rest, partDefault, false);
+        const r = convertEntity(rest, partDefault, false, opts);
         changed ||= r.changed;
         out.push(r.message);
       }
@@ -211,26 +275,33 @@ function convertMultipart(body: Buffer, boundary: string, partDefault: string): 
     }
     // The CRLF before the next delimiter belongs to the delimiter (RFC 2046 §5.1.1).
     const partEnd = marks[i + 1] - 2;
-    const r = convertEntity(body.subarray(partStart, Math.max(partStart, partEnd)), partDefault, false);
+    const r = convertEntity(body.subarray(partStart, Math.max(partStart, partEnd)), partDefault, false, opts);
     changed ||= r.changed;
     out.push(r.message, body.subarray(Math.max(partStart, partEnd), marks[i + 1]));
   }
   return { message: Buffer.concat(out), changed };
 }
 
-/** Preamble and epilogue are ignored by readers (RFC 2046 §5.1.1): 8-bit octets become "?". */
-function scrub(b: Buffer): Buffer {
-  if (!needsEncoding(b)) return b;
-  const c = Buffer.from(b);
-  for (let i = 0; i < c.length; i++) if (c[i] >= 0x80 || c[i] === 0) c[i] = 0x3f;
+/** Preamble and epilogue are ignored by readers (RFC 2046 §5.1.1): 8-bit octets become "?"
+ * (not with `longLinesOnly`), lines over 998 octets are broken. */
+function scrub(b: Buffer, opts: DowngradeOptions): Buffer {
+  if (!needsWork(b, opts)) return b;
+  let c = Buffer.from(b);
+  if (!opts.longLinesOnly) for (let i = 0; i < c.length; i++) if (c[i] >= 0x80 || c[i] === 0) c[i] = 0x3f;
+  if (hasLongLine(c)) {
+    const lines = c.toString("latin1").split("\r\n");
+    c = Buffer.from(lines.map((l) => l.match(new RegExp(`[^]{1,${MAX_LINE_OCTETS}}`, "g"))?.join("\r\n") ?? "").join("\r\n"), "latin1");
+  }
   return c;
 }
 
 /**
- * Re-encodes every 8-bit or binary leaf of `message` (CRLF line endings) with a 7-bit transfer
- * encoding. The result decodes to the same content; header fields are unchanged except the
- * Content-Transfer-Encoding of converted entities (and MIME-Version added when missing).
+ * Re-encodes every 8-bit or binary leaf of `message` (CRLF line endings), and every leaf with a
+ * line over 998 octets, with a 7-bit transfer encoding (only the latter with `longLinesOnly`).
+ * The result decodes to the same content; header fields are unchanged except the
+ * Content-Transfer-Encoding of converted entities (and MIME-Version added when missing). Long
+ * header lines are not changed (no transfer encoding applies to them).
  */
-export function downgradeTo7bit(message: Buffer): DowngradeResult {
-  return convertEntity(message, "text/plain", true);
+export function downgradeTo7bit(message: Buffer, opts: DowngradeOptions = {}): DowngradeResult {
+  return convertEntity(message, "text/plain", true, opts);
 }

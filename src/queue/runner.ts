@@ -35,6 +35,7 @@ import { srsForward } from "../delivery/srs.ts";
 import { QueueWriteBatch } from "./write-batch.ts";
 import type { SrsOptions } from "../delivery/srs.ts";
 import { arcSeal } from "./arc-seal.ts";
+import { bodyNeedsDowngrade, downgradeTo7bit } from "../mail/transfer-encoding.ts";
 import type { ArcSealer } from "./arc-seal.ts";
 
 export interface RunnerDeps {
@@ -215,7 +216,7 @@ export class QueueRunner {
         groups.set(key, g);
       }
       const mailFrom = this.#envelopeSender(q, now);
-      const outbound = groups.size > 0 ? await this.#sealed(q, content, log) : content;
+      const outbound = groups.size > 0 ? await this.#sealed(q, fitLines(q, content, log), log) : content;
       const groupResults = await Promise.all([...groups.values()].map((g) => this.#deliverGroup(q, g, outbound, mailFrom, routing, log)));
       for (const g of groupResults) outcomes.push(...g.outcomes);
       await this.#record(q, content, outcomes, groupResults.flatMap((g) => g.attempts), log);
@@ -234,7 +235,8 @@ export class QueueRunner {
     return srsForward(q.mailFrom, this.#d.srs, now);
   }
 
-  /** RFC 8617: forwarded mail leaves with our ARC set on top (local copies and DSNs without). */
+  /** RFC 8617: forwarded mail leaves with our ARC set on top (local copies and DSNs without).
+   * Sealed after fitLines, so the seal covers the octets that are sent. */
   async #sealed(q: QueueRecord, content: Buffer, log: Logger): Promise<Buffer> {
     if (q.origin !== "forward" || !this.#d.arc) return content;
     try {
@@ -447,4 +449,21 @@ export function unchangedUpdate(r: QueueRecipientRecord): QueueRecipientUpdate {
     route: r.route,
     delayWarned: r.delayWarned,
   };
+}
+
+/**
+ * RFC 5321 §4.5.3.1.6: a line sent over SMTP is at most 1000 octets with its CRLF. The mx takes
+ * longer lines and stores them as sent (issue 18), so a forwarded copy (or a DSN quoting one)
+ * may have them; a next hop that enforces the limit would refuse it and one that folds lines
+ * would break signatures. The parts with such lines are re-encoded (quoted-printable or base64,
+ * decoding to the same content) before the ARC seal is made. This breaks the original sender's
+ * DKIM body hash, as any fix would; the ARC set carries our verdict on the original. Submitted
+ * mail was re-encoded before DKIM signing already (src/submission/submit.ts) and is never
+ * touched here: that would break our own signature.
+ */
+export function fitLines(q: Pick<QueueRecord, "origin">, content: Buffer, log: Logger): Buffer {
+  if (q.origin === "submission" || !bodyNeedsDowngrade(content, { longLinesOnly: true })) return content;
+  const r = downgradeTo7bit(content, { longLinesOnly: true });
+  if (r.changed) log.info({ origin: q.origin }, "re-encoded parts with lines over 998 octets for relaying");
+  return r.message;
 }

@@ -158,7 +158,9 @@ export async function submit(deps: SubmitDeps, input: SubmitInput): Promise<Subm
   // RFC 6152 §3 / RFC 6376 §5.3: mail that leaves us may meet a hop without 8BITMIME, and a
   // relay that re-encodes it then breaks our signature. So 8-bit bodies bound for any remote
   // recipient are converted to quoted-printable/base64 here, before signing (local-only mail
-  // keeps its 8-bit body: IMAP clients take it as it is). Header fields are not touched: 8-bit
+  // keeps its 8-bit body: IMAP clients take it as it is). The same goes for parts with lines over
+  // 998 octets (RFC 5321 §4.5.3.1.6): a hop enforcing the limit refuses them, one folding them
+  // breaks the signature. Header fields are not touched: 8-bit
   // header fields need SMTPUTF8 at every hop (RFC 6531 §3.4, else a 5.6.7 bounce).
   let converted = false;
   if (external.length > 0 && bodyNeedsDowngrade(fixed.message)) {
