@@ -85,6 +85,8 @@ export class Session {
   #flagsPending = false;
   /** The `* n RECENT` count last sent (IMAP4rev1 only). */
   #recentSent = 0;
+  /** This command has reported expunges (the tagged OK then carries HIGHESTMODSEQ with QRESYNC). */
+  #expungedInCommand = false;
   #idleQueue: Promise<void> = Promise.resolve();
   /** APPEND literals being streamed into temporary blobs, by the reader's stream id. */
   #streams = new Map<number, BlobWriter>();
@@ -127,6 +129,7 @@ export class Session {
       return;
     }
     let result: { text: string; code?: ResponseCode | null } | void;
+    this.#expungedInCommand = false;
     try {
       // Commands that address messages first catch up with changes made elsewhere (EXISTS and
       // flag updates; EXPUNGE only where allowed), so a UID the client learnt from APPENDUID or
@@ -152,7 +155,13 @@ export class Session {
       return;
     }
     await this.announce(cmd);
-    await this.send(tagged(cmd.tag, "OK", result?.text ?? `${cmd.name} completed`, result?.code));
+    const expunged = this.#expungedInCommand;
+    let code = result?.code;
+    // RFC 7162 §3.2.7, §3.2.10: expunges carry no mod-sequence, so with QRESYNC the tagged OK
+    // of a command that reported some (VANISHED) gives the mailbox's new HIGHESTMODSEQ, as
+    // Dovecot does; EXPUNGE and MOVE put their own.
+    if (!code && expunged && this.qresync && this.state.kind === "selected") code = { code: "HIGHESTMODSEQ", value: this.state.view.modseq };
+    await this.send(tagged(cmd.tag, "OK", result?.text ?? `${cmd.name} completed`, code));
   }
 
   /**
@@ -184,10 +193,10 @@ export class Session {
     const claims = recentClaims(this.deps.store);
     const last = view.lastHeldUid();
     if (view.readOnly) {
-      const h = await claims.horizon(view.mailboxId, view.uidValidity);
+      const h = await claims.horizon(view.userId, view.mailboxId, view.uidValidity);
       view.addRecent(last > h ? [h + 1, last] : null);
     } else {
-      view.addRecent(await claims.claim(view.mailboxId, view.uidValidity, last, this.log));
+      view.addRecent(await claims.claim(view.userId, view.mailboxId, view.uidValidity, last, this.log));
     }
     return view.recentCount();
   }
@@ -271,21 +280,25 @@ export class Session {
   /**
    * Sends what changed in the selected mailbox, if anything: EXISTS, FETCH FLAGS, and EXPUNGE
    * (or VANISHED with QRESYNC) unless the command forbids it (invariant 3). cmd null: IDLE.
+   * True when it reported expunges.
    */
-  async announce(cmd: Command | null, force = false): Promise<void> {
-    if (this.state.kind !== "selected") return;
+  async announce(cmd: Command | null, force = false): Promise<boolean> {
+    if (this.state.kind !== "selected") return false;
     const view = this.state.view;
     const mayExpunge = cmd === null || expungeAllowed(cmd);
-    if (!this.#dirty && !force && !this.#flagsPending && !view.hasNewKeywords() && !(mayExpunge && view.hasGone())) return;
+    if (!this.#dirty && !force && !this.#flagsPending && !view.hasNewKeywords() && !(mayExpunge && view.hasGone())) return false;
     if (this.#dirty || force) {
       this.#dirty = false;
       await view.refresh(this.deps.store);
       await this.claimRecent(view);
     }
     const out: ResponseChunk[] = [];
+    let expunged = false;
     if (mayExpunge) {
       const gone = view.takeExpunged();
       if (gone.length) {
+        expunged = true;
+        this.#expungedInCommand = true;
         if (this.qresync) out.push(...(vanishedResponse(gone.map((g) => g.uid), false) ?? []));
         else for (const g of gone) out.push(...expungeResponse(g.seq));
       }
@@ -298,6 +311,7 @@ export class Session {
     const flagged = view.takeFlagChanges();
     if (flagged.length) out.push(...flagFetchResponses(this, view, flagged));
     if (out.length) await this.send(out);
+    return expunged;
   }
 
   /** A chunk of a streamed APPEND literal: written to a temporary blob (awaits back-pressure). */
