@@ -142,8 +142,7 @@ export class Session {
       const err = e instanceof ImapError ? e : fromStoreError(e);
       if (err) {
         if (!err.userFault) this.log.warn({ err: e, cmd: cmd.name }, "imap command failed");
-        await this.announce(cmd);
-        await this.send(tagged(cmd.tag, err.status, err.message, err.code));
+        await this.announce(cmd, false, () => tagged(cmd.tag, err.status, err.message, err.code));
         return;
       }
       this.log.error({ err: e, cmd: cmd.name }, "imap command crashed");
@@ -154,14 +153,15 @@ export class Session {
       await this.send(tagged(cmd.tag, "OK", result?.text ?? "done", result?.code));
       return;
     }
-    await this.announce(cmd);
-    const expunged = this.#expungedInCommand;
-    let code = result?.code;
-    // RFC 7162 §3.2.7, §3.2.10: expunges carry no mod-sequence, so with QRESYNC the tagged OK
-    // of a command that reported some (VANISHED) gives the mailbox's new HIGHESTMODSEQ, as
-    // Dovecot does; EXPUNGE and MOVE put their own.
-    if (!code && expunged && this.qresync && this.state.kind === "selected") code = { code: "HIGHESTMODSEQ", value: this.state.view.modseq };
-    await this.send(tagged(cmd.tag, "OK", result?.text ?? `${cmd.name} completed`, code));
+    // The pending updates and the tagged OK go out in one write.
+    await this.announce(cmd, false, () => {
+      let code = result?.code;
+      // RFC 7162 §3.2.7, §3.2.10: expunges carry no mod-sequence, so with QRESYNC the tagged OK
+      // of a command that reported some (VANISHED) gives the mailbox's new HIGHESTMODSEQ, as
+      // Dovecot does; EXPUNGE and MOVE put their own.
+      if (!code && this.#expungedInCommand && this.qresync && this.state.kind === "selected") code = { code: "HIGHESTMODSEQ", value: this.state.view.modseq };
+      return tagged(cmd.tag, "OK", result?.text ?? `${cmd.name} completed`, code);
+    });
   }
 
   /**
@@ -280,13 +280,20 @@ export class Session {
   /**
    * Sends what changed in the selected mailbox, if anything: EXISTS, FETCH FLAGS, and EXPUNGE
    * (or VANISHED with QRESYNC) unless the command forbids it (invariant 3). cmd null: IDLE.
-   * True when it reported expunges.
+   * True when it reported expunges. `tail` (the tagged response) is written after the updates,
+   * in the same write.
    */
-  async announce(cmd: Command | null, force = false): Promise<boolean> {
-    if (this.state.kind !== "selected") return false;
+  async announce(cmd: Command | null, force = false, tail?: () => ResponseChunk[]): Promise<boolean> {
+    if (this.state.kind !== "selected") {
+      if (tail) await this.send(tail());
+      return false;
+    }
     const view = this.state.view;
     const mayExpunge = cmd === null || expungeAllowed(cmd);
-    if (!this.#dirty && !force && !this.#flagsPending && !view.hasNewKeywords() && !(mayExpunge && view.hasGone())) return false;
+    if (!this.#dirty && !force && !this.#flagsPending && !view.hasNewKeywords() && !(mayExpunge && view.hasGone())) {
+      if (tail) await this.send(tail());
+      return false;
+    }
     if (this.#dirty || force) {
       this.#dirty = false;
       await view.refresh(this.deps.store);
@@ -310,6 +317,7 @@ export class Session {
     this.#flagsPending = false;
     const flagged = view.takeFlagChanges();
     if (flagged.length) out.push(...flagFetchResponses(this, view, flagged));
+    if (tail) out.push(...tail());
     if (out.length) await this.send(out);
     return expunged;
   }
