@@ -119,9 +119,26 @@ export class Connection implements Transport {
   // ---- Transport ------------------------------------------------------------------------------
 
   async write(chunks: ResponseChunk[]): Promise<void> {
+    // The buffers of one batch go out in one write: one syscall (and one loopback/TLS record)
+    // for a response's untagged lines instead of one per line. Message bodies stream as before.
+    let run: Buffer[] = [];
+    let runBytes = 0;
+    const flushRun = async (): Promise<void> => {
+      if (run.length === 0) return;
+      const b = run.length === 1 ? run[0] : Buffer.concat(run, runBytes);
+      run = [];
+      runBytes = 0;
+      await this.#writeBuf(b);
+    };
     for (const c of chunks) {
-      if (Buffer.isBuffer(c)) await this.#writeBuf(c);
-      else if (isMessageSlice(c.source)) {
+      if (Buffer.isBuffer(c)) {
+        run.push(c);
+        runBytes += c.length;
+        if (runBytes >= 65_536) await flushRun();
+        continue;
+      }
+      await flushRun();
+      if (isMessageSlice(c.source)) {
         for (const seg of c.source.segments) {
           if (Buffer.isBuffer(seg)) await this.#writeBuf(nulTo80(seg));
           else {
@@ -132,6 +149,7 @@ export class Connection implements Transport {
         }
       } else throw new Error("unknown deferred body");
     }
+    await flushRun();
     // RFC 4978 §4: flush the compressor at the end of each response batch, so the client can
     // decode everything sent so far.
     const d = this.#deflate;

@@ -15,6 +15,15 @@ test("view: numbering, sequence sets, expunge order, shown flags", () => {
   assert.deepEqual(v.resolve({ kind: "set", ranges: [{ start: 6, end: 10 }] }, true, null), [7, 9]);
   assert.deepEqual(v.resolve({ kind: "set", ranges: [{ start: "*", end: "*" }] }, true, null), [11]);
   assert.deepEqual(v.resolve({ kind: "saved" }, false, [5, 6, 11]), [5, 11]);
+  // RFC 3501 §9 seq-number: a message number above the count is BAD (UIDs just match nothing).
+  for (const ranges of [[{ start: 6, end: 6 }], [{ start: 4, end: 99 }], [{ start: 1, end: 2 }, { start: 7, end: "*" as const }]]) {
+    assert.throws(() => v.resolve({ kind: "set", ranges }, false, null), (e: Error & { status?: string }) => e.status === "BAD", JSON.stringify(ranges));
+  }
+  assert.deepEqual(v.resolve({ kind: "set", ranges: [{ start: 99, end: 99 }] }, true, null), []);
+  const empty = new MailboxView(mb, [], false);
+  assert.throws(() => empty.resolve({ kind: "set", ranges: [{ start: 1, end: "*" }] }, false, null), (e: Error & { status?: string }) => e.status === "BAD");
+  assert.throws(() => empty.resolve({ kind: "set", ranges: [{ start: "*", end: "*" }] }, false, null), (e: Error & { status?: string }) => e.status === "BAD");
+  assert.deepEqual(empty.resolve({ kind: "set", ranges: [{ start: 1, end: "*" }] }, true, null), []);
   assert.deepEqual(v.get(9), { uid: 9, modseq: 9, flags: ["\\Seen"], internalDate: 9000, size: 90 });
   // Flag sets are shared: two messages with the same flags hold the same array.
   assert.equal(v.flagsOf(5), v.flagsOf(9));

@@ -19,6 +19,7 @@
 import type { Id, MailboxRecord, MessageRecord, MetadataStore } from "../store/types.ts";
 import type { Interval, SequenceSet } from "./protocol/sequence-set.ts";
 import { resolveSequenceSet } from "./protocol/sequence-set.ts";
+import { bad } from "./errors.ts";
 import type { MailboxColumns } from "./mailbox-index.ts";
 import type { UidRange } from "./recent.ts";
 
@@ -348,10 +349,21 @@ export class MailboxView {
     if (i >= 0 && this.#shown) this.#shown[i] = this.#flags[i];
   }
 
-  /** UIDs (ascending, within what the client knows of) named by a sequence set. */
+  /**
+   * UIDs (ascending, within what the client knows of) named by a sequence set. Message
+   * sequence numbers above the count the client was told, and "*" in an empty mailbox, are a
+   * tagged BAD (RFC 3501 §9 / RFC 9051 §9 seq-number, as Dovecot answers); UIDs not in use
+   * simply match nothing.
+   */
   resolve(set: SequenceSet, byUid: boolean, saved: number[] | null): number[] {
     const visible = this.exists;
     if (set.kind === "saved") return (saved ?? []).filter((u) => this.seqOf(u) > 0 && this.seqOf(u) <= visible);
+    if (!byUid) {
+      for (const r of set.ranges) {
+        if ((r.start === "*" || r.end === "*") && visible === 0) throw bad("Invalid message sequence number: the mailbox is empty");
+        if ((r.start !== "*" && r.start > visible) || (r.end !== "*" && r.end > visible)) throw bad(`Invalid message sequence number: the mailbox has ${visible} messages`);
+      }
+    }
     if (visible === 0) return [];
     if (byUid) return this.#uidsIn(resolveSequenceSet(set.ranges, this.#uid[visible - 1]), visible);
     const out: number[] = [];

@@ -9,15 +9,18 @@
 // restart does not make old mail recent again (a claim not yet written when the process dies
 // is recent once more after the restart: \Recent is advisory). A mailbox never tracked (before
 // this existed) starts at 0: its first SELECT sees every message as recent, as with a new
-// Dovecot index. The key carries UIDVALIDITY: a mailbox id that
-// comes back for another mailbox (DELETE then CREATE) starts from nothing.
+// Dovecot index. The key carries UIDVALIDITY (a mailbox that comes back under its name after
+// DELETE then CREATE starts from nothing) and is a per-user settings key (userSettingKey), so
+// removing the user removes every horizon of theirs with them.
 import type { Id, MetadataStore } from "../store/types.ts";
+import { userSettingKey } from "../store/types.ts";
 import type { Logger } from "../log/logger.ts";
 
 /** UIDs lo..hi (inclusive) were claimed as recent. */
 export type UidRange = readonly [number, number];
 
-const key = (mailboxId: Id, uidValidity: number): string => `imap.recent.${mailboxId}.${uidValidity}`;
+const key = (userId: Id, mailboxId: Id, uidValidity: number): string =>
+  userSettingKey(userId, `imap.recent.${mailboxId}.${uidValidity}`);
 
 export class RecentClaims {
   readonly #store: MetadataStore;
@@ -29,8 +32,8 @@ export class RecentClaims {
   }
 
   /** Highest UID claimed so far in the mailbox (0: none). */
-  async horizon(mailboxId: Id, uidValidity: number): Promise<number> {
-    const k = key(mailboxId, uidValidity);
+  async horizon(userId: Id, mailboxId: Id, uidValidity: number): Promise<number> {
+    const k = key(userId, mailboxId, uidValidity);
     const known = this.#claimed.get(k);
     if (known !== undefined) return known;
     let p = this.#loading.get(k);
@@ -55,9 +58,9 @@ export class RecentClaims {
    * new horizon is written behind (coalesced per mailbox), so a claim adds no write to the
    * command's latency.
    */
-  async claim(mailboxId: Id, uidValidity: number, upTo: number, log?: Logger): Promise<UidRange | null> {
-    const h = await this.horizon(mailboxId, uidValidity);
-    const k = key(mailboxId, uidValidity);
+  async claim(userId: Id, mailboxId: Id, uidValidity: number, upTo: number, log?: Logger): Promise<UidRange | null> {
+    const h = await this.horizon(userId, mailboxId, uidValidity);
+    const k = key(userId, mailboxId, uidValidity);
     const cur = Math.max(h, this.#claimed.get(k) ?? 0);
     if (upTo <= cur) return null;
     this.#claimed.set(k, upTo);
@@ -96,8 +99,8 @@ export class RecentClaims {
   }
 
   /** DELETE of a mailbox: its horizon goes with it. */
-  async forget(mailboxId: Id, uidValidity: number): Promise<void> {
-    const k = key(mailboxId, uidValidity);
+  async forget(userId: Id, mailboxId: Id, uidValidity: number): Promise<void> {
+    const k = key(userId, mailboxId, uidValidity);
     this.#claimed.delete(k);
     this.#unsaved.delete(k);
     await this.flushed();

@@ -85,6 +85,8 @@ export class Session {
   #flagsPending = false;
   /** The `* n RECENT` count last sent (IMAP4rev1 only). */
   #recentSent = 0;
+  /** This command has reported expunges (the tagged OK then carries HIGHESTMODSEQ with QRESYNC). */
+  #expungedInCommand = false;
   #idleQueue: Promise<void> = Promise.resolve();
   /** APPEND literals being streamed into temporary blobs, by the reader's stream id. */
   #streams = new Map<number, BlobWriter>();
@@ -127,6 +129,7 @@ export class Session {
       return;
     }
     let result: { text: string; code?: ResponseCode | null } | void;
+    this.#expungedInCommand = false;
     try {
       // Commands that address messages first catch up with changes made elsewhere (EXISTS and
       // flag updates; EXPUNGE only where allowed), so a UID the client learnt from APPENDUID or
@@ -139,8 +142,7 @@ export class Session {
       const err = e instanceof ImapError ? e : fromStoreError(e);
       if (err) {
         if (!err.userFault) this.log.warn({ err: e, cmd: cmd.name }, "imap command failed");
-        await this.announce(cmd);
-        await this.send(tagged(cmd.tag, err.status, err.message, err.code));
+        await this.announce(cmd, false, () => tagged(cmd.tag, err.status, err.message, err.code));
         return;
       }
       this.log.error({ err: e, cmd: cmd.name }, "imap command crashed");
@@ -151,8 +153,15 @@ export class Session {
       await this.send(tagged(cmd.tag, "OK", result?.text ?? "done", result?.code));
       return;
     }
-    await this.announce(cmd);
-    await this.send(tagged(cmd.tag, "OK", result?.text ?? `${cmd.name} completed`, result?.code));
+    // The pending updates and the tagged OK go out in one write.
+    await this.announce(cmd, false, () => {
+      let code = result?.code;
+      // RFC 7162 §3.2.7, §3.2.10: expunges carry no mod-sequence, so with QRESYNC the tagged OK
+      // of a command that reported some (VANISHED) gives the mailbox's new HIGHESTMODSEQ, as
+      // Dovecot does; EXPUNGE and MOVE put their own.
+      if (!code && this.#expungedInCommand && this.qresync && this.state.kind === "selected") code = { code: "HIGHESTMODSEQ", value: this.state.view.modseq };
+      return tagged(cmd.tag, "OK", result?.text ?? `${cmd.name} completed`, code);
+    });
   }
 
   /**
@@ -184,10 +193,10 @@ export class Session {
     const claims = recentClaims(this.deps.store);
     const last = view.lastHeldUid();
     if (view.readOnly) {
-      const h = await claims.horizon(view.mailboxId, view.uidValidity);
+      const h = await claims.horizon(view.userId, view.mailboxId, view.uidValidity);
       view.addRecent(last > h ? [h + 1, last] : null);
     } else {
-      view.addRecent(await claims.claim(view.mailboxId, view.uidValidity, last, this.log));
+      view.addRecent(await claims.claim(view.userId, view.mailboxId, view.uidValidity, last, this.log));
     }
     return view.recentCount();
   }
@@ -271,21 +280,32 @@ export class Session {
   /**
    * Sends what changed in the selected mailbox, if anything: EXISTS, FETCH FLAGS, and EXPUNGE
    * (or VANISHED with QRESYNC) unless the command forbids it (invariant 3). cmd null: IDLE.
+   * True when it reported expunges. `tail` (the tagged response) is written after the updates,
+   * in the same write.
    */
-  async announce(cmd: Command | null, force = false): Promise<void> {
-    if (this.state.kind !== "selected") return;
+  async announce(cmd: Command | null, force = false, tail?: () => ResponseChunk[]): Promise<boolean> {
+    if (this.state.kind !== "selected") {
+      if (tail) await this.send(tail());
+      return false;
+    }
     const view = this.state.view;
     const mayExpunge = cmd === null || expungeAllowed(cmd);
-    if (!this.#dirty && !force && !this.#flagsPending && !view.hasNewKeywords() && !(mayExpunge && view.hasGone())) return;
+    if (!this.#dirty && !force && !this.#flagsPending && !view.hasNewKeywords() && !(mayExpunge && view.hasGone())) {
+      if (tail) await this.send(tail());
+      return false;
+    }
     if (this.#dirty || force) {
       this.#dirty = false;
       await view.refresh(this.deps.store);
       await this.claimRecent(view);
     }
     const out: ResponseChunk[] = [];
+    let expunged = false;
     if (mayExpunge) {
       const gone = view.takeExpunged();
       if (gone.length) {
+        expunged = true;
+        this.#expungedInCommand = true;
         if (this.qresync) out.push(...(vanishedResponse(gone.map((g) => g.uid), false) ?? []));
         else for (const g of gone) out.push(...expungeResponse(g.seq));
       }
@@ -297,7 +317,9 @@ export class Session {
     this.#flagsPending = false;
     const flagged = view.takeFlagChanges();
     if (flagged.length) out.push(...flagFetchResponses(this, view, flagged));
+    if (tail) out.push(...tail());
     if (out.length) await this.send(out);
+    return expunged;
   }
 
   /** A chunk of a streamed APPEND literal: written to a temporary blob (awaits back-pressure). */

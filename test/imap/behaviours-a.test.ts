@@ -8,7 +8,10 @@ import assert from "node:assert/strict";
 import { PASSWORD, USER, sampleMessage, startHarness } from "./harness.ts";
 import { RawClient } from "./raw-client.ts";
 import { RawImapClient, dovecotUnavailable, startDovecot } from "../support/dovecot.ts";
-import { RecentClaims } from "../../src/imap/recent.ts";
+import { RecentClaims, recentClaims } from "../../src/imap/recent.ts";
+import { SYSTEM } from "../../src/accounts/authz.ts";
+import { DatabaseSync } from "node:sqlite";
+import path from "node:path";
 
 async function connect(port: number): Promise<RawClient> {
   const c = await RawClient.connect(port);
@@ -93,17 +96,57 @@ test("\\Recent claims survive a restart of the tracker (settings table) and a ne
   try {
     const mb = (await h.store.mail.getMailbox(h.user.id, "INBOX"))!;
     const one = new RecentClaims(h.store);
-    assert.deepEqual(await one.claim(mb.id, mb.uidValidity, 5), [1, 5]);
-    assert.equal(await one.claim(mb.id, mb.uidValidity, 5), null);
+    assert.deepEqual(await one.claim(mb.userId, mb.id, mb.uidValidity, 5), [1, 5]);
+    assert.equal(await one.claim(mb.userId, mb.id, mb.uidValidity, 5), null);
     // Two claims racing for the same UIDs: exactly one wins.
-    const race = await Promise.all([one.claim(mb.id, mb.uidValidity, 9), one.claim(mb.id, mb.uidValidity, 9)]);
+    const race = await Promise.all([one.claim(mb.userId, mb.id, mb.uidValidity, 9), one.claim(mb.userId, mb.id, mb.uidValidity, 9)]);
     assert.deepEqual(race.filter(Boolean), [[6, 9]]);
     await one.flushed();
     const again = new RecentClaims(h.store); // as after a restart
-    assert.equal(await again.horizon(mb.id, mb.uidValidity), 9);
-    assert.equal(await again.horizon(mb.id, mb.uidValidity + 1), 0);
-    await again.forget(mb.id, mb.uidValidity);
-    assert.equal(await new RecentClaims(h.store).horizon(mb.id, mb.uidValidity), 0);
+    assert.equal(await again.horizon(mb.userId, mb.id, mb.uidValidity), 9);
+    assert.equal(await again.horizon(mb.userId, mb.id, mb.uidValidity + 1), 0);
+    await again.forget(mb.userId, mb.id, mb.uidValidity);
+    assert.equal(await new RecentClaims(h.store).horizon(mb.userId, mb.id, mb.uidValidity), 0);
+  } finally {
+    await h.close();
+  }
+});
+
+test("removing a user removes their \\Recent horizons from the settings table (userSettingKey)", async () => {
+  const h = await startHarness();
+  try {
+    const carol = "carol@example.test";
+    await h.accounts.addUser(SYSTEM, { address: carol, password: PASSWORD });
+    const c = await RawClient.connect(h.port);
+    await c.login(carol, PASSWORD);
+    assert.equal((await c.cmd("CREATE t")).status, "OK");
+    await append(c, "t", sampleMessage(1));
+    await append(c, "INBOX", sampleMessage(3));
+    for (const mb of ["INBOX", "t"]) assert.equal((await c.cmd(`SELECT ${mb}`)).status, "OK"); // claims (recent.ts)
+    c.close();
+    // The other user's horizon must stay.
+    const a = await connect(h.port);
+    await append(a, "INBOX", sampleMessage(2));
+    assert.equal((await a.cmd("SELECT INBOX")).status, "OK");
+    a.close();
+    await recentClaims(h.store).flushed();
+    const rows = (): string[] => {
+      const db = new DatabaseSync(path.join(h.dir, "meta.sqlite"), { readOnly: true });
+      try {
+        return (db.prepare("SELECT key FROM settings WHERE key LIKE '%imap.recent%' ORDER BY key").all() as { key: string }[]).map((r) => r.key);
+      } finally {
+        db.close();
+      }
+    };
+    const before = rows();
+    const carolId = (await h.store.accounts.getUserByAddress(carol))!.id;
+    assert.equal(before.filter((k) => k.startsWith(`user.${carolId}.imap.recent.`)).length, 2, before.join(", "));
+    assert.ok(before.some((k) => k.startsWith(`user.${h.user.id}.imap.recent.`)), before.join(", "));
+    assert.deepEqual(before.filter((k) => !k.startsWith("user.")), [], "every horizon is a per-user key");
+    await h.accounts.removeUser(SYSTEM, carol);
+    const after = rows();
+    assert.deepEqual(after.filter((k) => !k.startsWith(`user.${h.user.id}.`)), [], `left behind: ${after.join(", ")}`);
+    assert.ok(after.length > 0, "the remaining user's horizon was removed too");
   } finally {
     await h.close();
   }

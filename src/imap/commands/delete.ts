@@ -25,6 +25,6 @@ export const del: CommandEntry<"DELETE"> = {
     // RFC 9051 §6.3.5: DELETE does not unsubscribe; the name stays subscribed, \\NonExistent.
     if (mb.subscribed) await setOrphanSubscription(s.deps.store, s.user().id, mb.name, true);
     s.publish(mb.id);
-    await recentClaims(s.deps.store).forget(mb.id, mb.uidValidity); // its \Recent horizon (recent.ts)
+    await recentClaims(s.deps.store).forget(mb.userId, mb.id, mb.uidValidity); // its \Recent horizon (recent.ts)
   },
 };

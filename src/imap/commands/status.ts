@@ -54,7 +54,7 @@ export async function statusItems(s: Session, mb: MailboxRecord, items: readonly
  */
 async function recentCount(s: Session, mb: MailboxRecord): Promise<number> {
   if (!s.showsRecent) return 0;
-  const h = await recentClaims(s.deps.store).horizon(mb.id, mb.uidValidity);
+  const h = await recentClaims(s.deps.store).horizon(mb.userId, mb.id, mb.uidValidity);
   let n = 0;
   if (mb.uidNext - 1 > h) {
     const snap = await s.statusCache.index.snapshot(s.deps.store, mb.id);

@@ -108,9 +108,13 @@ export function openSearchIndex(dataDir: string, fileName = "search.sqlite"): Se
   const ins = db.prepare("INSERT OR IGNORE INTO docs (uidv, uid, sent_day) VALUES (?, ?, ?)");
   const insFts = db.prepare("INSERT INTO fts (rowid, f_from, f_to, f_cc, f_bcc, f_subject, f_headers, f_body) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
   const have = db.prepare("SELECT uid FROM docs WHERE uidv = ?");
+  const haveOne = db.prepare("SELECT 1 FROM docs WHERE uidv = ? AND uid = ?");
 
   return {
     async missing(uidv, uids) {
+      // A few UIDs (the background indexer's batch): look each up by the unique index rather
+      // than reading every document key of the mailbox.
+      if (uids.length <= 64) return uids.filter((u) => haveOne.get(uidv, u) === undefined);
       const present = new Set((have.all(uidv) as Array<{ uid: number }>).map((r) => r.uid));
       return uids.filter((u) => !present.has(u));
     },
