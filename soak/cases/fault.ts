@@ -1,0 +1,7 @@
+// Issue 13 §3, faults: disk full, the database locked or read-only, blobs missing or damaged,
+// DNS timeouts and SERVFAIL, and kill -9 during every kind of write. Each case lives in
+// soak/cases/fault/; CI runs the short mode from test/hardening/fault.test.ts.
+import type { SoakCase } from "../support/case.ts";
+import { blobCase } from "./fault/blob.ts";
+
+export const soakCases: SoakCase[] = [blobCase];
