@@ -3,5 +3,6 @@
 // soak/cases/fault/; CI runs the short mode from test/hardening/fault.test.ts.
 import type { SoakCase } from "../support/case.ts";
 import { blobCase } from "./fault/blob.ts";
+import { diskCase } from "./fault/disk.ts";
 
-export const soakCases: SoakCase[] = [blobCase];
+export const soakCases: SoakCase[] = [diskCase, blobCase];
