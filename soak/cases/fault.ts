@@ -4,5 +4,6 @@
 import type { SoakCase } from "../support/case.ts";
 import { blobCase } from "./fault/blob.ts";
 import { diskCase } from "./fault/disk.ts";
+import { databaseCase } from "./fault/database.ts";
 
-export const soakCases: SoakCase[] = [diskCase, blobCase];
+export const soakCases: SoakCase[] = [diskCase, databaseCase, blobCase];

@@ -18,7 +18,7 @@ import type { Rig } from "./common.ts";
 const TMPFS_BYTES = 24 * 1024 * 1024;
 
 /** Moves a (stopped) data folder onto a fresh tmpfs mounted in its place. */
-async function mountTmpfs(dir: string): Promise<void> {
+export async function mountTmpfs(dir: string): Promise<void> {
   const aside = `${dir}.aside`;
   await fs.rename(dir, aside);
   await fs.mkdir(dir, { mode: 0o700 });
@@ -56,12 +56,13 @@ async function fill(dir: string, leave: number): Promise<void> {
   }
 }
 
-interface Ledger {
+export interface Ledger {
   acked: Set<string>;
   refused: Set<string>;
 }
 
-async function audit(rig: Rig, ledger: Ledger): Promise<string[]> {
+/** Integrity, rows = files, no temps, acknowledged tokens once, refused ones absent. */
+export async function audit(rig: Rig, ledger: Ledger): Promise<string[]> {
   const problems: string[] = [];
   const db = await openDataDir(rig.data.dir);
   try {
