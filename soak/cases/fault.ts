@@ -5,5 +5,6 @@ import type { SoakCase } from "../support/case.ts";
 import { blobCase } from "./fault/blob.ts";
 import { diskCase } from "./fault/disk.ts";
 import { databaseCase } from "./fault/database.ts";
+import { dnsCase } from "./fault/dns.ts";
 
-export const soakCases: SoakCase[] = [diskCase, databaseCase, blobCase];
+export const soakCases: SoakCase[] = [diskCase, databaseCase, blobCase, dnsCase];
