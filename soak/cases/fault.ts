@@ -6,5 +6,6 @@ import { blobCase } from "./fault/blob.ts";
 import { diskCase } from "./fault/disk.ts";
 import { databaseCase } from "./fault/database.ts";
 import { dnsCase } from "./fault/dns.ts";
+import { killCase } from "./fault/kill.ts";
 
-export const soakCases: SoakCase[] = [diskCase, databaseCase, blobCase, dnsCase];
+export const soakCases: SoakCase[] = [diskCase, databaseCase, blobCase, dnsCase, killCase];
