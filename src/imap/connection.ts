@@ -142,9 +142,21 @@ export class Connection implements Transport {
         for (const seg of c.source.segments) {
           if (Buffer.isBuffer(seg)) await this.#writeBuf(nulTo80(seg));
           else {
-            const rs = await this.#deps.blobs.read(seg.blobId, { start: seg.start, end: seg.end });
-            // Literal data is CHAR8 (RFC 3501 §9): NUL goes out as 0x80 (see fetch.ts).
-            for await (const part of rs) await this.#writeBuf(nulTo80(part as Buffer));
+            let sent = 0;
+            try {
+              const rs = await this.#deps.blobs.read(seg.blobId, { start: seg.start, end: seg.end });
+              // Literal data is CHAR8 (RFC 3501 §9): NUL goes out as 0x80 (see fetch.ts).
+              for await (const part of rs) {
+                sent += (part as Buffer).length;
+                await this.#writeBuf(nulTo80(part as Buffer));
+              }
+            } catch (e) {
+              this.#cutLiteral(seg.blobId, e);
+              throw e;
+            }
+            // A file shorter than its row says (damaged after FETCH checked it) leaves the
+            // literal short: the client would read our next response as message bytes.
+            if (sent !== seg.end - seg.start) this.#cutLiteral(seg.blobId, new Error(`blob ${seg.blobId} gave ${sent} of ${seg.end - seg.start} bytes`));
           }
         }
       } else throw new Error("unknown deferred body");
@@ -154,6 +166,18 @@ export class Connection implements Transport {
     // decode everything sent so far.
     const d = this.#deflate;
     if (d && !this.#closed) await new Promise<void>((r) => d.flush(zlib.constants.Z_SYNC_FLUSH, () => r()));
+  }
+
+  /**
+   * A literal already announced cannot be completed (the blob vanished or shrank between
+   * FETCH's check and the write): the only way to keep the client from misreading the stream
+   * is to end the connection. Logged with the blob, like the FETCH check.
+   */
+  #cutLiteral(blobId: number, e: unknown): void {
+    if (this.#closed) return;
+    this.log.error({ err: e, blobId }, "message blob unreadable in the middle of a literal; closing the connection");
+    this.#socket.destroy();
+    this.#onClose();
   }
 
   async #writeBuf(b: Buffer): Promise<void> {

@@ -32,6 +32,7 @@ import type { ProtocolMode, ResponseCode } from "./protocol/response.ts";
 import { existsResponse, expungeResponse, flagsResponse, recentResponse, tagged, untaggedStatus, vanishedResponse } from "./protocol/response.ts";
 import type { ResponseChunk } from "./protocol/wire-values.ts";
 import { ImapError, fromStoreError } from "./errors.ts";
+import { StoreError } from "../store/errors.ts";
 import type { ImapDeps, ImapLimits, ImapListenerSpec } from "./types.ts";
 import { MailboxView } from "./mailbox-view.ts";
 import { COMMANDS } from "./commands/index.ts";
@@ -90,6 +91,8 @@ export class Session {
   #idleQueue: Promise<void> = Promise.resolve();
   /** APPEND literals being streamed into temporary blobs, by the reader's stream id. */
   #streams = new Map<number, BlobWriter>();
+  /** Streamed literals whose temporary blob failed (takeStream reports it). */
+  #streamFailures = new Map<number, Error>();
 
   /** Shared by the server's sessions (status-cache.ts). */
   readonly statusCache: StatusCache;
@@ -324,16 +327,32 @@ export class Session {
 
   /** A chunk of a streamed APPEND literal: written to a temporary blob (awaits back-pressure). */
   async streamData(id: number, bytes: Buffer): Promise<void> {
+    // A literal whose temporary blob could not be written (disk full, I/O error): the rest of
+    // its bytes are read and dropped, so the stream stays in step, and APPEND answers NO.
+    if (this.#streamFailures.has(id)) return;
     let w = this.#streams.get(id);
     if (!w) {
       w = this.deps.blobs.create();
       this.#streams.set(id, w);
     }
-    await w.write(bytes);
+    try {
+      await w.write(bytes);
+    } catch (e) {
+      this.log.warn({ err: e }, "imap APPEND literal could not be stored");
+      this.#streams.delete(id);
+      this.#streamFailures.set(id, e as Error);
+      void w.abort().catch(() => undefined);
+    }
   }
 
   /** The blob writer of a finished streamed literal (APPEND takes it). */
   takeStream(id: number): BlobWriter | null {
+    const failed = this.#streamFailures.get(id);
+    if (failed) {
+      this.#streamFailures.delete(id);
+      // An "io" StoreError: NO [UNAVAILABLE], a temporary failure (fromStoreError).
+      throw new StoreError("io", `storing the message: ${failed.message}`, { cause: failed });
+    }
     const w = this.#streams.get(id) ?? null;
     this.#streams.delete(id);
     // A zero-length literal has no data events: give it an empty writer.
@@ -344,6 +363,7 @@ export class Session {
   abortStreams(): void {
     for (const w of this.#streams.values()) void w.abort().catch(() => undefined);
     this.#streams.clear();
+    this.#streamFailures.clear();
   }
 
   /** IDLE ended: wait for updates being written, so the tagged OK comes after them. */

@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
-import type { BlobRepo, BlobWriter, Id, StagedBlob, StagingBlobStore } from "./types.ts";
+import type { BlobDamage, BlobRepo, BlobWriter, Id, StagedBlob, StagingBlobStore } from "./types.ts";
 import { StoreError } from "./errors.ts";
 import { nodeFs } from "./fs-layer.ts";
 import type { FsFile, FsLayer } from "./fs-layer.ts";
@@ -108,6 +108,23 @@ export class FileBlobStore implements StagingBlobStore {
     const path = this.pathOf(row.sha256, row.location);
     if (row.size <= SYNC_READ_MAX && this.fs.readFileSync) return this.fs.readFileSync(path);
     return this.fs.readFile(path);
+  }
+
+  async check(blobId: Id): Promise<BlobDamage | null> {
+    const row = await (this.#meta.locate ? this.#meta.locate(blobId) : this.#meta.get(blobId));
+    if (!row) return { blobId, kind: "no-row", detail: `no blob row ${blobId}` };
+    const path = this.pathOf(row.sha256, row.location);
+    const base = { blobId, sha256: row.sha256, path };
+    const st = await this.fs.stat(path);
+    if (!st) return { ...base, kind: "missing", detail: "blob file missing" };
+    if (st.size !== row.size) return { ...base, kind: "size", detail: `blob file has ${st.size} bytes, ${row.size} recorded` };
+    // Up to SYNC_READ_MAX the file is read whole anyway (and then sits in the page cache for the
+    // read that follows): hashing it costs ~0.3 ms per 256 KiB. Larger blobs get the size check only.
+    if (row.size <= SYNC_READ_MAX && this.fs.readFileSync) {
+      const got = createHash("sha256").update(this.fs.readFileSync(path)).digest("hex");
+      if (got !== row.sha256) return { ...base, kind: "digest", detail: `blob content changed on disk (SHA-256 ${got.slice(0, 16)}…)` };
+    }
+    return null;
   }
 
   async publish(staged: StagedBlob[]): Promise<Array<string | Error>> {

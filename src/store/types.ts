@@ -108,6 +108,21 @@ export interface BlobStore {
   /** Read a committed blob, optionally a byte range [start, end). */
   read(blobId: Id, range?: { start: number; end: number }): Promise<NodeJS.ReadableStream>;
   readAll(blobId: Id): Promise<Buffer>;
+  /**
+   * Is the committed blob there and intact (its file exists, has the recorded size and, where
+   * cheap, the recorded SHA-256)? null when it is; otherwise what is wrong, for the error log.
+   * Readers that must answer before streaming (IMAP FETCH) ask first, so a damaged message gets
+   * a NO instead of a literal cut short.
+   */
+  check?(blobId: Id): Promise<BlobDamage | null>;
+}
+
+export interface BlobDamage {
+  blobId: Id;
+  kind: "no-row" | "missing" | "size" | "digest";
+  sha256?: string;
+  path?: string;
+  detail: string;
 }
 
 /**

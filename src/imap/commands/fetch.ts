@@ -1,12 +1,12 @@
 // RFC 9051 §6.4.5 FETCH and §6.4.9 UID FETCH; RFC 7162 CHANGEDSINCE and VANISHED.
 import type { FetchAtt } from "../protocol/commands.ts";
-import type { MessageRecord } from "../../store/types.ts";
+import type { BlobDamage, MessageRecord } from "../../store/types.ts";
 import type { ResponseChunk } from "../protocol/wire-values.ts";
 import { vanishedResponse } from "../protocol/response.ts";
 import { fetchItems, fetchLine, goneItems, loadMessage, metadataLine, metadataOnly, needsRecord, setsSeen, UnknownCte } from "../fetch.ts";
 import type { MailboxView } from "../mailbox-view.ts";
 import type { Session } from "../session.ts";
-import { bad, no } from "../errors.ts";
+import { bad, ImapError, no } from "../errors.ts";
 import type { CommandEntry } from "./types.ts";
 import { SELECTED } from "./types.ts";
 
@@ -62,6 +62,7 @@ export const fetch: CommandEntry<"FETCH"> = {
     }
     const needsFull = atts.some(needsRecord);
     let expungeIssued = false;
+    const damaged: number[] = [];
     // Responses are written in batches of about 64 KiB: one write per message would cost a
     // syscall and a drain check each on FETCH 1:* of a large mailbox.
     let batch: ResponseChunk[] = [];
@@ -85,14 +86,27 @@ export const fetch: CommandEntry<"FETCH"> = {
       const gone = view.isGone(uid);
       const recent = recentOn && view.isRecent(uid);
       let items;
+      // Bodies need the stored row; a message expunged elsewhere has none any more.
+      const full = needsFull && !gone ? (rows.get(uid) ?? null) : null;
       try {
-        // Bodies need the stored row; a message expunged elsewhere has none any more.
-        const full = needsFull && !gone ? (rows.get(uid) ?? null) : null;
         if (needsFull && (gone || !full)) throw new Gone();
+        // The blob is checked before anything of this message is written: a literal, once
+        // announced, must be sent whole, so a missing or damaged file is found here, not midway.
+        const damage = full && s.deps.blobs.check ? await s.deps.blobs.check(full.blobId) : null;
+        if (damage) throw new Damaged(damage);
         items = await fetchItems(s, m, full, atts, () => loadMessage(s.deps.blobs, full!), recent);
       } catch (e) {
         if (e instanceof UnknownCte) throw no(e.message, "UNKNOWN-CTE");
-        if (e instanceof Gone || (e as NodeJS.ErrnoException).code === "ENOENT" || (e instanceof Error && /not found|missing/i.test(e.message))) {
+        const lost = e instanceof Damaged || (e as NodeJS.ErrnoException).code === "ENOENT" || (e instanceof Error && /not found|missing/i.test(e.message));
+        // A file gone while its row is still there is damage, not an expunge: the collector
+        // unlinks a blob only after the last row naming it was deleted.
+        if (lost && !(e instanceof Gone) && full && (await s.deps.store.mail.getMessages(view.mailboxId, [uid])).length > 0) {
+          const d = e instanceof Damaged ? e.damage : { blobId: full.blobId, kind: "missing", detail: (e as Error).message };
+          s.log.error({ mailboxId: view.mailboxId, uid, blob: d }, "message blob missing or damaged");
+          damaged.push(uid);
+          continue;
+        }
+        if (e instanceof Gone || lost) {
           // RFC 2180 §4.1.3: expunged by another session and not yet announced here: the
           // session answers OK with what the view still holds and NIL for the content.
           expungeIssued = true;
@@ -107,6 +121,11 @@ export const fetch: CommandEntry<"FETCH"> = {
       if (batchBytes >= 65_536) await flush();
     }
     await flush();
+    // RFC 9051 §6.4.5: NO is "fetch error: can't fetch that data"; RFC 5530 §3 CORRUPTION. The
+    // other messages were answered and the session goes on; the log line names each blob.
+    if (damaged.length) {
+      throw new ImapError("NO", `Stored data of UID ${damaged.slice(0, 10).join(",")}${damaged.length > 10 ? ",…" : ""} is missing or damaged; the server log names it`, { code: "CORRUPTION" }, false);
+    }
     // RFC 5530 §3 EXPUNGEISSUED: some messages were expunged by another session meanwhile; the
     // command still succeeds (RFC 2180 §4.1.3; Dovecot answers the same OK [EXPUNGEISSUED]).
     if (expungeIssued) return { text: "Some messages were already expunged", code: { code: "EXPUNGEISSUED" } };
@@ -114,6 +133,14 @@ export const fetch: CommandEntry<"FETCH"> = {
 };
 
 class Gone extends Error {}
+
+class Damaged extends Error {
+  readonly damage: BlobDamage;
+  constructor(d: BlobDamage) {
+    super(d.detail);
+    this.damage = d;
+  }
+}
 
 /**
  * FETCH of flags, UIDs, dates and sizes only: answered from the view with no store access,

@@ -102,7 +102,7 @@ export class SqliteDb {
    */
   atomic<T>(fn: () => T): T {
     if (this.#depth === 0) {
-      const g = this.#joinGroup();
+      const g = this.#joinGroupMapped();
       this.stmt("SAVEPOINT op").run();
       this.#depth++;
       try {
@@ -137,6 +137,15 @@ export class SqliteDb {
   /** Resolves once everything written so far is committed (at once when no group is open). */
   committed(): Promise<void> {
     return this.#group ? this.#group.done : Promise.resolve();
+  }
+
+  /** #joinGroup with SQLite's error named: BEGIN IMMEDIATE failing on another process's lock is "busy". */
+  #joinGroupMapped(): Group {
+    try {
+      return this.#joinGroup();
+    } catch (e) {
+      throw mapError(e);
+    }
   }
 
   /** The open group transaction, or a new one (BEGIN IMMEDIATE) that commits after this turn. */
@@ -264,7 +273,7 @@ export class SqliteDb {
     let g: Group;
     let r: T;
     try {
-      g = this.#joinGroup();
+      g = this.#joinGroupMapped();
       this.stmt("SAVEPOINT tx").run();
       this.#depth++;
       try {
