@@ -20,6 +20,7 @@ import { registerUser } from "./user.ts";
 import { registerQueue } from "./queue.ts";
 import { registerRelay } from "./relay.ts";
 import { registerDkim } from "./dkim.ts";
+import { registerDns } from "./dns.ts";
 import { registerSendmail } from "./sendmail.ts";
 
 export function buildProgram(io: CliIo): Command {
@@ -43,6 +44,7 @@ export function buildProgram(io: CliIo): Command {
   registerQueue(program, io);
   registerRelay(program, io);
   registerDkim(program, io);
+  registerDns(program, io);
   registerSendmail(program, io);
   return program;
 }

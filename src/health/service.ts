@@ -1,0 +1,28 @@
+// The health service: gathers the record inputs from the live configuration and the store
+// (DKIM keys) and hands them to the pure cores. The CLI calls this, never the store.
+import type { Config } from "../config/schema.ts";
+import type { DkimService } from "../emailauth/dkim-service.ts";
+import { recordsToPublish } from "../emailauth/dkim-keys.ts";
+import { computeRecords } from "./records.ts";
+import type { DnsRecord } from "./records.ts";
+
+export interface RecordsOptions {
+  /** Public IPs. Until a config key exists (left to do), the CLI passes --ip. */
+  ips: string[];
+  relayIncludes?: string[];
+}
+
+export function domainRecords(config: Pick<Config, "hostname">, dkim: Pick<DkimService, "list">, domain: string, opts: RecordsOptions): DnsRecord[] {
+  const d = domain.toLowerCase().replace(/\.$/, "");
+  const host = config.hostname;
+  const hostDomain = host.split(".").slice(1).join(".");
+  return computeRecords({
+    domain: d,
+    mailHost: host,
+    heloName: host,
+    ips: opts.ips,
+    dkim: recordsToPublish(dkim.list(d)),
+    relayIncludes: opts.relayIncludes ?? [],
+    reportDomain: hostDomain || d,
+  });
+}
