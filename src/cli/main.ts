@@ -21,6 +21,7 @@ import { registerQueue } from "./queue.ts";
 import { registerRelay } from "./relay.ts";
 import { registerDkim } from "./dkim.ts";
 import { registerSendmail } from "./sendmail.ts";
+import { registerSpam } from "./spam.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -44,6 +45,7 @@ export function buildProgram(io: CliIo): Command {
   registerRelay(program, io);
   registerDkim(program, io);
   registerSendmail(program, io);
+  registerSpam(program, io);
   return program;
 }
 

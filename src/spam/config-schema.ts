@@ -43,6 +43,9 @@ export const SpamSchema = z
     bootstrapMessages: int(0, 100_000).default(2000).meta({
       description: "On an account's first filtered message, train from at most this many existing messages (Junk as spam, other folders except Trash, Sent and Drafts as ham).",
     }),
+    checkLoopback: bool().default(false).meta({
+      description: "Also run the client checks (blocklists, reverse DNS, HELO) for clients on 127.0.0.0/8 and ::1 (tests; local tools are exempt otherwise).",
+    }),
     bulkWindowSeconds: int(10, 86_400).default(600).meta({ description: "Window in which identical bodies count as one bulk run, in seconds." }),
     greylist: z
       .strictObject({
