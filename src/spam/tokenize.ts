@@ -77,6 +77,8 @@ function param(p: MimePart, name: string): string | undefined {
 /** Text of an HTML document: tags replaced by spaces (a few named as tokens), entities decoded. */
 export function htmlText(html: string, tags: Set<string>): string {
   const out: string[] = [];
+  // Lower-cased once: searching for </style> in a fresh copy per tag would be quadratic.
+  const lowerHtml = html.toLowerCase();
   let i = 0;
   const n = html.length;
   while (i < n) {
@@ -95,8 +97,8 @@ export function htmlText(html: string, tags: Set<string>): string {
     out.push(href ? ` ${href[1]} ` : " ");
     if (gt === -1) break;
     // Skip the contents of <style> and <script>: not text the reader sees.
-    if (name === "style" || name === "script") {
-      const close = html.toLowerCase().indexOf(`</${name}`, gt);
+    if ((name === "style" || name === "script") && !tag.startsWith("/")) {
+      const close = lowerHtml.indexOf(`</${name}`, gt);
       i = close === -1 ? n : close;
       continue;
     }
