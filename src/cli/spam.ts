@@ -5,8 +5,7 @@ import type { CliIo } from "./context.ts";
 import { CliError, print, withDataDir } from "./context.ts";
 import { table } from "./table.ts";
 import { spamStats } from "../spam/service.ts";
-import { openSideDb } from "../store/sqlite/dkim.ts";
-import { SqliteSpamRepo } from "../store/sqlite/spam.ts";
+import { openSpamDb, SqliteSpamRepo } from "../store/sqlite/spam.ts";
 
 export function registerSpam(program: Command, io: CliIo): void {
   const spam = program.command("spam").description("the spam filter");
@@ -18,7 +17,7 @@ export function registerSpam(program: Command, io: CliIo): void {
     .action(async function (this: Command, user: string | undefined) {
       const { json } = this.opts() as { json?: boolean };
       await withDataDir(this, io, async ({ store, config }) => {
-        const side = openSideDb(config.dataDir, { clock: io.clock });
+        const side = openSpamDb(config.dataDir, { clock: io.clock });
         try {
           let rows;
           try {

@@ -19,7 +19,7 @@ import type { LoadedTls } from "../tls/context.ts";
 import { openSideDb, SqliteDkimKeys, SqliteQueueParams } from "../store/sqlite/dkim.ts";
 import { DkimService } from "../emailauth/dkim-service.ts";
 import { SpamService } from "../spam/service.ts";
-import { SqliteSpamRepo } from "../store/sqlite/spam.ts";
+import { openSpamDb, SqliteSpamRepo } from "../store/sqlite/spam.ts";
 
 export interface Services {
   config: Config;
@@ -94,15 +94,22 @@ export async function openServices(config: Config, opts: OpenServicesOptions = {
     defaultQuotaBytes: config.quota.defaultBytes,
     onDomainAdded: async (d) => void (await dkim.createDomainKeys(d.name)),
   });
+  const spamDb = openSpamDb(config.dataDir, { clock });
   const spam = new SpamService({
     config: config.spam,
     store: storage.store,
     blobs: storage.blobs,
-    repo: new SqliteSpamRepo(side),
+    repo: new SqliteSpamRepo(spamDb),
     resolver,
     clock,
     logger,
     ourNames: [config.hostname],
   });
-  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, dkim, queueParams: new SqliteQueueParams(side), spam, closeSideDb: () => side.close() };
+  // Rows of accounts removed while the server was down (spam.sqlite has no foreign keys).
+  await spam.purgeRemovedUsers();
+  const closeSideDb = () => {
+    side.close();
+    spamDb.close();
+  };
+  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, dkim, queueParams: new SqliteQueueParams(side), spam, closeSideDb };
 }

@@ -37,6 +37,8 @@ export interface SpamRepo {
   updateReputation(userId: number, updates: readonly RepUpdate[], now: number, halfLifeMs: number): Promise<void>;
   count(userId: number, name: string, by?: number): Promise<void>;
   counters(userId?: number): Promise<Array<{ userId: number; name: string; value: number }>>;
+  /** Drops every row of users not in `keep` (removed accounts); returns the rows deleted. */
+  purgeUsersExcept(keep: readonly number[]): Promise<number>;
   /** Rows in spam_tokens per user (for stats). */
   tokenRows(userId?: number): Promise<Array<{ userId: number; tokens: number }>>;
 }

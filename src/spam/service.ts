@@ -23,8 +23,10 @@ export interface SpamServiceDeps {
 export class SpamService {
   readonly filter: SpamFilter | null;
   readonly trainer: SpamTrainer;
+  readonly #d: SpamServiceDeps;
 
   constructor(d: SpamServiceDeps) {
+    this.#d = d;
     const halfLifeMs = d.config.reputationHalfLifeDays * 86_400_000;
     const r = d.config.rspamd;
     this.trainer = new SpamTrainer({
@@ -40,6 +42,12 @@ export class SpamService {
     this.filter = d.config.enabled
       ? new SpamFilter({ config: d.config, repo: d.repo, resolver: d.resolver, clock: d.clock, logger: d.logger, ourNames: d.ourNames, onFirstUse: (id) => this.trainer.bootstrap(id) })
       : null;
+  }
+
+  /** Drops the filter's rows of accounts that no longer exist; returns the rows deleted. */
+  async purgeRemovedUsers(): Promise<number> {
+    const users = await this.#d.store.accounts.listUsers();
+    return this.#d.repo.purgeUsersExcept(users.map((u) => u.id));
   }
 }
 

@@ -3,7 +3,6 @@
 import type { DatabaseSync } from "node:sqlite";
 import { DKIM_MIGRATION } from "./migration-dkim.ts";
 import { IDS_MIGRATION } from "./migration-ids.ts";
-import { SPAM_MIGRATION } from "./migration-spam.ts";
 
 export interface Migration {
   version: number;
@@ -168,7 +167,6 @@ CREATE INDEX queue_attempts_queue ON queue_attempts (queue_id);
   },
   DKIM_MIGRATION,
   IDS_MIGRATION,
-  SPAM_MIGRATION,
 ];
 
 /** Applies the migrations not yet recorded, in order, each in its own transaction. */

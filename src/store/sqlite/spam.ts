@@ -1,9 +1,21 @@
-// The spam filter's tables (migration-spam.ts) on the side connection (openSideDb, as dkim.ts):
-// each call is one statement or one synchronous transaction, never a lock held across an await.
+// The spam filter's tables in <dataDir>/spam.sqlite (migration-spam.ts): each call is one
+// statement or one synchronous transaction, never a lock held across an await.
+import { join } from "node:path";
+import type { Clock } from "../../clock.ts";
+import { systemClock } from "../../clock.ts";
+import { SqliteDb } from "./db.ts";
+import { migrate } from "./migrations.ts";
+import { SPAM_MIGRATIONS } from "./migration-spam.ts";
 import type { ClassifierTotals, TokenCounts } from "../../spam/bayes.ts";
 import { decay } from "../../spam/repo.ts";
 import type { RepKind, RepUpdate, Reputation, SpamRepo } from "../../spam/repo.ts";
-import type { SqliteDb } from "./db.ts";
+
+/** Opens (creating and migrating) <dataDir>/spam.sqlite. */
+export function openSpamDb(dataDir: string, opts: { clock?: Clock } = {}): SqliteDb {
+  const db = new SqliteDb(join(dataDir, "spam.sqlite"));
+  migrate(db.db, (opts.clock ?? systemClock).now(), SPAM_MIGRATIONS);
+  return db;
+}
 
 /** Token hashes per IN (...) query (SQLite's default limit on variables is 32766). */
 const CHUNK = 500;
@@ -132,6 +144,21 @@ export class SqliteSpamRepo implements SpamRepo {
       userId === undefined
         ? this.#db.all<{ userId: number; name: string; value: number }>("SELECT user_id AS userId, name, value FROM spam_counters ORDER BY user_id, name")
         : this.#db.all<{ userId: number; name: string; value: number }>("SELECT user_id AS userId, name, value FROM spam_counters WHERE user_id = ? ORDER BY name", userId),
+    );
+  }
+
+  purgeUsersExcept(keep: readonly number[]): Promise<number> {
+    return this.#db.call(() =>
+      this.#db.atomic(() => {
+        const ids = new Set(keep);
+        let n = 0;
+        for (const t of ["spam_accounts", "spam_tokens", "spam_trained", "spam_reputation", "spam_counters"]) {
+          for (const { user_id } of this.#db.all<{ user_id: number }>(`SELECT DISTINCT user_id FROM ${t}`)) {
+            if (!ids.has(user_id)) n += this.#db.run(`DELETE FROM ${t} WHERE user_id = ?`, user_id).changes;
+          }
+        }
+        return n;
+      }),
     );
   }
 
