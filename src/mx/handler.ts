@@ -157,6 +157,7 @@ export class MxHandler implements SmtpHandler {
     // The spam filter reads the first MAX_SCAN bytes as received (tokenize.ts bounds its work).
     const head: Buffer[] = [];
     let headBytes = 0;
+    let truncated = false;
 
     const abortAll = async (): Promise<void> => {
       if (finished) return;
@@ -171,7 +172,8 @@ export class MxHandler implements SmtpHandler {
           const c = Buffer.from(chunk.subarray(0, MAX_SCAN - headBytes));
           head.push(c);
           headBytes += c.length;
-        }
+          if (c.length < chunk.byteLength) truncated = true;
+        } else if (d.spam) truncated = true;
         const out = stripper.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         await feed.write(chunk);
         if (out.length > 0) await writer.write(out);
@@ -201,7 +203,7 @@ export class MxHandler implements SmtpHandler {
             const r = verdict.reply;
             throw new SmtpError(verdict.action === "reject" ? "policyRejected" : "dnsTempfail", r?.text);
           }
-          const spam = d.spam ? await this.#spamVerdict(session, envelope, verdict, Buffer.concat(head, headBytes), log) : null;
+          const spam = d.spam ? await this.#spamVerdict(session, envelope, verdict, Buffer.concat(head, headBytes), truncated, log) : null;
           if (spam?.reject) {
             await d.blobs.discard(staged);
             const worst = Math.min(...[...spam.perUser.values()].map((v) => v.verdict.score));
@@ -264,7 +266,7 @@ export class MxHandler implements SmtpHandler {
   }
 
   /** Scores the message for its local recipients (src/spam/filter.ts) and logs the verdicts. */
-  async #spamVerdict(session: SessionInfo, envelope: Envelope, auth: AuthVerdict, head: Buffer, log: Logger) {
+  async #spamVerdict(session: SessionInfo, envelope: Envelope, auth: AuthVerdict, head: Buffer, truncated: boolean, log: Logger) {
     const recipients: Array<{ userId: number; address: string }> = [];
     for (const rcpt of envelope.recipients) {
       for (const t of (rcpt.resolved as Resolved).local) recipients.push({ userId: t.user.id, address: t.user.address });
@@ -277,6 +279,7 @@ export class MxHandler implements SmtpHandler {
       pregreet: session.pregreet ?? "skipped",
       mailFrom: envelope.mailFrom?.address ?? "",
       head,
+      truncated,
       auth: {
         spf: auth.spf.result,
         spfDomain: auth.spf.domain,

@@ -44,6 +44,8 @@ export interface FilterInput {
   mailFrom: string;
   /** The first bytes of the message (tokenize.ts MAX_SCAN are enough). */
   head: Buffer;
+  /** The message is longer than `head`. */
+  truncated: boolean;
   auth: AuthSummary;
   /** Local recipients: the account and the address the message was sent to. */
   recipients: ReadonlyArray<{ userId: number; address: string }>;
@@ -231,7 +233,7 @@ export class SpamFilter {
       helo: skipNet ? "skipped" : heloCheck(input.helo, input.ip, d.ourNames),
       pregreet: input.pregreet,
       bulkCount: this.bulk.record(f.bodyText),
-      limited: f.limited,
+      limited: f.limited || input.truncated,
       rspamd: rs ? rs.score : null,
     };
   }
