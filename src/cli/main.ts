@@ -22,6 +22,7 @@ import { registerRelay } from "./relay.ts";
 import { registerDkim } from "./dkim.ts";
 import { registerDns } from "./dns.ts";
 import { registerSendmail } from "./sendmail.ts";
+import { registerSpam } from "./spam.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -46,6 +47,7 @@ export function buildProgram(io: CliIo): Command {
   registerDkim(program, io);
   registerDns(program, io);
   registerSendmail(program, io);
+  registerSpam(program, io);
   return program;
 }
 

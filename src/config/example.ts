@@ -76,7 +76,8 @@ function emitObject(schema: JsonSchema, indent: number, out: string[]): void {
 }
 
 function scalar(v: unknown): string {
-  return stringify(v, { flowCollectionPadding: false, collectionStyle: "flow" }).trimEnd();
+  // lineWidth 0: a long flow list stays on its line (folded, it would not parse back).
+  return stringify(v, { flowCollectionPadding: false, collectionStyle: "flow", lineWidth: 0 }).trimEnd();
 }
 
 /** 52428800 → "50 MiB", for the comment beside byte counts. */

@@ -6,6 +6,7 @@
 // Keys are strict: an unknown key is an error, so a typo ("hostnmae") is caught instead of
 // silently falling back to a default.
 import { z } from "zod";
+import { SpamSchema } from "../spam/config-schema.ts";
 
 export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http"] as const;
 export type ListenerRole = (typeof LISTENER_ROLES)[number];
@@ -248,6 +249,7 @@ export const ConfigFileSchema = z
     submission: SubmissionSchema,
     queue: QueueSchema,
     log: LogSchema,
+    spam: SpamSchema,
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, number>();

@@ -8,6 +8,18 @@ import type { BlobStore, DeliveryRequest, DeliveryResult, MetadataStore } from "
 import type { StatusCache } from "./status-cache.ts";
 import type { SearchIndex } from "../store/sqlite/search.ts";
 import type { ChangeBus } from "./change-bus.ts";
+import type { MailboxRecord } from "../store/types.ts";
+
+/**
+ * What a user did that others learn from (the spam filter's training, src/spam/trainer.ts).
+ * Called after the command succeeded; must not throw or block (work goes to the background).
+ */
+export interface ImapUserActions {
+  /** COPY or MOVE done: `uids` are the new UIDs in `to`. */
+  copied(userId: number, from: MailboxRecord, to: MailboxRecord, uids: readonly number[]): void;
+  /** STORE done: the operation and flags asked for, and the UIDs whose flags changed. */
+  flagsStored(userId: number, mailboxId: number, op: "add" | "replace" | "remove", flags: readonly string[], changedUids: readonly number[]): void;
+}
 
 export interface ImapLimits {
   /** RFC 7889 APPENDLIMIT: largest message APPEND accepts. */
@@ -70,6 +82,8 @@ export interface ImapDeps {
    * (capabilities.ts plaintextLoginAllowed). Absent = true, the config default.
    */
   allowPlaintextOnLoopback?: boolean;
+  /** Observers of user actions (spam training); absent: none. */
+  userActions?: ImapUserActions;
   /** Name in the greeting and ID response. */
   serverName?: string;
 }

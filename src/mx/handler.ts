@@ -34,6 +34,8 @@ import { VerifyFeed } from "./verify-feed.ts";
 import { srsBounceTarget } from "../delivery/srs.ts";
 import type { SrsCheckOptions } from "../delivery/srs.ts";
 import { isLocalDomain } from "../queue/local-delivery.ts";
+import type { SpamFilter } from "../spam/filter.ts";
+import { MAX_SCAN } from "../spam/tokenize.ts";
 
 export interface MxDeps {
   store: MetadataStore;
@@ -53,6 +55,8 @@ export interface MxDeps {
    * the address it encodes. Without it such addresses are ordinary local parts.
    */
   srs?: (SrsCheckOptions & { forwarderDomain: string }) | null;
+  /** The spam filter (src/spam/, docs/spam.md); absent or null: nothing is filtered. */
+  spam?: SpamFilter | null;
 }
 
 /** What rcptTo() keeps with each accepted recipient. */
@@ -106,6 +110,12 @@ export class MxHandler implements SmtpHandler {
     if (res.problems.length > 0) {
       this.#d.logger.warn({ cid: session.cid, rcpt: address, problems: res.problems }, "alias expansion dropped branches");
     }
+    // Greylisting (spam.greylist, off by default): 451 4.7.1 to a new triple until it retries.
+    const grey = this.#d.spam?.greylist ? this.#d.spam : null;
+    if (grey && res.local.length > 0) {
+      const g = await this.#guard(() => grey.greylistCheck(session.remoteAddress, info.envelope.mailFrom?.address ?? "", address, res.local[0].user.id));
+      if (!g.ok) throw new SmtpError("policyTempfail", `Greylisted: please try again in ${Math.ceil(g.retryInMs / 1000)} seconds`);
+    }
     // Quota at RCPT time from the announced SIZE (RFC 1870); the commit re-checks with the real size.
     const size = info.envelope.mailParams.size ?? 0;
     for (const t of res.local) {
@@ -144,6 +154,10 @@ export class MxHandler implements SmtpHandler {
     });
     let finished = false;
     const log = d.logger.child({ cid: session.cid });
+    // The spam filter reads the first MAX_SCAN bytes as received (tokenize.ts bounds its work).
+    const head: Buffer[] = [];
+    let headBytes = 0;
+    let truncated = false;
 
     const abortAll = async (): Promise<void> => {
       if (finished) return;
@@ -154,6 +168,12 @@ export class MxHandler implements SmtpHandler {
 
     return {
       async write(chunk: Uint8Array): Promise<void> {
+        if (d.spam && headBytes < MAX_SCAN) {
+          const c = Buffer.from(chunk.subarray(0, MAX_SCAN - headBytes));
+          head.push(c);
+          headBytes += c.length;
+          if (c.length < chunk.byteLength) truncated = true;
+        } else if (d.spam) truncated = true;
         const out = stripper.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
         await feed.write(chunk);
         if (out.length > 0) await writer.write(out);
@@ -183,6 +203,12 @@ export class MxHandler implements SmtpHandler {
             const r = verdict.reply;
             throw new SmtpError(verdict.action === "reject" ? "policyRejected" : "dnsTempfail", r?.text);
           }
+          const spam = d.spam ? await this.#spamVerdict(session, envelope, verdict, Buffer.concat(head, headBytes), truncated, log) : null;
+          if (spam?.reject) {
+            await d.blobs.discard(staged);
+            const worst = Math.min(...[...spam.perUser.values()].map((v) => v.verdict.score));
+            throw new SmtpError("policyRejected", `Message refused as spam (score ${worst}); if this is wrong, ask the recipient's postmaster`);
+          }
           const common = verdict.authenticationResults + info.receivedHeader;
           const targets: DeliveryTarget[] = [];
           const seenMailbox = new Set<number>();
@@ -196,13 +222,14 @@ export class MxHandler implements SmtpHandler {
           for (const rcpt of envelope.recipients) {
             const r = rcpt.resolved as Resolved;
             for (const t of r.local) {
-              const mailboxName = verdict.action === "quarantine" ? "Junk" : "INBOX";
+              const sv = spam?.perUser.get(t.user.id);
+              const mailboxName = verdict.action === "quarantine" || sv?.verdict.action === "junk" ? "Junk" : "INBOX";
               const mbox = (await d.store.mail.getMailbox(t.user.id, mailboxName)) ?? (await d.store.mail.getMailbox(t.user.id, "INBOX"));
               if (!mbox || seenMailbox.has(mbox.id)) continue;
               seenMailbox.add(mbox.id);
               targets.push({
                 mailboxId: mbox.id,
-                traceHeaders: returnPathHeader(envelope.mailFrom?.address ?? "") + deliveredToHeaders(t.deliveredTo) + common,
+                traceHeaders: returnPathHeader(envelope.mailFrom?.address ?? "") + deliveredToHeaders(t.deliveredTo) + (sv?.header ?? "") + common,
                 quotaBytes: effectiveQuota(t.user, d.defaultQuotaBytes) || null,
               });
             }
@@ -236,6 +263,46 @@ export class MxHandler implements SmtpHandler {
         await abortAll();
       },
     };
+  }
+
+  /** Scores the message for its local recipients (src/spam/filter.ts) and logs the verdicts. */
+  async #spamVerdict(session: SessionInfo, envelope: Envelope, auth: AuthVerdict, head: Buffer, truncated: boolean, log: Logger) {
+    const recipients: Array<{ userId: number; address: string }> = [];
+    for (const rcpt of envelope.recipients) {
+      for (const t of (rcpt.resolved as Resolved).local) recipients.push({ userId: t.user.id, address: t.user.address });
+    }
+    if (recipients.length === 0) return null;
+    const r = await this.#d.spam!.filter({
+      cid: session.cid,
+      ip: session.remoteAddress,
+      helo: session.helo?.name ?? "",
+      pregreet: session.pregreet ?? "skipped",
+      mailFrom: envelope.mailFrom?.address ?? "",
+      head,
+      truncated,
+      auth: {
+        spf: auth.spf.result,
+        spfDomain: auth.spf.domain,
+        dkim: auth.dkim.some((k) => k.result === "pass") ? "pass" : (auth.dkim[0]?.result ?? "none"),
+        dkimPassDomains: auth.dkim.filter((k) => k.result === "pass" && k.domain).map((k) => k.domain!),
+        dmarc: auth.dmarc?.result ?? "none",
+        arc: auth.arc.result,
+      },
+      recipients,
+    });
+    log.info(
+      {
+        spam: {
+          reject: r.reject,
+          unfiltered: r.unfiltered,
+          ms: r.ms,
+          recipients: [...r.perUser].map(([userId, v]) => ({ userId, action: v.verdict.action, score: v.verdict.score, rules: v.verdict.rules })),
+          signals: r.signals,
+        },
+      },
+      "spam verdict",
+    );
+    return r;
   }
 
   async #guard<T>(fn: () => Promise<T>): Promise<T> {

@@ -44,6 +44,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     authservId: config.authservId,
     defaultQuotaBytes: config.quota.defaultBytes,
     srs: { key: srsKey, forwarderDomain: config.hostname },
+    spam: services.spam.filter,
   });
   const mx = new SmtpServer({
     hostname: config.hostname,
@@ -95,6 +96,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
         await mx.shutdown(opts.graceMs);
         for (const c of closers) await c().catch((err) => logger.error({ err }, "listener close failed"));
         await queue?.stop();
+        await services.spam.trainer.idle();
         await storage.close();
         services.closeSideDb?.();
         services.resolver.cancel();

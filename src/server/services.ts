@@ -18,6 +18,8 @@ import type { DataLock } from "./data-lock.ts";
 import type { LoadedTls } from "../tls/context.ts";
 import { openSideDb, SqliteDkimKeys, SqliteQueueParams } from "../store/sqlite/dkim.ts";
 import { DkimService } from "../emailauth/dkim-service.ts";
+import { SpamService } from "../spam/service.ts";
+import { openSpamDb, SqliteSpamRepo } from "../store/sqlite/spam.ts";
 
 export interface Services {
   config: Config;
@@ -31,6 +33,8 @@ export interface Services {
   dkim: DkimService;
   /** BODY/SMTPUTF8 of queue entries (submission writes, delivery reads). */
   queueParams: SqliteQueueParams;
+  /** Spam filter (MX), training (IMAP, submission) and its figures (docs/spam.md). */
+  spam: SpamService;
   /** Subscribers to committed deliveries (IMAP IDLE's change bus). */
   onDelivered: Set<(batch: DeliveryResult[]) => void>;
   /** This process's exclusive hold on the data folder (data-lock.ts); released after storage closes. */
@@ -90,5 +94,22 @@ export async function openServices(config: Config, opts: OpenServicesOptions = {
     defaultQuotaBytes: config.quota.defaultBytes,
     onDomainAdded: async (d) => void (await dkim.createDomainKeys(d.name)),
   });
-  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, dkim, queueParams: new SqliteQueueParams(side), closeSideDb: () => side.close() };
+  const spamDb = openSpamDb(config.dataDir, { clock });
+  const spam = new SpamService({
+    config: config.spam,
+    store: storage.store,
+    blobs: storage.blobs,
+    repo: new SqliteSpamRepo(spamDb),
+    resolver,
+    clock,
+    logger,
+    ourNames: [config.hostname],
+  });
+  // Rows of accounts removed while the server was down (spam.sqlite has no foreign keys).
+  await spam.purgeRemovedUsers();
+  const closeSideDb = () => {
+    side.close();
+    spamDb.close();
+  };
+  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, dkim, queueParams: new SqliteQueueParams(side), spam, closeSideDb };
 }

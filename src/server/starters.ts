@@ -63,6 +63,8 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
     const deps = {
       ...wiring.deps(services.storage.writer, services.config.quota.defaultBytes, { maxConnectionsPerUser, maxConnectionsPerIp }),
       allowPlaintextOnLoopback,
+      // Moves into/out of Junk and $Junk/$NotJunk train the spam filter (src/spam/trainer.ts).
+      userActions: services.spam.trainer,
     };
     const tls = listener.tls === "none" ? "none" : listener.tls === "implicit" ? "implicit" : "starttls";
     const handle = await startImapServer(deps, {

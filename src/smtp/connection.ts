@@ -310,6 +310,7 @@ export class SmtpConnection {
         this.#out.push(`220-${banner}\r\n`);
         const talked = await this.#pregreetTalked(this.#setup.pregreetDelayMs);
         this.#setup.onPregreet?.(!talked);
+        if (!talked) info.pregreet = "passed";
         if (talked) {
           this.send(new SmtpError("earlyTalker").toReply());
           reason = "pregreet: client spoke first";

@@ -47,6 +47,8 @@ export interface SessionInfo {
   readonly authUser?: string;
   /** The current transaction used SMTPUTF8 (RFC 6531), for the Received `with` keyword. */
   readonly smtputf8: boolean;
+  /** "passed": the greeting was held for the pregreet test and the client waited (spam signal). */
+  readonly pregreet?: "passed";
   /** Per-session storage for the handler and extensions; the core never reads it. */
   readonly locals: Map<string, unknown>;
 }

@@ -24,6 +24,8 @@ import type { RecipientRoute, SubmitDeps } from "./submit.ts";
 
 export interface SubmissionHandlerDeps extends SubmitDeps {
   sendLimit: HourlySendLimit;
+  /** After a message was accepted: who sent it to whom (the spam filter's correspondents). */
+  onSubmitted?: (user: string, recipients: string[]) => void;
 }
 
 const AUTHORITY_KEY = "submission.authority";
@@ -106,6 +108,7 @@ export class SubmissionHandler implements SmtpHandler {
             envid: envelope.mailParams.envid,
           });
           d.sendLimit.record(user, envelope.recipients.length);
+          d.onSubmitted?.(user, envelope.recipients.map((r) => r.mailbox.address));
           return reply(250, "2.0.0", `Ok: queued as ${result.blobId.toString(36)}`);
         } catch (err) {
           if (err instanceof SenderRefused) {

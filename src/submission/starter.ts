@@ -45,6 +45,8 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
       hostname: config.hostname,
       defaultQuotaBytes: config.quota.defaultBytes,
       sendLimit: opts.sendLimit ?? new HourlySendLimit({ clock, perHour: opts.hourlyRecipients ?? config.submission.hourlyRecipients }),
+      // Whom a user writes to becomes a trusted correspondent (src/spam/trainer.ts).
+      onSubmitted: (user, recipients) => services.spam.trainer.submittedBy(user, recipients),
     });
     if (opts.dkimJob ?? true) job = startDkimJob({ dkim: services.dkim, txt: services.resolver.txt, logger });
     return new SmtpServer({

@@ -174,7 +174,7 @@ test("IMAP (imapflow, STARTTLS) serves our trace headers followed by the DATA by
   }
 });
 
-test("trace headers: Return-Path, Delivered-To, Authentication-Results, Received (RFC 5321 §4.4, RFC 3848)", { skip }, async () => {
+test("trace headers: Return-Path, Delivered-To, X-Freehold-Spam, Authentication-Results, Received (RFC 5321 §4.4, RFC 3848)", { skip }, async () => {
   const tok = token();
   const { final } = await send("alice@sender.test", ["bob@freehold.test"], message(tok));
   assert.equal(codeOf(final), "250 2.0.0");
@@ -183,7 +183,8 @@ test("trace headers: Return-Path, Delivered-To, Authentication-Results, Received
   // Stored beside the blob, never inside it.
   assert.ok(!c.blob.includes("Received:"));
   const names = th.split("\r\n").filter((l) => /^[A-Za-z-]+:/.test(l)).map((l) => l.split(":")[0]);
-  assert.deepEqual(names, ["Return-Path", "Delivered-To", "Authentication-Results", "Received"]);
+  // X-Freehold-Spam: the spam filter's verdict for this copy (docs/spam.md).
+  assert.deepEqual(names, ["Return-Path", "Delivered-To", "X-Freehold-Spam", "Authentication-Results", "Received"]);
   // RFC 5321 §4.4: the final delivery puts the envelope sender on top.
   assert.match(th, /^Return-Path: <alice@sender\.test>\r\nDelivered-To: bob@freehold\.test\r\n/);
   assert.match(th, /Authentication-Results: mx\.freehold\.test;[\s\S]*spf=pass[\s\S]*smtp\.mailfrom=alice@sender\.test/);

@@ -25,8 +25,9 @@ export class SmtpTestClient {
     this.#attach(socket);
   }
 
-  static async connect(port: number, host = "127.0.0.1", timeoutMs = 30_000): Promise<SmtpTestClient> {
-    const socket = net.connect({ port, host });
+  /** `localAddress`: the loopback address to connect from (e.g. 127.0.0.2, a listed client). */
+  static async connect(port: number, host = "127.0.0.1", timeoutMs = 30_000, localAddress?: string): Promise<SmtpTestClient> {
+    const socket = net.connect({ port, host, ...(localAddress ? { localAddress } : {}) });
     socket.setNoDelay(true);
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error("connect timeout")), timeoutMs);

@@ -27,14 +27,19 @@ export const copy: CommandEntry<"COPY" | "MOVE"> = {
       }
     }
     const mail = s.deps.store.mail;
+    const actions = s.deps.userActions;
+    // The source's record for the user-actions hook (spam training: into or out of Junk).
+    const source = actions ? await mail.getMailboxById(view.mailboxId) : null;
     if (cmd.name === "COPY") {
       const r = await mail.copyMessages(view.mailboxId, uids, target.id);
       s.publish(target.id);
+      if (actions && source) actions.copied(user.id, source, target, r.pairs.map((p) => p[1]));
       const code: ResponseCode = { code: "COPYUID", uidValidity: r.uidValidity, from: r.pairs.map((p) => p[0]), to: r.pairs.map((p) => p[1]) };
       return r.pairs.length ? { text: "COPY completed", code } : { text: "COPY completed" };
     }
     const r = await mail.moveMessages(view.mailboxId, uids, target.id);
     s.publish(target.id);
+    if (actions && source) actions.copied(user.id, source, target, r.pairs.map((p) => p[1]));
     // RFC 6851 §4.3: COPYUID goes in an untagged OK before the EXPUNGE responses.
     if (r.pairs.length) {
       await s.send(untaggedStatus("OK", "Moved", { code: "COPYUID", uidValidity: r.uidValidity, from: r.pairs.map((p) => p[0]), to: r.pairs.map((p) => p[1]) }));

@@ -35,6 +35,7 @@ export const store: CommandEntry<"STORE"> = {
       return { changes, modified };
     });
     for (const c of changes) view.setFlags(c.uid, c.flags, c.modseq, true);
+    if (changes.length) s.deps.userActions?.flagsStored(s.user().id, mailboxId, MODES[cmd.op], flags, changes.map((c) => c.uid));
     if (changes.length) s.publish(mailboxId);
     // RFC 3501 §7.2.6: a keyword new to the mailbox is announced in FLAGS before the FETCH
     // responses that carry it (as Dovecot does).
