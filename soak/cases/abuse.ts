@@ -106,7 +106,8 @@ async function startAbuseServer(opts: {
     await data.remove();
     throw e;
   }
-  ports.mx = data.mxPort;
+  // startFreeholdProcess moves the mx listener when its port was taken meanwhile.
+  if (!opts.netns) ports.mx = data.mxPort;
   return {
     data,
     proc,
@@ -283,6 +284,9 @@ async function relayBattery(ctx: SoakContext, srv: AbuseServer, sink: SmtpSink):
 
   RELAY_PLANS.forEach((plan, p) => {
     const mine = results.map((r, k) => ({ r, k })).filter(({ k }) => index[k].plan === p);
+    for (const { r, k } of mine) {
+      ctx.log(`${plan.name} / ${TRICKS[index[k].trick].name}: MAIL ${String(r.mail)} RCPT ${JSON.stringify(r.rcpt)} DATA ${String(r.data ?? r.dataStart ?? "-")}${r.error ? ` (${String(r.error)})` : ""}`);
+    }
     const errors = mine.filter(({ r }) => typeof r.error === "string" && !/closed/.test(String(r.error)));
     const relayed = TRICKS.filter((_, i) => leaked(tagFor(p, i)));
     // More RCPTs accepted than the trick has recipients of ours: an external one got 250 (a
