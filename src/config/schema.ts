@@ -149,6 +149,34 @@ const LoginSchema = z
       description:
         "How long a successful login (IMAP, SMTP AUTH) is remembered, so a reconnecting client skips the slow password hash. At most 600; 0 turns the cache off.",
     }),
+    // Failed-login limits (src/login/limiter.ts, docs/security.md), shared by IMAP and SMTP AUTH.
+    maxFailuresPerIp: intIn(0, 100_000).default(10).meta({
+      description:
+        "Failed logins from one client address within failureWindowSeconds before it is locked out (SMTP 454 4.7.0, IMAP NO [UNAVAILABLE]). Counts every account, so password spraying is caught too. 0 = no limit.",
+    }),
+    maxFailuresPerIpv6Prefix: intIn(0, 100_000).default(30).meta({
+      description: "Failed logins from one IPv6 /64 within failureWindowSeconds before the whole /64 is locked out. 0 = no limit.",
+    }),
+    maxFailuresPerAccount: intIn(0, 100_000).default(10).meta({
+      description:
+        "Failed logins for one account name (existing or not) within failureWindowSeconds before it is locked out; addresses that logged in to it before are exempt (trustedDays). 0 = no limit.",
+    }),
+    failureWindowSeconds: intIn(1, 7 * 86400).default(900).meta({
+      description: "How long a failed login counts; a counter quiet for this long is forgotten.",
+    }),
+    lockoutSeconds: intIn(1, 7 * 86400).default(300).meta({
+      description: "First lockout; each repeated lockout of the same address, network or account doubles it, up to maxLockoutSeconds.",
+    }),
+    maxLockoutSeconds: intIn(1, 30 * 86400).default(3600).meta({ description: "Longest lockout." }),
+    failureDelayMs: intIn(0, 60_000).default(500).meta({
+      description:
+        "Back-off before a failed or refused login is answered, as Dovecot's auth penalty: this many ms after the first recent failure of an address, doubling with each further one. 0 = off.",
+    }),
+    maxFailureDelayMs: intIn(0, 300_000).default(15_000).meta({ description: "Longest back-off delay, in ms." }),
+    trustedDays: intIn(0, 365).default(30).meta({
+      description:
+        "How long an address that logged in to an account stays exempt from that account's lockout (kept in memory). 0 = never exempt.",
+    }),
   })
   .prefault({})
   .meta({ description: "Logins." });

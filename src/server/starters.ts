@@ -9,7 +9,7 @@ import type { Listener } from "../config/schema.ts";
 import { createAuthenticator } from "../login/authenticator.ts";
 import type { Authenticate } from "../login/authenticator.ts";
 import { LoginCache } from "../login/cache.ts";
-import { LoginLimiter } from "../login/limiter.ts";
+import { LoginLimiter, limiterOptionsFromConfig } from "../login/limiter.ts";
 import { submissionStarter } from "../submission/starter.ts";
 import { createImapWiring } from "../imap/wiring.ts";
 import type { ImapWiring } from "../imap/wiring.ts";
@@ -28,7 +28,7 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
     if (login) return login;
     // A fresh secret per process: the cache lives in memory only.
     const secret = randomBytes(32);
-    const limiter = new LoginLimiter({ clock: services.clock });
+    const limiter = new LoginLimiter({ clock: services.clock, ...limiterOptionsFromConfig(services.config.login) });
     const ttlMs = services.config.login.cacheSeconds * 1000;
     const cache = ttlMs === 0 ? null : new LoginCache({ secret, clock: services.clock, ttlMs });
     const authenticate = createAuthenticator({ accounts: services.accounts, store: services.storage.store, limiter, cache });
