@@ -71,7 +71,9 @@ async function cliEntry(root: string): Promise<string> {
   return built;
 }
 
-export async function startFreehold(root: string, dir: string, o: FreeholdOptions): Promise<FreeholdServer> {
+export async function startFreehold(benchRoot: string, dir: string, o: FreeholdOptions): Promise<FreeholdServer> {
+  // BENCH_FREEHOLD_ROOT: measure another checkout's server with this bench (before/after a change).
+  const root = process.env.BENCH_FREEHOLD_ROOT || benchRoot;
   const cli = await cliEntry(root);
   const node = process.execPath;
   await fs.mkdir(dir, { recursive: true });
