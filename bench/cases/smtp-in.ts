@@ -20,7 +20,7 @@ import {
 } from "../support/smtp-targets.ts";
 import { peakRss, straceAvailable, totalSyncs } from "../support/trace.ts";
 import { waitUntil } from "../../test/support/peer-util.ts";
-import { treeCpuMs } from "../support/smtp-cpu.ts";
+import { threadCpuMs, treeCpuMs } from "../support/smtp-cpu.ts";
 
 interface SideResult {
   load: LoadResult;
@@ -35,6 +35,8 @@ interface SideResult {
   dnsQueries: number | null;
   /** CPU ms of the server's process trees from the first connection until all were in the mailbox. */
   cpuMs: number | null;
+  /** Freehold: CPU ms of the event loop's thread and of the process's other threads, same span. */
+  threadMs: { main: number; other: number } | null;
   idleRssBytes: number | null;
 }
 
@@ -50,6 +52,8 @@ async function measure(
 ): Promise<SideResult> {
   const cpuOf = async () => (await Promise.all(target.cpuPids().filter((p) => p > 0).map((p) => treeCpuMs(p)))).reduce((a, b) => a + b, 0);
   const cpuBefore = await cpuOf();
+  const rssPid = target.rssPid();
+  const threadsBefore = rssPid ? await threadCpuMs(rssPid) : null;
   const load = await runLoad({
     host: target.host,
     port: target.port,
@@ -75,6 +79,9 @@ async function measure(
   );
   const e2eMs = ok ? Date.now() - load.startedAt : null;
   const cpuMs = (await cpuOf()) - cpuBefore;
+  const threadsAfter = rssPid ? await threadCpuMs(rssPid) : null;
+  const threadMs =
+    threadsBefore && threadsAfter ? { main: threadsAfter.main - threadsBefore.main, other: threadsAfter.other - threadsBefore.other } : null;
   ctx.log(`${target.name}: ${delivered} in the mailbox${ok ? ` after ${e2eMs} ms` : " (timed out)"}`);
   const pid = target.rssPid();
   const peakRssBytes = pid ? await peakRss(pid) : null;
@@ -91,6 +98,7 @@ async function measure(
     peakRssBytes,
     dnsQueries,
     cpuMs,
+    threadMs,
     idleRssBytes: target.idleRssBytes ?? null,
   };
 }
@@ -197,6 +205,14 @@ export const benchCase: BenchCase = {
       if (fh?.dnsQueries != null && fh.delivered > 0) {
         notes.push(`freehold (${mode.title}): ${(fh.dnsQueries / fh.delivered).toFixed(2)} DNS questions per message to the loopback DNS server`);
       }
+      if (fh?.threadMs && fh.e2eMs && fh.load.acked > 0) {
+        const t = fh.threadMs;
+        notes.push(
+          `freehold (${mode.title}): CPU per message ${(t.main / fh.load.acked).toFixed(2)} ms on the event loop's thread + ` +
+            `${(t.other / fh.load.acked).toFixed(2)} ms on other threads (pool, GC, JIT); the event loop was busy ` +
+            `${((100 * t.main) / fh.e2eMs).toFixed(0)}% of the measurement`,
+        );
+      }
       if (perProcess.length) notes.push(`sync calls per message (${mode.title}): ${perProcess.join("; ")}`);
       for (const [side, s] of [["freehold", fh], ["postfix", ref]] as const) {
         if (s && (s.load.acked < messages || s.load.errors > 0 || s.e2eMs === null)) {
@@ -239,6 +255,9 @@ function summary(s: SideResult) {
     syncCalls: s.syncDetail,
     peakRssBytes: s.peakRssBytes,
     dnsQueries: s.dnsQueries,
+    cpuMs: s.cpuMs,
+    threadMs: s.threadMs,
+    idleRssBytes: s.idleRssBytes,
     latencyMs: {
       p50: percentile(s.load.latenciesMs, 50),
       p90: percentile(s.load.latenciesMs, 90),
