@@ -36,7 +36,7 @@ interface SideResult {
   /** CPU ms of the server's process trees from the first connection until all were in the mailbox. */
   cpuMs: number | null;
   /** Freehold: CPU ms of the event loop's thread and of the process's other threads, same span. */
-  threadMs: { main: number; other: number } | null;
+  threadMs: { main: number; other: number; mainRunqueueMs: number } | null;
   idleRssBytes: number | null;
 }
 
@@ -81,7 +81,13 @@ async function measure(
   const cpuMs = (await cpuOf()) - cpuBefore;
   const threadsAfter = rssPid ? await threadCpuMs(rssPid) : null;
   const threadMs =
-    threadsBefore && threadsAfter ? { main: threadsAfter.main - threadsBefore.main, other: threadsAfter.other - threadsBefore.other } : null;
+        threadsBefore && threadsAfter
+      ? {
+          main: threadsAfter.main - threadsBefore.main,
+          other: threadsAfter.other - threadsBefore.other,
+          mainRunqueueMs: threadsAfter.mainRunqueueMs - threadsBefore.mainRunqueueMs,
+        }
+      : null;
   ctx.log(`${target.name}: ${delivered} in the mailbox${ok ? ` after ${e2eMs} ms` : " (timed out)"}`);
   const pid = target.rssPid();
   const peakRssBytes = pid ? await peakRss(pid) : null;
@@ -210,7 +216,8 @@ export const benchCase: BenchCase = {
         notes.push(
           `freehold (${mode.title}): CPU per message ${(t.main / fh.load.acked).toFixed(2)} ms on the event loop's thread + ` +
             `${(t.other / fh.load.acked).toFixed(2)} ms on other threads (pool, GC, JIT); the event loop was busy ` +
-            `${((100 * t.main) / fh.e2eMs).toFixed(0)}% of the measurement`,
+            `${((100 * t.main) / fh.e2eMs).toFixed(0)}% of the measurement and waited for a CPU (runnable, another process on the core) ` +
+            `${((100 * t.mainRunqueueMs) / fh.e2eMs).toFixed(0)}%; the rest it waited for I/O (fsync, the pool) or for clients`,
         );
       }
       if (perProcess.length) notes.push(`sync calls per message (${mode.title}): ${perProcess.join("; ")}`);
