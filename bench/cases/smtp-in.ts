@@ -20,6 +20,7 @@ import {
 } from "../support/smtp-targets.ts";
 import { peakRss, straceAvailable, totalSyncs } from "../support/trace.ts";
 import { waitUntil } from "../../test/support/peer-util.ts";
+import { threadCpuMs, treeCpuMs } from "../support/smtp-cpu.ts";
 
 interface SideResult {
   load: LoadResult;
@@ -32,6 +33,11 @@ interface SideResult {
   syncDelivered: number;
   peakRssBytes: number | null;
   dnsQueries: number | null;
+  /** CPU ms of the server's process trees from the first connection until all were in the mailbox. */
+  cpuMs: number | null;
+  /** Freehold: CPU ms of the event loop's thread and of the process's other threads, same span. */
+  threadMs: { main: number; other: number; mainRunqueueMs: number } | null;
+  idleRssBytes: number | null;
 }
 
 const MODES = [
@@ -44,6 +50,10 @@ async function measure(
   target: SmtpTarget,
   p: { messages: number; connections: number; bytes: number; reuse: boolean; deadlineMs: number },
 ): Promise<SideResult> {
+  const cpuOf = async () => (await Promise.all(target.cpuPids().filter((p) => p > 0).map((p) => treeCpuMs(p)))).reduce((a, b) => a + b, 0);
+  const cpuBefore = await cpuOf();
+  const rssPid = target.rssPid();
+  const threadsBefore = rssPid ? await threadCpuMs(rssPid) : null;
   const load = await runLoad({
     host: target.host,
     port: target.port,
@@ -68,13 +78,35 @@ async function measure(
     25,
   );
   const e2eMs = ok ? Date.now() - load.startedAt : null;
+  const cpuMs = (await cpuOf()) - cpuBefore;
+  const threadsAfter = rssPid ? await threadCpuMs(rssPid) : null;
+  const threadMs =
+        threadsBefore && threadsAfter
+      ? {
+          main: threadsAfter.main - threadsBefore.main,
+          other: threadsAfter.other - threadsBefore.other,
+          mainRunqueueMs: threadsAfter.mainRunqueueMs - threadsBefore.mainRunqueueMs,
+        }
+      : null;
   ctx.log(`${target.name}: ${delivered} in the mailbox${ok ? ` after ${e2eMs} ms` : " (timed out)"}`);
   const pid = target.rssPid();
   const peakRssBytes = pid ? await peakRss(pid) : null;
   const dnsQueries = target.dnsQueries?.() ?? null;
   const stopped = await target.stop();
   const syncs = stopped.syncCalls ? Object.values(stopped.syncCalls).reduce((a, c) => a + totalSyncs(c), 0) : null;
-  return { load, e2eMs, delivered, syncs, syncDetail: stopped.syncCalls, syncDelivered: delivered, peakRssBytes, dnsQueries };
+  return {
+    load,
+    e2eMs,
+    delivered,
+    syncs,
+    syncDetail: stopped.syncCalls,
+    syncDelivered: delivered,
+    peakRssBytes,
+    dnsQueries,
+    cpuMs,
+    threadMs,
+    idleRssBytes: target.idleRssBytes ?? null,
+  };
 }
 
 function adoptSyncs(into: SideResult, traced: SideResult): void {
@@ -92,19 +124,26 @@ function rows(f: SideResult | null, r: SideResult | null): Row[] {
   const e2eRate = (s: SideResult | null) => (s ? rate(s.load.acked, s.e2eMs) : null);
   const pct = (s: SideResult | null, p: number) => (s && s.load.latenciesMs.length ? percentile(s.load.latenciesMs, p) : null);
   const perMsg = (s: SideResult | null) => (s && s.syncs !== null && s.syncDelivered > 0 ? s.syncs / s.syncDelivered : null);
+  const cpu = (s: SideResult | null) => (s && s.cpuMs !== null && s.load.acked > 0 ? s.cpuMs / s.load.acked : null);
+  const mib = (b: number | null | undefined) => (b ? b / 2 ** 20 : null);
+  // Goals of issue 14: ≥ 3.5× Postfix acknowledged and into the mailbox; CPU per message halved
+  // from ~1 ms; peak RSS ≤ 160 MiB; an idle `serve` ≤ 90 MiB.
   return [
-    { metric: "acknowledged", unit: "msg/s", freehold: ackRate(f), reference: ackRate(r), better: "higher" },
-    { metric: "end-to-end into mailbox", unit: "msg/s", freehold: e2eRate(f), reference: e2eRate(r), better: "higher" },
+    { metric: "acknowledged", unit: "msg/s", freehold: ackRate(f), reference: ackRate(r), better: "higher", goal: { ratio: 3.5 } },
+    { metric: "end-to-end into mailbox", unit: "msg/s", freehold: e2eRate(f), reference: e2eRate(r), better: "higher", goal: { ratio: 3.5 } },
+    { metric: "server CPU per message (process trees)", unit: "ms", freehold: cpu(f), reference: cpu(r), better: "lower", goal: { atMost: 0.5 } },
     { metric: "ack latency p50", unit: "ms", freehold: pct(f, 50), reference: pct(r, 50), better: "lower" },
     { metric: "ack latency p99", unit: "ms", freehold: pct(f, 99), reference: pct(r, 99), better: "lower" },
     { metric: "fsync-family calls per message", unit: "calls", freehold: perMsg(f), reference: perMsg(r), better: "lower" },
     {
       metric: "peak RSS (VmHWM)",
       unit: "MiB",
-      freehold: f?.peakRssBytes ? f.peakRssBytes / 2 ** 20 : null,
+      freehold: mib(f?.peakRssBytes),
       reference: null,
       better: "lower",
+      goal: { atMost: 160 },
     },
+    { metric: "RSS of the idle serve, before the load", unit: "MiB", freehold: mib(f?.idleRssBytes), reference: null, better: "lower", goal: { atMost: 90 } },
   ];
 }
 
@@ -172,6 +211,15 @@ export const benchCase: BenchCase = {
       if (fh?.dnsQueries != null && fh.delivered > 0) {
         notes.push(`freehold (${mode.title}): ${(fh.dnsQueries / fh.delivered).toFixed(2)} DNS questions per message to the loopback DNS server`);
       }
+      if (fh?.threadMs && fh.e2eMs && fh.load.acked > 0) {
+        const t = fh.threadMs;
+        notes.push(
+          `freehold (${mode.title}): CPU per message ${(t.main / fh.load.acked).toFixed(2)} ms on the event loop's thread + ` +
+            `${(t.other / fh.load.acked).toFixed(2)} ms on other threads (pool, GC, JIT); the event loop was busy ` +
+            `${((100 * t.main) / fh.e2eMs).toFixed(0)}% of the measurement and waited for a CPU (runnable, another process on the core) ` +
+            `${((100 * t.mainRunqueueMs) / fh.e2eMs).toFixed(0)}%; the rest it waited for I/O (fsync, the pool) or for clients`,
+        );
+      }
       if (perProcess.length) notes.push(`sync calls per message (${mode.title}): ${perProcess.join("; ")}`);
       for (const [side, s] of [["freehold", fh], ["postfix", ref]] as const) {
         if (s && (s.load.acked < messages || s.load.errors > 0 || s.e2eMs === null)) {
@@ -214,6 +262,9 @@ function summary(s: SideResult) {
     syncCalls: s.syncDetail,
     peakRssBytes: s.peakRssBytes,
     dnsQueries: s.dnsQueries,
+    cpuMs: s.cpuMs,
+    threadMs: s.threadMs,
+    idleRssBytes: s.idleRssBytes,
     latencyMs: {
       p50: percentile(s.load.latenciesMs, 50),
       p90: percentile(s.load.latenciesMs, 90),

@@ -22,3 +22,27 @@ export async function treeCpuMs(root: number): Promise<number> {
   }
   return ticks * TICK_MS;
 }
+
+/**
+ * CPU ms so far of one process, split into its main thread (the event loop: task id = pid) and
+ * all its other threads (libuv's pool, V8's GC and compiler threads): how much of the work a
+ * single event loop carries (issue 14). Threads that have exited are not counted.
+ */
+export async function threadCpuMs(pid: number): Promise<{ main: number; other: number; mainRunqueueMs: number }> {
+  const tasks = await fs.readdir(`/proc/${pid}/task`).catch(() => [] as string[]);
+  let main = 0;
+  let other = 0;
+  // /proc/PID/schedstat: ns on the CPU, ns runnable but waiting for a CPU, timeslices. The wait
+  // is the time the event loop had work but another process had the core (a loaded machine).
+  const sched = await fs.readFile(`/proc/${pid}/task/${pid}/schedstat`, "utf8").catch(() => "");
+  const mainRunqueueMs = Number(sched.split(" ")[1] ?? 0) / 1e6 || 0;
+  for (const tid of tasks) {
+    const text = await fs.readFile(`/proc/${pid}/task/${tid}/stat`, "utf8").catch(() => "");
+    const f = text.slice(text.lastIndexOf(")") + 2).split(" ");
+    if (f.length <= 12) continue;
+    const ms = (Number(f[11]) + Number(f[12])) * TICK_MS;
+    if (Number(tid) === pid) main += ms;
+    else other += ms;
+  }
+  return { main, other, mainRunqueueMs };
+}

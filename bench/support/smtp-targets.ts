@@ -26,6 +26,10 @@ export interface SmtpTarget {
   dnsQueries?(): number;
   /** The process whose peak RSS is reported (Freehold's node), or null. */
   rssPid(): number | null;
+  /** Roots of the process trees whose CPU time is the server's (Postfix and Dovecot; Freehold's node). */
+  cpuPids(): number[];
+  /** Freehold: VmRSS of `serve` right after it started, before any load (bytes). */
+  idleRssBytes?: number | null;
   /** Stops everything; sync-call counts per process group when traced. */
   stop(): Promise<{ syncCalls: Record<string, Record<string, number>> | null }>;
 }
@@ -64,6 +68,7 @@ export async function startPostfixTarget(dir: string, trace: boolean): Promise<S
     port: p.port,
     delivered: async () => (await countFiles(path.join(maildir, "new"))) + (await countFiles(path.join(maildir, "cur"))),
     rssPid: () => null,
+    cpuPids: () => [p.pid, dovecot.pid()],
     async stop() {
       await p.stop({ keep: true });
       await dovecot.stop();
@@ -91,8 +96,13 @@ export async function startFreeholdTarget(root: string, dir: string, trace: bool
     await fh.stop();
     throw err;
   }
+  // Idle RSS (issue 14): the process at rest after start, its listeners open, before any mail.
+  await new Promise((r) => setTimeout(r, 1000));
+  const idleRssBytes = await currentRss(fh.server.targetPid());
   return {
     name: "freehold",
+    idleRssBytes,
+    cpuPids: () => [fh.server.targetPid()],
     host: "127.0.0.1",
     port: fh.ports.mx,
     delivered: async () => db.count(),
@@ -146,4 +156,11 @@ async function openMessageCount(data: string): Promise<{ count(): number; close(
     }
   }
   throw new Unavailable(`no SQLite database with a messages table under ${data}`);
+}
+
+/** VmRSS of a process now, in bytes, or null. */
+async function currentRss(pid: number): Promise<number | null> {
+  const text = await fs.readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
+  const m = /VmRSS:\s+(\d+) kB/.exec(text);
+  return m ? Number(m[1]) * 1024 : null;
 }

@@ -1,6 +1,6 @@
 // Renders a case's result as a plain-text table: metric, Freehold, reference, and Freehold's
 // advantage (×, >1 = Freehold better, whether the metric is a rate or a cost).
-import { advantage, type CaseResult, type Row } from "./case.ts";
+import { advantage, goalMet, goalText, type CaseResult, type Row } from "./case.ts";
 
 function fmt(v: number | null): string {
   if (v === null) return "—";
@@ -15,7 +15,7 @@ function pad(s: string, n: number, right = false): string {
 }
 
 export function renderTable(caseName: string, result: CaseResult): string {
-  const header = ["metric", "unit", "freehold", result.reference, "freehold ×"];
+  const header = ["metric", "unit", "freehold", result.reference, "freehold ×", "goal"];
   const lines: string[] = [];
   const body: string[][] = [];
   const sectionAt = new Map<number, string>();
@@ -26,14 +26,14 @@ export function renderTable(caseName: string, result: CaseResult): string {
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const sep = widths.map((w) => "-".repeat(w)).join("-+-");
   lines.push(`== ${caseName} ==`);
-  lines.push(header.map((h, i) => pad(h, widths[i], i >= 2)).join(" | "));
+  lines.push(header.map((h, i) => pad(h, widths[i], i >= 2 && i < 5)).join(" | "));
   lines.push(sep);
   body.forEach((r, idx) => {
     const title = sectionAt.get(idx);
     if (title !== undefined) lines.push(`[${title}]`);
-    lines.push(r.map((c, i) => pad(c, widths[i], i >= 2)).join(" | "));
+    lines.push(r.map((c, i) => pad(c, widths[i], i >= 2 && i < 5)).join(" | "));
   });
-  lines.push("freehold × = Freehold's advantage (>1: Freehold better; for costs such as latency, reference ÷ freehold).");
+  lines.push("freehold × = Freehold's advantage (>1: Freehold better; for costs such as latency, reference ÷ freehold). goal = issue 14's goal for the line.");
   for (const n of result.notes) lines.push(`note: ${n}`);
   return lines.join("\n");
 }
@@ -46,7 +46,15 @@ function cells(row: Row): string[] {
     withRange(row.freehold, row.freeholdRange),
     withRange(row.reference, row.referenceRange),
     a === null ? "—" : `${a.toFixed(2)}×`,
+    goalCell(row),
   ];
+}
+
+/** "≥ 3.5×: not met", "≤ 90 MiB: met"; empty for lines without a goal (issue 14). */
+function goalCell(row: Row): string {
+  if (!row.goal) return "";
+  const met = goalMet(row);
+  return `${goalText(row)}: ${met === null ? "not measured" : met ? "met" : "not met"}`;
 }
 
 /** "12.3 (10.1–15.0)": a median and the range of the runs it came from. */

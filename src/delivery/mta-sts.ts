@@ -3,10 +3,14 @@
 // mta-sts.<domain> (mailauth resolves that name through the same resolver and connects to the
 // address with SNI) and cached per domain. mailauth's getPolicy reuses a cached policy while its
 // max_age lasts and the TXT id is unchanged, and refetches when the id changes (RFC 8461 §5.1).
-import { getPolicy, validateMx } from "mailauth/lib/mta-sts.js";
+import type * as MtaStsModule from "mailauth/lib/mta-sts.js";
+import { lazyRequire } from "../lazy.ts";
 import type { MTASTSPolicy } from "mailauth";
 import type { Resolver } from "../dns/resolver.ts";
 import type { Logger } from "../log/logger.ts";
+
+// Loaded on the first MTA-STS lookup, not at start (src/lazy.ts).
+const mtaSts = lazyRequire<typeof MtaStsModule>("mailauth/lib/mta-sts.js");
 
 export interface StsVerdict {
   /** "enforce": TLS with a valid certificate to an MX the policy lists, or no delivery. */
@@ -32,7 +36,7 @@ export class MtaStsPolicies {
   async verdict(domain: string): Promise<StsVerdict> {
     const known = this.#cache.get(domain) ?? null;
     try {
-      const r = await getPolicy(domain, known, { resolver: this.#resolver.resolve as never, timeout: this.#timeoutMs });
+      const r = await mtaSts().getPolicy(domain, known, { resolver: this.#resolver.resolve as never, timeout: this.#timeoutMs });
       if (r.status === "not_found") {
         this.#cache.delete(domain);
         return NONE;
@@ -41,11 +45,11 @@ export class MtaStsPolicies {
       if (!r.policy || r.policy.mode === "none") return NONE;
       this.#cache.set(domain, r.policy);
       const policy = r.policy;
-      return { mode: policy.mode, allows: (mx) => validateMx(mx, policy).valid };
+      return { mode: policy.mode, allows: (mx) => mtaSts().validateMx(mx, policy).valid };
     } catch (err) {
       // RFC 8461 §5.1: a failed discovery with no cached policy means no policy applies.
       this.#log.warn({ domain, err: (err as Error).message }, "MTA-STS discovery failed");
-      return known && known.mode === "enforce" ? { mode: "enforce", allows: (mx) => validateMx(mx, known).valid } : NONE;
+      return known && known.mode === "enforce" ? { mode: "enforce", allows: (mx) => mtaSts().validateMx(mx, known).valid } : NONE;
     }
   }
 }

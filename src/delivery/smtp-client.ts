@@ -21,7 +21,11 @@
 //   so this is left for forwarded mail and 8-bit header fields), UTF-8 addresses only to a hop
 //   with SMTPUTF8 (else 5.6.7).
 import { Readable } from "node:stream";
-import SMTPConnection from "nodemailer/lib/smtp-connection";
+import type SMTPConnection from "nodemailer/lib/smtp-connection";
+import { lazyRequire } from "../lazy.ts";
+
+// Loaded on the first outbound session, not at start (src/lazy.ts: +21 MiB).
+const smtpConnection = lazyRequire<typeof SMTPConnection>("nodemailer/lib/smtp-connection");
 import type { Logger } from "../log/logger.ts";
 
 export const CLIENT_TIMEOUTS: Readonly<{ connectMs: number; greetingMs: number; socketMs: number }> = Object.freeze({
@@ -292,7 +296,8 @@ const tlsOf = (t: SessionTarget) => ({
 /** Connects, greets, upgrades to TLS and authenticates as the target asks. */
 export async function openSession(target: SessionTarget, log: Logger): Promise<SmtpSession> {
   const to = { ...CLIENT_TIMEOUTS, ...target.timeouts };
-  const conn = new SMTPConnection({
+  const Connection = smtpConnection();
+  const conn = new Connection({
     host: target.address,
     port: target.port,
     servername: target.servername,

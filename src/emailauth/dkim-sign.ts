@@ -20,8 +20,12 @@
 import { createHash, createPrivateKey, sign as cryptoSign } from "node:crypto";
 import type { KeyObject } from "node:crypto";
 import { createRequire } from "node:module";
-import { dkimSign } from "mailauth/lib/dkim/sign.js";
+import type * as DkimSignModule from "mailauth/lib/dkim/sign.js";
+import { lazyRequire } from "../lazy.ts";
 import type { DkimKeyType } from "./dkim-keys.ts";
+
+// Loaded on the first signature, not at start (src/lazy.ts).
+const dkimSignModule = lazyRequire<typeof DkimSignModule>("mailauth/lib/dkim/sign.js");
 
 interface BodyHasher {
   update(chunk: Buffer): void;
@@ -213,7 +217,7 @@ export async function signMessage(message: Buffer, keys: readonly DkimSigningKey
   if (keys.length === 0) return { header: "", errors };
 
   if (oversign.length === 0) {
-    const res = await dkimSign(message, {
+    const res = await dkimSignModule().dkimSign(message, {
       // The typings want one signature's fields at the top; the signer reads signatureData.
       signingDomain: keys[0].domain,
       selector: keys[0].selector,

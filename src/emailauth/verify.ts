@@ -2,7 +2,11 @@
 // the MAIL FROM and the HELO identities (RFC 7208 §2.3, §2.4), DKIM (RFC 6376, RFC 8463),
 // DMARC with the policy to apply (RFC 7489 §6.3/§6.6.4 pct, sp; RFC 9091 np), ARC
 // (RFC 8617), the Authentication-Results field (RFC 8601), and what to do with the message.
-import { authenticate, spf as spfCheck } from "mailauth";
+import type * as Mailauth from "mailauth";
+import { lazyRequire } from "../lazy.ts";
+
+// Loaded on the first message, not at start (src/lazy.ts: +47 MiB).
+const mailauth = lazyRequire<typeof Mailauth>("mailauth");
 import net from "node:net";
 import type { Readable } from "node:stream";
 import type { ResolveFunction } from "../dns/resolver.ts";
@@ -170,7 +174,7 @@ export async function verifyMessage(input: VerifyInput, options: VerifyOptions):
   const resolver = options.resolve as (name: string, type: string) => Promise<string[][] | string[]>;
   const mta = options.authservId;
   const strict = options.strict ?? true;
-  const res = await authenticate(input.message, {
+  const res = await mailauth().authenticate(input.message, {
     ip: input.ip,
     helo: input.helo,
     sender: input.mailFrom,
@@ -192,7 +196,7 @@ export async function verifyMessage(input: VerifyInput, options: VerifyOptions):
       spfHelo = spf;
     } else {
       // RFC 7208 §2.3: a separate check_host() for the HELO identity.
-      const h = (await spfCheck({ ip: input.ip, helo, sender: "", mta, resolver, strict })) as MaSpf;
+      const h = (await mailauth().spf({ ip: input.ip, helo, sender: "", mta, resolver, strict })) as MaSpf;
       spfHelo = spfOutcome(h, `postmaster@${helo}`);
     }
   }

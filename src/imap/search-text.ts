@@ -1,7 +1,11 @@
 // Text a message contributes to the search index: decoded header values (RFC 2047 encoded words)
 // and the decoded text of its text/* parts (transfer encoding and charset undone), so SEARCH
 // BODY "é" finds a quoted-printable ISO-8859-1 body (RFC 9051 §6.4.4 compares decoded text).
-import libmime from "libmime";
+import type Libmime from "libmime";
+import { lazyRequire } from "../lazy.ts";
+
+// Loaded on first use, not at start (src/lazy.ts: +15 MiB).
+const libmime = lazyRequire<typeof Libmime>("libmime");
 import type { SearchDoc } from "../store/sqlite/search.ts";
 import { indexMessage } from "../mail/structure.ts";
 import type { MimePart } from "../mail/structure.ts";
@@ -25,7 +29,7 @@ function decodeCharset(b: Buffer, charset: string | undefined): string {
 function headerValue(raw: Buffer): string {
   const unfolded = decodeCharset(raw, "utf-8").replace(/\r?\n[ \t]/g, " ").trim();
   try {
-    return libmime.decodeWords(unfolded);
+    return libmime().decodeWords(unfolded);
   } catch {
     return unfolded;
   }

@@ -53,3 +53,29 @@ test("every line is written when the process exits, however small the buffer's c
     [0, 1, 2, 3, 4],
   );
 });
+
+test("secrets at REDACT_PATHS never reach the output, at the top level, one level down and in child bindings; other fields are untouched", () => {
+  const lines: string[] = [];
+  const dest = { write: (s: string) => void lines.push(s) } as unknown as NodeJS.WritableStream;
+  const log = createLogger({ destination: dest });
+  const input = { user: "u@x.test", password: "hunter2", sasl: { mech: "PLAIN", password: "pw2", credentials: "c" }, auth: { response: "dXNlcg==", ok: true }, body: "mail text", list: ["password"] };
+  const err = Object.assign(new Error("boom"), { secret: "s3" });
+  log.info(input, "login");
+  log.child({ credentials: "cc", cid: 7 }).warn({ err }, "failed");
+  const [a, b] = lines.map((l) => JSON.parse(l));
+  assert.equal(a.password, "[redacted]");
+  assert.deepEqual(a.sasl, { mech: "PLAIN", password: "[redacted]", credentials: "[redacted]" });
+  assert.deepEqual(a.auth, { response: "[redacted]", ok: true });
+  assert.equal(a.body, "[redacted]");
+  assert.equal(a.user, "u@x.test");
+  assert.deepEqual(a.list, ["password"]);
+  assert.equal(b.credentials, "[redacted]");
+  assert.equal(b.cid, 7);
+  assert.equal(b.err.secret, "[redacted]");
+  assert.equal(b.err.message, "boom");
+  assert.match(b.err.stack, /boom/);
+  for (const l of lines) for (const s of ["hunter2", "pw2", "dXNlcg==", "mail text", "cc\"", "s3"]) assert.ok(!l.includes(s), `${s} leaked: ${l}`);
+  // The caller's objects are not changed.
+  assert.equal(input.password, "hunter2");
+  assert.equal(err.secret, "s3");
+});

@@ -14,7 +14,11 @@
 // Not sealed (logged, the message still goes): no key; our verdict was arc=fail (RFC 8617 §5.1:
 // a failed chain is not continued with cv=pass, and mailauth, like most sealers, does not add
 // cv=fail sets); or the chain already has 50 sets (§4.2.1).
-import { createSeal } from "mailauth/lib/arc/index.js";
+import type * as ArcModule from "mailauth/lib/arc/index.js";
+import { lazyRequire } from "../lazy.ts";
+
+// Loaded on the first forward that is sealed, not at start (src/lazy.ts).
+const arcModule = lazyRequire<typeof ArcModule>("mailauth/lib/arc/index.js");
 import type { DkimSigningKey } from "../emailauth/dkim-sign.ts";
 
 export interface ArcSealer {
@@ -88,7 +92,7 @@ export async function arcSeal(content: Buffer, traceHeaders: string, sealer: Arc
   const payload = authResultsPayload(traceHeaders, sealer.authservId);
   const verdict = arcVerdict(payload);
   if (verdict === "fail") return { sealed: false, reason: "the incoming ARC chain failed validation" };
-  const res = await createSeal(content, {
+  const res = await arcModule().createSeal(content, {
     seal: {
       signingDomain: key.domain,
       selector: key.selector,

@@ -33,6 +33,8 @@ export function hourBucket(now: number): string {
 }
 
 const TMP = "tmp";
+/** First size of a blob writer's staging buffer: a typical message (10 KiB) fits without growing. */
+const STAGE_MIN = 16 * 1024;
 
 /**
  * Blobs up to this size are read with one synchronous open/read/close on the event loop. Through
@@ -219,7 +221,9 @@ class FileBlobWriter implements BlobWriter {
   #onEnd: () => void;
   #hash = createHash("sha256");
   #size = 0;
-  #buf: Buffer[] = [];
+  /** Bytes not yet written: one staging buffer each chunk is copied into once (issue 14: it was
+   * a copy per chunk, then Buffer.concat at the flush, two copies and an object per chunk). */
+  #buf: Buffer | null = null;
   #buffered = 0;
   #file: FsFile | null = null;
   #state: "open" | "finished" | "aborted" = "open";
@@ -235,13 +239,29 @@ class FileBlobWriter implements BlobWriter {
 
   write(chunk: Uint8Array): Promise<void> {
     if (this.#state !== "open") return Promise.reject(new StoreError("invalid", `blob writer is ${this.#state}`));
-    const copy = Buffer.from(chunk); // the caller may reuse its buffer once we return
-    this.#hash.update(copy);
-    this.#size += copy.byteLength;
-    this.#buf.push(copy);
-    this.#buffered += copy.byteLength;
+    // Hashed from the caller's bytes, then copied once into the staging buffer: the caller may
+    // reuse its buffer once we return.
+    this.#hash.update(chunk);
+    this.#size += chunk.byteLength;
+    this.#stage(chunk);
     if (this.#buffered < this.#limit) return this.#chain;
     return this.#enqueue(() => this.#flush());
+  }
+
+  /** Copies `chunk` into the staging buffer, growing it (doubling, at least 16 KiB) as needed. */
+  #stage(chunk: Uint8Array): void {
+    const need = this.#buffered + chunk.byteLength;
+    if (!this.#buf || need > this.#buf.length) {
+      let size = Math.max(STAGE_MIN, this.#buf ? this.#buf.length * 2 : 0);
+      while (size < need) size *= 2;
+      // Past the write limit only by the last chunk: no need to round up beyond what is held.
+      if (size > this.#limit) size = Math.max(this.#limit, need);
+      const grown = Buffer.allocUnsafeSlow(size);
+      if (this.#buf && this.#buffered > 0) this.#buf.copy(grown, 0, 0, this.#buffered);
+      this.#buf = grown;
+    }
+    this.#buf.set(chunk, this.#buffered);
+    this.#buffered = need;
   }
 
   #enqueue(fn: () => Promise<void>): Promise<void> {
@@ -251,9 +271,10 @@ class FileBlobWriter implements BlobWriter {
 
   async #flush(): Promise<void> {
     if (!this.#file) this.#file = await this.#fs.create(this.#path);
-    if (this.#buffered === 0) return;
-    const data = this.#buf.length === 1 ? this.#buf[0] : Buffer.concat(this.#buf, this.#buffered);
-    this.#buf = [];
+    if (this.#buffered === 0 || !this.#buf) return;
+    // The write holds this buffer until it completes; later chunks go into a new one.
+    const data = this.#buf.subarray(0, this.#buffered);
+    this.#buf = null;
     this.#buffered = 0;
     await this.#file.write(data);
   }
@@ -281,7 +302,7 @@ class FileBlobWriter implements BlobWriter {
   }
 
   async #cleanup(): Promise<void> {
-    this.#buf = [];
+    this.#buf = null;
     const f = this.#file;
     this.#file = null;
     if (f) {

@@ -8,7 +8,11 @@
 // (SMTPUTF8 submissions); RFC 2047 encoded words in display names are decoded so the policy
 // sees what a reader will see. (To consolidate with src/mail/address.ts later: same tokens,
 // a strict mode.)
-import libmime from "libmime";
+import type Libmime from "libmime";
+import { lazyRequire } from "../lazy.ts";
+
+// Loaded on first use, not at start (src/lazy.ts: +15 MiB).
+const libmime = lazyRequire<typeof Libmime>("libmime");
 
 export interface HeaderMailbox {
   /** The display name as a reader sees it: quotes removed, encoded words decoded. */
@@ -111,7 +115,7 @@ function tokenize(s: string): Tok[] {
 
 function decodeWords(s: string): string {
   try {
-    return libmime.decodeWords(s);
+    return libmime().decodeWords(s);
   } catch {
     return s;
   }
