@@ -14,6 +14,8 @@ import { parseMailParams, parseRcptParams, decodeXtext, encodeXtext } from "../s
 import { parseAddressList } from "../mail/address.ts";
 import { indexMessage } from "../mail/structure.ts";
 import { parseConfigText, ConfigError } from "../config/load.ts";
+import { parsePct } from "../emailauth/dmarc-policy.ts";
+import { txtStrings, isPublished } from "../emailauth/dkim-keys.ts";
 
 /** Per-input time bound: a parser that takes longer on one input counts as a hang. */
 export const INPUT_DEADLINE_MS = 2000;
@@ -163,6 +165,35 @@ export const FUZZERS: Fuzzer[] = [
         "99999999999999999999", "null", "~", "[", "]", "{", "}", ":", "&a", "*a", "<<: *a", "!!binary", "\"", "'", "#", "true", "tls:", "dataDir: "];
       return fc.property(fc.oneof(fc.array(fc.constantFrom(...YAML_TOKENS), { maxLength: 40 }).map((t) => t.join("")), fc.string({ maxLength: 200 })), (s) => {
         timed("parseConfigText", s, () => only([ConfigError], () => void parseConfigText(s, { file: "fuzz.yaml", dataDir: "/nonexistent-fuzz" })));
+      });
+    },
+  },
+  {
+    name: "DMARC pct tag (ours)",
+    ciRuns: 500,
+    property: () => {
+      const T = ["v=DMARC1", ";", " ", "\t", "pct", "PCT", "=", "0", "50", "100", "101", "999", "1000", "-1", "p=reject", "x", "é"];
+      return fc.property(fc.oneof(fc.array(fc.constantFrom(...T), { maxLength: 20 }).map((t) => t.join("")), fc.string({ maxLength: 100 })), (s) => {
+        const n = timed("parsePct", s, () => parsePct(s));
+        if (!Number.isInteger(n) || n < 0 || n > 100) throw new Error(`pct out of range: ${n} for ${JSON.stringify(s)}`);
+      });
+    },
+  },
+  {
+    name: "DKIM key record (ours)",
+    ciRuns: 300,
+    property: () => {
+      const T = ["v=DKIM1", "v=DKIM2", ";", " ", "k=rsa", "k=ed25519", "p=", "QUJD", "=", "\r\n", "\t", "h=sha256", "x"];
+      const rec = fc.oneof(fc.array(fc.constantFrom(...T), { maxLength: 20 }).map((t) => t.join("")), fc.string({ maxLength: 600 }));
+      return fc.property(rec, fc.array(fc.array(rec, { maxLength: 3 }), { maxLength: 3 }), (r, answer) => {
+        timed("dkim record", r, () => {
+          // txtStrings splits for publication; joined again it is the record (round-trip).
+          const parts = txtStrings(r);
+          if (parts.join("") !== r || parts.some((p) => p.length > 255)) throw new Error("txtStrings round-trip broke");
+          void isPublished({ type: "rsa", publicKey: "QUJD" }, answer);
+          // a record we publish is recognised after a split into TXT strings
+          if (!isPublished({ type: "ed25519", publicKey: "QUJD" }, [txtStrings("v=DKIM1; k=ed25519; p=QUJD")])) throw new Error("own record not recognised");
+        });
       });
     },
   },
