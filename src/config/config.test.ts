@@ -169,3 +169,7 @@ test("a listener sets its own recipient limit; only SMTP roles have one (issue 1
   ]);
   assert.deepEqual(problems(["hostname: h.test", "smtp: {bareLineEndings: accept}"].join("\n")), ["freehold.yaml: smtp.bareLineEndings: expected normalize or reject"]);
 });
+
+test("regression (config fuzzer): an alias without its anchor is a ConfigError, not a ReferenceError", () => {
+  assert.throws(() => parseConfigText("<<: *a", { file: "f.yaml", dataDir: "/d" }), ConfigError);
+});

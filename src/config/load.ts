@@ -61,7 +61,15 @@ export function parseConfigText(text: string, opts: ParseOptions): Config {
       }),
     );
   }
-  return configFromObject(doc.toJS() ?? {}, opts);
+  let raw: unknown;
+  try {
+    raw = doc.toJS() ?? {};
+  } catch (e) {
+    // yaml throws a ReferenceError for an alias whose anchor is not set ("<<: *a"); found by the
+    // config fuzzer (src/fuzz/registry.ts): report it as a config error, not a crash.
+    throw new ConfigError(opts.file, [`${opts.file}: ${firstLine(e instanceof Error ? e.message : String(e))}`]);
+  }
+  return configFromObject(raw, opts);
 }
 
 /** Validate an already-parsed object (YAML, JSON, or built in code) into a Config. */
