@@ -59,9 +59,9 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
       imapWiring = w;
     }
     const wiring = imapWiring;
-    const { maxConnectionsPerUser, maxConnectionsPerIp, allowPlaintextOnLoopback } = services.config.imap;
+    const { maxConnectionsPerUser, maxConnectionsPerIp, maxConnections, loginTimeoutMs, allowPlaintextOnLoopback } = services.config.imap;
     const deps = {
-      ...wiring.deps(services.storage.writer, services.config.quota.defaultBytes, { maxConnectionsPerUser, maxConnectionsPerIp }),
+      ...wiring.deps(services.storage.writer, services.config.quota.defaultBytes, { maxConnectionsPerUser, maxConnectionsPerIp, maxConnections, loginTimeoutMs }),
       allowPlaintextOnLoopback,
     };
     const tls = listener.tls === "none" ? "none" : listener.tls === "implicit" ? "implicit" : "starttls";
@@ -70,7 +70,10 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
       address: listener.address,
       port: listener.port,
       tls,
-      secureContext: services.tls.context,
+      // Read per connection: a reloaded certificate (tls/reload.ts) serves new handshakes.
+      get secureContext() {
+        return services.tls.context;
+      },
     });
     imapOpen++;
     return {
