@@ -117,6 +117,22 @@ const SmtpSchema = z
     commandTimeoutMs: intIn(1000, 3_600_000).default(300_000).meta({
       description: "Idle time before 421 4.4.2, in ms (RFC 5321 §4.5.3.2: at least 5 minutes).",
     }),
+    // Slow clients (issue 13 §2): a command line must arrive whole within commandTimeoutMs, and
+    // content must keep a minimum rate, as Postfix's smtpd_per_record_deadline/smtpd_min_data_rate.
+    dataTimeoutMs: intIn(1000, 3_600_000).default(300_000).meta({
+      description: "Longest wait for more message content during DATA or BDAT, in ms (RFC 5321 §4.5.3.2.5/.6 give clients 3 and 10 minutes).",
+    }),
+    minDataRate: intIn(0, 1_000_000_000).default(500).meta({
+      description:
+        "Message content must average at least this many octets a second once dataTimeoutMs has passed (Postfix smtpd_min_data_rate); slower clients get 421 4.4.2. 0 = no rate check.",
+    }),
+    maxConnections: intIn(1, 1_000_000).default(2000).meta({
+      description: "Concurrent connections per SMTP listener; beyond it new connections are closed at once.",
+    }),
+    maxConnectionsPerIp: intIn(1, 1_000_000).default(50).meta({
+      description:
+        "Concurrent SMTP connections per listener group from one client (an IPv4 address or an IPv6 /64); more get 421 4.7.0 (Postfix smtpd_client_connection_count_limit, 50).",
+    }),
     pregreet: PregreetSchema,
   })
   .prefault({})
@@ -188,6 +204,13 @@ const ImapSchema = z
     }),
     maxConnectionsPerIp: z.number().int().min(1, { error: "expected 1 or more" }).default(100).meta({
       description: "Concurrent IMAP connections from one client address.",
+    }),
+    maxConnections: intIn(1, 1_000_000).default(2000).meta({
+      description: "Concurrent connections per IMAP listener; beyond it new clients get BYE [LIMIT].",
+    }),
+    loginTimeoutMs: intIn(1000, 3_600_000).default(180_000).meta({
+      description:
+        "Time a client has from connecting to logging in, however busy it keeps the line (a slowloris defence; Dovecot's login timeout is 3 minutes), in ms.",
     }),
     allowPlaintextOnLoopback: z.boolean({ error: "expected true or false" }).default(true).meta({
       description:

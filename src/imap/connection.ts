@@ -31,6 +31,8 @@ export class Connection implements Transport {
   tls: boolean;
   lastActivity: number;
   lastWrite: number;
+  /** When the connection was accepted (the login deadline counts from here). */
+  readonly connectedAt: number;
   #deps: ImapDeps;
   #limits: ImapLimits;
   #socket: Socket;
@@ -51,7 +53,7 @@ export class Connection implements Transport {
     this.tls = socket instanceof TLSSocket;
     this.remoteAddress = socket.remoteAddress ?? "unknown";
     this.log = log;
-    this.lastActivity = this.lastWrite = deps.clock.now();
+    this.lastActivity = this.lastWrite = this.connectedAt = deps.clock.now();
     this.#reader = new CommandReader({ nonSyncLiterals: "literal+" });
     this.session = new Session(deps, limits, log, this, statusCache);
     this.#done = new Promise((r) => (this.#resolveDone = r));
@@ -70,7 +72,13 @@ export class Connection implements Transport {
 
   #onData = (chunk: Buffer): void => {
     if (this.#inflate) {
-      this.#inflate.write(chunk);
+      // Back-pressure: while the inflater holds unprocessed input, read no more from the wire.
+      if (!this.#inflate.write(chunk)) {
+        this.#socket.pause();
+        this.#inflate.once("drain", () => {
+          if (this.#reader.buffered <= READ_HIGH_WATER) this.#socket.resume();
+        });
+      }
       return;
     }
     this.#onPlain(chunk);
@@ -79,7 +87,12 @@ export class Connection implements Transport {
   #onPlain = (chunk: Buffer): void => {
     this.lastActivity = this.#deps.clock.now();
     this.#reader.push(chunk);
-    if (this.#reader.buffered > READ_HIGH_WATER) this.#socket.pause();
+    if (this.#reader.buffered > READ_HIGH_WATER) {
+      this.#socket.pause();
+      // A compression bomb: a few KiB on the wire inflate to GiB. Stop the inflater too, so
+      // what it emits is bounded by the reader's high water, not by the compression ratio.
+      this.#inflate?.pause();
+    }
     this.#wake();
   };
 
@@ -112,6 +125,7 @@ export class Connection implements Transport {
       const ev = this.#reader.next();
       if (ev.kind !== "need-more") return ev;
       this.#socket.resume();
+      this.#inflate?.resume();
       await new Promise<void>((r) => (this.#waiter = r));
     }
   }

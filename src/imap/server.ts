@@ -35,9 +35,16 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
     raw.on("error", (e) => clog.debug({ err: e }, "imap socket error before session"));
     const n = (perIp.get(ip) ?? 0) + 1;
     if (n > limits.maxConnectionsPerIp) {
-      raw.end("* BYE [LIMIT] Too many connections from your address\r\n");
+      refuse(raw, "* BYE [LIMIT] Too many connections from your address\r\n");
       return;
     }
+    // Counted from accept (a TLS handshake in progress holds a slot too).
+    if (open >= limits.maxConnections) {
+      clog.info({ open }, "imap listener full");
+      refuse(raw, "* BYE [LIMIT] Too many connections, try again later\r\n");
+      return;
+    }
+    open++;
     perIp.set(ip, n);
     raw.setNoDelay(true);
     raw.setKeepAlive(true, 60_000);
@@ -76,7 +83,17 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
     await conn.run(`${deps.serverName ?? "Freehold"} IMAP ready`);
   };
 
+  let open = 0;
+  const refuse = (raw: net.Socket, text: string): void => {
+    raw.end(text);
+    // A client that does not read or close must not keep the socket (and its fd) open.
+    const t = setTimeout(() => raw.destroy(), 2000);
+    t.unref();
+    raw.once("close", () => clearTimeout(t));
+  };
+
   const release = (ip: string): void => {
+    open--;
     const n = (perIp.get(ip) ?? 1) - 1;
     if (n <= 0) perIp.delete(ip);
     else perIp.set(ip, n);
@@ -111,12 +128,18 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
         void c.bye("Autologout; idle for too long").catch(() => undefined);
         continue;
       }
+      if (!authed && now - c.connectedAt >= limits.loginTimeoutMs) {
+        void c.bye("Login timeout").catch(() => undefined);
+        continue;
+      }
       if (c.session.idling && now - c.lastWrite >= limits.keepaliveMs) {
         void c.session.keepalive().catch(() => undefined);
       }
     }
   };
-  const timer = setInterval(() => void sweep().catch((err: unknown) => log.error({ err }, "imap sweep failed")), limits.sweepMs);
+  // Often enough that a short login timeout is enforced close to when it falls due.
+  const sweepMs = Math.max(250, Math.min(limits.sweepMs, Math.floor(limits.loginTimeoutMs / 4)));
+  const timer = setInterval(() => void sweep().catch((err: unknown) => log.error({ err }, "imap sweep failed")), sweepMs);
   timer.unref();
 
   return {

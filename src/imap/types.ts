@@ -36,6 +36,14 @@ export interface ImapLimits {
   idleTimeoutMs: number;
   /** Before login the wait is shorter: an unauthenticated socket costs us and gives nothing. */
   preauthTimeoutMs: number;
+  /**
+   * Time from connecting to logging in, however active the client keeps the line: a slowloris
+   * sending a byte a second never looks idle, so idleness alone cannot bound it (Dovecot's login
+   * processes give 3 minutes).
+   */
+  loginTimeoutMs: number;
+  /** Concurrent connections on one listener. */
+  maxConnections: number;
   /** An untagged OK this often during IDLE keeps NAT and firewalls from dropping the flow. */
   keepaliveMs: number;
   /** How often the one server-wide sweep checks timeouts and keepalives. */
@@ -50,6 +58,8 @@ export const DEFAULT_IMAP_LIMITS: ImapLimits = {
   maxConnectionsPerIp: 100,
   idleTimeoutMs: 30 * 60_000,
   preauthTimeoutMs: 60_000,
+  loginTimeoutMs: 3 * 60_000,
+  maxConnections: 2000,
   keepaliveMs: 2 * 60_000,
   sweepMs: 15_000,
 };

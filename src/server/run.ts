@@ -8,8 +8,9 @@ import type { Listener } from "../config/schema.ts";
 import { startQueueRunner } from "../queue/start.ts";
 import { loadSrsKey } from "../queue/srs-key.ts";
 import type { QueueRunner } from "../queue/runner.ts";
-import { listenerLimits, smtpFeaturesFromConfig, smtpLimitsFromConfig } from "./smtp-settings.ts";
+import { listenerLimits, smtpConnectionLimits, smtpFeaturesFromConfig, smtpLimitsFromConfig } from "./smtp-settings.ts";
 import { faultInjectionEnabled, withInjectedFaults } from "./fault-injection.ts";
+import { watchTlsFiles } from "../tls/reload.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
@@ -29,8 +30,18 @@ export interface StartOptions {
 
 export async function startServer(services: Services, opts: StartOptions = {}): Promise<RunningServer> {
   const { config, logger, clock, storage } = services;
+  // The context is read per connection, so a reloaded certificate (tls/reload.ts) serves every
+  // handshake after it.
+  const live = services.tls;
   const smtpTls = (l: Listener): ListenerTls =>
-    l.tls === "none" ? { mode: "none" } : { mode: l.tls === "implicit" ? "implicit" : "starttls", context: services.tls.context };
+    l.tls === "none"
+      ? { mode: "none" }
+      : {
+          mode: l.tls === "implicit" ? "implicit" : "starttls",
+          get context() {
+            return live.context;
+          },
+        };
 
   // The MX checks bounces to SRS addresses with the key the queue rewrites senders with.
   const srsKey = await loadSrsKey(storage.store.settings);
@@ -53,6 +64,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     clock,
     limits: smtpLimitsFromConfig(config),
     features: smtpFeaturesFromConfig(config),
+    ...smtpConnectionLimits(config),
     pregreet: {
       enabled: config.smtp.pregreet.enabled,
       delayMs: config.smtp.pregreet.waitMs,
@@ -61,6 +73,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     },
   });
 
+  const tlsReload = watchTlsFiles(live, { certPath: config.tls.cert, keyPath: config.tls.key, logger });
   const bound: RunningServer["listeners"] = [];
   const closers: Array<() => Promise<void>> = [];
   let queue: QueueRunner | undefined;
@@ -83,6 +96,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     // Outbound queue (issue 4, src/queue/): starts after the listeners, stops before storage.
     queue = await startQueueRunner(services);
   } catch (err) {
+    tlsReload.stop();
     await mx.shutdown(1000);
     for (const c of closers) await c().catch(() => undefined);
     throw err;
@@ -93,6 +107,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     listeners: bound,
     stop(opts = {}) {
       stopping ??= (async () => {
+        tlsReload.stop();
         await mx.shutdown(opts.graceMs);
         for (const c of closers) await c().catch((err) => logger.error({ err }, "listener close failed"));
         await queue?.stop();

@@ -12,6 +12,8 @@ export function smtpLimitsFromConfig(config: Config): Partial<SmtpLimits> {
     recipientOvershoot: config.smtp.recipientOvershoot,
     maxErrors: config.smtp.maxErrors,
     commandTimeoutMs: config.smtp.commandTimeoutMs,
+    dataTimeoutMs: config.smtp.dataTimeoutMs,
+    minDataRate: config.smtp.minDataRate,
     textLineOctets: config.smtp.maxLineOctets,
   };
 }
@@ -23,4 +25,9 @@ export function listenerLimits(l: Listener): Partial<SmtpLimits> | undefined {
 
 export function smtpFeaturesFromConfig(config: Config): SmtpFeatureOptions {
   return { bareLineEndings: config.smtp.bareLineEndings, strictEnvelopes: config.smtp.strictEnvelopes };
+}
+
+/** The connection caps every SMTP server of the process gets (issue 13 §2). */
+export function smtpConnectionLimits(config: Config): { maxConnections: number; maxConnectionsPerClient: number } {
+  return { maxConnections: config.smtp.maxConnections, maxConnectionsPerClient: config.smtp.maxConnectionsPerIp };
 }

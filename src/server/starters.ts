@@ -59,9 +59,9 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
       imapWiring = w;
     }
     const wiring = imapWiring;
-    const { maxConnectionsPerUser, maxConnectionsPerIp, allowPlaintextOnLoopback } = services.config.imap;
+    const { maxConnectionsPerUser, maxConnectionsPerIp, maxConnections, loginTimeoutMs, allowPlaintextOnLoopback } = services.config.imap;
     const deps = {
-      ...wiring.deps(services.storage.writer, services.config.quota.defaultBytes, { maxConnectionsPerUser, maxConnectionsPerIp }),
+      ...wiring.deps(services.storage.writer, services.config.quota.defaultBytes, { maxConnectionsPerUser, maxConnectionsPerIp, maxConnections, loginTimeoutMs }),
       allowPlaintextOnLoopback,
       // Moves into/out of Junk and $Junk/$NotJunk train the spam filter (src/spam/trainer.ts).
       userActions: services.spam.trainer,
@@ -72,7 +72,10 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
       address: listener.address,
       port: listener.port,
       tls,
-      secureContext: services.tls.context,
+      // Read per connection: a reloaded certificate (tls/reload.ts) serves new handshakes.
+      get secureContext() {
+        return services.tls.context;
+      },
     });
     imapOpen++;
     return {

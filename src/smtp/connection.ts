@@ -233,19 +233,49 @@ export class SmtpConnection {
     });
   }
 
+  /**
+   * Deadlines against slow clients (slowloris; Postfix's smtpd_per_record_deadline and
+   * smtpd_min_data_rate): a command line must arrive whole within commandTimeoutMs of when we
+   * started waiting for it, however it trickles in; message content must keep up
+   * limits.minDataRate octets a second on average after the first dataTimeoutMs, on top of the
+   * dataTimeoutMs each single wait may take.
+   */
+  #transferStart = 0;
+  #transferBytes = 0;
+
   async #nextEvent(): Promise<ReaderEvent> {
     if (this.#outBytes > OUT_HIGH_WATER) await this.flush();
+    const l = this.#setup.limits;
+    const lineDeadline = Date.now() + l.commandTimeoutMs;
     for (;;) {
       const ev = this.#reader.next();
-      if (ev) return ev;
+      if (ev) {
+        if (ev.kind === "content") this.#transferBytes += ev.bytes.length;
+        else if (ev.kind === "content-end") this.#transferStart = 0;
+        return ev;
+      }
       if (this.#gone) throw new ConnectionGone();
       await this.flush();
       if (this.#paused) {
         this.#paused = false;
         this.#socket.resume();
       }
-      const l = this.#setup.limits;
-      await this.#waitInput(this.#reader.mode === "line" ? l.commandTimeoutMs : l.dataTimeoutMs);
+      const now = Date.now();
+      if (this.#reader.mode === "line") {
+        await this.#waitInput(Math.max(1, Math.min(l.commandTimeoutMs, lineDeadline - now)));
+        continue;
+      }
+      if (this.#transferStart === 0) {
+        this.#transferStart = now;
+        this.#transferBytes = 0;
+      }
+      let wait = l.dataTimeoutMs;
+      if (l.minDataRate > 0) {
+        const allowed = l.dataTimeoutMs + (this.#transferBytes * 1000) / l.minDataRate;
+        wait = Math.min(wait, this.#transferStart + allowed - now);
+        if (wait <= 0) throw new InputTimeout();
+      }
+      await this.#waitInput(Math.max(1, wait));
     }
   }
 

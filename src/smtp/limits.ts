@@ -24,6 +24,13 @@ export interface SmtpLimits {
   readonly commandTimeoutMs: number;
   /** Waiting for more content during DATA/BDAT (RFC 5321 §4.5.3.2.5/.6 give the client 3 and 10 minutes; we wait as long as for a command). */
   readonly dataTimeoutMs: number;
+  /**
+   * Message content (DATA, BDAT) must average at least this many octets a second once
+   * dataTimeoutMs has passed since it started (Postfix smtpd_min_data_rate, 500): a client that
+   * trickles a byte a second is cut off with 421 instead of holding a session for hours. 0 turns
+   * the check off (each wait is still bounded by dataTimeoutMs).
+   */
+  readonly minDataRate: number;
   /** Writing replies to a client that does not read them. */
   readonly writeTimeoutMs: number;
   /**
@@ -50,6 +57,7 @@ export const DEFAULT_LIMITS: SmtpLimits = {
   maxErrors: 20,
   commandTimeoutMs: 5 * 60_000,
   dataTimeoutMs: 5 * 60_000,
+  minDataRate: 500,
   writeTimeoutMs: 5 * 60_000,
   commandLineOctets: 2048,
   textLineOctets: 128 * 1024,

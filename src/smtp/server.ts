@@ -16,6 +16,7 @@ import type { PregreetOptions } from "./pregreet.ts";
 import { clientGroup, unmapIPv4 } from "./ip.ts";
 import { SmtpError } from "./errors.ts";
 import { formatReply } from "./reply.ts";
+import { HARDENED_TLS_OPTIONS } from "../tls/context.ts";
 import type { ListenerRole, SmtpExtension, SmtpHandler, TlsMode } from "./types.ts";
 
 export type ListenerTls = { readonly mode: "none" } | { readonly mode: "starttls" | "implicit"; readonly context: tls.SecureContext };
@@ -79,7 +80,7 @@ export interface BoundListener {
 
 /** A TLS context for SMTP listeners: TLS 1.2 at least (ARCHITECTURE.md). */
 export function smtpTlsContext(opts: { key: string | Buffer; cert: string | Buffer }): tls.SecureContext {
-  return tls.createSecureContext({ key: opts.key, cert: opts.cert, minVersion: "TLSv1.2" });
+  return tls.createSecureContext({ ...HARDENED_TLS_OPTIONS, key: opts.key, cert: opts.cert });
 }
 
 export class SmtpServer {

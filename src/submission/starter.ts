@@ -13,7 +13,7 @@ import { startDkimJob } from "../emailauth/dkim-job.ts";
 import { authExtension } from "./auth.ts";
 import { SubmissionHandler } from "./handler.ts";
 import { HourlySendLimit } from "./send-limit.ts";
-import { listenerLimits, smtpFeaturesFromConfig, smtpLimitsFromConfig } from "../server/smtp-settings.ts";
+import { listenerLimits, smtpConnectionLimits, smtpFeaturesFromConfig, smtpLimitsFromConfig } from "../server/smtp-settings.ts";
 
 export interface SubmissionStarterOptions {
   /** The shared password login (limits + cache), built once per process. */
@@ -56,13 +56,24 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
       clock,
       limits: smtpLimitsFromConfig(config),
       features: smtpFeaturesFromConfig(config),
+      ...smtpConnectionLimits(config),
     });
   };
 
   return async (services: Services, l: Listener) => {
     server ??= build(services);
     const mode = l.tls ?? DEFAULT_TLS_BY_ROLE[l.role];
-    const tls: ListenerTls = mode === "none" ? { mode: "none" } : { mode, context: services.tls.context };
+    // The context is read per connection, so a reloaded certificate (tls/reload.ts) is used.
+    const live = services.tls;
+    const tls: ListenerTls =
+      mode === "none"
+        ? { mode: "none" }
+        : {
+            mode,
+            get context() {
+              return live.context;
+            },
+          };
     const role = l.role === "submissions" ? "submissions" : "submission";
     const ext = authExtension({ authenticate: opts.authenticate(services), logger: services.logger });
     const bound = await server.listen({ role, host: l.address, port: l.port, tls, extensions: [ext], limits: listenerLimits(l) });
