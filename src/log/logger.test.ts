@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
-import { openSync } from "node:fs";
+import { openSync, readFileSync } from "node:fs";
 import { pino } from "pino";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -29,7 +29,9 @@ test("a buffered line reaches the file by the flush timer, without another write
       }),
   );
   log.info({ n: 1 }, "first");
-  assert.equal(await readFile(file, "utf8"), "", "held in the buffer at first");
+  // Read synchronously: no event-loop turn passes, so the flush timer cannot have fired yet
+  // (an awaited read let a 20 ms timer fire first on a loaded machine).
+  assert.equal(readFileSync(file, "utf8"), "", "held in the buffer at first");
   // The flush timer (not another write, not exit) must bring it out. The bound is generous: on a
   // loaded machine a 20 ms timer may fire late, and tests never assert speed.
   const deadline = Date.now() + 10_000;
