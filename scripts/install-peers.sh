@@ -6,7 +6,7 @@
 set -euo pipefail
 pkgs=(postfix swaks knot knot-dnsutils strace dovecot-core dovecot-imapd dovecot-lmtpd isync libnet-ssleay-perl openssl
       python3-aiosmtpd python3-dkim python3-dnspython iproute2
-      rspamd)
+      rspamd redis-server)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -26,7 +26,7 @@ fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 [ "${created_policy:-0}" = 1 ] && rm -f /usr/sbin/policy-rc.d
-for svc in postfix dovecot knot rspamd; do
+for svc in postfix dovecot knot rspamd redis-server; do
   if [ -d /run/systemd/system ]; then systemctl disable --now "$svc" 2>/dev/null || true; fi
 done
 exit 0

@@ -33,7 +33,7 @@ export interface CheckEnvelope {
   hostname?: string;
 }
 
-function post(opts: RspamdOptions, base: string, path: string, headers: Record<string, string | string[]>, body: Buffer): Promise<{ status: number; body: string }> {
+function post(opts: RspamdOptions, base: string, path: string, headers: Record<string, string | string[]>, body: Buffer): Promise<{ status: number; reason: string; body: string }> {
   const u = new URL(path, base.endsWith("/") ? base : `${base}/`);
   const mod = u.protocol === "https:" ? https : http;
   return new Promise((resolve, reject) => {
@@ -41,13 +41,22 @@ function post(opts: RspamdOptions, base: string, path: string, headers: Record<s
       u,
       { method: "POST", headers: { ...headers, "Content-Length": String(body.length) }, timeout: opts.timeoutMs, lookup: opts.lookup as never },
       (res) => {
+        // A 204 has no body (RFC 9110 section 15.3.5), but rspamd 3.x sends one anyway (with
+        // its Content-Length), which Node's parser then reports as "Data after Connection:
+        // close": answer with the status line as soon as it is read, and let that error go.
+        if (res.statusCode === 204) {
+          resolve({ status: 204, reason: res.statusMessage ?? "", body: "" });
+          res.on("error", () => undefined);
+          res.resume();
+          return;
+        }
         const chunks: Buffer[] = [];
         let size = 0;
         res.on("data", (c: Buffer) => {
           size += c.length;
           if (size <= 1 << 20) chunks.push(c);
         });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString("utf8") }));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, reason: res.statusMessage ?? "", body: Buffer.concat(chunks).toString("utf8") }));
         res.on("error", reject);
       },
     );
@@ -73,5 +82,8 @@ export async function rspamdLearn(opts: RspamdOptions, cls: "spam" | "ham", mess
   if (opts.password) headers.Password = opts.password;
   const r = await post(opts, opts.learnUrl ?? opts.url, cls === "spam" ? "learnspam" : "learnham", headers, message);
   // 208: already learned (rspamd answers with an error body that says so); not a failure.
-  if (r.status !== 200 && r.status !== 208 && !/already learned/i.test(r.body)) throw new Error(`rspamd /learn${cls}: HTTP ${r.status} ${r.body.slice(0, 200)}`);
+  // rspamd 3.x answers a learn it declines (too few tokens, no Bayes backend, learn conditions)
+  // with 204 and the reason in the status line only (a 204 has no body): keep that reason.
+  if (r.status !== 200 && r.status !== 208 && !/already learned/i.test(r.body + r.reason))
+    throw new Error(`rspamd /learn${cls}: HTTP ${r.status} ${(r.body || r.reason).slice(0, 200)}`);
 }

@@ -12,6 +12,7 @@ import { startServer } from "../../src/server/run.ts";
 import type { RunningServer } from "../../src/server/run.ts";
 import { protocolStarters } from "../../src/server/starters.ts";
 import { createLogger, silentLogger } from "../../src/log/logger.ts";
+import type { Logger } from "../../src/log/logger.ts";
 import type { Clock } from "../../src/clock.ts";
 import { createDataDir, freePort } from "../support/freehold.ts";
 import type { DataDir, FreeholdSpec } from "../support/freehold.ts";
@@ -36,7 +37,7 @@ export class OffsetClock implements Clock {
   }
 }
 
-export async function startSpamServer(spec: FreeholdSpec & { submission?: boolean; clock?: Clock }): Promise<SpamServer> {
+export async function startSpamServer(spec: FreeholdSpec & { submission?: boolean; clock?: Clock; logger?: Logger }): Promise<SpamServer> {
   const data = await createDataDir({ ...spec, imap: true });
   let submissionPort: number | undefined;
   if (spec.submission) {
@@ -47,7 +48,7 @@ export async function startSpamServer(spec: FreeholdSpec & { submission?: boolea
     await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
   }
   const config = await loadConfig(data.dir);
-  const services = await openServices(config, { logger: process.env.SPAM_TEST_LOG ? createLogger({ level: "warn" }) : silentLogger(), ...(spec.clock ? { clock: spec.clock } : {}) });
+  const services = await openServices(config, { logger: spec.logger ? spec.logger : process.env.SPAM_TEST_LOG ? createLogger({ level: "warn" }) : silentLogger(), ...(spec.clock ? { clock: spec.clock } : {}) });
   const server = await startServer(services, { starters: protocolStarters() });
   const port = (role: string) => server.listeners.find((l) => l.role === role)!.port;
   return {
