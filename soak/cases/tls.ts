@@ -1,0 +1,319 @@
+// Issue 13 §5: TLS hardening, checked with `openssl s_client` on every TLS listener of a real
+// `freehold serve` child process: STARTTLS on mx, submission and imap (`-starttls smtp|imap`),
+// implicit TLS on submissions and imaps. Debian 12 has neither testssl.sh nor sslyze, so the
+// cipher check is a scripted sweep: every TLS 1.2 cipher this openssl knows
+// (`openssl ciphers -s -tls1_2 ALL:COMPLEMENTOFALL@SECLEVEL=0`), each offered alone.
+//
+//   protocols       TLS 1.0 and 1.1 refused (the client is put at SECLEVEL=0 so that it really
+//                   offers them), TLS 1.2 and 1.3 accepted
+//   cipher sweep    accepted ⊆ the intended strong list (src/tls/context.ts TLS12_CIPHERS);
+//                   accepted weak = 0, and at least one strong suite accepted
+//   renegotiation   client-initiated renegotiation (s_client's `R` command) over TLS 1.2 fails
+//   reload          a new pair written into tls/cert.pem + tls/key.pem and SIGHUP: new
+//                   connections present the new certificate, a connection opened before still
+//                   works; a bad pair (a key that does not fit) logs an error and the previous
+//                   certificate stays in service
+import { spawn } from "node:child_process";
+import { X509Certificate } from "node:crypto";
+import fs from "node:fs/promises";
+import path from "node:path";
+import tls from "node:tls";
+import type { SoakCase, SoakContext, SoakRow } from "../support/case.ts";
+import { row } from "../support/case.ts";
+import { alive, pool, startFloodServer } from "../support/flood-kit.ts";
+import type { FloodServer } from "../support/flood-kit.ts";
+import { logLines } from "../../test/support/freehold.ts";
+import { TLS12_CIPHERS } from "../../src/tls/context.ts";
+
+const AREA = "tls";
+const OPENSSL = "openssl";
+
+interface TlsListener {
+  name: string;
+  port: number;
+  /** `-starttls` protocol, or undefined for implicit TLS. */
+  starttls?: "smtp" | "imap";
+}
+
+function listenersOf(s: FloodServer): TlsListener[] {
+  return [
+    { name: "mx", port: s.mx, starttls: "smtp" },
+    { name: "submission", port: s.submission, starttls: "smtp" },
+    { name: "imap", port: s.imap, starttls: "imap" },
+    { name: "submissions", port: s.submissions! },
+    { name: "imaps", port: s.imaps! },
+  ];
+}
+
+interface SClientResult {
+  code: number | null;
+  out: string;
+  /** The negotiated cipher, or null when no handshake completed. */
+  cipher: string | null;
+  protocol: string | null;
+}
+
+/** One `openssl s_client` run; `input` is written after the handshake (then stdin closes). */
+function sClient(l: TlsListener, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<SClientResult> {
+  const argv = ["s_client", "-connect", `127.0.0.1:${l.port}`, "-servername", "mx.freehold.test", ...(l.starttls ? ["-starttls", l.starttls] : []), ...args];
+  return new Promise((resolve) => {
+    const child = spawn(OPENSSL, argv, { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    let sent = opts.input === undefined;
+    const onData = (d: Buffer): void => {
+      out += d.toString("latin1");
+      if (!sent && /SSL-Session:[\s\S]*\n---\n/.test(out)) {
+        sent = true;
+        // s_client reads its commands from stdin; give it a moment after the session print.
+        setTimeout(() => child.stdin.write(opts.input!), 200);
+      }
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.stdin.on("error", () => undefined);
+    if (opts.input === undefined) child.stdin.end();
+    const timer = setTimeout(() => child.kill("SIGKILL"), opts.timeoutMs ?? 20_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      const m = /Cipher is (\S+)/.exec(out);
+      const cipher = m && m[1] !== "(NONE)" ? m[1] : null;
+      const p = /^New, (\S+), Cipher is/m.exec(out) ?? /Protocol\s*:\s*(\S+)/.exec(out);
+      resolve({ code, out, cipher, protocol: cipher ? (p?.[1]?.replace(/,$/, "") ?? null) : null });
+    });
+    // Renegotiation case: close stdin a while after the command so s_client ends.
+    if (opts.input !== undefined) setTimeout(() => child.stdin.end(), (opts.timeoutMs ?? 20_000) - 3000);
+  });
+}
+
+const handshakeOk = (r: SClientResult): boolean => r.code === 0 && r.cipher !== null;
+
+/** Every TLS 1.2 (and older) cipher this openssl can offer, OpenSSL names. */
+async function sweepCiphers(): Promise<string[]> {
+  const r = await new Promise<string>((resolve, reject) => {
+    const c = spawn(OPENSSL, ["ciphers", "-s", "-tls1_2", "ALL:COMPLEMENTOFALL@SECLEVEL=0"]);
+    let out = "";
+    c.stdout.on("data", (d) => (out += d));
+    c.on("error", reject);
+    c.on("close", () => resolve(out));
+  });
+  return r
+    .trim()
+    .split(":")
+    .filter((c) => c !== "" && !c.startsWith("TLS_"));
+}
+
+// ---- protocols, cipher sweep, renegotiation -----------------------------------------------------
+
+const hardening: SoakCase = {
+  area: AREA,
+  name: "protocols, ciphers, renegotiation",
+  async run(ctx: SoakContext): Promise<SoakRow[]> {
+    const s = await startFloodServer({ implicitTls: true });
+    const rows: SoakRow[] = [];
+    try {
+      const ls = listenersOf(s);
+      // Protocol versions. SECLEVEL=0 so the client offers what we want the server to refuse.
+      const versions: Array<{ flag: string; name: string; want: boolean }> = [
+        { flag: "-tls1", name: "TLS 1.0", want: false },
+        { flag: "-tls1_1", name: "TLS 1.1", want: false },
+        { flag: "-tls1_2", name: "TLS 1.2", want: true },
+        { flag: "-tls1_3", name: "TLS 1.3", want: true },
+      ];
+      for (const v of versions) {
+        const bad: string[] = [];
+        await pool(ls, 5, async (l) => {
+          const r = await sClient(l, [v.flag, ...(v.flag === "-tls1_3" ? [] : ["-cipher", "DEFAULT@SECLEVEL=0"])]);
+          if (handshakeOk(r) !== v.want) bad.push(`${l.name}: ${v.want ? "refused" : `accepted ${r.cipher}`}`);
+        });
+        const n = v.want ? ls.length - bad.length : bad.length;
+        rows.push(row(AREA, `${v.name} ${v.want ? "accepted" : "refused"} on every TLS listener`, ls.length, `${v.want ? "accepted" : "accepted (must be 0)"} ${n}/${ls.length}`, bad.length === 0, bad.join("; ") || undefined));
+      }
+
+      // Cipher sweep: each TLS 1.2 cipher alone, on every listener.
+      const ciphers = await sweepCiphers();
+      const strong = new Set(TLS12_CIPHERS);
+      ctx.log(`sweeping ${ciphers.length} TLS 1.2 ciphers on ${ls.length} listeners`);
+      for (const l of ls) {
+        const accepted: string[] = [];
+        const failed: string[] = [];
+        await pool(ciphers, 4, async (c) => {
+          const r = await sClient(l, ["-tls1_2", "-cipher", `${c}@SECLEVEL=0`], { timeoutMs: 30_000 });
+          if (handshakeOk(r)) {
+            if (r.cipher === c) accepted.push(c);
+            else failed.push(`${c} negotiated as ${r.cipher}`);
+          }
+        });
+        const weak = accepted.filter((c) => !strong.has(c));
+        const pass = weak.length === 0 && failed.length === 0 && accepted.length > 0;
+        rows.push(
+          row(
+            AREA,
+            `TLS 1.2 cipher sweep on ${l.name}`,
+            ciphers.length,
+            `accepted ${accepted.length}, weak accepted ${weak.length}`,
+            pass,
+            [weak.length ? `weak: ${weak.join(",")}` : "", failed.join("; "), accepted.length ? `accepted: ${accepted.sort().join(",")}` : "none accepted"].filter(Boolean).join("; "),
+          ),
+        );
+      }
+
+      // Client-initiated renegotiation over TLS 1.2 (TLS 1.3 has none).
+      const renegBad: string[] = [];
+      await pool(ls, 5, async (l) => {
+        const r = await sClient(l, ["-tls1_2"], { input: "R\n", timeoutMs: 12_000 });
+        if (!handshakeOk(r) && r.cipher === null) {
+          renegBad.push(`${l.name}: first handshake failed`);
+          return;
+        }
+        const after = r.out.slice(r.out.indexOf("RENEGOTIATING"));
+        if (!r.out.includes("RENEGOTIATING")) renegBad.push(`${l.name}: R was not sent`);
+        // A refused renegotiation ends in an alert/error; an accepted one prints a new verify line.
+        else if (!/no renegotiation|alert|error|errno/i.test(after) || /verify return:\d/.test(after)) renegBad.push(`${l.name}: renegotiation not refused`);
+      });
+      rows.push(row(AREA, "client-initiated renegotiation refused on every TLS listener", ls.length, `renegotiated ${renegBad.length}`, renegBad.length === 0, renegBad.join("; ") || undefined));
+      rows.push(row(AREA, "server alive after the TLS battery", 1, alive(s) ? "running" : "exited", alive(s)));
+    } finally {
+      await s.stop();
+    }
+    return rows;
+  },
+};
+
+// ---- certificate reload ----------------------------------------------------------------------
+
+async function newPair(dir: string, name: string, kind: "ec" | "rsa"): Promise<{ cert: string; key: string; fingerprint: string }> {
+  const certFile = path.join(dir, `${name}.crt`);
+  const keyFile = path.join(dir, `${name}.key`);
+  const keyArgs = kind === "ec" ? ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"] : ["-newkey", "rsa:2048"];
+  await new Promise<void>((resolve, reject) => {
+    const c = spawn(OPENSSL, ["req", "-x509", ...keyArgs, "-nodes", "-keyout", keyFile, "-out", certFile, "-days", "2", "-subj", `/CN=mx.freehold.test/O=${name}`, "-addext", "subjectAltName=DNS:mx.freehold.test"], { stdio: "ignore" });
+    c.on("error", reject);
+    c.on("close", (code) => (code === 0 ? resolve() : reject(new Error(`openssl req exited ${code}`))));
+  });
+  const cert = await fs.readFile(certFile, "utf8");
+  return { cert, key: await fs.readFile(keyFile, "utf8"), fingerprint: new X509Certificate(cert).fingerprint256 };
+}
+
+/** The fingerprint of the certificate a new connection is shown (null if no handshake). */
+async function servedFingerprint(l: TlsListener): Promise<string | null> {
+  const r = await sClient(l, []);
+  const m = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(r.out);
+  return m ? new X509Certificate(m[0]).fingerprint256 : null;
+}
+
+/** An IMAP session over implicit TLS, kept open across the reload. */
+async function openImaps(port: number): Promise<{ fingerprint: string; noop(): Promise<boolean>; close(): void }> {
+  const sock = tls.connect({ host: "127.0.0.1", port, servername: "mx.freehold.test", rejectUnauthorized: false });
+  let buf = "";
+  sock.setEncoding("latin1");
+  sock.on("data", (d: string) => (buf += d));
+  sock.on("error", () => undefined);
+  await new Promise<void>((resolve, reject) => {
+    sock.once("secureConnect", resolve);
+    sock.once("error", reject);
+  });
+  const waitFor = async (re: RegExp, ms = 10_000): Promise<boolean> => {
+    const end = Date.now() + ms;
+    while (!re.test(buf)) {
+      if (Date.now() > end || sock.destroyed) return false;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return true;
+  };
+  await waitFor(/^\* OK/m);
+  let tag = 0;
+  return {
+    fingerprint: sock.getPeerX509Certificate()!.fingerprint256,
+    async noop() {
+      const t = `n${++tag}`;
+      buf = "";
+      sock.write(`${t} NOOP\r\n`);
+      return waitFor(new RegExp(`^${t} OK`, "m"));
+    },
+    close: () => sock.destroy(),
+  };
+}
+
+const countLog = (s: FloodServer, msg: string): number => logLines(s.proc.output()).filter((l) => l.msg === msg).length;
+
+async function waitCount(s: FloodServer, msg: string, atLeast: number, ms = 15_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (countLog(s, msg) < atLeast) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return true;
+}
+
+const RELOADED = "TLS certificate reloaded";
+const RELOAD_FAILED = "TLS certificate reload failed; the previous certificate stays in use";
+
+const reload: SoakCase = {
+  area: AREA,
+  name: "certificate reload",
+  async run(ctx: SoakContext): Promise<SoakRow[]> {
+    const s = await startFloodServer({ implicitTls: true });
+    const rows: SoakRow[] = [];
+    const certPath = path.join(s.data.dir, "tls", "cert.pem");
+    const keyPath = path.join(s.data.dir, "tls", "key.pem");
+    try {
+      const ls = listenersOf(s);
+      const initial = new X509Certificate(await fs.readFile(certPath, "utf8")).fingerprint256;
+      const before = await Promise.all(ls.map(servedFingerprint));
+      const old = await openImaps(s.imaps!);
+
+      // A good new pair (RSA, so the ECDHE-RSA suites get exercised too), then SIGHUP.
+      const next = await newPair(ctx.tmpDir, "renewed", "rsa");
+      const reloads = countLog(s, RELOADED);
+      await fs.writeFile(keyPath, next.key, { mode: 0o600 });
+      await fs.writeFile(certPath, next.cert);
+      process.kill(s.proc.pid, "SIGHUP");
+      const logged = await waitCount(s, RELOADED, reloads + 1);
+      const after = await Promise.all(ls.map(servedFingerprint));
+      const stale = ls.filter((_, i) => after[i] !== next.fingerprint).map((l) => l.name);
+      const oldWorks = await old.noop();
+      const beforeOk = before.every((f) => f === initial) && old.fingerprint === initial;
+      rows.push(
+        row(
+          AREA,
+          "certificate reload on SIGHUP: new connections get the new certificate",
+          ls.length,
+          `new cert on ${ls.length - stale.length}/${ls.length} listeners`,
+          logged && stale.length === 0 && beforeOk,
+          [!beforeOk ? "initial certificate not served before the reload" : "", !logged ? `no "${RELOADED}" log line` : "", stale.length ? `still old on ${stale.join(",")}` : ""].filter(Boolean).join("; ") || undefined,
+        ),
+      );
+      rows.push(row(AREA, "connection opened before the reload keeps working", 1, oldWorks ? "NOOP OK" : "NOOP failed", oldWorks && old.fingerprint === initial));
+      old.close();
+      const rsa = await sClient(ls[0], ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"]);
+      rows.push(row(AREA, "ECDHE-RSA suite with the reloaded RSA certificate (mx)", 1, rsa.cipher ?? "refused", rsa.cipher === "ECDHE-RSA-AES128-GCM-SHA256"));
+
+      // A bad pair: a certificate with a key that does not fit it.
+      const other = await newPair(ctx.tmpDir, "mismatch", "ec");
+      const third = await newPair(ctx.tmpDir, "third", "ec");
+      const failures = countLog(s, RELOAD_FAILED);
+      await fs.writeFile(keyPath, third.key, { mode: 0o600 });
+      await fs.writeFile(certPath, other.cert);
+      process.kill(s.proc.pid, "SIGHUP");
+      const errLogged = await waitCount(s, RELOAD_FAILED, failures + 1);
+      const errLine = logLines(s.proc.output()).filter((l) => l.msg === RELOAD_FAILED).at(-1);
+      const keep = await Promise.all(ls.map(servedFingerprint));
+      const changed = ls.filter((_, i) => keep[i] !== next.fingerprint).map((l) => l.name);
+      rows.push(
+        row(
+          AREA,
+          "bad pair written: error logged, previous certificate kept",
+          ls.length,
+          `previous cert on ${ls.length - changed.length}/${ls.length} listeners`,
+          errLogged && changed.length === 0 && errLine?.level === 50 && alive(s),
+          [!errLogged ? "no error log line" : "", changed.length ? `not the previous cert on ${changed.join(",")}` : "", !alive(s) ? "server exited" : ""].filter(Boolean).join("; ") || String(errLine?.err ?? ""),
+        ),
+      );
+    } finally {
+      await s.stop();
+    }
+    return rows;
+  },
+};
+
+export const soakCases: SoakCase[] = [hardening, reload];
