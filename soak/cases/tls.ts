@@ -1,8 +1,9 @@
 // Issue 13 §5: TLS hardening, checked with `openssl s_client` on every TLS listener of a real
 // `freehold serve` child process: STARTTLS on mx, submission and imap (`-starttls smtp|imap`),
-// implicit TLS on submissions and imaps. Debian 12 has neither testssl.sh nor sslyze, so the
-// cipher check is a scripted sweep: every TLS 1.2 cipher this openssl knows
-// (`openssl ciphers -s -tls1_2 ALL:COMPLEMENTOFALL@SECLEVEL=0`), each offered alone.
+// implicit TLS on submissions and imaps; the cipher check is a scripted sweep: every TLS 1.2
+// cipher this openssl knows (`openssl ciphers -s -tls1_2 ALL:COMPLEMENTOFALL@SECLEVEL=0`), each
+// offered alone. testssl.sh (Debian's package) then checks the same from its own handshake code,
+// which also probes SSLv2/SSLv3 and ciphers this openssl no longer builds.
 //
 //   protocols       TLS 1.0 and 1.1 refused (the client is put at SECLEVEL=0 so that it really
 //                   offers them), TLS 1.2 and 1.3 accepted
@@ -384,4 +385,81 @@ const reload: SoakCase = {
   },
 };
 
-export const soakCases: SoakCase[] = [hardening, reload];
+// ---- testssl.sh ------------------------------------------------------------------------------
+
+/** testssl.sh findings that must hold (its JSON ids), and the finding each must start with. */
+const TESTSSL_EXPECT: Array<[string, string]> = [
+  ["SSLv2", "not offered"],
+  ["SSLv3", "not offered"],
+  ["TLS1", "not offered"],
+  ["TLS1_1", "not offered"],
+  ["TLS1_2", "offered"],
+  ["TLS1_3", "offered"],
+  ["cipherlist_NULL", "not offered"],
+  ["cipherlist_aNULL", "not offered"],
+  ["cipherlist_EXPORT", "not offered"],
+  ["cipherlist_LOW", "not offered"],
+  ["cipherlist_3DES_IDEA", "not offered"],
+  ["cipherlist_AVERAGE", "not offered"],
+  ["cipherlist_STRONG", "offered"],
+  ["PFS", "offered"],
+  ["secure_client_renego", "not vulnerable"],
+];
+
+function testssl(l: TlsListener, jsonFile: string): Promise<{ code: number | null; out: string }> {
+  // testssl.sh speaks its own handshakes over sockets, so SSLv2/SSLv3 and ciphers this openssl
+  // no longer builds are probed too. -p protocols, -s cipher categories, -f forward secrecy,
+  // -R renegotiation.
+  const args = ["--quiet", "--color", "0", "--warnings", "off", "--sneaky", "-p", "-s", "-f", "-R", "--jsonfile", jsonFile, ...(l.starttls ? ["--starttls", l.starttls] : []), `127.0.0.1:${l.port}`];
+  return new Promise((resolve) => {
+    const c = spawn("testssl", args, { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    c.stdout.on("data", (d) => (out += d));
+    c.stderr.on("data", (d) => (out += d));
+    const timer = setTimeout(() => c.kill("SIGKILL"), 300_000);
+    c.on("error", (e) => {
+      clearTimeout(timer);
+      resolve({ code: -1, out: String(e) });
+    });
+    c.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, out });
+    });
+  });
+}
+
+const testsslCase: SoakCase = {
+  area: AREA,
+  name: "testssl.sh",
+  async run(ctx: SoakContext): Promise<SoakRow[]> {
+    const s = await startFloodServer({ implicitTls: true });
+    const rows: SoakRow[] = [];
+    try {
+      // Short mode: one STARTTLS and one implicit-TLS listener (~15 s each); long mode: all.
+      const ls = listenersOf(s).filter((l) => ctx.mode === "long" || l.name === "mx" || l.name === "imaps");
+      await pool(ls, 2, async (l) => {
+        const jsonFile = path.join(ctx.tmpDir, `testssl-${l.name}.json`);
+        const r = await testssl(l, jsonFile);
+        let found: Array<{ id: string; finding: string }> = [];
+        try {
+          found = JSON.parse(await fs.readFile(jsonFile, "utf8")) as typeof found;
+        } catch {
+          rows.push(row(AREA, `testssl.sh on ${l.name}`, 0, "no result", false, r.code === -1 ? "testssl not installed (scripts/install-peers.sh)" : r.out.slice(-300)));
+          return;
+        }
+        const bad: string[] = [];
+        for (const [id, want] of TESTSSL_EXPECT) {
+          const f = found.find((e) => e.id === id)?.finding;
+          if (f === undefined) bad.push(`${id} missing`);
+          else if (!f.startsWith(want) || (want === "offered" && f.startsWith("not"))) bad.push(`${id}: ${f}`);
+        }
+        rows.push(row(AREA, `testssl.sh on ${l.name}`, TESTSSL_EXPECT.length, `checks failed ${bad.length}`, bad.length === 0 && alive(s), bad.join("; ") || undefined));
+      });
+    } finally {
+      await s.stop();
+    }
+    return rows;
+  },
+};
+
+export const soakCases: SoakCase[] = [hardening, reload, testsslCase];
