@@ -13,29 +13,11 @@ import { SmtpTestClient } from "../support/smtp-client.ts";
 import { createDataDir, openDataDir, startFreeholdProcess, waitForLog } from "../support/freehold.ts";
 import type { DataDir, FreeholdProcess } from "../support/freehold.ts";
 import { verifyBlobFiles } from "../../src/store/collector.ts";
+import { Gate } from "../support/gate.ts";
 
 const KILLS = Number(process.env.FREEHOLD_CRASH_KILLS ?? 20);
 const SENDERS = 10;
 const USERS = ["crash1@freehold.test", "crash2@freehold.test"];
-
-/** A gate the senders wait at while the server is down or being checked. */
-class Gate {
-  #open = false;
-  #waiters: Array<() => void> = [];
-  open(): void {
-    this.#open = true;
-    for (const w of this.#waiters.splice(0)) w();
-  }
-  close(): void {
-    this.#open = false;
-  }
-  get isOpen(): boolean {
-    return this.#open;
-  }
-  wait(): Promise<void> {
-    return this.#open ? Promise.resolve() : new Promise((r) => this.#waiters.push(r));
-  }
-}
 
 interface Ledger {
   /** token → its recipients, for every token whose DATA was started. */

@@ -17,7 +17,7 @@ import { TEST_PASSWORD } from "../support/freehold.ts";
 import { run } from "../support/peer-util.ts";
 import { GTUBE } from "../../src/spam/gtube.ts";
 import { spamStats } from "../../src/spam/service.ts";
-import { findCopy, message, sendFrom, startSpamServer, tok } from "./support.ts";
+import { findCopy, imapClient, message, sendFrom, startSpamServer, tok } from "./support.ts";
 import type { SpamServer } from "./support.ts";
 import { openSpamDb, SqliteSpamRepo } from "../../src/store/sqlite/spam.ts";
 
@@ -137,15 +137,7 @@ test("a correspondent the user wrote to (submission, swaks) is trusted: high sco
 });
 
 function imap(): ImapFlow {
-  return new ImapFlow({
-    host: "127.0.0.1",
-    port: s.imapPort,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user: "dave@freehold.test", pass: TEST_PASSWORD },
-    logger: false,
-    disableAutoIdle: true,
-  } as ConstructorParameters<typeof ImapFlow>[0]);
+  return imapClient(s.imapPort, "dave@freehold.test");
 }
 
 const HAM_TOPICS = ["budget review", "release planning", "team offsite", "database migration", "hiring loop", "quarterly report"];

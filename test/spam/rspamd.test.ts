@@ -21,7 +21,7 @@ import { PassThrough } from "node:stream";
 import { ImapFlow } from "imapflow";
 import { createLogger } from "../../src/log/logger.ts";
 import { TEST_PASSWORD, freePort } from "../support/freehold.ts";
-import { findCopy, message, sendFrom, startSpamServer, tok } from "./support.ts";
+import { findCopy, imapClient, message, sendFrom, startSpamServer, tok } from "./support.ts";
 import type { SpamServer } from "./support.ts";
 
 function which(bin: string): string | null {
@@ -192,15 +192,7 @@ test("a message rspamd scores high changes the verdict: Junk instead of INBOX", 
 });
 
 function imap(): ImapFlow {
-  return new ImapFlow({
-    host: "127.0.0.1",
-    port: s.imapPort,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user: "bob@freehold.test", pass: TEST_PASSWORD },
-    logger: false,
-    disableAutoIdle: true,
-  } as ConstructorParameters<typeof ImapFlow>[0]);
+  return imapClient(s.imapPort, "bob@freehold.test");
 }
 
 test("moving mail to Junk over IMAP also trains rspamd (/learnspam on its controller, Bayes in redis)", skip, async () => {

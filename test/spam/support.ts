@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import YAML from "yaml";
+import { ImapFlow } from "imapflow";
 import { loadConfig } from "../../src/config/load.ts";
 import { openServices } from "../../src/server/services.ts";
 import type { Services } from "../../src/server/services.ts";
@@ -14,7 +15,7 @@ import { protocolStarters } from "../../src/server/starters.ts";
 import { createLogger, silentLogger } from "../../src/log/logger.ts";
 import type { Logger } from "../../src/log/logger.ts";
 import type { Clock } from "../../src/clock.ts";
-import { createDataDir, freePort } from "../support/freehold.ts";
+import { createDataDir, freePort, TEST_PASSWORD } from "../support/freehold.ts";
 import type { DataDir, FreeholdSpec } from "../support/freehold.ts";
 import { SmtpTestClient } from "../support/smtp-client.ts";
 import type { Reply } from "../support/smtp-client.ts";
@@ -111,4 +112,17 @@ export async function findCopy(s: SpamServer, address: string, t: string): Promi
     }
   }
   return null;
+}
+
+/** An imapflow client (a real outside client) for one user of the spam test server, plain IMAP on loopback. */
+export function imapClient(port: number, user: string): ImapFlow {
+  return new ImapFlow({
+    host: "127.0.0.1",
+    port,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user, pass: TEST_PASSWORD },
+    logger: false,
+    disableAutoIdle: true,
+  } as ConstructorParameters<typeof ImapFlow>[0]);
 }

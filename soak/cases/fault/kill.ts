@@ -27,25 +27,11 @@ import { ROOT, openDataDir, startFreeholdProcess, waitForLog } from "../../../te
 import type { RawClient } from "../../../test/imap/raw-client.ts";
 import { AREA, USER, imapAppend, imapLogin, message, sleep, smtpSend, startRig } from "./common.ts";
 import type { Rig } from "./common.ts";
+import { Gate } from "../../../test/support/gate.ts";
 
 const FWD = "fwd@freehold.test";
 const KINDS = ["delivery", "hand-off", "APPEND", "STORE", "MOVE", "EXPUNGE", "RENAME", "DELETE", "DKIM"] as const;
 type Kind = (typeof KINDS)[number];
-
-class Gate {
-  #open = false;
-  #waiters: Array<() => void> = [];
-  open(): void {
-    this.#open = true;
-    for (const w of this.#waiters.splice(0)) w();
-  }
-  close(): void {
-    this.#open = false;
-  }
-  wait(): Promise<void> {
-    return this.#open ? Promise.resolve() : new Promise((r) => this.#waiters.push(r));
-  }
-}
 
 interface Ledger {
   /** Tokens that must exist exactly once in the user's mailboxes. */
