@@ -38,8 +38,14 @@ function literalOf(line: string): Buffer {
   return Buffer.from(line.slice(start, start + Number(m[1])), "latin1");
 }
 
-test("MIME vectors through the wire match src/mail", { timeout: 120_000 }, async () => {
+test("MIME vectors through the wire match src/mail", { timeout: 120_000 }, async (t) => {
   const files = listEml();
+  // A user's clone has no ../shared beside it: skip loudly there; under CI the vectors must run.
+  if (files.length === 0 && !process.env.CI) {
+    console.log(`SKIPPED MIME wire vectors: no vectors in ${mimeDir}`);
+    t.skip(`vectors missing: ${mimeDir}`);
+    return;
+  }
   assert.ok(files.length > 0, `no vectors in ${mimeDir}`);
   const h = await startHarness();
   let fields = 0;
