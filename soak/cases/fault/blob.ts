@@ -60,6 +60,17 @@ export const blobCase: SoakCase = {
               if (rep.untagged.some((l) => /\{\d+\}/.test(l))) problems.push(`${kind} ${item}: a literal was sent`);
             }
           }
+          // Without PEEK: still NO [CORRUPTION], and the message is not marked \Seen (the
+          // reader never got its body).
+          for (const kind of ["gone", "short", "flip"]) {
+            fetches++;
+            const uid = paths.get(kind)!.uid;
+            const rep = await c.cmd(`UID FETCH ${uid} (BODY[])`);
+            if (rep.status === "NO" && rep.text.includes("[CORRUPTION]")) refused++;
+            else problems.push(`${kind} BODY[]: ${rep.text}`);
+            const flags = await c.cmd(`UID FETCH ${uid} (FLAGS)`);
+            if (flags.untagged.some((l) => /\\Seen/i.test(l))) problems.push(`${kind}: marked \\Seen by a FETCH that answered NO`);
+          }
           // The healthy message, and the session, are unaffected.
           const ok = await c.cmd(`UID FETCH ${paths.get("ok")!.uid} (BODY.PEEK[])`);
           fetches++;

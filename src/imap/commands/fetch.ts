@@ -41,13 +41,25 @@ export const fetch: CommandEntry<"FETCH"> = {
         await s.send(vanishedResponse(gone, true));
       }
     }
+    const preChecked = new Map<number, BlobDamage | null>();
     const markSeen = !view.readOnly && atts.some(setsSeen);
     if (markSeen) {
       const unseen = uids.filter((u) => {
         return !view.isGone(u) && !view.flagsOf(u).some((f) => f.toLowerCase() === "\\seen");
       });
-      if (unseen.length) {
-        const changes = await s.deps.store.mail.setFlags(view.mailboxId, unseen, ["\\Seen"], "add");
+      // A message whose stored body is missing or damaged gets NO [CORRUPTION] below, not its
+      // body: it must not be marked \Seen either (RFC 9051 §6.4.5 sets \Seen only when the body
+      // is returned). Its blob is checked here once and the result kept for the loop.
+      if (unseen.length && s.deps.blobs.check) {
+        for (let i = 0; i < unseen.length; i += 500) {
+          for (const r of await s.deps.store.mail.getMessages(view.mailboxId, unseen.slice(i, i + 500))) {
+            preChecked.set(r.uid, await s.deps.blobs.check(r.blobId));
+          }
+        }
+      }
+      const toMark = unseen.filter((u) => !preChecked.get(u));
+      if (toMark.length) {
+        const changes = await s.deps.store.mail.setFlags(view.mailboxId, toMark, ["\\Seen"], "add");
         for (const c of changes) view.setFlags(c.uid, c.flags, c.modseq, false);
         if (changes.length) s.publish(view.mailboxId);
         // RFC 9051 §6.4.5: the changed FLAGS are returned as part of the response; RFC 7162 §3.1:
@@ -92,7 +104,7 @@ export const fetch: CommandEntry<"FETCH"> = {
         if (needsFull && (gone || !full)) throw new Gone();
         // The blob is checked before anything of this message is written: a literal, once
         // announced, must be sent whole, so a missing or damaged file is found here, not midway.
-        const damage = full && s.deps.blobs.check ? await s.deps.blobs.check(full.blobId) : null;
+        const damage = full && s.deps.blobs.check ? (preChecked.has(uid) ? preChecked.get(uid)! : await s.deps.blobs.check(full.blobId)) : null;
         if (damage) throw new Damaged(damage);
         items = await fetchItems(s, m, full, atts, () => loadMessage(s.deps.blobs, full!), recent);
       } catch (e) {
