@@ -11,6 +11,7 @@ import type { QueueRunner } from "../queue/runner.ts";
 import { listenerLimits, smtpConnectionLimits, smtpFeaturesFromConfig, smtpLimitsFromConfig } from "./smtp-settings.ts";
 import { faultInjectionEnabled, withInjectedFaults } from "./fault-injection.ts";
 import { watchTlsFiles } from "../tls/reload.ts";
+import { RetentionJob } from "../retention/service.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
@@ -19,6 +20,8 @@ export interface RunningServer {
    * then storage is closed.
    */
   stop(opts?: { graceMs?: number }): Promise<void>;
+  /** The retention job (runs on its schedule; tests call runOnce()). */
+  retention: RetentionJob;
 }
 
 export type ProtocolStarter = (services: Services, listener: Listener) => Promise<{ port: number; close(): Promise<void> }>;
@@ -102,15 +105,29 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     throw err;
   }
 
+  // Retention (issue 19; src/retention/): old Junk and Trash expunged on a schedule.
+  const retention = new RetentionJob({
+    store: storage.store,
+    clock,
+    logger,
+    config: config.retention,
+    publish: (id) => {
+      for (const fn of services.onMailboxChanged) fn(id);
+    },
+  });
+  retention.start();
+
   let stopping: Promise<void> | undefined;
   return {
     listeners: bound,
+    retention,
     stop(opts = {}) {
       stopping ??= (async () => {
         tlsReload.stop();
         await mx.shutdown(opts.graceMs);
         for (const c of closers) await c().catch((err) => logger.error({ err }, "listener close failed"));
         await queue?.stop();
+        await retention.stop();
         await services.spam.trainer.idle();
         await storage.close();
         services.closeSideDb?.();

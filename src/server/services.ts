@@ -10,7 +10,7 @@ import type { Resolver } from "../dns/resolver.ts";
 import { createResolver } from "../dns/resolver.ts";
 import { openStorage } from "../store/open.ts";
 import type { Storage } from "../store/open.ts";
-import type { DeliveryResult } from "../store/types.ts";
+import type { DeliveryResult, Id } from "../store/types.ts";
 import { AccountsService } from "../accounts/service.ts";
 import { loadTlsContext } from "../tls/context.ts";
 import { lockDataFolder } from "./data-lock.ts";
@@ -37,6 +37,8 @@ export interface Services {
   spam: SpamService;
   /** Subscribers to committed deliveries (IMAP IDLE's change bus). */
   onDelivered: Set<(batch: DeliveryResult[]) => void>;
+  /** Subscribers to changes made outside IMAP sessions and deliveries (retention's expunges): the IMAP change bus. */
+  onMailboxChanged: Set<(mailboxId: Id) => void>;
   /** This process's exclusive hold on the data folder (data-lock.ts); released after storage closes. */
   dataLock?: DataLock;
   /**
@@ -111,5 +113,5 @@ export async function openServices(config: Config, opts: OpenServicesOptions = {
     side.close();
     spamDb.close();
   };
-  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, dkim, queueParams: new SqliteQueueParams(side), spam, closeSideDb };
+  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, onMailboxChanged: new Set(), dkim, queueParams: new SqliteQueueParams(side), spam, closeSideDb };
 }

@@ -56,6 +56,8 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
       });
       // Deliveries (SMTP, APPEND elsewhere) reach IDLE sessions and the search indexer.
       services.onDelivered.add((batch) => w.onBatch(batch));
+      // Expunges by the retention job (src/retention/) reach sessions with the mailbox selected.
+      services.onMailboxChanged.add((id) => w.changeBus.publish(id));
       imapWiring = w;
     }
     const wiring = imapWiring;

@@ -303,6 +303,8 @@ export interface MailRepo {
   setFlags(mailboxId: Id, uids: number[], flags: string[], mode: FlagMode): Promise<FlagChange[]>;
   /** Removes messages, records tombstones for VANISHED (RFC 7162 §3.2.5), drops blob refcounts. */
   expunge(mailboxId: Id, uids: number[]): Promise<ExpungeResult>;
+  /** UIDs of messages saved into the mailbox (delivered, appended, copied, moved) before `before` (ms), ascending, at most `limit` (retention). */
+  listSavedBefore(mailboxId: Id, before: number, limit: number): Promise<number[]>;
   /** UIDs expunged with MODSEQ > sinceModseq, ascending. */
   listExpunged(mailboxId: Id, sinceModseq: number): Promise<number[]>;
   /**

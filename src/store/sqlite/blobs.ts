@@ -123,9 +123,9 @@ function deliverOne(db: SqliteDb, item: BatchDelivery, now: number): DeliveryRes
       if (used + size > t.quotaBytes) throw new StoreError("over-quota", `user ${mb.user_id} over quota (${used} + ${size} > ${t.quotaBytes})`);
     }
     const messageId = db.run(
-      `INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_id, trace_headers)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      t.mailboxId, uid, modseq, JSON.stringify(t.flags ?? []), t.internalDate ?? now, size, blobId, t.traceHeaders,
+      `INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_id, trace_headers, saved_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      t.mailboxId, uid, modseq, JSON.stringify(t.flags ?? []), t.internalDate ?? now, size, blobId, t.traceHeaders, now,
     ).lastInsertRowid;
     db.run("UPDATE users SET usage_bytes = usage_bytes + ?, usage_messages = usage_messages + 1 WHERE id = ?", size, mb.user_id);
     delivered.push({ mailboxId: t.mailboxId, uid, modseq, messageId });

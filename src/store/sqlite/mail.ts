@@ -264,6 +264,8 @@ export class SqliteMail implements MailRepo {
 
   #copy(fromMailboxId: Id, uids: number[], toMailboxId: Id): CopyResult {
     const db = this.#c.db;
+    // The copy is saved now: retention counts its age in the target from here.
+    const now = this.#c.clock.now();
     this.#mailboxRow(fromMailboxId);
     const to = this.#mailboxRow(toMailboxId);
     const rows = db.all<MessageRow>(
@@ -277,9 +279,9 @@ export class SqliteMail implements MailRepo {
     let bytes = 0;
     for (const r of rows) {
       db.run(
-        `INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_id, trace_headers)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        toMailboxId, uid, modseq, r.flags, r.internal_date, r.size, r.blob_id, r.trace_headers,
+        `INSERT INTO messages (mailbox_id, uid, modseq, flags, internal_date, size, blob_id, trace_headers, saved_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        toMailboxId, uid, modseq, r.flags, r.internal_date, r.size, r.blob_id, r.trace_headers, now,
       );
       db.run("UPDATE blobs SET refcount = refcount + 1 WHERE id = ?", r.blob_id);
       pairs.push([r.uid, uid++]);
@@ -311,6 +313,14 @@ export class SqliteMail implements MailRepo {
     }
     releaseMessages(db, mb.user_id, rows);
     return { uids: rows.map((r) => r.uid), modseq };
+  }
+
+  listSavedBefore(mailboxId: Id, before: number, limit: number): Promise<number[]> {
+    return this.#c.call(() =>
+      this.#c.db
+        .all<{ uid: number }>("SELECT uid FROM messages WHERE mailbox_id = ? AND saved_at < ? ORDER BY uid LIMIT ?", mailboxId, before, limit)
+        .map((r) => r.uid),
+    );
   }
 
   listExpunged(mailboxId: Id, sinceModseq: number): Promise<number[]> {

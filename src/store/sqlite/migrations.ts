@@ -165,6 +165,18 @@ CREATE TABLE queue_attempts (
 CREATE INDEX queue_attempts_queue ON queue_attempts (queue_id);
 `,
   },
+  // When each message row was saved into its mailbox (delivery, APPEND, COPY, MOVE): retention
+  // counts a message's age in Junk or Trash from here, as Dovecot's autoexpunge counts from the
+  // save date, never from INTERNALDATE (COPY keeps that, RFC 9051 §6.4.7, so a two-year-old
+  // message moved to Trash today would otherwise go at once). Rows that exist before this
+  // migration count from the migration's time: nothing is removed earlier than the setting says.
+  // (Version 45: numbers 21-39 stay free for schema work in flight on other branches.)
+  {
+    version: 45,
+    name: "message save date (retention)",
+    sql: `ALTER TABLE messages ADD COLUMN saved_at INTEGER;
+UPDATE messages SET saved_at = CAST(unixepoch('subsec') * 1000 AS INTEGER) WHERE saved_at IS NULL;`,
+  },
   DKIM_MIGRATION,
   IDS_MIGRATION,
 ];
