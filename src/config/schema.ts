@@ -8,6 +8,7 @@
 import { z } from "zod";
 import { SpamSchema } from "../spam/config-schema.ts";
 import { RetentionSchema } from "../retention/config-schema.ts";
+import { SuppressionSchema } from "../suppression/config-schema.ts";
 
 export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http"] as const;
 export type ListenerRole = (typeof LISTENER_ROLES)[number];
@@ -303,6 +304,7 @@ export const ConfigFileSchema = z
     log: LogSchema,
     spam: SpamSchema,
     retention: RetentionSchema,
+    suppression: SuppressionSchema,
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, number>();

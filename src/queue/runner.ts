@@ -65,6 +65,12 @@ export interface RunnerDeps {
   /** Entries in progress at once (default 32); each holds its message in memory. */
   parallel?: number;
   random?: () => number;
+  /**
+   * After a recipient of submitted mail failed for good (5xx or expiry), with the message's
+   * MAIL FROM: the suppression list counts hard bounces (src/suppression/). Its errors are
+   * logged, never fail the queue.
+   */
+  onFinalFailure?: (mailFrom: string, recipient: string, status: string, reply: string) => Promise<unknown>;
 }
 
 /** The final word on one recipient from one attempt. */
@@ -433,6 +439,12 @@ export class QueueRunner {
       }
     }
     await this.#writes.recordOutcome(q.id, updates, attempts);
+    if (this.#d.onFinalFailure && q.origin === "submission") {
+      for (const o of outcomes) {
+        if (o.kind !== "perm") continue;
+        await this.#d.onFinalFailure(q.mailFrom, o.rcpt.recipient, o.status, o.reply).catch((err) => log.error({ err, rcpt: o.rcpt.recipient }, "suppression list update failed"));
+      }
+    }
   }
 }
 

@@ -41,6 +41,8 @@ export async function startQueueRunner(services: Services): Promise<QueueRunner>
     hold: config.queue.holdOutbound,
     arc: { signingKeys: (d) => services.dkim.signingKeys(d), authservId: config.authservId },
     srs: { key: srsKey, forwarderDomain: config.hostname, isLocalDomain: (d) => localDomains.has(d.toLowerCase()) },
+    // Hard bounces of submitted mail feed the suppression list (src/suppression/).
+    onFinalFailure: (from, rcpt, status, reply) => services.suppression.recordFailure(from, rcpt, status, reply),
   });
   if (config.queue.holdOutbound) log.info("outbound mail is held in the queue (queue.holdOutbound / dev mode)");
   await runner.start();

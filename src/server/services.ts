@@ -20,6 +20,7 @@ import { openSideDb, SqliteDkimKeys, SqliteQueueParams } from "../store/sqlite/d
 import { DkimService } from "../emailauth/dkim-service.ts";
 import { SpamService } from "../spam/service.ts";
 import { openSpamDb, SqliteSpamRepo } from "../store/sqlite/spam.ts";
+import { openSuppressionDb, SuppressionService } from "../suppression/service.ts";
 
 export interface Services {
   config: Config;
@@ -35,6 +36,8 @@ export interface Services {
   queueParams: SqliteQueueParams;
   /** Spam filter (MX), training (IMAP, submission) and its figures (docs/spam.md). */
   spam: SpamService;
+  /** Recipients that hard-bounced, refused at submission (src/suppression/). */
+  suppression: SuppressionService;
   /** Subscribers to committed deliveries (IMAP IDLE's change bus). */
   onDelivered: Set<(batch: DeliveryResult[]) => void>;
   /** Subscribers to changes made outside IMAP sessions and deliveries (retention's expunges): the IMAP change bus. */
@@ -109,9 +112,12 @@ export async function openServices(config: Config, opts: OpenServicesOptions = {
   });
   // Rows of accounts removed while the server was down (spam.sqlite has no foreign keys).
   await spam.purgeRemovedUsers();
+  const suppressionDb = openSuppressionDb(config.dataDir, { clock });
+  const suppression = new SuppressionService(suppressionDb, clock, config.suppression);
   const closeSideDb = () => {
     side.close();
     spamDb.close();
+    suppressionDb.close();
   };
-  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, onMailboxChanged: new Set(), dkim, queueParams: new SqliteQueueParams(side), spam, closeSideDb };
+  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, onMailboxChanged: new Set(), dkim, queueParams: new SqliteQueueParams(side), spam, suppression, dataLock, closeSideDb };
 }

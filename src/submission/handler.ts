@@ -19,6 +19,7 @@ import { senderAuthority } from "./authority.ts";
 import { checkMailFrom } from "./sender-policy.ts";
 import type { SenderAuthority } from "./sender-policy.ts";
 import type { HourlySendLimit } from "./send-limit.ts";
+import type { SuppressionService } from "../suppression/service.ts";
 import { SenderRefused, classifyRecipient, submit } from "./submit.ts";
 import type { RecipientRoute, SubmitDeps } from "./submit.ts";
 
@@ -26,6 +27,8 @@ export interface SubmissionHandlerDeps extends SubmitDeps {
   sendLimit: HourlySendLimit;
   /** After a message was accepted: who sent it to whom (the spam filter's correspondents). */
   onSubmitted?: (user: string, recipients: string[]) => void;
+  /** The suppression list (src/suppression/): recipients that hard-bounced for the sending domain. */
+  suppression?: Pick<SuppressionService, "check">;
 }
 
 const AUTHORITY_KEY = "submission.authority";
@@ -68,6 +71,17 @@ export class SubmissionHandler implements SmtpHandler {
       throw new SmtpError("policyTempfail", "Hourly sending limit reached, try again later");
     }
     const address = info.postmaster ? "postmaster" : to.address;
+    // A recipient suppressed for the sending domain after hard bounces: refused here, with the
+    // reason and the date, so the user learns it at once instead of from another bounce
+    // (RFC 5321 §4.2.2: 550 for a mailbox not to be used; 5.7.1, our policy, RFC 3463 §3.8).
+    const from = info.envelope.mailFrom?.address ?? "";
+    const s = this.#d.suppression && !info.postmaster ? await this.#guard(() => this.#d.suppression!.check(from, address)) : null;
+    if (s) {
+      const since = new Date(s.suppressedAt ?? s.lastAt).toISOString().slice(0, 10);
+      const why = s.source === "bounce" ? `after ${s.bounces} hard bounce${s.bounces === 1 ? "" : "s"} (last: ${s.reason.slice(0, 120)})` : `by the administrator (${s.reason.slice(0, 120)})`;
+      this.#log.info({ cid: session.cid, rcpt: address, senderDomain: s.senderDomain }, "recipient suppressed");
+      throw new SmtpError("policyRejected", `<${address}> is suppressed for ${s.senderDomain} since ${since} ${why}; ask your mail administrator to lift it if the address works again`);
+    }
     const c = await this.#guard(() => classifyRecipient(this.#d.store, address));
     switch (c.kind) {
       case "unknown":

@@ -47,6 +47,7 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
       sendLimit: opts.sendLimit ?? new HourlySendLimit({ clock, perHour: opts.hourlyRecipients ?? config.submission.hourlyRecipients }),
       // Whom a user writes to becomes a trusted correspondent (src/spam/trainer.ts).
       onSubmitted: (user, recipients) => services.spam.trainer.submittedBy(user, recipients),
+      suppression: services.suppression,
     });
     if (opts.dkimJob ?? true) job = startDkimJob({ dkim: services.dkim, txt: services.resolver.txt, logger });
     return new SmtpServer({

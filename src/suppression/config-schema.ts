@@ -1,0 +1,20 @@
+// The `suppression` section (docs/operations.md "Suppression").
+import { z } from "zod";
+
+const int = (min: number, max: number) => {
+  const error = `expected a number from ${min} to ${max}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+
+export const SuppressionSchema = z
+  .strictObject({
+    enabled: z.boolean({ error: "expected true or false" }).default(true).meta({
+      description: "Refuse new submissions to addresses that hard-bounced (5.1.1 and the like) for the sending domain.",
+    }),
+    hardBounces: int(1, 100).default(2).meta({ description: "Hard bounces (per sending domain and recipient) before the recipient is suppressed." }),
+    days: int(1, 3650).default(180).meta({ description: "How long a suppression lasts, in days (a new bounce starts it again)." }),
+  })
+  .prefault({})
+  .meta({ description: "Suppression of recipients that hard-bounced (docs/operations.md)." });
+
+export type SuppressionConfig = z.output<typeof SuppressionSchema>;

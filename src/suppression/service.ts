@@ -1,0 +1,167 @@
+// The suppression list: per sending domain and recipient, hard bounces counted from the queue's
+// outcomes; at `hardBounces` the recipient is suppressed for `days`, and submission refuses new
+// mail from that domain to it at RCPT. Operators list, add and remove entries
+// (`freehold suppress`). Bulk senders keep such lists to protect their reputation: receivers
+// (Gmail, Microsoft) count mail sent to addresses that do not exist against the sender.
+import type { Clock } from "../clock.ts";
+import { join } from "node:path";
+import { systemClock } from "../clock.ts";
+import { SqliteDb } from "../store/sqlite/db.ts";
+import { migrate } from "../store/sqlite/migrations.ts";
+import type { Migration } from "../store/sqlite/migrations.ts";
+import type { SuppressionConfig } from "./config-schema.ts";
+import { domainOf, isHardBounce } from "./policy.ts";
+
+export const DAY_MS = 86_400_000;
+
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: "suppressions",
+    sql: `CREATE TABLE suppressions (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  sender_domain TEXT NOT NULL,
+  address TEXT NOT NULL,
+  bounces INTEGER NOT NULL,
+  source TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  first_at INTEGER NOT NULL,
+  last_at INTEGER NOT NULL,
+  suppressed_at INTEGER,
+  expires_at INTEGER,
+  UNIQUE (sender_domain, address)
+);`,
+  },
+];
+
+/** Opens (creating and migrating) <dataDir>/suppression.sqlite: its own file, as spam.sqlite, so its writes never wait on meta.sqlite's lock. */
+export function openSuppressionDb(dataDir: string, opts: { clock?: Clock } = {}): SqliteDb {
+  const db = new SqliteDb(join(dataDir, "suppression.sqlite"));
+  migrate(db.db, (opts.clock ?? systemClock).now(), MIGRATIONS);
+  return db;
+}
+
+export interface SuppressionEntry {
+  senderDomain: string;
+  address: string;
+  bounces: number;
+  /** "bounce" (counted by the queue) or "manual" (freehold suppress add). */
+  source: string;
+  reason: string;
+  firstAt: number;
+  lastAt: number;
+  /** Set once the entry suppresses; null while bounces are below the threshold. */
+  suppressedAt: number | null;
+  expiresAt: number | null;
+}
+
+interface Row {
+  sender_domain: string;
+  address: string;
+  bounces: number;
+  source: string;
+  reason: string;
+  first_at: number;
+  last_at: number;
+  suppressed_at: number | null;
+  expires_at: number | null;
+}
+
+const toEntry = (r: Row): SuppressionEntry => ({
+  senderDomain: r.sender_domain,
+  address: r.address,
+  bounces: r.bounces,
+  source: r.source,
+  reason: r.reason,
+  firstAt: r.first_at,
+  lastAt: r.last_at,
+  suppressedAt: r.suppressed_at,
+  expiresAt: r.expires_at,
+});
+
+export class SuppressionService {
+  readonly #db: SqliteDb;
+  readonly #clock: Clock;
+  readonly #cfg: SuppressionConfig;
+
+  constructor(db: SqliteDb, clock: Clock, cfg: SuppressionConfig) {
+    this.#db = db;
+    this.#clock = clock;
+    this.#cfg = cfg;
+  }
+
+  /** The queue's final failure for one recipient of a message from `mailFrom`. Counts only hard bounces. */
+  recordFailure(mailFrom: string, recipient: string, status: string, reply: string): Promise<SuppressionEntry | null> {
+    const senderDomain = domainOf(mailFrom);
+    if (!this.#cfg.enabled || !senderDomain || !isHardBounce(status)) return Promise.resolve(null);
+    const address = recipient.toLowerCase();
+    const now = this.#clock.now();
+    const reason = `${status} ${reply.replace(/\s+/g, " ").slice(0, 300)}`;
+    return this.#db.call(() =>
+      this.#db.atomic(() => {
+        const old = this.#db.get<Row>("SELECT * FROM suppressions WHERE sender_domain = ? AND address = ?", senderDomain, address);
+        // An expired suppression starts counting again from this bounce.
+        const expired = old?.expires_at != null && old.expires_at <= now;
+        const bounces = old && !expired ? old.bounces + 1 : 1;
+        const suppress = bounces >= this.#cfg.hardBounces;
+        const suppressedAt = suppress ? (old && !expired && old.suppressed_at != null ? old.suppressed_at : now) : null;
+        const expiresAt = suppress ? now + this.#cfg.days * DAY_MS : null;
+        this.#db.run(
+          `INSERT INTO suppressions (sender_domain, address, bounces, source, reason, first_at, last_at, suppressed_at, expires_at)
+           VALUES (?, ?, ?, 'bounce', ?, ?, ?, ?, ?)
+           ON CONFLICT (sender_domain, address) DO UPDATE SET bounces = excluded.bounces, reason = excluded.reason,
+             first_at = CASE WHEN ? THEN excluded.first_at ELSE first_at END, last_at = excluded.last_at,
+             suppressed_at = excluded.suppressed_at, expires_at = excluded.expires_at`,
+          senderDomain, address, bounces, reason, now, now, suppressedAt, expiresAt, expired ? 1 : 0,
+        );
+        return toEntry(this.#db.get<Row>("SELECT * FROM suppressions WHERE sender_domain = ? AND address = ?", senderDomain, address)!);
+      }),
+    );
+  }
+
+  /** The entry that suppresses mail from `mailFrom`'s domain to `recipient` now, if any. */
+  check(mailFrom: string, recipient: string): Promise<SuppressionEntry | null> {
+    const senderDomain = domainOf(mailFrom);
+    if (!this.#cfg.enabled || !senderDomain) return Promise.resolve(null);
+    const now = this.#clock.now();
+    return this.#db.call(() => {
+      const r = this.#db.get<Row>(
+        "SELECT * FROM suppressions WHERE sender_domain = ? AND address = ? AND suppressed_at IS NOT NULL AND (expires_at IS NULL OR expires_at > ?)",
+        senderDomain, recipient.toLowerCase(), now,
+      );
+      return r ? toEntry(r) : null;
+    });
+  }
+
+  /** Every entry (suppressing or still counting), optionally one sending domain's; newest first. */
+  list(senderDomain?: string): Promise<SuppressionEntry[]> {
+    return this.#db.call(() =>
+      (senderDomain
+        ? this.#db.all<Row>("SELECT * FROM suppressions WHERE sender_domain = ? ORDER BY last_at DESC, address", senderDomain.toLowerCase())
+        : this.#db.all<Row>("SELECT * FROM suppressions ORDER BY last_at DESC, sender_domain, address")
+      ).map(toEntry),
+    );
+  }
+
+  /** Suppresses by hand (no expiry unless days is given). */
+  add(senderDomain: string, address: string, reason: string, days?: number): Promise<SuppressionEntry> {
+    const d = senderDomain.toLowerCase();
+    const a = address.toLowerCase();
+    const now = this.#clock.now();
+    return this.#db.call(() => this.#db.atomic(() => {
+      this.#db.run(
+        `INSERT INTO suppressions (sender_domain, address, bounces, source, reason, first_at, last_at, suppressed_at, expires_at)
+         VALUES (?, ?, 0, 'manual', ?, ?, ?, ?, ?)
+         ON CONFLICT (sender_domain, address) DO UPDATE SET source = 'manual', reason = excluded.reason, last_at = excluded.last_at,
+           suppressed_at = excluded.suppressed_at, expires_at = excluded.expires_at`,
+        d, a, reason, now, now, now, days ? now + days * DAY_MS : null,
+      );
+      return toEntry(this.#db.get<Row>("SELECT * FROM suppressions WHERE sender_domain = ? AND address = ?", d, a)!);
+    }));
+  }
+
+  /** Lifts a suppression (and forgets its bounce count). True if there was one. */
+  remove(senderDomain: string, address: string): Promise<boolean> {
+    return this.#db.call(() => this.#db.atomic(() => this.#db.run("DELETE FROM suppressions WHERE sender_domain = ? AND address = ?", senderDomain.toLowerCase(), address.toLowerCase()).changes > 0));
+  }
+}
