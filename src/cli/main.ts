@@ -24,6 +24,7 @@ import { registerDns } from "./dns.ts";
 import { registerSendmail } from "./sendmail.ts";
 import { registerSpam } from "./spam.ts";
 import { registerSuppress } from "./suppress.ts";
+import { registerTrace } from "./trace.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -50,6 +51,7 @@ export function buildProgram(io: CliIo): Command {
   registerSendmail(program, io);
   registerSpam(program, io);
   registerSuppress(program, io);
+  registerTrace(program, io);
   return program;
 }
 

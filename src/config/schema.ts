@@ -258,6 +258,18 @@ const LogSchema = z
     level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }).default("info").meta({
       description: "Log level.",
     }),
+    file: z.string({ error: "expected a file path" }).default("logs/freehold.log").meta({
+      description: "`serve` also writes its log here (relative to the data folder; mode 0600), which `freehold trace` reads; \"\" turns it off.",
+    }),
+    maxFileMiB: z.number({ error: "expected MiB from 1 to 10240" }).int().min(1, { error: "expected MiB from 1 to 10240" }).max(10_240, { error: "expected MiB from 1 to 10240" }).default(64).meta({
+      description: "Rotate the log file when it is larger than this (MiB).",
+    }),
+    keepFiles: z.number({ error: "expected 0 to 1000" }).int().min(0, { error: "expected 0 to 1000" }).max(1000, { error: "expected 0 to 1000" }).default(10).meta({
+      description: "Rotated log files kept (freehold.log.1 … .N).",
+    }),
+    keepDays: z.number({ error: "expected days from 1 to 3650" }).int().min(1, { error: "expected days from 1 to 3650" }).max(3650, { error: "expected days from 1 to 3650" }).default(30).meta({
+      description: "Rotated log files older than this are deleted.",
+    }),
   })
   .prefault({})
   .meta({ description: "Logging." });

@@ -2,6 +2,8 @@
 // message bodies are redacted by the paths below unless a trace level asks otherwise.
 import { pino } from "pino";
 import type { Logger as PinoLogger, LoggerOptions } from "pino";
+import { openLogFile } from "./logfile.ts";
+import type { LogFileSettings } from "./logfile.ts";
 
 export type Logger = PinoLogger;
 
@@ -81,6 +83,11 @@ export interface LoggerSettings {
   bufferBytes?: number;
   /** Longest a buffered line waits, ms. Default 100. */
   flushMs?: number;
+  /**
+   * Also write every line to this file (created 0600 with its folder), rotated by size and
+   * pruned by age (logfile.ts). `freehold trace` reads it.
+   */
+  file?: LogFileSettings;
 }
 
 export function createLogger(settings: LoggerSettings = {}): Logger {
@@ -96,7 +103,31 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     formatters: { log: redactSecrets },
   };
   const dest = settings.destination ?? 1;
+  if (settings.file) {
+    const file = openLogFile(settings.file, { bufferBytes: settings.bufferBytes ?? 4096, flushMs: settings.flushMs ?? 100, onError: reportWriteError });
+    const out = typeof dest === "number" ? fdStream(dest, settings) : dest;
+    return pino(opts, pino.multistream([{ stream: out, level: opts.level as pino.Level }, { stream: file, level: opts.level as pino.Level }]));
+  }
   if (typeof dest !== "number") return pino(opts, dest);
+  return pino(opts, fdStream(dest, settings));
+}
+
+// pino stops logging quietly on EPIPE (the reader went away) and re-emits every other write
+// error (EIO, ENOSPC on a file): without a listener that 'error' would end the process. A mail
+// server that cannot log keeps serving; it says so on stderr, at most once a minute.
+let lastReported = 0;
+function reportWriteError(err: NodeJS.ErrnoException): void {
+  const now = Date.now();
+  if (now - lastReported < 60_000) return;
+  lastReported = now;
+  try {
+    process.stderr.write(`freehold: log write failed (${err.code ?? err.message}); lines are being lost\n`);
+  } catch {
+    // stderr is gone too
+  }
+}
+
+function fdStream(dest: number, settings: LoggerSettings) {
   // Each asynchronous write is a hand-off to libuv's thread pool, and a busy server logs a few
   // lines per message: gathering them makes that one hand-off per ~4 KiB instead of one per
   // line (measured in docs/benchmarks.md, smtp-in log). pino flushes the buffer synchronously
@@ -108,21 +139,8 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
     minLength: bufferBytes,
     ...(bufferBytes > 0 ? { periodicFlush: settings.flushMs ?? 100 } : {}),
   });
-  // pino stops logging quietly on EPIPE (the reader went away) and re-emits every other write
-  // error (EIO, ENOSPC on a file): without a listener that 'error' would end the process. A mail
-  // server that cannot log keeps serving; it says so on stderr, at most once a minute.
-  let lastReported = 0;
-  stream.on("error", (err: NodeJS.ErrnoException) => {
-    const now = Date.now();
-    if (now - lastReported < 60_000) return;
-    lastReported = now;
-    try {
-      process.stderr.write(`freehold: log write failed (${err.code ?? err.message}); lines are being lost\n`);
-    } catch {
-      // stderr is gone too
-    }
-  });
-  return pino(opts, stream);
+  stream.on("error", reportWriteError);
+  return stream;
 }
 
 /** A logger that drops everything: for tests that do not inspect logs. */

@@ -13,6 +13,7 @@
 // metadata are both on disk (RFC 5321 §6.1: once we answer 250 the message is ours).
 import { PassThrough } from "node:stream";
 import type { Clock } from "../clock.ts";
+import { MESSAGE_ID_SCAN, messageIdOf } from "../trace/message-id.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Resolver } from "../dns/resolver.ts";
 import { resolveRecipient } from "../accounts/resolve.ts";
@@ -158,6 +159,9 @@ export class MxHandler implements SmtpHandler {
     const head: Buffer[] = [];
     let headBytes = 0;
     let truncated = false;
+    // The first bytes, for the Message-ID on the "delivered" line (freehold trace).
+    const idHead: Buffer[] = [];
+    let idBytes = 0;
 
     const abortAll = async (): Promise<void> => {
       if (finished) return;
@@ -168,6 +172,11 @@ export class MxHandler implements SmtpHandler {
 
     return {
       async write(chunk: Uint8Array): Promise<void> {
+        if (idBytes < MESSAGE_ID_SCAN) {
+          const c = Buffer.from(chunk.subarray(0, MESSAGE_ID_SCAN - idBytes));
+          idHead.push(c);
+          idBytes += c.length;
+        }
         if (d.spam && headBytes < MAX_SCAN) {
           const c = Buffer.from(chunk.subarray(0, MAX_SCAN - headBytes));
           head.push(c);
@@ -211,6 +220,7 @@ export class MxHandler implements SmtpHandler {
           }
           const common = verdict.authenticationResults + info.receivedHeader;
           const targets: DeliveryTarget[] = [];
+          const stored = new Map<number, { user: string; mailbox: string }>();
           const seenMailbox = new Set<number>();
           const queue: QueueInsert[] = [];
           const external: QueueRecipientInsert[] = [];
@@ -227,6 +237,7 @@ export class MxHandler implements SmtpHandler {
               const mbox = (await d.store.mail.getMailbox(t.user.id, mailboxName)) ?? (await d.store.mail.getMailbox(t.user.id, "INBOX"));
               if (!mbox || seenMailbox.has(mbox.id)) continue;
               seenMailbox.add(mbox.id);
+              stored.set(mbox.id, { user: t.user.address, mailbox: mbox.name });
               targets.push({
                 mailboxId: mbox.id,
                 traceHeaders: returnPathHeader(envelope.mailFrom?.address ?? "") + deliveredToHeaders(t.deliveredTo) + (sv?.header ?? "") + common,
@@ -250,7 +261,26 @@ export class MxHandler implements SmtpHandler {
           }
           const result = await d.writer.deliver({ blob: staged, targets, queue });
           finished = true;
-          log.info({ blobId: result.blobId, copies: result.delivered.length, queued: result.queueIds.length, size: staged.size }, "delivered");
+          // One line with everything `freehold trace` shows for an inbound message (Postfix logs
+          // the same facts over its qmgr/local lines): who, from where, and where it went.
+          log.info(
+            {
+              blobId: result.blobId,
+              copies: result.delivered.length,
+              queued: result.queueIds.length,
+              size: staged.size,
+              messageId: messageIdOf(Buffer.concat(idHead, idBytes)),
+              from: envelope.mailFrom?.address ?? "",
+              rcpts: envelope.recipients.map((r) => r.mailbox.address),
+              client: session.remoteAddress,
+              clientName: session.remoteName,
+              helo: session.helo?.name,
+              tls: session.tls ? `${session.tls.protocol} ${session.tls.cipher}` : undefined,
+              stored: result.delivered.map((x) => ({ ...stored.get(x.mailboxId), uid: x.uid })),
+              queueIds: result.queueIds.length ? result.queueIds : undefined,
+            },
+            "delivered",
+          );
           return reply(250, "2.0.0", `Ok: queued as ${result.blobId.toString(36)}`);
         } catch (err) {
           await abortAll();

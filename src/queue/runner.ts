@@ -431,7 +431,10 @@ export class QueueRunner {
     if (events.length > 0) {
       try {
         const n = await sendDsns({ ...this.#d, logger: log }, q, content, events, now, expiresAt(this.#policy, q.createdAt));
-        if (n > 0) attempts.push({ recipientId: null, route: "dsn", outcome: "dsn", reply: `${n} DSN(s) sent` });
+        if (n > 0) {
+          attempts.push({ recipientId: null, route: "dsn", outcome: "dsn", reply: `${n} DSN(s) sent` });
+          log.info({ dsns: n, to: q.mailFrom, actions: [...new Set(events.map((e) => e.report.action))] }, "DSN sent");
+        }
       } catch (err) {
         // Still record the outcome: sending delivered recipients again would be worse than a
         // lost notice, and the error is logged for the operator.

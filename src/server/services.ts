@@ -1,6 +1,7 @@
 // The composition root: everything a running server needs, built once from the config and
 // passed down (ARCHITECTURE.md "Everything injected"). Protocol handlers, the CLI and later the
 // HTTP API all reach the same service objects through this.
+import path from "node:path";
 import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
 import type { Config } from "../config/schema.ts";
@@ -60,7 +61,12 @@ export interface OpenServicesOptions {
 
 export async function openServices(config: Config, opts: OpenServicesOptions = {}): Promise<Services> {
   const clock = opts.clock ?? systemClock;
-  const logger = opts.logger ?? createLogger({ level: config.log.level });
+  const logger =
+    opts.logger ??
+    createLogger({
+      level: config.log.level,
+      file: config.log.file ? { path: path.resolve(config.dataDir, config.log.file), maxBytes: config.log.maxFileMiB * 1024 * 1024, keepFiles: config.log.keepFiles, keepDays: config.log.keepDays } : undefined,
+    });
   const resolver = opts.resolver ?? createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries, clock });
   const tls = await loadTlsContext(config.tls.cert, config.tls.key);
   const onDelivered = new Set<(batch: DeliveryResult[]) => void>();

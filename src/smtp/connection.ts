@@ -29,6 +29,9 @@ import { unmapIPv4 } from "./ip.ts";
 import { handshake, negotiated } from "./tls.ts";
 
 /** Control flow, not protocol errors: they end the session and never reach a client as text. */
+/** Commands whose argument the refusal log line carries (addresses and names, no secrets). */
+const TRACED_ARGS = new Set(["MAIL", "RCPT", "HELO", "EHLO", "VRFY"]);
+
 export class ConnectionGone extends Error {
   override name = "ConnectionGone";
 }
@@ -417,10 +420,15 @@ export class SmtpConnection {
     sock.once("close", () => clearTimeout(t));
   }
 
+  /** The command being handled (for the refusal log line). */
+  #current: { verb: string; arg?: string } | null = null;
+
   #replyError(err: SmtpError): void {
     this.send(err.toReply());
     if (err.fault === "server") this.#log.warn({ code: err.code, err: err.cause ?? err.message }, "command failed (server fault)");
-    else this.#log.info({ code: err.code, reply: err.entry.reply }, "command refused");
+    // With the command and its argument for MAIL, RCPT, HELO/EHLO (never AUTH's), so
+    // `freehold trace` shows which recipient was refused and with what reply.
+    else this.#log.info({ code: err.code, reply: err.entry.reply, enhanced: err.entry.enhanced, text: err.text.slice(0, 200), verb: this.#current?.verb, arg: this.#current?.arg }, "command refused");
     if (err.closes) {
       this.#closing = true;
       return;
@@ -451,6 +459,7 @@ export class SmtpConnection {
       return this.#replyError(new SmtpError("unknownCommand"));
     }
     this.#log.debug({ verb, args: spec.sensitive ? "[redacted]" : args, bareLf: ev.bareLf || undefined }, "command");
+    this.#current = { verb, arg: TRACED_ARGS.has(verb) ? args.slice(0, 300) : undefined };
     const phase = this.#session.state.phase;
     if (!spec.phases.includes(phase)) return this.#replyError(new SmtpError("badSequence", sequenceText(verb, phase)));
     try {

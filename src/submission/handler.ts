@@ -109,7 +109,7 @@ export class SubmissionHandler implements SmtpHandler {
         const user = session.authUser!;
         const auth = await this.#guard(() => this.#authority(session));
         try {
-          const result = await submit(d, {
+          const result = await submit({ ...d, logger: log }, {
             user,
             authority: auth,
             mailFrom: envelope.mailFrom?.address ?? "",

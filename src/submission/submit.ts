@@ -7,6 +7,7 @@
 //
 // The caller answers "250" only after submit() resolves: the blob, the message rows and the
 // queue rows are then committed (src/store/delivery.ts), so nothing accepted can be lost.
+import { MESSAGE_ID_SCAN, messageIdOf } from "../trace/message-id.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log/logger.ts";
 import { resolveRecipient } from "../accounts/resolve.ts";
@@ -207,7 +208,21 @@ export async function submit(deps: SubmitDeps, input: SubmitInput): Promise<Subm
     }
   }
   log.info(
-    { user: input.user, blobId: result.blobId, local: result.delivered.length, queued: external.length, dkim: signatures, converted8bit: converted, added: fixed.added, bccRemoved: fixed.bccRemoved },
+    {
+      user: input.user,
+      blobId: result.blobId,
+      local: result.delivered.length,
+      queued: external.length,
+      dkim: signatures,
+      converted8bit: converted,
+      added: fixed.added,
+      bccRemoved: fixed.bccRemoved,
+      // For `freehold trace`: the message, its envelope and the queue entries that carry it on.
+      messageId: messageIdOf(message.subarray(0, MESSAGE_ID_SCAN)),
+      from: input.mailFrom,
+      rcpts: input.recipients.map((r) => r.address),
+      queueIds: result.queueIds.length ? result.queueIds : undefined,
+    },
     "submitted",
   );
   return { blobId: result.blobId, localCopies: result.delivered.length, queueIds: result.queueIds, signatures };
