@@ -3,6 +3,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import { DKIM_MIGRATION } from "./migration-dkim.ts";
 import { IDS_MIGRATION } from "./migration-ids.ts";
+import { APP_PASSWORDS_MIGRATION } from "./migration-app-passwords.ts";
 
 export interface Migration {
   version: number;
@@ -167,6 +168,7 @@ CREATE INDEX queue_attempts_queue ON queue_attempts (queue_id);
   },
   DKIM_MIGRATION,
   IDS_MIGRATION,
+  APP_PASSWORDS_MIGRATION,
 ];
 
 /** Applies the migrations not yet recorded, in order, each in its own transaction. */
