@@ -123,6 +123,17 @@ export class AccountsService {
     return [];
   }
 
+  /**
+   * Does this server serve mail for the domain (it exists and is enabled)? For public endpoints
+   * (client autoconfiguration, MTA-STS) that must answer 404 for every other name.
+   */
+  async servesDomain(name: string): Promise<boolean> {
+    const d = normalizeDomain(name);
+    if (!d) return false;
+    const rec = await this.#store.accounts.getDomain(d);
+    return rec !== null && !rec.disabled;
+  }
+
   /** Removes a domain and its aliases. Refused while it has users (remove them first). */
   async removeDomain(actor: Actor, name: string): Promise<void> {
     requireServerAdmin(actor, "remove domains");
