@@ -134,7 +134,8 @@ test("roles: domain admins manage their own domain only; users only their passwo
     await accounts.addAlias(asDa, "sales@example.com", ["ann@example.com"]);
     await assert.rejects(accounts.addAlias(asDa, "sales@other.test", ["ann@example.com"]), code("forbidden"));
 
-    await accounts.setPassword(asAnn, "ann@example.com", "my own new password");
+    await assert.rejects(accounts.setPassword(asAnn, "ann@example.com", "my own new password"), code("forbidden"));
+    await accounts.changePassword(asAnn, "ann@example.com", "another long one", "my own new password");
     await assert.rejects(accounts.setPassword(asAnn, "new@example.com", "my own new password"), code("forbidden"));
     await assert.rejects(accounts.listUsers(asAnn), code("forbidden"));
     await assert.rejects(accounts.setDisabled(asAnn, "ann@example.com", true), code("forbidden"));

@@ -4,7 +4,7 @@
 // transaction as the user, and writes an audit entry for every change.
 import type { Clock } from "../clock.ts";
 import { isStoreError } from "../store/errors.ts";
-import type { AliasRecord, DomainRecord, MetadataStore, Role, StoreRepos, UserRecord } from "../store/types.ts";
+import type { AliasRecord, AppPasswordRecord, DomainRecord, Id, MetadataStore, Role, StoreRepos, UserRecord } from "../store/types.ts";
 import { hashPassword, needsRehash, verifyPassword } from "../login/password.ts";
 import type { ScryptParams } from "../login/password.ts";
 import { formatAddress, normalizeDomain, parseOwnAddress, parseTarget } from "./address.ts";
@@ -13,6 +13,7 @@ import type { Actor } from "./authz.ts";
 import { AccountError } from "./errors.ts";
 import { DEFAULT_MAILBOXES } from "./mailboxes.ts";
 import { effectiveQuota } from "./quota.ts";
+import { MAX_APP_PASSWORDS, appPasswordTag, checkAppPasswordName, generateAppPassword, normalizeAppPassword } from "./app-passwords.ts";
 import { resolveRecipient } from "./resolve.ts";
 import type { Resolution } from "./resolve.ts";
 
@@ -55,6 +56,33 @@ export interface UserView {
   createdAt: number;
 }
 
+/** A successful IMAP/SMTP login: the user, and the app password used (null: the account password). */
+export interface MailLogin {
+  user: UserRecord;
+  appPassword: AppPasswordRecord | null;
+}
+
+/** An app password as listed: never the secret or its hash. */
+export interface AppPasswordView {
+  id: Id;
+  name: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+/** A user's storage use (self-service page, API). */
+export interface UsageView {
+  address: string;
+  usedBytes: number;
+  messages: number;
+  /** 0 = unlimited. */
+  quotaBytes: number;
+  quotaIsDefault: boolean;
+}
+
+/** last_used_at is written at most this often per app password (a cached login is cheap; a write is not). */
+const TOUCH_EVERY_MS = 60_000;
+
 export class AccountsService {
   #store: MetadataStore;
   #clock: Clock;
@@ -93,6 +121,17 @@ export class AccountsService {
     if (actor.user.role === "domain-admin") return all.filter((d) => d.id === actor.user.domainId);
     requireServerAdmin(actor, "list domains");
     return [];
+  }
+
+  /**
+   * Does this server serve mail for the domain (it exists and is enabled)? For public endpoints
+   * (client autoconfiguration, MTA-STS) that must answer 404 for every other name.
+   */
+  async servesDomain(name: string): Promise<boolean> {
+    const d = normalizeDomain(name);
+    if (!d) return false;
+    const rec = await this.#store.accounts.getDomain(d);
+    return rec !== null && !rec.disabled;
   }
 
   /** Removes a domain and its aliases. Refused while it has users (remove them first). */
@@ -184,9 +223,17 @@ export class AccountsService {
     return out;
   }
 
+  /**
+   * Reset a password without the old one: the CLI, or an admin for an account they manage. A
+   * signed-in user changing their own password goes through changePassword, which asks for the
+   * current one (so a hijacked session cannot lock the owner out).
+   */
   async setPassword(actor: Actor, address: string, password: string): Promise<void> {
     const user = await this.#userOrThrow(address);
-    requireAccountManager(actor, user, `change the password of ${user.address}`, { selfAllowed: true });
+    if (actor.kind === "user" && actor.user.id === user.id) {
+      throw new AccountError("forbidden", "changing your own password needs the current password");
+    }
+    requireAccountManager(actor, user, `change the password of ${user.address}`);
     checkPassword(password);
     await this.#store.accounts.updatePassword(user.id, await hashPassword(password, this.#scrypt));
     await this.#audit(actor, "user.passwd", user.address);
@@ -225,10 +272,43 @@ export class AccountsService {
   }
 
   /**
-   * Check a login. Returns the user when the password matches and the account (and its domain)
-   * is enabled, else null. Upgrades the stored hash when its parameters are outdated.
+   * Change one's own password: the current one must match. Only the account itself (or the CLI).
+   * App passwords stay valid (each is revoked on its own); cached logins with the old password
+   * stop working at once (the login cache compares the stored hash, login/cache.ts).
    */
-  async authenticate(address: string, password: string): Promise<UserRecord | null> {
+  async changePassword(actor: Actor, address: string, currentPassword: string, newPassword: string): Promise<void> {
+    const user = await this.#userOrThrow(address);
+    if (actor.kind === "user" && actor.user.id !== user.id) throw new AccountError("forbidden", `${actorName(actor)} may not change the password of ${user.address} this way`);
+    if (actor.kind === "user" && actor.user.disabled) throw new AccountError("forbidden", `${user.address} is disabled`);
+    checkPassword(newPassword);
+    if (!(await verifyPassword(currentPassword, user.passwordHash))) throw new AccountError("forbidden", "the current password is not correct");
+    await this.#store.accounts.updatePassword(user.id, await hashPassword(newPassword, this.#scrypt));
+    await this.#audit(actor, "user.passwd", user.address, "self");
+  }
+
+  /**
+   * The web login (account page, admin UI): the account password only, never an app password.
+   * Returns the user when the password matches and the account (and its domain) is enabled.
+   */
+  verifyWebLogin(address: string, password: string): Promise<UserRecord | null> {
+    return this.#passwordLogin(address, password, false).then((r) => r?.user ?? null);
+  }
+
+  /** The same as verifyWebLogin: the account password only. */
+  authenticate(address: string, password: string): Promise<UserRecord | null> {
+    return this.verifyWebLogin(address, password);
+  }
+
+  /**
+   * IMAP LOGIN/AUTHENTICATE and SMTP AUTH: the account password or one of the account's app
+   * passwords. Unknown users, disabled accounts and wrong passwords all give null after one
+   * scrypt's worth of work (an app-password-shaped input whose tag matches costs one more).
+   */
+  verifyMailLogin(address: string, password: string): Promise<MailLogin | null> {
+    return this.#passwordLogin(address, password, true);
+  }
+
+  async #passwordLogin(address: string, password: string, allowAppPasswords: boolean): Promise<MailLogin | null> {
     let addr;
     try {
       addr = parseOwnAddress(address);
@@ -242,13 +322,100 @@ export class AccountsService {
       await verifyPassword(password, this.#dummyHash);
       return null;
     }
-    if (!(await verifyPassword(password, user.passwordHash))) return null;
+    let appPassword: AppPasswordRecord | null = null;
+    const normalized = allowAppPasswords ? normalizeAppPassword(password) : null;
+    if (normalized !== null) {
+      for (const row of await this.#store.appPasswords.findByTag(user.id, appPasswordTag(normalized))) {
+        if (await verifyPassword(normalized, row.passwordHash)) {
+          appPassword = row;
+          break;
+        }
+      }
+    }
+    if (!appPassword && !(await verifyPassword(password, user.passwordHash))) return null;
     const domain = await this.#store.accounts.getDomainById(user.domainId);
     if (!domain || domain.disabled) return null;
+    if (appPassword) {
+      const now = this.#clock.now();
+      await this.#store.appPasswords.touch(appPassword.id, now);
+      return { user, appPassword: { ...appPassword, lastUsedAt: now } };
+    }
     if (needsRehash(user.passwordHash, this.#scrypt)) {
       await this.#store.accounts.updatePassword(user.id, await hashPassword(password, this.#scrypt));
     }
-    return user;
+    return { user, appPassword: null };
+  }
+
+  // ---- app passwords ------------------------------------------------------------------------
+
+  /** Creates an app password; the secret is returned only here (store it nowhere, show it once). */
+  async addAppPassword(actor: Actor, address: string, name: string): Promise<{ appPassword: AppPasswordView; secret: string }> {
+    const user = await this.#userOrThrow(address);
+    requireAccountManager(actor, user, `add app passwords to ${user.address}`, { selfAllowed: true });
+    const bad = checkAppPasswordName(name);
+    if (bad) throw new AccountError("invalid", bad);
+    const n = name.trim();
+    if ((await this.#store.appPasswords.list(user.id)).length >= MAX_APP_PASSWORDS) {
+      throw new AccountError("invalid", `${user.address} already has ${MAX_APP_PASSWORDS} app passwords; revoke some first`);
+    }
+    const secret = generateAppPassword();
+    const normalized = normalizeAppPassword(secret)!;
+    const passwordHash = await hashPassword(normalized, this.#scrypt);
+    try {
+      const row = await this.#store.transaction(async (tx) => {
+        const r = await tx.appPasswords.create({ userId: user.id, name: n, tag: appPasswordTag(normalized), passwordHash });
+        await auditIn(tx, actor, "app-password.add", user.address, `${n} (id ${r.id})`);
+        return r;
+      });
+      return { appPassword: appPasswordView(row), secret };
+    } catch (e) {
+      if (isStoreError(e, "exists")) throw new AccountError("exists", `${user.address} already has an app password named "${n}"`);
+      throw e;
+    }
+  }
+
+  async listAppPasswords(actor: Actor, address: string): Promise<AppPasswordView[]> {
+    const user = await this.#userOrThrow(address);
+    requireAccountManager(actor, user, `see the app passwords of ${user.address}`, { selfAllowed: true });
+    return (await this.#store.appPasswords.list(user.id)).map(appPasswordView);
+  }
+
+  /**
+   * Revokes by id or by name. Takes effect at the next login: verifyMailLogin no longer finds the
+   * row, and a login cached with it is checked against the row on every hit (appPasswordValid).
+   */
+  async revokeAppPassword(actor: Actor, address: string, idOrName: string | number): Promise<AppPasswordView> {
+    const user = await this.#userOrThrow(address);
+    requireAccountManager(actor, user, `revoke app passwords of ${user.address}`, { selfAllowed: true });
+    const rows = await this.#store.appPasswords.list(user.id);
+    const key = String(idOrName).trim();
+    const row = rows.find((r) => String(r.id) === key) ?? rows.find((r) => r.name === key);
+    if (!row) throw new AccountError("not-found", `${user.address} has no app password ${JSON.stringify(key)}`);
+    await this.#store.transaction(async (tx) => {
+      await tx.appPasswords.remove(user.id, row.id);
+      await auditIn(tx, actor, "app-password.revoke", user.address, `${row.name} (id ${row.id})`);
+    });
+    return appPasswordView(row);
+  }
+
+  /**
+   * For a login cache hit made with an app password: is that app password still there, still the
+   * same secret and still the user's? Notes the use (at most once a minute).
+   */
+  async appPasswordValid(userId: Id, appPasswordId: Id, passwordHash: string): Promise<boolean> {
+    const row = await this.#store.appPasswords.get(appPasswordId);
+    if (!row || row.userId !== userId || row.passwordHash !== passwordHash) return false;
+    const now = this.#clock.now();
+    if (row.lastUsedAt === null || now - row.lastUsedAt >= TOUCH_EVERY_MS) await this.#store.appPasswords.touch(row.id, now);
+    return true;
+  }
+
+  /** Storage use against the quota, for the account page and the API. */
+  async usage(actor: Actor, address: string): Promise<UsageView> {
+    const user = await this.#userOrThrow(address);
+    requireAccountManager(actor, user, `see the usage of ${user.address}`, { selfAllowed: true });
+    const u = await this.#store.mail.userUsage(user.id);
+    return { address: user.address, usedBytes: u.bytes, messages: u.messages, quotaBytes: this.quotaOf(user), quotaIsDefault: user.quotaBytes === null };
   }
 
   // ---- aliases ------------------------------------------------------------------------------
@@ -365,6 +532,10 @@ export class AccountsService {
 
 function auditIn(repos: StoreRepos, actor: Actor, action: string, target: string, detail: string | null): Promise<unknown> {
   return repos.audit.append({ actor: actorName(actor), action, target, detail });
+}
+
+function appPasswordView(r: AppPasswordRecord): AppPasswordView {
+  return { id: r.id, name: r.name, createdAt: r.createdAt, lastUsedAt: r.lastUsedAt };
 }
 
 function requireDomain(name: string): string {

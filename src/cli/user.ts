@@ -1,4 +1,4 @@
-// `freehold user add|list|passwd|disable|enable|quota|remove`.
+// `freehold user add|list|passwd|disable|enable|quota|remove|app-password`.
 import type { Command } from "commander";
 import { SYSTEM } from "../accounts/authz.ts";
 import type { Role } from "../store/types.ts";
@@ -84,6 +84,47 @@ export function registerUser(program: Command, io: CliIo): void {
         await accounts.setPassword(SYSTEM, u.address, password);
         print(io, `Password changed for ${u.address}`);
         if (generated) printGeneratedPassword(io, u.address, password);
+      });
+    });
+
+  // App passwords (issue 9 §4): for IMAP and SMTP AUTH only, never the web login.
+  const app = user.command("app-password").description("app passwords for mail clients (IMAP, SMTP; never the web login)");
+  app
+    .command("add")
+    .description("create an app password; it is printed once and stored only hashed")
+    .argument("<address>", "the user")
+    .argument("<name>", 'what it is for, e.g. "Phone"')
+    .action(async function (this: Command, address: string, name: string) {
+      await withDataDir(this, io, async ({ accounts }) => {
+        const { appPassword, secret } = await accounts.addAppPassword(SYSTEM, address, name);
+        const u = await accounts.getUser(SYSTEM, address);
+        print(io, `App password "${appPassword.name}" (id ${appPassword.id}) for ${u.address} (shown only now; IMAP and SMTP only): ${secret}`);
+      });
+    });
+  app
+    .command("list")
+    .description("list a user's app passwords with when each was created and last used")
+    .argument("<address>", "the user")
+    .option("--json", "print JSON")
+    .action(async function (this: Command, address: string) {
+      const { json } = this.opts() as { json?: boolean };
+      await withDataDir(this, io, async ({ accounts }) => {
+        const list = await accounts.listAppPasswords(SYSTEM, address);
+        if (json) return print(io, JSON.stringify(list, null, 2));
+        if (list.length === 0) return print(io, "No app passwords.");
+        const when = (t: number | null) => (t === null ? "never" : new Date(t).toISOString().replace(/\.\d+Z$/, "Z"));
+        print(io, table(["ID", "NAME", "CREATED", "LAST USED"], list.map((a) => [String(a.id), a.name, when(a.createdAt), when(a.lastUsedAt)])));
+      });
+    });
+  app
+    .command("revoke")
+    .description("revoke an app password (by id or name); it stops working at the next login")
+    .argument("<address>", "the user")
+    .argument("<id-or-name>", "as shown by list")
+    .action(async function (this: Command, address: string, key: string) {
+      await withDataDir(this, io, async ({ accounts }) => {
+        const r = await accounts.revokeAppPassword(SYSTEM, address, key);
+        print(io, `Revoked app password "${r.name}" (id ${r.id})`);
       });
     });
 

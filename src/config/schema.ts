@@ -274,6 +274,25 @@ const LogSchema = z
   .prefault({})
   .meta({ description: "Logging." });
 
+// RFC 8461 §3.2: the MTA-STS policy served at https://mta-sts.<domain>/.well-known/mta-sts.txt
+// for every domain (src/web/autoconfig/mta-sts.ts); its TXT record's id= follows the text.
+const MtaStsSchema = z
+  .strictObject({
+    mode: z.enum(["enforce", "testing", "none"], { error: "expected enforce, testing or none" }).default("enforce").meta({
+      description:
+        "enforce: senders that support MTA-STS deliver only over TLS with a valid certificate to a listed MX; testing: they deliver anyway and report (TLS-RPT); none: withdraws a policy.",
+    }),
+    maxAgeSeconds: intIn(86400, 31557600).default(604800).meta({
+      description: "How long senders cache the policy (RFC 8461 §3.2 max_age; at most 31557600). Default one week.",
+    }),
+    mx: z
+      .array(z.string().regex(/^(\*\.)?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/i, { error: "expected a host name, or *.domain" }))
+      .default([])
+      .meta({ description: "MX host names the policy lists besides hostname (e.g. a backup MX; \"*.example.com\" matches one label)." }),
+  })
+  .prefault({})
+  .meta({ description: "MTA-STS policy (RFC 8461) served on the mta-sts.<domain> host." });
+
 /** The listeners of a production server on the standard ports. */
 export const DEFAULT_LISTENERS: z.output<typeof ListenerSchema>[] = [
   { role: "mx", address: "0.0.0.0", port: 25 },
@@ -317,6 +336,7 @@ export const ConfigFileSchema = z
     spam: SpamSchema,
     retention: RetentionSchema,
     suppression: SuppressionSchema,
+    mtaSts: MtaStsSchema,
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, number>();

@@ -16,6 +16,8 @@ import { indexMessage } from "../mail/structure.ts";
 import { parseConfigText, ConfigError } from "../config/load.ts";
 import { parsePct } from "../emailauth/dmarc-policy.ts";
 import { txtStrings, isPublished } from "../emailauth/dkim-keys.ts";
+import { OUTLOOK_SCHEMA, POX_REQUEST_NS, parsePoxRequest, poxResponse } from "../web/autoconfig/autodiscover.ts";
+import { hostTarget } from "../web/autoconfig/host.ts";
 
 /** Per-input time bound: a parser that takes longer on one input counts as a hang. */
 export const INPUT_DEADLINE_MS = 2000;
@@ -176,6 +178,26 @@ export const FUZZERS: Fuzzer[] = [
       return fc.property(fc.oneof(fc.array(fc.constantFrom(...T), { maxLength: 20 }).map((t) => t.join("")), fc.string({ maxLength: 100 })), (s) => {
         const n = timed("parsePct", s, () => parsePct(s));
         if (!Number.isInteger(n) || n < 0 || n > 100) throw new Error(`pct out of range: ${n} for ${JSON.stringify(s)}`);
+      });
+    },
+  },
+  {
+    name: "Outlook autodiscover request and Host routing (ours)",
+    ciRuns: 300,
+    property: () => {
+      const T = ["<", ">", "/", "&", ";", "amp", "lt", "#x3c", "@", "a", ".", "test", " ", "\"", "'", "=", "\u0000", "é", "<!DOCTYPE", "<!ENTITY",
+        "EMailAddress", "AcceptableResponseSchema", "Autodiscover", "Request", "xmlns", "a:", `"${POX_REQUEST_NS}"`, OUTLOOK_SCHEMA];
+      const soup = fc.array(fc.constantFrom(...T), { maxLength: 40 }).map((t) => t.join(""));
+      const wrapped = soup.map((e) => `<Autodiscover xmlns="${POX_REQUEST_NS}"><Request><EMailAddress>${e}</EMailAddress><AcceptableResponseSchema>${OUTLOOK_SCHEMA}</AcceptableResponseSchema></Request></Autodiscover>`);
+      return fc.property(fc.oneof(soup, wrapped, fc.string({ maxLength: 300 })), (body) => {
+        timed("parsePoxRequest", body, () => {
+          const r = parsePoxRequest(body);
+          void hostTarget(body);
+          if (!r.ok) return;
+          // What the parser accepts is written into XML escaped: no markup gets through.
+          const login = /<LoginName>([^<]*)<\/LoginName>/.exec(poxResponse(r.address, { host: "h.test", imap: [{ host: "h.test", port: 993, security: "tls" }], smtp: [] }));
+          if (!login || /[<>"]|&(?!(amp|lt|gt|quot|apos);)/.test(login[1])) throw new Error(`unescaped address in the response: ${JSON.stringify(r.address)}`);
+        });
       });
     },
   },

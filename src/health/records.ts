@@ -38,8 +38,14 @@ export function mtaStsId(policy: string): string {
   return createHash("sha256").update(policy).digest("hex").slice(0, 20);
 }
 
-export function mtaStsPolicyText(mailHost: string, mode: "testing" | "enforce" = "enforce", maxAge = 604800): string {
-  return `version: STSv1\r\nmode: ${mode}\r\nmx: ${mailHost}\r\nmax_age: ${maxAge}\r\n`;
+/**
+ * RFC 8461 §3.2: "version", "mode", one "mx" line per allowed MX pattern, "max_age" (seconds),
+ * CRLF line ends. The text served (src/web/autoconfig/mta-sts.ts) is this one, so its TXT id
+ * (mtaStsId) always names what is served.
+ */
+export function mtaStsPolicyText(mailHost: string | readonly string[], mode: "testing" | "enforce" | "none" = "enforce", maxAge = 604800): string {
+  const mx = [...new Set(typeof mailHost === "string" ? [mailHost] : mailHost)];
+  return `version: STSv1\r\nmode: ${mode}\r\n${mx.map((m) => `mx: ${m}\r\n`).join("")}max_age: ${maxAge}\r\n`;
 }
 
 export function spfRecord(ips: string[], includes: string[]): string {

@@ -3,7 +3,7 @@
 import type { Config } from "../config/schema.ts";
 import type { DkimService } from "../emailauth/dkim-service.ts";
 import { recordsToPublish } from "../emailauth/dkim-keys.ts";
-import { computeRecords } from "./records.ts";
+import { computeRecords, mtaStsPolicyText } from "./records.ts";
 import type { DnsRecord } from "./records.ts";
 
 export interface RecordsOptions {
@@ -12,7 +12,15 @@ export interface RecordsOptions {
   relayIncludes?: string[];
 }
 
-export function domainRecords(config: Pick<Config, "hostname">, dkim: Pick<DkimService, "list">, domain: string, opts: RecordsOptions): DnsRecord[] {
+/**
+ * The MTA-STS policy text this server serves for every domain (config mtaSts; RFC 8461 §3.2):
+ * the same text the _mta-sts TXT id is computed from.
+ */
+export function mtaStsPolicy(config: Pick<Config, "hostname" | "mtaSts">): string {
+  return mtaStsPolicyText([config.hostname, ...config.mtaSts.mx], config.mtaSts.mode, config.mtaSts.maxAgeSeconds);
+}
+
+export function domainRecords(config: Pick<Config, "hostname" | "mtaSts">, dkim: Pick<DkimService, "list">, domain: string, opts: RecordsOptions): DnsRecord[] {
   const d = domain.toLowerCase().replace(/\.$/, "");
   const host = config.hostname;
   const hostDomain = host.split(".").slice(1).join(".");
@@ -24,5 +32,6 @@ export function domainRecords(config: Pick<Config, "hostname">, dkim: Pick<DkimS
     dkim: recordsToPublish(dkim.list(d)),
     relayIncludes: opts.relayIncludes ?? [],
     reportDomain: hostDomain || d,
+    mtaStsPolicy: mtaStsPolicy(config),
   });
 }

@@ -20,7 +20,7 @@ import type { ImapDeps, ImapLimits } from "./types.ts";
 export interface ImapWiringInput {
   store: MetadataStore;
   blobs: BlobStore;
-  accounts: Pick<AccountsService, "authenticate">;
+  accounts: Pick<AccountsService, "verifyMailLogin" | "appPasswordValid">;
   logger: Logger;
   clock: Clock;
   /** Folder for search.sqlite (the data folder). */

@@ -1,4 +1,6 @@
 // Password login for IMAP and SMTP AUTH: rate limits, then the cache, then the slow hash.
+// The account password or an app password (AccountsService.verifyMailLogin); the web login uses
+// verifyWebLogin, which never accepts an app password.
 // Passwords are never logged or kept; see limiter.ts and cache.ts for the policies.
 //
 // No user enumeration (issue 13 §1): an unknown user, a disabled one and a wrong password give
@@ -12,12 +14,12 @@ import type { LoginCache } from "./cache.ts";
 import type { LoginLimiter } from "./limiter.ts";
 
 export type LoginResult =
-  | { ok: true; user: UserRecord; cached: boolean }
+  | { ok: true; user: UserRecord; cached: boolean; /** The app password used, if one was. */ appPasswordId?: number }
   | { ok: false; reason: "failed" }
   | { ok: false; reason: "limited"; retryAfterMs: number };
 
 export interface AuthenticatorDeps {
-  accounts: Pick<AccountsService, "authenticate">;
+  accounts: Pick<AccountsService, "verifyMailLogin" | "appPasswordValid">;
   store: MetadataStore;
   limiter: LoginLimiter;
   /** Null turns caching off (benchmarks compare both). */
@@ -46,21 +48,31 @@ export function createAuthenticator(deps: AuthenticatorDeps): Authenticate {
       // it and its domain are enabled: a password change or disable takes effect at once.
       const u = await deps.store.accounts.getUserById(hit.userId);
       const d = u ? await deps.store.accounts.getDomainById(u.domainId) : null;
-      if (u && d && !u.disabled && !d.disabled && u.passwordHash === hit.passwordHash) {
+      // An app-password hit is good while that row exists unchanged (a revoke, even from the CLI
+      // in another process, takes effect at the next login).
+      const same = hit.appPasswordId === undefined
+        ? u?.passwordHash === hit.passwordHash
+        : u !== null && (await deps.accounts.appPasswordValid(u.id, hit.appPasswordId, hit.passwordHash));
+      if (u && d && !u.disabled && !d.disabled && same) {
         deps.limiter.succeeded(ip, user);
-        return { ok: true, user: u, cached: true };
+        return hit.appPasswordId === undefined ? { ok: true, user: u, cached: true } : { ok: true, user: u, cached: true, appPasswordId: hit.appPasswordId };
       }
       deps.cache?.drop(user, password);
     }
-    const u = await deps.accounts.authenticate(user, password);
-    if (!u) {
+    const login = await deps.accounts.verifyMailLogin(user, password);
+    if (!login) {
       deps.limiter.failed(ip, user);
       await backOff(ip);
       return { ok: false, reason: "failed" };
     }
     deps.limiter.succeeded(ip, user);
-    // Re-read: authenticate() may have upgraded the stored hash.
-    const fresh = (await deps.store.accounts.getUserById(u.id)) ?? u;
+    const ap = login.appPassword;
+    if (ap) {
+      deps.cache?.put(user, password, login.user.id, ap.passwordHash, ap.id);
+      return { ok: true, user: login.user, cached: false, appPasswordId: ap.id };
+    }
+    // Re-read: verifyMailLogin() may have upgraded the stored hash.
+    const fresh = (await deps.store.accounts.getUserById(login.user.id)) ?? login.user;
     deps.cache?.put(user, password, fresh.id, fresh.passwordHash);
     return { ok: true, user: fresh, cached: false };
   };

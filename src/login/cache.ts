@@ -13,8 +13,10 @@ export const MAX_LOGIN_CACHE_TTL_MS = 10 * 60_000;
 
 export interface CachedLogin {
   userId: Id;
-  /** The stored hash the password was verified against. */
+  /** The stored hash the password was verified against (the app password's, for one). */
   passwordHash: string;
+  /** Set when the login used an app password: the hit is good only while that row is unchanged. */
+  appPasswordId?: Id;
   expires: number;
 }
 
@@ -54,13 +56,15 @@ export class LoginCache {
     return e;
   }
 
-  put(user: string, password: string, userId: Id, passwordHash: string): void {
+  put(user: string, password: string, userId: Id, passwordHash: string, appPasswordId?: Id): void {
     if (this.#ttl <= 0) return;
     if (this.#entries.size >= this.#max) {
       const oldest = this.#entries.keys().next();
       if (!oldest.done) this.#entries.delete(oldest.value);
     }
-    this.#entries.set(this.#key(user, password), { userId, passwordHash, expires: this.#clock.now() + this.#ttl });
+    const e: CachedLogin = { userId, passwordHash, expires: this.#clock.now() + this.#ttl };
+    if (appPasswordId !== undefined) e.appPasswordId = appPasswordId;
+    this.#entries.set(this.#key(user, password), e);
   }
 
   drop(user: string, password: string): void {

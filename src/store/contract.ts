@@ -427,6 +427,33 @@ export function runStoreContract(name: string, factory: () => Promise<StoreHarne
       }
     });
 
+    test("app passwords: per user, unique names, looked up by tag, removed with the user, ids never reused", async () => {
+      await open();
+      try {
+        const { user } = await setupUser(h.store);
+        const other = await setupUser(h.store, "bob");
+        const ap = h.store.appPasswords;
+        const a = await ap.create({ userId: user.id, name: "Phone", tag: "t1", passwordHash: "h1" });
+        assert.equal(a.lastUsedAt, null);
+        await assert.rejects(ap.create({ userId: user.id, name: "Phone", tag: "t2", passwordHash: "h2" }), (e) => isStoreError(e, "exists"));
+        await assert.rejects(ap.create({ userId: 987654, name: "x", tag: "t", passwordHash: "h" }), (e) => isStoreError(e, "not-found"));
+        await ap.create({ userId: other.user.id, name: "Phone", tag: "t1", passwordHash: "h3" });
+        assert.deepEqual((await ap.findByTag(user.id, "t1")).map((r) => r.passwordHash), ["h1"]);
+        await ap.touch(a.id, 1234);
+        assert.equal((await ap.get(a.id))?.lastUsedAt, 1234);
+        assert.equal(await ap.remove(other.user.id, a.id), false, "only the owner's id");
+        assert.equal(await ap.remove(user.id, a.id), true);
+        assert.equal(await ap.get(a.id), null);
+        const b = await ap.create({ userId: user.id, name: "Phone", tag: "t1", passwordHash: "h4" });
+        assert.ok(b.id > a.id, "a removed id is not handed out again");
+        await h.store.accounts.removeUser(other.user.id);
+        assert.deepEqual(await ap.list(other.user.id), []);
+        assert.deepEqual((await ap.list(user.id)).map((r) => r.name), ["Phone"]);
+      } finally {
+        await close();
+      }
+    });
+
     test("blob reads: whole and by range", async () => {
       await open();
       try {

@@ -495,6 +495,40 @@ export interface AuditRepo {
   list(limit?: number): Promise<AuditEntry[]>;
 }
 
+/**
+ * An app password (issue 9 §4): a random secret for one mail client, valid for IMAP and SMTP AUTH
+ * and never for the web login. Only its hash is stored (src/accounts/app-passwords.ts).
+ */
+export interface AppPasswordRecord {
+  id: Id;
+  userId: Id;
+  name: string;
+  /** A short non-secret lookup key derived from the secret (app-passwords.ts appPasswordTag). */
+  tag: string;
+  passwordHash: string;
+  createdAt: number;
+  lastUsedAt: number | null;
+}
+
+export interface NewAppPassword {
+  userId: Id;
+  name: string;
+  tag: string;
+  passwordHash: string;
+}
+
+export interface AppPasswordRepo {
+  /** Throws "exists" (the user has one of that name) or "not-found" (no such user). */
+  create(p: NewAppPassword): Promise<AppPasswordRecord>;
+  get(id: Id): Promise<AppPasswordRecord | null>;
+  /** A user's app passwords, oldest first. */
+  list(userId: Id): Promise<AppPasswordRecord[]>;
+  findByTag(userId: Id, tag: string): Promise<AppPasswordRecord[]>;
+  /** Returns false if the user has no app password with that id. */
+  remove(userId: Id, id: Id): Promise<boolean>;
+  touch(id: Id, at: number): Promise<void>;
+}
+
 export interface IntegrityReport {
   ok: boolean;
   /** Human-readable problems: SQLite integrity_check lines, foreign-key violations, refcount drift. */
@@ -508,6 +542,7 @@ export interface StoreRepos {
   blobs: BlobRepo;
   settings: SettingsRepo;
   audit: AuditRepo;
+  appPasswords: AppPasswordRepo;
 }
 
 export interface MetadataStore extends StoreRepos {

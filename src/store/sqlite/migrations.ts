@@ -3,6 +3,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import { DKIM_MIGRATION } from "./migration-dkim.ts";
 import { IDS_MIGRATION } from "./migration-ids.ts";
+import { APP_PASSWORDS_MIGRATION } from "./migration-app-passwords.ts";
 
 export interface Migration {
   version: number;
@@ -179,6 +180,7 @@ UPDATE messages SET saved_at = CAST(unixepoch('subsec') * 1000 AS INTEGER) WHERE
   },
   DKIM_MIGRATION,
   IDS_MIGRATION,
+  APP_PASSWORDS_MIGRATION,
 ];
 
 /** Applies the migrations not yet recorded, in order, each in its own transaction. */

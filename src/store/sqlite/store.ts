@@ -13,6 +13,7 @@ import { SqliteMail } from "./mail.ts";
 import { SqliteQueue } from "./queue.ts";
 import { SqliteBlobs } from "./blobs.ts";
 import { SqliteAudit, SqliteSettings } from "./misc.ts";
+import { SqliteAppPasswords } from "./app-passwords.ts";
 
 export interface SqliteStoreOptions {
   clock?: Clock;
@@ -29,6 +30,7 @@ function repos(c: RepoContext): StoreRepos {
     blobs: new SqliteBlobs(c),
     settings: new SqliteSettings(c),
     audit: new SqliteAudit(c),
+    appPasswords: new SqliteAppPasswords(c),
   };
 }
 
