@@ -49,6 +49,34 @@ export function registerSuppress(program: Command, io: CliIo): void {
       });
     });
   cmd
+    .command("stats")
+    .description("complaints (feedback loops) and messages sent per domain, with the complaint rate")
+    .option("--days <n>", "window in days", "30")
+    .option("--json", "print JSON")
+    .action(async function (this: Command) {
+      const { days, json } = this.opts() as { days: string; json?: boolean };
+      const n = Number(days);
+      if (!Number.isInteger(n) || n < 1 || n > 3650) throw new CliError("--days: expected a number from 1 to 3650");
+      await withDataDir(this, io, async ({ config }) => {
+        const db = openSuppressionDb(config.dataDir, { clock: io.clock });
+        try {
+          const rows = await new SuppressionService(db, io.clock, config.suppression).complaintStats(n);
+          if (json) return print(io, JSON.stringify(rows, null, 2));
+          if (rows.length === 0) return print(io, `Nothing sent and no complaints in the last ${n} days.`);
+          const warn = config.suppression.complaintRateWarn;
+          print(
+            io,
+            table(
+              ["DOMAIN", "SENT", "COMPLAINTS", "RATE", ""],
+              rows.map((r) => [r.senderDomain, String(r.sent), String(r.complaints), `${(r.rate * 100).toFixed(2)}%`, r.rate > warn ? `above ${(warn * 100).toFixed(2)}%: find out what was sent` : ""]),
+            ),
+          );
+        } finally {
+          db.close();
+        }
+      });
+    });
+  cmd
     .command("add")
     .description("suppress a recipient for a sending domain by hand")
     .argument("<domain>", "the sending domain (e.g. example.com)")

@@ -12,6 +12,7 @@ import { listenerLimits, smtpConnectionLimits, smtpFeaturesFromConfig, smtpLimit
 import { faultInjectionEnabled, withInjectedFaults } from "./fault-injection.ts";
 import { watchTlsFiles } from "../tls/reload.ts";
 import { RetentionJob } from "../retention/service.ts";
+import { FeedbackJob } from "../suppression/feedback-job.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
@@ -116,6 +117,25 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     },
   });
   retention.start();
+  // Feedback-loop reports (ARF) at suppression.complaintsAddress: read after each delivery to
+  // that mailbox and every 5 minutes (src/suppression/feedback-job.ts).
+  let feedback: FeedbackJob | null = null;
+  let removeFeedbackListener = () => {};
+  if (config.suppression.complaintsAddress) {
+    const job = new FeedbackJob({ store: storage.store, blobs: storage.blobs, suppression: services.suppression, logger: logger.child({ component: "feedback" }), address: config.suppression.complaintsAddress });
+    feedback = job;
+    let fblMailbox: number | null = await job.mailboxId();
+    const listener = (batch: Parameters<Parameters<typeof services.onDelivered.add>[0]>[0]) => {
+      if (fblMailbox === null || batch.some((r) => r.delivered.some((d) => d.mailboxId === fblMailbox))) {
+        void job.run().then(async () => {
+          fblMailbox ??= await job.mailboxId();
+        }).catch((err) => logger.error({ err }, "feedback mailbox pass failed"));
+      }
+    };
+    services.onDelivered.add(listener);
+    removeFeedbackListener = () => services.onDelivered.delete(listener);
+    job.start();
+  }
 
   let stopping: Promise<void> | undefined;
   return {
@@ -128,6 +148,8 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
         for (const c of closers) await c().catch((err) => logger.error({ err }, "listener close failed"));
         await queue?.stop();
         await retention.stop();
+        removeFeedbackListener();
+        await feedback?.stop();
         await services.spam.trainer.idle();
         await storage.close();
         services.closeSideDb?.();

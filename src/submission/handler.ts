@@ -78,7 +78,12 @@ export class SubmissionHandler implements SmtpHandler {
     const s = this.#d.suppression && !info.postmaster ? await this.#guard(() => this.#d.suppression!.check(from, address)) : null;
     if (s) {
       const since = new Date(s.suppressedAt ?? s.lastAt).toISOString().slice(0, 10);
-      const why = s.source === "bounce" ? `after ${s.bounces} hard bounce${s.bounces === 1 ? "" : "s"} (last: ${s.reason.slice(0, 120)})` : `by the administrator (${s.reason.slice(0, 120)})`;
+      const why =
+        s.source === "bounce"
+          ? `after ${s.bounces} hard bounce${s.bounces === 1 ? "" : "s"} (last: ${s.reason.slice(0, 120)})`
+          : s.source === "complaint"
+            ? `after a spam ${s.reason.replace(/^complaint /, "complaint ")}`
+            : `by the administrator (${s.reason.slice(0, 120)})`;
       this.#log.info({ cid: session.cid, rcpt: address, senderDomain: s.senderDomain }, "recipient suppressed");
       throw new SmtpError("policyRejected", `<${address}> is suppressed for ${s.senderDomain} since ${since} ${why}; ask your mail administrator to lift it if the address works again`);
     }

@@ -46,7 +46,11 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
       defaultQuotaBytes: config.quota.defaultBytes,
       sendLimit: opts.sendLimit ?? new HourlySendLimit({ clock, perHour: opts.hourlyRecipients ?? config.submission.hourlyRecipients }),
       // Whom a user writes to becomes a trusted correspondent (src/spam/trainer.ts).
-      onSubmitted: (user, recipients) => services.spam.trainer.submittedBy(user, recipients),
+      onSubmitted: (user, recipients) => {
+        services.spam.trainer.submittedBy(user, recipients);
+        // The complaint rate's denominator (src/suppression/).
+        void services.suppression.countSent(user.slice(user.lastIndexOf("@") + 1)).catch((err) => logger.error({ err }, "could not count a sent message"));
+      },
       suppression: services.suppression,
     });
     if (opts.dkimJob ?? true) job = startDkimJob({ dkim: services.dkim, txt: services.resolver.txt, logger });

@@ -13,6 +13,12 @@ export const SuppressionSchema = z
     }),
     hardBounces: int(1, 100).default(2).meta({ description: "Hard bounces (per sending domain and recipient) before the recipient is suppressed." }),
     days: int(1, 3650).default(180).meta({ description: "How long a suppression lasts, in days (a new bounce starts it again)." }),
+    complaintsAddress: z.string().optional().meta({
+      description: "A local mailbox that receives feedback-loop reports (ARF, RFC 5965), e.g. fbl@example.com: each complaint suppresses the complainer for the sending domain and counts toward its complaint rate.",
+    }),
+    complaintRateWarn: z.number({ error: "expected a fraction such as 0.003" }).min(0).max(1).default(0.003).meta({
+      description: "Complaint rate (complaints / messages sent, 30 days) above which a domain is reported (Gmail's bulk-sender guideline keeps it under 0.3%).",
+    }),
   })
   .prefault({})
   .meta({ description: "Suppression of recipients that hard-bounced (docs/operations.md)." });

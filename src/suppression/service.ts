@@ -32,7 +32,36 @@ const MIGRATIONS: Migration[] = [
   UNIQUE (sender_domain, address)
 );`,
   },
+  {
+    version: 2,
+    name: "complaints and messages sent per domain and day",
+    sql: `CREATE TABLE complaints (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  sender_domain TEXT NOT NULL,
+  complainer TEXT,
+  feedback_type TEXT NOT NULL,
+  source_ip TEXT,
+  message_id TEXT
+);
+CREATE INDEX complaints_domain_at ON complaints (sender_domain, at);
+CREATE TABLE sent_daily (
+  sender_domain TEXT NOT NULL,
+  day INTEGER NOT NULL,
+  messages INTEGER NOT NULL,
+  PRIMARY KEY (sender_domain, day)
+) WITHOUT ROWID;
+CREATE TABLE checkpoints (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;`,
+  },
 ];
+
+export interface ComplaintStats {
+  senderDomain: string;
+  complaints: number;
+  sent: number;
+  /** complaints / sent (0 when nothing was sent). */
+  rate: number;
+}
 
 /** Opens (creating and migrating) <dataDir>/suppression.sqlite: its own file, as spam.sqlite, so its writes never wait on meta.sqlite's lock. */
 export function openSuppressionDb(dataDir: string, opts: { clock?: Clock } = {}): SqliteDb {
@@ -158,6 +187,76 @@ export class SuppressionService {
       );
       return toEntry(this.#db.get<Row>("SELECT * FROM suppressions WHERE sender_domain = ? AND address = ?", d, a)!);
     }));
+  }
+
+  /**
+   * A feedback-loop complaint (arf.ts): counted for the domain, and the complainer suppressed for
+   * it with no expiry (someone who pressed "this is spam" asked not to get more).
+   */
+  recordComplaint(c: { senderDomain: string; complainer: string | null; feedbackType: string; sourceIp: string | null; messageId: string | null }): Promise<void> {
+    const d = c.senderDomain.toLowerCase();
+    const now = this.#clock.now();
+    return this.#db.call(() =>
+      this.#db.atomic(() => {
+        this.#db.run(
+          "INSERT INTO complaints (at, sender_domain, complainer, feedback_type, source_ip, message_id) VALUES (?, ?, ?, ?, ?, ?)",
+          now, d, c.complainer, c.feedbackType, c.sourceIp, c.messageId,
+        );
+        if (!c.complainer || c.feedbackType === "not-spam") return;
+        this.#db.run(
+          `INSERT INTO suppressions (sender_domain, address, bounces, source, reason, first_at, last_at, suppressed_at, expires_at)
+           VALUES (?, ?, 0, 'complaint', ?, ?, ?, ?, NULL)
+           ON CONFLICT (sender_domain, address) DO UPDATE SET source = 'complaint', reason = excluded.reason, last_at = excluded.last_at,
+             suppressed_at = COALESCE(suppressed_at, excluded.suppressed_at), expires_at = NULL`,
+          d, c.complainer.toLowerCase(), `complaint (${c.feedbackType})`, now, now, now,
+        );
+      }),
+    );
+  }
+
+  /** A message submitted from this domain (the complaint rate's denominator). */
+  countSent(senderDomain: string, messages = 1): Promise<void> {
+    const day = Math.floor(this.#clock.now() / DAY_MS);
+    return this.#db.call(() =>
+      this.#db.atomic(() => {
+        this.#db.run(
+          "INSERT INTO sent_daily (sender_domain, day, messages) VALUES (?, ?, ?) ON CONFLICT (sender_domain, day) DO UPDATE SET messages = messages + excluded.messages",
+          senderDomain.toLowerCase(), day, messages,
+        );
+      }),
+    );
+  }
+
+  /** Complaints and messages sent per domain over the last `days` days. */
+  complaintStats(days = 30): Promise<ComplaintStats[]> {
+    const now = this.#clock.now();
+    const since = now - days * DAY_MS;
+    const fromDay = Math.floor(since / DAY_MS);
+    return this.#db.call(() => {
+      const c = this.#db.all<{ d: string; n: number }>("SELECT sender_domain AS d, count(*) AS n FROM complaints WHERE at >= ? GROUP BY sender_domain", since);
+      const s = this.#db.all<{ d: string; n: number }>("SELECT sender_domain AS d, sum(messages) AS n FROM sent_daily WHERE day >= ? GROUP BY sender_domain", fromDay);
+      const out = new Map<string, ComplaintStats>();
+      for (const r of s) out.set(r.d, { senderDomain: r.d, complaints: 0, sent: r.n, rate: 0 });
+      for (const r of c) {
+        const e = out.get(r.d) ?? { senderDomain: r.d, complaints: 0, sent: 0, rate: 0 };
+        e.complaints = r.n;
+        out.set(r.d, e);
+      }
+      for (const e of out.values()) e.rate = e.sent > 0 ? e.complaints / e.sent : 0;
+      return [...out.values()].sort((a, b) => a.senderDomain.localeCompare(b.senderDomain));
+    });
+  }
+
+  checkpoint(name: string): Promise<number> {
+    return this.#db.call(() => this.#db.get<{ value: number }>("SELECT value FROM checkpoints WHERE name = ?", name)?.value ?? 0);
+  }
+
+  setCheckpoint(name: string, value: number): Promise<void> {
+    return this.#db.call(() =>
+      this.#db.atomic(() => {
+        this.#db.run("INSERT INTO checkpoints (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value", name, value);
+      }),
+    );
   }
 
   /** Lifts a suppression (and forgets its bounce count). True if there was one. */

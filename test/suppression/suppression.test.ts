@@ -19,6 +19,7 @@ import { openServices } from "../../src/server/services.ts";
 import { startServer } from "../../src/server/run.ts";
 import { protocolStarters } from "../../src/server/starters.ts";
 import { silentLogger } from "../../src/log/logger.ts";
+import { providerStyleReport } from "./arf-samples.ts";
 
 const PEER = "127.0.30.5";
 const GONE = "gone@remote.test";
@@ -96,4 +97,49 @@ test("two hard bounces suppress a recipient for the sending domain; the third su
   t.after(() => server2.stop());
   const fifth = await send("alice@local.test", [GONE], 5);
   assert.deepEqual(fifth.accepted, [GONE]);
+});
+
+test("a feedback-loop complaint (ARF) delivered to suppression.complaintsAddress suppresses the complainer for our domain; a report about another domain is ignored; complaint stats count it", async (t) => {
+  const data = await createDataDir({
+    domains: ["local.test"],
+    users: [{ address: "alice@local.test" }, { address: "fbl@local.test" }],
+    config: { suppression: { complaintsAddress: "fbl@local.test" } },
+  });
+  t.after(() => data.remove());
+  const file = path.join(data.dir, "freehold.yaml");
+  const doc = YAML.parse(await readFile(file, "utf8")) as { listeners: unknown[] };
+  const submissionPort = await freePort();
+  doc.listeners.push({ role: "submission", address: "127.0.0.1", port: submissionPort });
+  await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
+  const services = await openServices(await loadConfig(data.dir), { logger: silentLogger() });
+  const server = await startServer(services, { starters: protocolStarters() });
+  t.after(() => server.stop());
+  const mxPort = server.listeners.find((l) => l.role === "mx")!.port;
+  const sub = () => nodemailer.createTransport({ host: "127.0.0.1", port: submissionPort, secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: "alice@local.test", pass: TEST_PASSWORD } });
+
+  // Alice writes to a customer (counted as sent), who presses "this is spam".
+  const s1 = sub();
+  await s1.sendMail({ envelope: { from: "alice@local.test", to: ["cust@customer.test"] }, raw: "From: alice@local.test\r\nTo: cust@customer.test\r\nSubject: offer\r\n\r\nhi\r\n" });
+  s1.close();
+  const report = providerStyleReport("cust@customer.test", "alice@local.test").toString("latin1").replace(/Original-Rcpt-To:[^\r\n]*\r\n/, "");
+  const other = providerStyleReport("x@customer.test", "someone@not-ours.test").toString("latin1");
+  const mx = nodemailer.createTransport({ host: "127.0.0.1", port: mxPort, secure: false, ignoreTLS: true, name: "fbl.provider.test" });
+  await mx.sendMail({ envelope: { from: "staff@provider.test", to: ["fbl@local.test"] }, raw: report });
+  await mx.sendMail({ envelope: { from: "staff@provider.test", to: ["fbl@local.test"] }, raw: other });
+  mx.close();
+  assert.ok(await waitUntil(async () => (await services.suppression.check("alice@local.test", "cust@customer.test")) !== null, 15_000), "complainer suppressed");
+  assert.equal(await services.suppression.check("someone@not-ours.test", "x@customer.test"), null, "a report about a domain we do not serve changes nothing");
+  const stats = await services.suppression.complaintStats(30);
+  assert.deepEqual(stats.map((s) => [s.senderDomain, s.complaints, s.sent]), [["local.test", 1, 1]]);
+
+  // The next message to the complainer is refused at RCPT, naming the complaint.
+  const s2 = sub();
+  const r = await s2.sendMail({ envelope: { from: "alice@local.test", to: ["cust@customer.test", "fbl@local.test"] }, raw: "From: alice@local.test\r\nSubject: again\r\n\r\nhi\r\n" });
+  s2.close();
+  assert.deepEqual(r.accepted, ["fbl@local.test"]);
+  assert.match((r.rejectedErrors?.[0] as { response?: string }).response ?? "", /^550 5\.7\.1 <cust@customer\.test> is suppressed for local\.test since .* after a spam complaint \(abuse\)/);
+  // The reports stay in the mailbox for a person to read.
+  const fbl = (await services.storage.store.accounts.getUserByAddress("fbl@local.test"))!;
+  const inbox = (await services.storage.store.mail.getMailbox(fbl.id, "INBOX"))!;
+  assert.ok((await services.storage.store.mail.listMessages(inbox.id)).length >= 2);
 });
