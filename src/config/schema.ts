@@ -251,6 +251,20 @@ const TlsFilesSchema = z
   .prefault({})
   .meta({ description: "TLS certificate files." });
 
+const ServerSchema = z
+  .strictObject({
+    publicIps: z
+      .array(z.union([z.ipv4(), z.ipv6()], { error: "expected an IPv4 or IPv6 address" }))
+      .default([])
+      .meta({
+        description:
+          "The server's public IP addresses (IPv4 and IPv6), used for outbound mail: `freehold dns records` puts them in SPF, A/AAAA and PTR, `freehold check` tests their reverse DNS and blocklistings. `freehold init` fills in the public addresses of the interfaces.",
+        examples: [["192.0.2.10", "2001:db8::10"]],
+      }),
+  })
+  .prefault({})
+  .meta({ description: "The server as the Internet sees it." });
+
 const LogSchema = z
   .strictObject({
     level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }).default("info").meta({
@@ -283,6 +297,7 @@ export const ConfigFileSchema = z
     authservId: hostname.optional().meta({
       description: "authserv-id in Authentication-Results headers (RFC 8601 §2.5). Default: hostname.",
     }),
+    server: ServerSchema,
     dev: z.boolean({ error: "expected true or false" }).default(false).meta({
       description: "Development mode: outbound mail held, demo logins printed.",
     }),
