@@ -261,6 +261,13 @@ const ServerSchema = z
           "The server's public IP addresses (IPv4 and IPv6), used for outbound mail: `freehold dns records` puts them in SPF, A/AAAA and PTR, `freehold check` tests their reverse DNS and blocklistings. `freehold init` fills in the public addresses of the interfaces.",
         examples: [["192.0.2.10", "2001:db8::10"]],
       }),
+    blocklists: z
+      .strictObject({
+        ip: z.array(z.string().min(1)).optional().meta({ description: "DNSBL zones the public IPs are checked in (RFC 5782). Default: Spamhaus ZEN, SpamCop, Barracuda, UCEPROTECT-1, PSBL." }),
+        domain: z.array(z.string().min(1)).optional().meta({ description: "Domain list zones the registrable domains are checked in. Default: Spamhaus DBL, SURBL." }),
+      })
+      .optional()
+      .meta({ description: "Blocklists `freehold check` asks. They need a local recursive resolver: most refuse public ones." }),
   })
   .prefault({})
   .meta({ description: "The server as the Internet sees it." });

@@ -57,3 +57,108 @@ export function domainRecords(config: Pick<Config, "hostname" | "server">, dkim:
     reportDomain: hostDomain || d,
   });
 }
+
+// ---- `freehold check`: the dependencies of runChecks from an opened data folder ----
+
+import net from "node:net";
+import path from "node:path";
+import type * as Mailauth from "mailauth";
+import { lazyRequire } from "../lazy.ts";
+import type { Clock } from "../clock.ts";
+import { createResolver } from "../dns/resolver.ts";
+import type { Resolver } from "../dns/resolver.ts";
+import type { MetadataStore } from "../store/types.ts";
+import type { AccountsService } from "../accounts/service.ts";
+import { SYSTEM } from "../accounts/authz.ts";
+import type { RelayCredentials, Relay } from "../delivery/relays.ts";
+import { relayAddresses } from "../delivery/transport.ts";
+import { openSession } from "../delivery/smtp-client.ts";
+import type { TlsPolicy } from "../delivery/smtp-client.ts";
+import { silentLogger } from "../log/logger.ts";
+import { DEFAULT_DOMAIN_BLOCKLISTS, DEFAULT_IP_BLOCKLISTS } from "./check.ts";
+import type { CheckDeps } from "./check.ts";
+import type { TlsTarget } from "./tls-check.ts";
+import { loadPsl, pslCandidates } from "./psl.ts";
+
+const mailauth = lazyRequire<typeof Mailauth>("mailauth");
+
+export interface CheckContext {
+  config: Config;
+  store: Pick<MetadataStore, "queue">;
+  accounts: Pick<AccountsService, "listDomains">;
+  dkim: Pick<DkimService, "list">;
+  relays: RelayFile;
+  secrets: Record<string, RelayCredentials>;
+  clock: Clock;
+}
+
+/** The TLS listeners to connect to; a wildcard listen address is asked on loopback. */
+export function tlsTargets(config: Pick<Config, "listeners">): TlsTarget[] {
+  return config.listeners
+    .filter((l) => l.role !== "http" && l.tls !== "none")
+    .map((l) => ({
+      host: l.address === "0.0.0.0" ? "127.0.0.1" : l.address === "::" ? "::1" : l.address,
+      port: l.port,
+      mode: l.tls === "implicit" ? ("implicit" as const) : ("starttls" as const),
+      protocol: l.role === "imap" || l.role === "imaps" ? ("imap" as const) : ("smtp" as const),
+      label: `${l.role} ${net.isIPv6(l.address) ? `[${l.address}]` : l.address}:${l.port}`,
+    }));
+}
+
+/** EHLO, STARTTLS (verified), AUTH when credentials are set, then QUIT (session close). */
+export async function verifyRelay(resolver: Resolver, localName: string, relay: Relay, creds?: RelayCredentials): Promise<string> {
+  const addresses = await relayAddresses(resolver, relay.host);
+  if (addresses.length === 0) throw Object.assign(new Error(`${relay.host} has no A or AAAA record`), { stage: "resolve" });
+  const tls: TlsPolicy = relay.tls === "implicit" ? "implicit-verified" : relay.tls === "starttls" ? "starttls-verified" : "none";
+  const s = await openSession(
+    { address: addresses[0], port: relay.port, servername: relay.host, tls, localName, ...(creds ? { auth: { user: creds.username, pass: creds.password } } : {}), timeouts: { connectMs: 15_000, greetingMs: 30_000, socketMs: 30_000 } },
+    silentLogger(),
+  );
+  s.close();
+  return `answers EHLO${relay.tls === "none" ? "" : `, ${relay.tls} TLS verified`}${creds ? `, accepts AUTH for ${creds.username}` : " (no credentials configured)"}`;
+}
+
+/**
+ * runChecks' dependencies from the live configuration. The resolver has its answer cache off
+ * (a fix shows at once); `close()` cancels what is outstanding.
+ */
+export function checkDeps(ctx: CheckContext, overrides: Partial<CheckDeps> = {}): CheckDeps & { close(): void } {
+  const { config } = ctx;
+  const resolvers: Resolver[] = [];
+  const newResolver = (servers: readonly string[]) => {
+    const r = createResolver({ servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries, cache: false, clock: ctx.clock });
+    resolvers.push(r);
+    return r;
+  };
+  const resolver = newResolver(config.dns.servers);
+  const deps: CheckDeps = {
+    clock: ctx.clock,
+    resolve: resolver.resolve,
+    hostname: config.hostname,
+    publicIps: config.server.publicIps,
+    domains: async () => (await ctx.accounts.listDomains(SYSTEM)).map((d) => d.name),
+    expectedRecords: (d) => domainRecords(config, ctx.dkim, d, { relays: ctx.relays }),
+    dkimKeys: (d) => ctx.dkim.list(d),
+    spfResult: async (ip, domain) => {
+      const r = (await mailauth().spf({ ip, helo: config.hostname, sender: `postmaster@${domain}`, mta: config.hostname, resolver: resolver.resolve as (name: string, type: string) => Promise<string[][] | string[]> })) as { status?: { result?: string } };
+      return r.status?.result ?? "none";
+    },
+    tlsTargets: tlsTargets(config),
+    certFile: path.resolve(config.dataDir, config.tls.cert),
+    blocklists: { ip: config.server.blocklists?.ip ?? DEFAULT_IP_BLOCKLISTS, domain: config.server.blocklists?.domain ?? DEFAULT_DOMAIN_BLOCKLISTS },
+    psl: loadPsl(pslCandidates(config.dataDir)),
+    relays: ctx.relays.relays.map((relay) => ({ relay, creds: ctx.secrets[relay.name] })),
+    verifyRelay: (relay, creds) => verifyRelay(resolver, config.hostname, relay, creds),
+    queue: () => ctx.store.queue.list(),
+    dataDir: config.dataDir,
+    dbFiles: ["meta.sqlite", "meta.sqlite-wal"],
+    authoritative: {
+      resolverFor: (server) => {
+        const r = newResolver([server]);
+        return { resolve: r.resolve, close: () => r.cancel() };
+      },
+    },
+    ...overrides,
+  };
+  return { ...deps, close: () => resolvers.forEach((r) => r.cancel()) };
+}
