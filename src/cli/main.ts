@@ -21,6 +21,7 @@ import { registerQueue } from "./queue.ts";
 import { registerRelay } from "./relay.ts";
 import { registerDkim } from "./dkim.ts";
 import { registerDns } from "./dns.ts";
+import { registerCheck } from "./check.ts";
 import { registerSendmail } from "./sendmail.ts";
 import { registerSpam } from "./spam.ts";
 
@@ -46,6 +47,7 @@ export function buildProgram(io: CliIo): Command {
   registerRelay(program, io);
   registerDkim(program, io);
   registerDns(program, io);
+  registerCheck(program, io);
   registerSendmail(program, io);
   registerSpam(program, io);
   return program;
