@@ -66,7 +66,7 @@ import type * as Mailauth from "mailauth";
 import { lazyRequire } from "../lazy.ts";
 import type { Clock } from "../clock.ts";
 import { createResolver } from "../dns/resolver.ts";
-import type { Resolver } from "../dns/resolver.ts";
+import type { Resolver, ResolveFunction } from "../dns/resolver.ts";
 import type { MetadataStore } from "../store/types.ts";
 import type { AccountsService } from "../accounts/service.ts";
 import { SYSTEM } from "../accounts/authz.ts";
@@ -81,6 +81,14 @@ import type { TlsTarget } from "./tls-check.ts";
 import { loadPsl, pslCandidates } from "./psl.ts";
 
 const mailauth = lazyRequire<typeof Mailauth>("mailauth");
+
+/** SPF check_host() (RFC 7208 §4) of mail from `ip` for postmaster@domain, through `resolve`. */
+export function spfEvaluator(resolve: ResolveFunction, hostname: string): (ip: string, domain: string) => Promise<string> {
+  return async (ip, domain) => {
+    const r = (await mailauth().spf({ ip, helo: hostname, sender: `postmaster@${domain}`, mta: hostname, resolver: resolve as (name: string, type: string) => Promise<string[][] | string[]> })) as { status?: { result?: string } };
+    return r.status?.result ?? "none";
+  };
+}
 
 export interface CheckContext {
   config: Config;
@@ -106,12 +114,12 @@ export function tlsTargets(config: Pick<Config, "listeners">): TlsTarget[] {
 }
 
 /** EHLO, STARTTLS (verified), AUTH when credentials are set, then QUIT (session close). */
-export async function verifyRelay(resolver: Resolver, localName: string, relay: Relay, creds?: RelayCredentials): Promise<string> {
+export async function verifyRelay(resolver: Resolver, localName: string, relay: Relay, creds?: RelayCredentials, tlsOptions?: { ca?: string }): Promise<string> {
   const addresses = await relayAddresses(resolver, relay.host);
   if (addresses.length === 0) throw Object.assign(new Error(`${relay.host} has no A or AAAA record`), { stage: "resolve" });
   const tls: TlsPolicy = relay.tls === "implicit" ? "implicit-verified" : relay.tls === "starttls" ? "starttls-verified" : "none";
   const s = await openSession(
-    { address: addresses[0], port: relay.port, servername: relay.host, tls, localName, ...(creds ? { auth: { user: creds.username, pass: creds.password } } : {}), timeouts: { connectMs: 15_000, greetingMs: 30_000, socketMs: 30_000 } },
+    { address: addresses[0], port: relay.port, servername: relay.host, tls, localName, tlsOptions, ...(creds ? { auth: { user: creds.username, pass: creds.password } } : {}), timeouts: { connectMs: 15_000, greetingMs: 30_000, socketMs: 30_000 } },
     silentLogger(),
   );
   s.close();
@@ -139,10 +147,7 @@ export function checkDeps(ctx: CheckContext, overrides: Partial<CheckDeps> = {})
     domains: async () => (await ctx.accounts.listDomains(SYSTEM)).map((d) => d.name),
     expectedRecords: (d) => domainRecords(config, ctx.dkim, d, { relays: ctx.relays }),
     dkimKeys: (d) => ctx.dkim.list(d),
-    spfResult: async (ip, domain) => {
-      const r = (await mailauth().spf({ ip, helo: config.hostname, sender: `postmaster@${domain}`, mta: config.hostname, resolver: resolver.resolve as (name: string, type: string) => Promise<string[][] | string[]> })) as { status?: { result?: string } };
-      return r.status?.result ?? "none";
-    },
+    spfResult: spfEvaluator(resolver.resolve, config.hostname),
     tlsTargets: tlsTargets(config),
     certFile: path.resolve(config.dataDir, config.tls.cert),
     blocklists: { ip: config.server.blocklists?.ip ?? DEFAULT_IP_BLOCKLISTS, domain: config.server.blocklists?.domain ?? DEFAULT_DOMAIN_BLOCKLISTS },
