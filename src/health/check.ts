@@ -19,7 +19,7 @@ import { checkDomainRecords } from "./dns-checks.ts";
 import { checkReverseDns } from "./identity.ts";
 import { judgeCertificate, servedCertificate } from "./tls-check.ts";
 import type { TlsTarget } from "./tls-check.ts";
-import { checkList, zenMeaning } from "./dnsbl.ts";
+import { checkList, zenMeaning } from "../dnsbl/dnsbl.ts";
 import type { PublicSuffixList } from "./psl.ts";
 import type { CheckGroup, CheckReport, CheckResult, CheckStatus } from "./types.ts";
 import { compareAuthoritative } from "./authoritative.ts";
