@@ -114,6 +114,12 @@ function reportError(e: unknown, io: CliIo): number {
 const isMain = import.meta.main ?? (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url));
 
 if (isMain) {
+  // `freehold dkim list | head`: the reader went away. Stop quietly, as cat and ls do, instead
+  // of an unhandled EPIPE stack trace.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
   process.exitCode = await runCli(process.argv, {
     stdout: process.stdout,
     stderr: process.stderr,
