@@ -7,6 +7,7 @@
 // silently falling back to a default.
 import { z } from "zod";
 import { SpamSchema } from "../spam/config-schema.ts";
+import { HEALTH_DOMAIN_ZONES, HEALTH_IP_ZONES } from "../dnsbl/dnsbl.ts";
 
 export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http"] as const;
 export type ListenerRole = (typeof LISTENER_ROLES)[number];
@@ -263,10 +264,10 @@ const ServerSchema = z
       }),
     blocklists: z
       .strictObject({
-        ip: z.array(z.string().min(1)).optional().meta({ description: "DNSBL zones the public IPs are checked in (RFC 5782). Default: Spamhaus ZEN, SpamCop, Barracuda, UCEPROTECT-1, PSBL." }),
-        domain: z.array(z.string().min(1)).optional().meta({ description: "Domain list zones the registrable domains are checked in. Default: Spamhaus DBL, SURBL." }),
+        ip: z.array(z.string().min(1)).default(HEALTH_IP_ZONES).meta({ description: "DNSBL zones the public IPs are checked in (RFC 5782): Spamhaus ZEN, SpamCop, Barracuda, UCEPROTECT-1, PSBL." }),
+        domain: z.array(z.string().min(1)).default(HEALTH_DOMAIN_ZONES).meta({ description: "Domain list zones the registrable domains are checked in: Spamhaus DBL, SURBL." }),
       })
-      .optional()
+      .prefault({})
       .meta({ description: "Blocklists `freehold check` asks. They need a local recursive resolver: most refuse public ones." }),
   })
   .prefault({})

@@ -34,6 +34,10 @@ export type ListResult = { state: "listed"; codes: string[] } | { state: "clean"
 export const DEFAULT_IP_ZONES = ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org", "psbl.surriel.com"];
 export const DEFAULT_DOMAIN_ZONES = ["dbl.spamhaus.org", "multi.surbl.org"];
 
+/** Lists `freehold check` asks about our own IPs: the filter's plus UCEPROTECT level 1. */
+export const HEALTH_IP_ZONES = ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org", "dnsbl-1.uceprotect.net", "psbl.surriel.com"];
+export const HEALTH_DOMAIN_ZONES = DEFAULT_DOMAIN_ZONES;
+
 /** The 32 hex digits of an IPv6 address, or null. */
 export function expandIPv6(ip: string): string | null {
   const a = ip.toLowerCase().replace(/%.*$/, "");

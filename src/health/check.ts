@@ -19,16 +19,16 @@ import { checkDomainRecords } from "./dns-checks.ts";
 import { checkReverseDns } from "./identity.ts";
 import { judgeCertificate, servedCertificate } from "./tls-check.ts";
 import type { TlsTarget } from "./tls-check.ts";
-import { checkList, zenMeaning } from "../dnsbl/dnsbl.ts";
+import { HEALTH_DOMAIN_ZONES, HEALTH_IP_ZONES, checkList, zenMeaning } from "../dnsbl/dnsbl.ts";
 import type { PublicSuffixList } from "./psl.ts";
 import type { CheckGroup, CheckReport, CheckResult, CheckStatus } from "./types.ts";
 import { compareAuthoritative } from "./authoritative.ts";
 import type { AuthoritativeDeps } from "./authoritative.ts";
 
 /** RFC 5782 IP lists asked by default (Spamhaus ZEN, SpamCop, Barracuda, UCEPROTECT level 1, PSBL). */
-export const DEFAULT_IP_BLOCKLISTS = ["zen.spamhaus.org", "bl.spamcop.net", "b.barracudacentral.org", "dnsbl-1.uceprotect.net", "psbl.surriel.com"];
+export const DEFAULT_IP_BLOCKLISTS = HEALTH_IP_ZONES;
 /** Domain lists asked by default (Spamhaus DBL, SURBL). */
-export const DEFAULT_DOMAIN_BLOCKLISTS = ["dbl.spamhaus.org", "multi.surbl.org"];
+export const DEFAULT_DOMAIN_BLOCKLISTS = HEALTH_DOMAIN_ZONES;
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;

@@ -190,6 +190,8 @@ export async function checkDkim(resolve: ResolveFunction, domain: string, keys: 
       add(k.selector, "fail", `DKIM key ${k.selector} is RSA ${rsaBits(k.publicKey)} bits, below 2048 (RFC 8301 §3.2)`, `freehold dkim rotate ${d}`);
     } else if ((t.get("t") ?? "").split(":").includes("y")) {
       add(k.selector, "warn", `DKIM record ${name} has t=y (testing): receivers may ignore failures`, `replace with ${want}`);
+    } else if (k.state === "new") {
+      add(k.selector, signing ? "ok" : "warn", signing ? `DKIM ${k.selector} (${k.type}, the next key) published and equal to our key` : `DKIM ${k.selector} (${k.type}) is published but does not sign yet`, signing ? undefined : `freehold dkim check ${d}`);
     } else add(k.selector, "ok", `DKIM ${k.selector} (${k.type}, ${k.state}) published and equal to our key`);
   }
   return out;

@@ -75,7 +75,6 @@ import { relayAddresses } from "../delivery/transport.ts";
 import { openSession } from "../delivery/smtp-client.ts";
 import type { TlsPolicy } from "../delivery/smtp-client.ts";
 import { silentLogger } from "../log/logger.ts";
-import { DEFAULT_DOMAIN_BLOCKLISTS, DEFAULT_IP_BLOCKLISTS } from "./check.ts";
 import type { CheckDeps } from "./check.ts";
 import type { TlsTarget } from "./tls-check.ts";
 import { loadPsl, pslCandidates } from "./psl.ts";
@@ -150,7 +149,7 @@ export function checkDeps(ctx: CheckContext, overrides: Partial<CheckDeps> = {})
     spfResult: spfEvaluator(resolver.resolve, config.hostname),
     tlsTargets: tlsTargets(config),
     certFile: path.resolve(config.dataDir, config.tls.cert),
-    blocklists: { ip: config.server.blocklists?.ip ?? DEFAULT_IP_BLOCKLISTS, domain: config.server.blocklists?.domain ?? DEFAULT_DOMAIN_BLOCKLISTS },
+    blocklists: { ip: config.server.blocklists.ip, domain: config.server.blocklists.domain },
     psl: loadPsl(pslCandidates(config.dataDir)),
     relays: ctx.relays.relays.map((relay) => ({ relay, creds: ctx.secrets[relay.name] })),
     verifyRelay: (relay, creds) => verifyRelay(resolver, config.hostname, relay, creds),
