@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import tls from "node:tls";
-import { generateKeyPairSync } from "node:crypto";
+import { X509Certificate, generateKeyPairSync } from "node:crypto";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -29,6 +29,14 @@ import { createSelfSigned } from "../../src/tls/selfsigned.ts";
 import { startScriptedPeer, makeTestCa } from "../delivery/peers.ts";
 import type { ScriptedPeer } from "../delivery/peers.ts";
 import { vectorsDir } from "../emailauth/vectors.ts";
+import { createDataDir } from "../support/freehold.ts";
+import { openServices } from "../../src/server/services.ts";
+import { startServer } from "../../src/server/run.ts";
+import { protocolStarters } from "../../src/server/starters.ts";
+import { silentLogger } from "../../src/log/logger.ts";
+import { freePort } from "../support/peer-util.ts";
+import { loadConfig } from "../../src/config/load.ts";
+import { tlsTargets } from "../../src/health/service.ts";
 
 const HOST = "mail.shop.test";
 const IP = "192.0.2.10";
@@ -348,4 +356,28 @@ test("--authoritative: a secondary serving the old SPF is reported", async () =>
   assert.equal(dis[0].fix, "update the zone on every name server (a stale secondary: check its zone transfers, and raise the SOA serial of sec.test on the primary)");
   // Without --authoritative the recursive answer (the primary) is all we see: SPF is fine.
   assert.equal(byId(r.results, "dns.spf.record.sec.test").status, "ok");
+});
+
+test("certificates over STARTTLS: a running Freehold's mx (SMTP) and imap listeners are read back", async (t) => {
+  const mxPort = await freePort(NS1);
+  const imapPort = await freePort(NS1);
+  const data = await createDataDir({ hostname: HOST, config: { listeners: [{ role: "mx", address: NS1, port: mxPort }, { role: "imap", address: NS1, port: imapPort }] } });
+  t.after(() => data.remove());
+  // As `freehold serve` starts it: every protocol starter, so imap is served too.
+  const config = await loadConfig(data.dir);
+  const services = await openServices(config, { logger: silentLogger() });
+  const server = await startServer(services, { starters: protocolStarters() });
+  t.after(() => server.stop());
+  const certFile = path.join(data.dir, "tls", "cert.pem");
+  const onDisk = new X509Certificate(await fs.readFile(certFile));
+  const targets = tlsTargets(config);
+  assert.deepEqual(targets.map((x) => [x.label, x.mode, x.protocol]), [[`mx ${NS1}:${mxPort}`, "starttls", "smtp"], [`imap ${NS1}:${imapPort}`, "starttls", "imap"]]);
+  const rs = (await runChecks(deps({ clock: { now: () => Date.now() }, tlsTargets: targets, certFile }), { only: ["tls"] })).results;
+  assert.equal(rs.length, 2);
+  for (const r of rs) {
+    // The file on disk is what is served (same fingerprint); init's certificate is self-signed.
+    assert.equal(r.data?.fingerprint256, onDisk.fingerprint256, `${r.id}: ${r.message}`);
+    assert.equal(r.status, "warn", r.message);
+    assert.match(r.message, new RegExp(`^${r.subject} serves a self-signed certificate for ${HOST.replace(/\./g, "\\.")} \\(\\d+ days left\\)`));
+  }
 });
