@@ -93,6 +93,11 @@ function zones(secSpf: string): ZoneDescription {
       const ed = keys.get("weak.test")![1];
       o[`${ed.selector}._domainkey`] = { TXT: [`v=DKIM1; k=ed25519; t=y; p=${ed.publicKey}`] };
     }),
+    "stale.test": zoneOf("stale.test", (o) => {
+      // the retired key's record was never removed
+      const old = keys.get("stale.test")![1];
+      o[`${old.selector}._domainkey`] = { TXT: [dkimTxtRecord(old)] };
+    }),
     "nodkim.test": zoneOf("nodkim.test", (o) => {
       for (const k of Object.keys(o)) if (k.endsWith("._domainkey")) delete o[k];
     }),
@@ -131,6 +136,11 @@ before(async () => {
     const { publicKey, privateKey } = generateKeyPairSync("rsa", { modulusLength: 1024 });
     const weak: DkimKey = { domain: "weak.test", selector: "old1024", type: "rsa", state: "active", createdAt: T0, privateKeyPem: privateKey.export({ type: "pkcs8", format: "pem" }).toString(), publicKey: publicKey.export({ type: "spki", format: "der" }).toString("base64") };
     keys.set("weak.test", [weak, { ...(await generateDkimKey("weak.test", "ed25519", T0, ["old1024"])), state: "active" as const }]);
+  }
+  {
+    const active = { ...(await generateDkimKey("stale.test", "rsa", T0, [])), state: "active" as const };
+    const retired = { ...(await generateDkimKey("stale.test", "rsa", T0 - 400 * DAY, [active.selector])), state: "retired" as const };
+    keys.set("stale.test", [active, retired]);
   }
   for (const d of ["shop.test", "two.test", "many.test", "void.test", "nodkim.test", "diffkey.test", "sec.test", "other.test"]) {
     const rsa = { ...(await generateDkimKey(d, "rsa", T0, [])), state: "active" as const };
@@ -243,6 +253,14 @@ test("DKIM: an RSA key under 2048 bits fails, t=y warns", async () => {
   const ed = keys.get("weak.test")![1];
   const t = byId(rs, `dns.dkim.${ed.selector}.weak.test`);
   assert.deepEqual([t.status, t.message, t.fix], ["warn", `DKIM record ${ed.selector}._domainkey.weak.test has t=y (testing): receivers may ignore failures`, `replace with ${ed.selector}._domainkey.weak.test. TXT "${dkimTxtRecord(ed)}"`]);
+});
+
+test("DKIM: a retired selector still in DNS is flagged", async () => {
+  const [active, old] = keys.get("stale.test")!;
+  const rs = (await runChecks(deps(), { domain: "stale.test", only: ["dns"] })).results;
+  assert.equal(byId(rs, `dns.dkim.${active.selector}.stale.test`).status, "ok");
+  const s = byId(rs, `dns.dkim.${old.selector}.stale.test`);
+  assert.deepEqual([s.status, s.message, s.fix], ["warn", `selector ${old.selector} is retired but still published`, `remove ${old.selector}._domainkey.stale.test. TXT`]);
 });
 
 test("identity: a PTR that does not match the HELO name", async () => {
