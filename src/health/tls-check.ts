@@ -28,7 +28,9 @@ function readReply(sock: net.Socket, done: (text: string) => boolean, timeoutMs:
     const timer = setTimeout(() => finish(new Error("timed out waiting for the server")), timeoutMs);
     const onData = (d: Buffer) => {
       buf += d.toString("latin1");
-      if (done(buf)) finish(null);
+      // A greeting or EHLO reply is a few hundred octets; never buffer without bound.
+      if (buf.length > 65_536) finish(new Error("reply too long"));
+      else if (done(buf)) finish(null);
     };
     const onErr = (e: Error) => finish(e);
     const onClose = () => finish(new Error("connection closed"));
