@@ -122,9 +122,13 @@ export function testSubject(kind: "ip" | "domain"): string {
  * with a refused code, the list is unknown for every subject.
  */
 export async function checkList(resolve: ResolveFunction, subject: string, zone: string, kind: "ip" | "domain"): Promise<ListAnswer> {
-  const probe = await queryList(resolve, testSubject(kind), zone, false);
-  if (probe.status !== "listed") return { status: "unknown", codes: probe.codes, detail: `test entry ${probe.status}${probe.detail ? ` (${probe.detail})` : ""}` };
-  return queryList(resolve, subject, zone);
+  return untrustedList(await queryList(resolve, testSubject(kind), zone, false)) ?? queryList(resolve, subject, zone);
+}
+
+/** The "unknown" answer for every subject when the test entry's answer is not "listed", else null. */
+export function untrustedList(probe: ListAnswer): ListAnswer | null {
+  if (probe.status === "listed") return null;
+  return { status: "unknown", codes: probe.codes, detail: `test entry ${probe.status}${probe.detail ? ` (${probe.detail})` : ""}` };
 }
 
 /** Spamhaus ZEN return codes (https://www.spamhaus.org/faq/section/DNSBL%20Usage). */

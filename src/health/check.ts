@@ -19,7 +19,8 @@ import { checkDomainRecords } from "./dns-checks.ts";
 import { checkReverseDns } from "./identity.ts";
 import { judgeCertificate, servedCertificate } from "./tls-check.ts";
 import type { TlsTarget } from "./tls-check.ts";
-import { HEALTH_DOMAIN_ZONES, HEALTH_IP_ZONES, checkList, zenMeaning } from "../dnsbl/dnsbl.ts";
+import { HEALTH_DOMAIN_ZONES, HEALTH_IP_ZONES, queryList, testSubject, untrustedList, zenMeaning } from "../dnsbl/dnsbl.ts";
+import type { ListAnswer } from "../dnsbl/dnsbl.ts";
 import type { PublicSuffixList } from "./psl.ts";
 import type { CheckGroup, CheckReport, CheckResult, CheckStatus } from "./types.ts";
 import { compareAuthoritative } from "./authoritative.ts";
@@ -156,9 +157,18 @@ async function checkBlocklists(deps: CheckDeps, domains: string[]): Promise<Chec
     ...deps.publicIps.flatMap((ip) => deps.blocklists.ip.map((z) => [z, ip, "ip"] as [string, string, "ip"])),
     ...[...regs].flatMap((d) => deps.blocklists.domain.map((z) => [z, d, "domain"] as [string, string, "domain"])),
   ];
+  // Each list's RFC 5782 §5 test entry is asked once per run, not once per subject.
+  const probes = new Map<string, Promise<ListAnswer>>();
+  const probe = (zone: string, kind: "ip" | "domain") => {
+    const key = `${kind} ${zone}`;
+    let p = probes.get(key);
+    if (!p) probes.set(key, (p = queryList(deps.resolve, testSubject(kind), zone, false)));
+    return p;
+  };
   await Promise.all(
     jobs.map(async ([zone, subject, kind]) => {
-      const a = await checkList(deps.resolve, subject, zone, kind);
+      const pr = await probe(zone, kind);
+      const a: ListAnswer = untrustedList(pr) ?? (await queryList(deps.resolve, subject, zone));
       const id = `blocklist.${zone}.${subject}`;
       const base = { id, subject, group: "blocklist" as const };
       if (a.status === "listed") {
