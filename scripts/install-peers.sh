@@ -4,7 +4,7 @@
 # Idempotent: does nothing when all are present.
 # The stock daemons are never started: the tests run their own instances on loopback.
 set -euo pipefail
-pkgs=(postfix swaks knot knot-dnsutils strace dovecot-core dovecot-imapd dovecot-lmtpd isync libnet-ssleay-perl openssl
+pkgs=(postfix swaks knot knot-dnsutils knot-dnssecutils strace dovecot-core dovecot-imapd dovecot-lmtpd isync libnet-ssleay-perl openssl
       python3-aiosmtpd python3-dkim python3-dnspython iproute2
       rspamd redis-server
       testssl.sh)

@@ -9,6 +9,7 @@ import { normalizeDomain, parseOwnAddress } from "../accounts/address.ts";
 import { SYSTEM } from "../accounts/authz.ts";
 import { openSqliteStore } from "../store/sqlite/store.ts";
 import { writeFileAtomic } from "../tls/atomic-file.ts";
+import { discoverPublicIps, publicIpsYaml } from "../health/public-ips.ts";
 import type { CliIo } from "./context.ts";
 import { CliError, EXIT_USAGE, dataDirOf, obtainPassword, openDataDir, print, printGeneratedPassword } from "./context.ts";
 
@@ -41,6 +42,8 @@ export interface InitOptions {
   extraConfig?: string;
   /** Extra certificate names (dev: localhost, 127.0.0.1). */
   altNames?: string[];
+  /** `server.publicIps`; default: the public addresses of this host's interfaces. */
+  publicIps?: string[];
 }
 
 /**
@@ -70,7 +73,7 @@ export async function initDataDir(dataDir: string, opts: InitOptions, env: { clo
   const store = openSqliteStore(dataDir, { clock: env.clock });
   await store.close();
   created.push(DB_FILE);
-  await writeFileAtomic(path.join(dataDir, CONFIG_FILE), initialConfigText(opts.hostname, opts.extraConfig), 0o600);
+  await writeFileAtomic(path.join(dataDir, CONFIG_FILE), initialConfigText(opts.hostname, [opts.extraConfig ?? "", publicIpsYaml(opts.publicIps ?? discoverPublicIps())].filter((t) => t !== "").join("\n")), 0o600);
   created.push(CONFIG_FILE);
   // Whatever we wrote must load: a template bug should fail here, not at the first `serve`.
   await loadConfig(dataDir);

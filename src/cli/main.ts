@@ -21,6 +21,7 @@ import { registerQueue } from "./queue.ts";
 import { registerRelay } from "./relay.ts";
 import { registerDkim } from "./dkim.ts";
 import { registerDns } from "./dns.ts";
+import { registerCheck } from "./check.ts";
 import { registerSendmail } from "./sendmail.ts";
 import { registerSpam } from "./spam.ts";
 import { registerSuppress } from "./suppress.ts";
@@ -48,6 +49,7 @@ export function buildProgram(io: CliIo): Command {
   registerRelay(program, io);
   registerDkim(program, io);
   registerDns(program, io);
+  registerCheck(program, io);
   registerSendmail(program, io);
   registerSpam(program, io);
   registerSuppress(program, io);
@@ -116,6 +118,12 @@ function reportError(e: unknown, io: CliIo): number {
 const isMain = import.meta.main ?? (process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url));
 
 if (isMain) {
+  // `freehold dkim list | head`: the reader went away. Stop quietly, as cat and ls do, instead
+  // of an unhandled EPIPE stack trace.
+  process.stdout.on("error", (e: NodeJS.ErrnoException) => {
+    if (e.code === "EPIPE") process.exit(0);
+    throw e;
+  });
   process.exitCode = await runCli(process.argv, {
     stdout: process.stdout,
     stderr: process.stderr,

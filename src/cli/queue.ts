@@ -14,6 +14,16 @@ function parseId(s: string): number {
   return n;
 }
 
+/** Recipients listed per message by `queue list` (all of them: `queue show`). */
+const MAX_LISTED_RECIPIENTS = 10;
+
+/** queued (not tried yet), deferred (tried, will retry), in flight, delivered, failed. */
+function recipientState(r: QueueRecord["recipients"][number]): string {
+  if (r.inFlightAt !== null) return "in flight";
+  if (r.state === "pending") return r.attempts === 0 ? "queued" : `deferred (${r.attempts} tries)`;
+  return r.state;
+}
+
 function summary(q: QueueRecord) {
   const pending = q.recipients.filter((r) => r.state === "pending");
   const next = pending.length > 0 ? Math.min(...pending.map((r) => r.nextAttemptAt)) : null;
@@ -34,18 +44,20 @@ export function registerQueue(program: Command, io: CliIo): void {
         const list = await store.queue.list();
         if (json) return print(io, JSON.stringify(list, null, 2));
         if (list.length === 0) return print(io, "The queue is empty.");
-        const rows = list.map((q) => {
+        // Like mailq: each message, then each recipient with its state and last reply, so an
+        // operator sees at a glance where mail is stuck (the rest: freehold queue show ID).
+        const rows: string[][] = [];
+        for (const q of list) {
           const s = summary(q);
-          return [
-            String(q.id),
-            q.mailFrom === "" ? "<>" : q.mailFrom,
-            `${s.pending.length}/${q.recipients.length}`,
-            iso(q.createdAt),
-            iso(s.next),
-            (s.lastReply ?? "-").slice(0, 60),
-          ];
-        });
-        print(io, table(["ID", "FROM", "PENDING", "QUEUED", "NEXT ATTEMPT", "LAST REPLY"], rows));
+          const shown = q.recipients.slice(0, MAX_LISTED_RECIPIENTS);
+          shown.forEach((r, i) => {
+            const head = i === 0 ? [String(q.id), q.mailFrom === "" ? "<>" : q.mailFrom, `${s.pending.length}/${q.recipients.length}`, iso(q.createdAt), iso(s.next)] : ["", "", "", "", ""];
+            rows.push([...head, r.recipient, recipientState(r), (r.lastReply ?? "-").slice(0, 60)]);
+          });
+          const more = q.recipients.length - shown.length;
+          if (more > 0) rows.push(["", "", "", "", "", `... ${more} more (freehold queue show ${q.id})`, "", ""]);
+        }
+        print(io, table(["ID", "FROM", "PENDING", "QUEUED", "NEXT ATTEMPT", "RECIPIENT", "STATE", "LAST REPLY"], rows));
       });
     });
 

@@ -62,8 +62,9 @@ export function registerRelay(program: Command, io: CliIo): void {
     .option("--tls <mode>", `TLS: ${RELAY_TLS_MODES.join(", ")} (none only on loopback)`, "starttls")
     .option("--user <username>", "AUTH user name")
     .option("--max-connections <n>", "connections open at once", "10")
+    .option("--spf-include <domain>", "the relay's SPF domain, added as include: to the SPF of domains it sends for")
     .action(async function (this: Command, name: string) {
-      const o = this.opts() as { host: string; port: string; tls: string; user?: string; maxConnections: string };
+      const o = this.opts() as { host: string; port: string; tls: string; user?: string; maxConnections: string; spfInclude?: string };
       if (!(RELAY_TLS_MODES as readonly string[]).includes(o.tls)) throw new CliError(`--tls must be one of ${RELAY_TLS_MODES.join(", ")}`, EXIT_USAGE);
       const port = Number(o.port);
       const maxConnections = Number(o.maxConnections);
@@ -71,7 +72,7 @@ export function registerRelay(program: Command, io: CliIo): void {
       if (!Number.isInteger(maxConnections)) throw new CliError("--max-connections must be a number", EXIT_USAGE);
       const dataDir = dataDirOf(this, io);
       const file = await load(dataDir);
-      const entry = { name, host: o.host, port, tls: o.tls as RelayTlsMode, maxConnections };
+      const entry = { name, host: o.host, port, tls: o.tls as RelayTlsMode, maxConnections, ...(o.spfInclude ? { spfInclude: o.spfInclude.toLowerCase() } : {}) };
       const relays = [...file.relays.filter((r) => r.name !== name), entry];
       await save(dataDir, { ...file, relays });
       const secrets = await loadRelaySecrets(dataDir);

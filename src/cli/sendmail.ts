@@ -209,6 +209,18 @@ export async function runSendmail(cmd: Command, io: CliIo, rawArgs: readonly str
   }
 }
 
+export const SENDMAIL_USAGE = `Usage: freehold [--data DIR] sendmail [-t] [-i | -oi] [-f sender] [-F "Full Name"] [recipient ...]
+
+Submit the message on standard input, as sendmail(1) does, straight into the data folder.
+  -t            take the recipients from To:, Cc: and Bcc: (Bcc: is removed)
+  -i, -oi       a line holding only "." does not end the message
+  -f, -r ADDR   the envelope sender (default: the From: address)
+  -F NAME       the sender's full name for a From: added by us
+  -B, -N, -R, -V, -v, other -o options: accepted for compatibility, no effect
+Exit status: 0 sent, 64 bad usage, 65 unusable message, 67 unknown local recipient,
+75 storage busy or full (try again), 78 no usable data folder, 70 a bug.
+`;
+
 export function registerSendmail(program: Command, io: CliIo): void {
   program
     .command("sendmail")
@@ -218,6 +230,12 @@ export function registerSendmail(program: Command, io: CliIo): void {
     .allowExcessArguments()
     .argument("[args...]", "options and recipients, as sendmail(1) takes them")
     .action(async function (this: Command, rest: string[]) {
+      // sendmail(1) has no --help of its own; ours prints the options it takes. (-h is
+      // sendmail's hop count, so only the long form is help.)
+      if (rest?.[0] === "--help") {
+        io.stdout.write(SENDMAIL_USAGE);
+        return;
+      }
       await runSendmail(this, io, rest ?? []);
     });
 }

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { SpamSchema } from "../spam/config-schema.ts";
 import { RetentionSchema } from "../retention/config-schema.ts";
 import { SuppressionSchema } from "../suppression/config-schema.ts";
+import { HEALTH_DOMAIN_ZONES, HEALTH_IP_ZONES } from "../dnsbl/dnsbl.ts";
 
 export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http"] as const;
 export type ListenerRole = (typeof LISTENER_ROLES)[number];
@@ -253,6 +254,27 @@ const TlsFilesSchema = z
   .prefault({})
   .meta({ description: "TLS certificate files." });
 
+const ServerSchema = z
+  .strictObject({
+    publicIps: z
+      .array(z.union([z.ipv4(), z.ipv6()], { error: "expected an IPv4 or IPv6 address" }))
+      .default([])
+      .meta({
+        description:
+          "The server's public IP addresses (IPv4 and IPv6), used for outbound mail: `freehold dns records` puts them in SPF, A/AAAA and PTR, `freehold check` tests their reverse DNS and blocklistings. `freehold init` fills in the public addresses of the interfaces.",
+        examples: [["192.0.2.10", "2001:db8::10"]],
+      }),
+    blocklists: z
+      .strictObject({
+        ip: z.array(z.string().min(1)).default(HEALTH_IP_ZONES).meta({ description: "DNSBL zones the public IPs are checked in (RFC 5782): Spamhaus ZEN, SpamCop, Barracuda, UCEPROTECT-1, PSBL." }),
+        domain: z.array(z.string().min(1)).default(HEALTH_DOMAIN_ZONES).meta({ description: "Domain list zones the registrable domains are checked in: Spamhaus DBL, SURBL." }),
+      })
+      .prefault({})
+      .meta({ description: "Blocklists `freehold check` asks. They need a local recursive resolver: most refuse public ones." }),
+  })
+  .prefault({})
+  .meta({ description: "The server as the Internet sees it." });
+
 const LogSchema = z
   .strictObject({
     level: z.enum(LOG_LEVELS, { error: `expected one of ${LOG_LEVELS.join(", ")}` }).default("info").meta({
@@ -316,6 +338,7 @@ export const ConfigFileSchema = z
     authservId: hostname.optional().meta({
       description: "authserv-id in Authentication-Results headers (RFC 8601 §2.5). Default: hostname.",
     }),
+    server: ServerSchema,
     dev: z.boolean({ error: "expected true or false" }).default(false).meta({
       description: "Development mode: outbound mail held, demo logins printed.",
     }),

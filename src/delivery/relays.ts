@@ -29,6 +29,8 @@ export const RelaySchema = z.strictObject({
   tls: z.enum(RELAY_TLS_MODES),
   /** Connections open at once to this relay. */
   maxConnections: z.number().int().min(1).max(1000).default(10),
+  /** The relay's SPF domain (`include:` in the SPF of each domain it sends for), e.g. "spf.relay.example". */
+  spfInclude: z.string().regex(/^[a-z0-9.-]+\.[a-z0-9-]+$/i, { error: "expected a domain such as spf.relay.example" }).optional(),
 });
 export type Relay = z.output<typeof RelaySchema>;
 

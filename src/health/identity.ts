@@ -6,15 +6,8 @@ import net from "node:net";
 import { isNoRecord, reverseName } from "../dns/resolver.ts";
 import type { ResolveFunction } from "../dns/resolver.ts";
 
-export type CheckStatus = "ok" | "warn" | "fail" | "unknown";
-
-export interface CheckResult {
-  id: string;
-  status: CheckStatus;
-  message: string;
-  /** The exact record or command that fixes it. */
-  fix?: string;
-}
+import type { CheckResult } from "./types.ts";
+export type { CheckResult, CheckStatus } from "./types.ts";
 
 const norm = (n: string) => n.toLowerCase().replace(/\.$/, "");
 

@@ -1,7 +1,7 @@
 // The `spam` section of the configuration (src/config/schema.ts includes it; docs/spam.md
 // explains each key). Everything has a default: filtering is on out of the box.
 import { z } from "zod";
-import { DEFAULT_DOMAIN_ZONES, DEFAULT_IP_ZONES } from "./dnsbl.ts";
+import { DEFAULT_DOMAIN_ZONES, DEFAULT_IP_ZONES } from "../dnsbl/dnsbl.ts";
 
 const score = z.number({ error: "expected a score (a number)" });
 const bool = () => z.boolean({ error: "expected true or false" });

@@ -13,7 +13,7 @@ import type { RepUpdate, SpamRepo } from "./repo.ts";
 import { extractFeatures } from "./tokenize.ts";
 import type { MessageFeatures } from "./tokenize.ts";
 import { hasGtube } from "./gtube.ts";
-import { checkDomains, checkIp } from "./dnsbl.ts";
+import { checkDomains, checkIp } from "../dnsbl/dnsbl.ts";
 import { checkFcrdns, heloCheck } from "./client.ts";
 import { BulkTracker } from "./bulk.ts";
 import { Greylist, clientNetwork } from "./greylist.ts";

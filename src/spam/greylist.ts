@@ -5,7 +5,7 @@
 // by /64 (a sending farm or privacy addresses retry from another address of the same network).
 // In memory and bounded; the clock is injected.
 import type { Clock } from "../clock.ts";
-import { expandIPv6 } from "./dnsbl.ts";
+import { expandIPv6 } from "../dnsbl/dnsbl.ts";
 
 export interface GreylistOptions {
   delayMs: number;

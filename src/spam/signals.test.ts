@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createMemoryResolve } from "../dns/memory-resolver.ts";
 import type { MemoryEntry } from "../dns/memory-resolver.ts";
 import type { Resolver } from "../dns/resolver.ts";
-import { checkDomains, checkIp, expandIPv6, interpretAnswer, ipQueryName } from "./dnsbl.ts";
+import { checkDomains, checkIp, expandIPv6, interpretAnswer, ipQueryName } from "../dnsbl/dnsbl.ts";
 import { checkFcrdns, heloCheck } from "./client.ts";
 import { Greylist, clientNetwork } from "./greylist.ts";
 import { BulkTracker } from "./bulk.ts";

@@ -8,7 +8,8 @@
 export type AuthResult = "pass" | "fail" | "softfail" | "neutral" | "none" | "temperror" | "permerror" | "policy" | string;
 
 /** A blocklist answer: listed (with the answer's A records), clean, or unknown (no usable answer). */
-export type ListResult = { state: "listed"; codes: string[] } | { state: "clean" } | { state: "unknown"; why: string };
+export type { ListResult } from "../dnsbl/dnsbl.ts";
+import type { ListResult } from "../dnsbl/dnsbl.ts";
 
 export interface Signals {
   gtube: boolean;

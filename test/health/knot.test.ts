@@ -6,7 +6,7 @@ import { startKnot, findKnotd } from "../support/knot.ts";
 import type { KnotServer } from "../support/knot.ts";
 import { createResolver } from "../../src/dns/resolver.ts";
 import type { Resolver } from "../../src/dns/resolver.ts";
-import { checkList, zenMeaning } from "../../src/health/dnsbl.ts";
+import { checkList, zenMeaning } from "../../src/dnsbl/dnsbl.ts";
 import { checkReverseDns } from "../../src/health/identity.ts";
 
 const skip = findKnotd() ? false : "knotd not installed";

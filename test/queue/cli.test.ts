@@ -45,6 +45,30 @@ test("queue list/show/retry/remove: DSN parameters and recipients shown; remove 
   });
 });
 
+test("queue list shows each recipient and its state, as mailq does", async () => {
+  await withTmpDir(async (dir) => {
+    const cli = await initDir(dir);
+    const storage = await openStorage(dir);
+    const w = storage.blobs.create();
+    await w.write(Buffer.from("Subject: queued\r\n\r\nbody\r\n"));
+    const r = await storage.writer.deliver({
+      blob: await w.finish(),
+      targets: [],
+      queue: [{ mailFrom: "a@example.com", recipients: [{ recipient: "x@remote.test" }, { recipient: "y@other.test" }], traceHeaders: "", origin: "submission" }],
+    });
+    const id = r.queueIds[0];
+    // y@other.test was tried once and deferred.
+    const y = (await storage.store.queue.get(id))!.recipients.find((x) => x.recipient === "y@other.test")!;
+    await storage.store.queue.recordOutcome(id, [{ id: y.id, state: "pending", attempts: 1, nextAttemptAt: Date.now() + 600_000, lastReply: "451 4.7.1 greylisted, try again", status: "4.7.1", remoteMta: "mx.other.test", route: "direct", delayWarned: false }], [{ recipientId: y.id, route: "direct", outcome: "deferred", reply: "451 4.7.1 greylisted, try again" }]);
+    await storage.close();
+    const list = await cli(["queue", "list"]);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /^ID\s+FROM\s+PENDING\s+QUEUED\s+NEXT ATTEMPT\s+RECIPIENT\s+STATE\s+LAST REPLY$/m);
+    assert.match(list.stdout, new RegExp(`^${id}\\s+a@example\\.com\\s+2/2\\s+\\S+\\s+\\S+\\s+x@remote\\.test\\s+queued\\s+-$`, "m"));
+    assert.match(list.stdout, /^\s+y@other\.test\s+deferred \(1 tries\)\s+451 4\.7\.1 greylisted, try again$/m);
+  });
+});
+
 test("relay add/list/remove and routes: secrets in a 0600 file, never in relays.yaml; unsafe settings refused", async () => {
   await withTmpDir(async (dir) => {
     const cli = await initDir(dir);

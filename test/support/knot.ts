@@ -31,18 +31,18 @@ export function findKnotd(): string | null {
 }
 
 /** A port free for both UDP and TCP right now (knot needs a number; it binds both). */
-async function freePort(): Promise<number> {
+async function freePort(host = "127.0.0.1"): Promise<number> {
   for (let i = 0; i < 20; i++) {
     const srv = net.createServer();
     const port = await new Promise<number>((res, rej) => {
       srv.once("error", rej);
-      srv.listen(0, "127.0.0.1", () => res((srv.address() as net.AddressInfo).port));
+      srv.listen(0, host, () => res((srv.address() as net.AddressInfo).port));
     });
     await new Promise<void>((r) => srv.close(() => r()));
     const udp = dgram.createSocket("udp4");
     const ok = await new Promise<boolean>((res) => {
       udp.once("error", () => res(false));
-      udp.bind(port, "127.0.0.1", () => res(true));
+      udp.bind(port, host, () => res(true));
     });
     if (ok) {
       await new Promise<void>((r) => udp.close(() => r()));
@@ -52,11 +52,11 @@ async function freePort(): Promise<number> {
   throw new Error("knot: no free port");
 }
 
-function config(dir: string, port: number, apexes: string[]): string {
+function config(dir: string, port: number, apexes: string[], host = "127.0.0.1"): string {
   return [
     "server:",
     `    rundir: "${dir}"`,
-    `    listen: 127.0.0.1@${port}`,
+    `    listen: ${host}@${port}`,
     "    udp-workers: 1",
     "    tcp-workers: 1",
     "    background-workers: 1",
@@ -79,7 +79,7 @@ function config(dir: string, port: number, apexes: string[]): string {
 }
 
 /** Asks for the apex SOA over UDP; resolves with the serial, or null without an answer. */
-function soaSerial(port: number, apex: string, timeoutMs: number): Promise<number | null> {
+function soaSerial(port: number, apex: string, timeoutMs: number, host = "127.0.0.1"): Promise<number | null> {
   return new Promise((resolve) => {
     const sock = dgram.createSocket("udp4");
     const timer = setTimeout(() => done(null), timeoutMs);
@@ -99,22 +99,30 @@ function soaSerial(port: number, apex: string, timeoutMs: number): Promise<numbe
       }
     });
     const q = dnsPacket.encode({ type: "query", id: 1, flags: 0, questions: [{ type: "SOA", name: apex }] });
-    sock.send(q, port, "127.0.0.1");
+    sock.send(q, port, host);
   });
 }
 
-async function waitForSerial(port: number, apexes: string[], serial: number, proc: ChildProcess, stderr: () => string): Promise<void> {
+async function waitForSerial(port: number, apexes: string[], serial: number, proc: ChildProcess, stderr: () => string, host = "127.0.0.1"): Promise<void> {
   const deadline = Date.now() + 10_000;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`knotd exited with ${proc.exitCode}: ${stderr()}`);
-    const serials = await Promise.all(apexes.map((a) => soaSerial(port, a, 200)));
+    const serials = await Promise.all(apexes.map((a) => soaSerial(port, a, 200, host)));
     if (serials.every((s) => s === serial)) return;
     if (Date.now() > deadline) throw new Error(`knotd did not serve serial ${serial} in time: ${stderr()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
 
-export async function startKnot(zones: ZoneDescription): Promise<KnotServer> {
+export interface KnotOptions {
+  /** Loopback address to listen on (default 127.0.0.1): a test's own 127.0.X.0/24 block. */
+  host?: string;
+  /** A fixed port (default: a free one), e.g. the same port on two addresses. */
+  port?: number;
+}
+
+export async function startKnot(zones: ZoneDescription, opts: KnotOptions = {}): Promise<KnotServer> {
+  const host = opts.host ?? "127.0.0.1";
   const knotd = findKnotd();
   if (!knotd) throw new Error("knotd not found (apt-get install knot)");
   const dir = await mkdtemp(path.join(os.tmpdir(), "fh-knot-"));
@@ -126,14 +134,14 @@ export async function startKnot(zones: ZoneDescription): Promise<KnotServer> {
   await writeZones(zones);
   let lastError: unknown = null;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = opts.port ?? (await freePort(host));
     const confPath = path.join(dir, "knot.conf");
-    await writeFile(confPath, config(dir, port, apexes));
+    await writeFile(confPath, config(dir, port, apexes, host));
     const proc = spawn(knotd, ["-c", confPath], { stdio: ["ignore", "ignore", "pipe"] });
     let err = "";
     proc.stderr?.on("data", (d: Buffer) => (err += d.toString()));
     try {
-      await waitForSerial(port, apexes, serial, proc, () => err);
+      await waitForSerial(port, apexes, serial, proc, () => err, host);
     } catch (e) {
       lastError = e;
       proc.kill("SIGKILL");
@@ -142,13 +150,13 @@ export async function startKnot(zones: ZoneDescription): Promise<KnotServer> {
     const exited = new Promise<void>((r) => (proc.exitCode !== null ? r() : proc.once("exit", () => r())));
     return {
       port,
-      address: `127.0.0.1:${port}`,
+      address: `${host}:${port}`,
       dir,
       async update(next) {
         serial++;
         await writeZones(next);
         execFileSync("knotc", ["-c", confPath, "zone-reload"], { stdio: "ignore" });
-        await waitForSerial(port, Object.keys(next), serial, proc, () => err);
+        await waitForSerial(port, Object.keys(next), serial, proc, () => err, host);
       },
       async stop() {
         proc.kill("SIGTERM");
