@@ -7,6 +7,7 @@
 // silently falling back to a default.
 import { z } from "zod";
 import { SpamSchema } from "../spam/config-schema.ts";
+import { MetricsSchema, RoutingSchema, WatchSchema } from "../health/watch/config-schema.ts";
 
 export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http"] as const;
 export type ListenerRole = (typeof LISTENER_ROLES)[number];
@@ -301,6 +302,9 @@ export const ConfigFileSchema = z
     queue: QueueSchema,
     log: LogSchema,
     spam: SpamSchema,
+    watch: WatchSchema,
+    routing: RoutingSchema,
+    metrics: MetricsSchema,
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, number>();

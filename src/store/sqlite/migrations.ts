@@ -3,6 +3,7 @@
 import type { DatabaseSync } from "node:sqlite";
 import { DKIM_MIGRATION } from "./migration-dkim.ts";
 import { IDS_MIGRATION } from "./migration-ids.ts";
+import { HEALTH_MIGRATION } from "./migration-health.ts";
 
 export interface Migration {
   version: number;
@@ -167,6 +168,7 @@ CREATE INDEX queue_attempts_queue ON queue_attempts (queue_id);
   },
   DKIM_MIGRATION,
   IDS_MIGRATION,
+  HEALTH_MIGRATION,
 ];
 
 /** Applies the migrations not yet recorded, in order, each in its own transaction. */
