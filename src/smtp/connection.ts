@@ -61,6 +61,8 @@ export interface ConnectionSetup {
   /** Milliseconds to hold the greeting (pregreet test); 0 greets at once. */
   readonly pregreetDelayMs: number;
   readonly onPregreet?: (passed: boolean) => void;
+  /** Every refusal sent (metrics: SMTP rejections by reason). */
+  readonly onRefused?: (code: string, role: ListenerRole) => void;
 }
 
 // Flush queued replies once this much is waiting even if more input is ready.
@@ -419,6 +421,7 @@ export class SmtpConnection {
 
   #replyError(err: SmtpError): void {
     this.send(err.toReply());
+    this.#setup.onRefused?.(err.code, this.#setup.role);
     if (err.fault === "server") this.#log.warn({ code: err.code, err: err.cause ?? err.message }, "command failed (server fault)");
     else this.#log.info({ code: err.code, reply: err.entry.reply }, "command refused");
     if (err.closes) {
