@@ -29,6 +29,7 @@ export class Metrics {
   #src: MetricsSources;
   #checks = new Map<string, { status: CheckStatus; group: string }>();
   #blobBytes: { at: number; value: number } | null = null;
+  #imapCounters = new Set<() => number>();
 
   readonly deliveries: Counter<"route">;
   readonly bounces: Counter<"route">;
@@ -91,7 +92,9 @@ export class Metrics {
       help: "Open IMAP connections.",
       registers,
       collect() {
-        this.set(self.#src.imapSessions?.() ?? 0);
+        let n = self.#src.imapSessions?.() ?? 0;
+        for (const f of self.#imapCounters) n += f();
+        this.set(n);
       },
     });
     new Gauge({
@@ -104,6 +107,21 @@ export class Metrics {
         this.set({ part: "blobs" }, await self.#blobs());
       },
     });
+  }
+
+  /** Adds an IMAP listener's connection count; returns its removal. */
+  countImapSessions(fn: () => number): () => void {
+    this.#imapCounters.add(fn);
+    return () => this.#imapCounters.delete(fn);
+  }
+
+  /** Wraps an authenticate function so every attempt is counted for `protocol`. */
+  countedLogin<A extends unknown[], R extends { ok: boolean; reason?: string }>(protocol: string, fn: (...a: A) => Promise<R>): (...a: A) => Promise<R> {
+    return async (...a: A) => {
+      const r = await fn(...a);
+      this.logins.inc({ protocol, result: r.ok ? "ok" : (r.reason ?? "failed") });
+      return r;
+    };
   }
 
   /** The watcher's results of a run (watcher.ts onResults). */

@@ -20,6 +20,8 @@ import { openSideDb, SqliteDkimKeys, SqliteQueueParams } from "../store/sqlite/d
 import { DkimService } from "../emailauth/dkim-service.ts";
 import { SpamService } from "../spam/service.ts";
 import { openSpamDb, SqliteSpamRepo } from "../store/sqlite/spam.ts";
+import { Metrics } from "../metrics/registry.ts";
+import { WatchStore } from "../health/watch/history.ts";
 
 export interface Services {
   config: Config;
@@ -37,6 +39,10 @@ export interface Services {
   spam: SpamService;
   /** Subscribers to committed deliveries (IMAP IDLE's change bus). */
   onDelivered: Set<(batch: DeliveryResult[]) => void>;
+  /** Prometheus metrics (src/metrics/, docs/metrics.md). */
+  metrics: Metrics;
+  /** Check history and the relay switch state (src/health/watch/). */
+  watchStore: WatchStore;
   /** This process's exclusive hold on the data folder (data-lock.ts); released after storage closes. */
   dataLock?: DataLock;
   /**
@@ -111,5 +117,6 @@ export async function openServices(config: Config, opts: OpenServicesOptions = {
     side.close();
     spamDb.close();
   };
-  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, dkim, queueParams: new SqliteQueueParams(side), spam, closeSideDb };
+  const metrics = new Metrics({ store: storage.store, clock, dataDir: config.dataDir });
+  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, dkim, queueParams: new SqliteQueueParams(side), spam, closeSideDb, metrics, watchStore: new WatchStore(side) };
 }
