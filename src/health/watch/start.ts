@@ -77,7 +77,15 @@ export async function createWatching(services: Services, opts: { runChecks?: Run
   // metrics.listen, default on in dev mode only.
   const listen = config.metrics.listen ?? (config.dev ? DEFAULT_METRICS_LISTEN : undefined);
   let metricsListener: MetricsListener | null = null;
-  if (listen) metricsListener = await startMetricsListener(services.metrics, { listen, token: config.metrics.token, logger });
+  if (listen) {
+    try {
+      metricsListener = await startMetricsListener(services.metrics, { listen, token: config.metrics.token, logger });
+    } catch (err) {
+      // The dev default may be taken (a second dev server); a configured address must work.
+      if (config.metrics.listen) throw err;
+      logger.warn({ err, listen }, "metrics listener not started");
+    }
+  }
   return {
     routeSwitch,
     watcher,
