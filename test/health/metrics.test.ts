@@ -46,7 +46,7 @@ test("/metrics behind a bearer token: queue, deliveries, refusals, logins, check
   m.outcome({ kind: "delivered", route: "direct" });
   m.outcome({ kind: "bounced", route: "direct" });
   m.outcome({ kind: "deferred", route: "backup" });
-  m.smtpRejections.inc({ reason: "noSuchUser", role: "mx" });
+  m.smtpRejections.inc({ reason: "unknownUser", role: "mx" });
   const login = m.countedLogin("imap", async (ok: boolean) => (ok ? { ok: true } : { ok: false, reason: "failed" }));
   await login(true);
   await login(false);
@@ -70,7 +70,7 @@ test("/metrics behind a bearer token: queue, deliveries, refusals, logins, check
   assert.match(text, /^freehold_deliveries_total\{route="direct"\} 1$/m);
   assert.match(text, /^freehold_bounces_total\{route="direct"\} 1$/m);
   assert.match(text, /^freehold_deferrals_total\{route="backup"\} 1$/m);
-  assert.match(text, /^freehold_smtp_rejections_total\{reason="noSuchUser",role="mx"\} 1$/m);
+  assert.match(text, /^freehold_smtp_rejections_total\{reason="unknownUser",role="mx"\} 1$/m);
   assert.match(text, /^freehold_logins_total\{protocol="imap",result="ok"\} 1$/m);
   assert.match(text, /^freehold_logins_total\{protocol="imap",result="failed"\} 1$/m);
   assert.match(text, /^freehold_imap_sessions 3$/m);
