@@ -25,7 +25,7 @@ CREATE TABLE health_tracks (
 );
 -- One row: whether direct deliveries go through the blocklist relay now.
 CREATE TABLE health_route (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
+  id INTEGER PRIMARY KEY AUTOINCREMENT CHECK (id = 1),
   mode TEXT NOT NULL CHECK (mode IN ('direct', 'relay')),
   relay TEXT,
   since INTEGER NOT NULL,
