@@ -102,6 +102,7 @@ test("a receiver's 'blocked using Spamhaus' 5xx is retried through the relay at 
   assert.deepEqual(await f.inbox(SENDER), [], "no bounce");
   assert.equal(w.routeSwitch!.state().listedRuns, 1);
   assert.equal(w.routeSwitch!.state().mode, "direct", "one reply is not yet N");
+  assert.match(w.routeSwitch!.state().lastRefusal ?? "", /^mx\.remote\.test refused us \(Spamhaus\): 554 5\.7\.1 Service unavailable; Client host \[127\.0\.24\.5\] blocked using zen\.spamhaus\.org/);
   await send("refused again");
   assert.equal(w.routeSwitch!.state().mode, "relay", "a second refusal confirms the listing");
   assert.equal((await relay.received()).length, 2);

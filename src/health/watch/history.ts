@@ -21,9 +21,12 @@ export interface RouteState {
   /** Consecutive clean blocklist runs while on the relay. */
   cleanRuns: number;
   reason: string | null;
+  /** The latest receiver reply naming a blocklisting (reply-patterns.ts), and when. */
+  lastRefusal: string | null;
+  lastRefusalAt: number | null;
 }
 
-export const INITIAL_ROUTE: RouteState = { mode: "direct", relay: null, since: 0, listedRuns: 0, cleanRuns: 0, reason: null };
+export const INITIAL_ROUTE: RouteState = { mode: "direct", relay: null, since: 0, listedRuns: 0, cleanRuns: 0, reason: null, lastRefusal: null, lastRefusalAt: null };
 
 export class WatchStore {
   #db: SqliteDb;
@@ -67,19 +70,25 @@ export class WatchStore {
   }
 
   route(): RouteState {
-    const r = this.#db.get<{ mode: "direct" | "relay"; relay: string | null; since: number; listed_runs: number; clean_runs: number; reason: string | null }>("SELECT * FROM health_route WHERE id = 1");
-    return r ? { mode: r.mode, relay: r.relay, since: r.since, listedRuns: r.listed_runs, cleanRuns: r.clean_runs, reason: r.reason } : { ...INITIAL_ROUTE };
+    const r = this.#db.get<{ mode: "direct" | "relay"; relay: string | null; since: number; listed_runs: number; clean_runs: number; reason: string | null; last_refusal: string | null; last_refusal_at: number | null }>(
+      "SELECT * FROM health_route WHERE id = 1",
+    );
+    return r
+      ? { mode: r.mode, relay: r.relay, since: r.since, listedRuns: r.listed_runs, cleanRuns: r.clean_runs, reason: r.reason, lastRefusal: r.last_refusal, lastRefusalAt: r.last_refusal_at }
+      : { ...INITIAL_ROUTE };
   }
 
   saveRoute(s: RouteState): void {
     this.#db.run(
-      "INSERT INTO health_route (id, mode, relay, since, listed_runs, clean_runs, reason) VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET mode = excluded.mode, relay = excluded.relay, since = excluded.since, listed_runs = excluded.listed_runs, clean_runs = excluded.clean_runs, reason = excluded.reason",
+      "INSERT INTO health_route (id, mode, relay, since, listed_runs, clean_runs, reason, last_refusal, last_refusal_at) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET mode = excluded.mode, relay = excluded.relay, since = excluded.since, listed_runs = excluded.listed_runs, clean_runs = excluded.clean_runs, reason = excluded.reason, last_refusal = excluded.last_refusal, last_refusal_at = excluded.last_refusal_at",
       s.mode,
       s.relay,
       s.since,
       s.listedRuns,
       s.cleanRuns,
       s.reason,
+      s.lastRefusal,
+      s.lastRefusalAt,
     );
   }
 }

@@ -90,12 +90,13 @@ export class RouteSwitch {
 
   /** A receiver refused us for reputation; counts toward the listed state. */
   receiverReply(host: string | null, source: string, reply: string): Promise<void> {
-    return this.#listed(`${host ?? "a receiver"} refused us (${source}): ${reply.slice(0, 200)}`);
+    const what = `${host ?? "a receiver"} refused us (${source}): ${reply.slice(0, 300)}`;
+    return this.#listed(what, { lastRefusal: what, lastRefusalAt: this.#d.clock.now() });
   }
 
-  #listed(reason: string): Promise<void> {
+  #listed(reason: string, extra: Partial<RouteState> = {}): Promise<void> {
     return this.#serial(async () => {
-      const s = { ...this.#state, listedRuns: this.#state.listedRuns + 1, cleanRuns: 0 };
+      const s = { ...this.#state, ...extra, listedRuns: this.#state.listedRuns + 1, cleanRuns: 0 };
       if (s.mode === "direct" && this.enabled && s.listedRuns >= this.#d.config.confirmRuns) {
         await this.#switch(s, { ...s, mode: "relay", relay: this.#d.config.blocklistRelay!, since: this.#d.clock.now(), reason });
         return;

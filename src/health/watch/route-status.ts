@@ -8,6 +8,11 @@ export interface RouteStatusConfig {
 }
 
 export function routeStatusLine(s: RouteState, c: RouteStatusConfig): string {
+  const line = routeLine(s, c);
+  return s.lastRefusal && s.lastRefusalAt !== null ? `${line}\nLast reputation refusal (${new Date(s.lastRefusalAt).toISOString()}): ${s.lastRefusal}` : line;
+}
+
+function routeLine(s: RouteState, c: RouteStatusConfig): string {
   if (c.onBlocklisted !== "relay" || !c.blocklistRelay) return "Outbound route: direct (no relay switch configured: routing.onBlocklisted is none)";
   if (s.mode === "relay") {
     return `Outbound route: through relay ${s.relay ?? c.blocklistRelay} since ${new Date(s.since).toISOString()} (${s.reason ?? "listed"}); direct again after ${c.revertAfterCleanRuns} clean blocklist runs (${s.cleanRuns} so far)`;

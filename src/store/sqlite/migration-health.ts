@@ -31,7 +31,10 @@ CREATE TABLE health_route (
   since INTEGER NOT NULL,
   listed_runs INTEGER NOT NULL,
   clean_runs INTEGER NOT NULL,
-  reason TEXT
+  reason TEXT,
+  -- The latest receiver reply that named a blocklisting, with its time (shown by check).
+  last_refusal TEXT,
+  last_refusal_at INTEGER
 );
 `,
 };
