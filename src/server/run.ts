@@ -17,6 +17,8 @@ import type { RunChecks } from "../health/watch/watcher.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
+  /** The watcher, the relay switch and the metrics listener (src/health/watch/start.ts). */
+  watching?: Watching;
   /**
    * RFC 5321 §3.8: open SMTP sessions get 421 4.3.2 (and `graceMs`, default 10 s, to finish);
    * then storage is closed.
@@ -117,6 +119,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   let stopping: Promise<void> | undefined;
   return {
     listeners: bound,
+    watching,
     stop(opts = {}) {
       stopping ??= (async () => {
         tlsReload.stop();

@@ -160,7 +160,7 @@ export interface MailAlertDeps extends LocalDeliveryDeps {
   clock: Clock;
   logger: Logger;
   hostname: string;
-  /** Addresses from watch.alertMailboxes; empty: postmaster@ every local domain. */
+  /** Addresses from watch.alertMailboxes; empty: postmaster@ of the host's domain (or the first local one). */
   mailboxes: string[];
 }
 
@@ -207,7 +207,12 @@ export class MailAlerter implements AlertSink {
 
   async recipients(): Promise<string[]> {
     if (this.#d.mailboxes.length > 0) return this.#d.mailboxes;
-    return (await this.#d.store.accounts.listDomains()).filter((d) => !d.disabled).map((d) => `postmaster@${d.name}`);
+    // One postmaster (RFC 5321 §4.5.1): postmaster@ of every domain reaches the same admins, so
+    // the host name's own domain if it is local, else the first local domain.
+    const domains = (await this.#d.store.accounts.listDomains()).filter((d) => !d.disabled).map((d) => d.name);
+    const own = domains.find((d) => this.#d.hostname === d || this.#d.hostname.endsWith(`.${d}`));
+    const pick = own ?? domains.sort()[0];
+    return pick ? [`postmaster@${pick}`] : [];
   }
 
   async send(a: Alert): Promise<void> {

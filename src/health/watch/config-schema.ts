@@ -20,7 +20,7 @@ export const WatchSchema = z
     confirmRuns: z.number().int().min(1).max(100).default(2).meta({ description: "Consecutive runs a new state must hold before it alerts." }),
     historyDays: z.number().int().min(1).max(3650).default(90).meta({ description: "Days of check history kept in the database." }),
     alertMailboxes: z.array(z.string().min(3)).default([]).meta({
-      description: "Local addresses that get alert mail (delivered locally). Empty: postmaster@ of every local domain.",
+      description: "Local addresses that get alert mail (delivered locally). Empty: postmaster@ of the host name's domain when it is local, else of the first local domain.",
     }),
     webhooks: z.array(WebhookSchema).default([]).meta({ description: "Webhooks that get every alert, signed." }),
   })
