@@ -134,8 +134,13 @@ export class Metrics {
     (o.kind === "delivered" ? this.deliveries : o.kind === "bounced" ? this.bounces : this.deferrals).inc({ route: o.route });
   }
 
-  render(): Promise<string> {
+  /** The exposition text (what GET /metrics answers; the web server may serve it too). */
+  renderMetrics(): Promise<string> {
     return this.registry.metrics();
+  }
+
+  render(): Promise<string> {
+    return this.renderMetrics();
   }
 
   get contentType(): string {

@@ -10,6 +10,7 @@ import { WatchStore } from "./history.ts";
 import { RouteSwitch } from "./relay-switch.ts";
 import type { RouteSwitchConfig } from "./relay-switch.ts";
 import type { CheckStatus } from "../identity.ts";
+import { routeCheckResult } from "./route-status.ts";
 
 async function fixture(t: import("node:test").TestContext, config: Partial<RouteSwitchConfig> = {}) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), "fh-switch-"));
@@ -58,6 +59,9 @@ test("the state survives a restart; without onBlocklisted: relay nothing is rout
   await a.afterBlocklistRun(run(["blocklist.zen.test.192.0.2.1", "fail"]));
   await a.afterBlocklistRun(run(["blocklist.zen.test.192.0.2.1", "fail"]));
   assert.equal(f.make().routeFor(), "backup", "a new process reads the row");
+  const c = routeCheckResult(a.state(), { onBlocklisted: "relay", blocklistRelay: "backup", revertAfterCleanRuns: 3 });
+  assert.equal(c.status, "warn");
+  assert.match(c.message, /^Outbound route: through relay backup since /);
 
   const off = await fixture(t, { onBlocklisted: "none" });
   const s = off.make();
