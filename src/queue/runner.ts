@@ -299,12 +299,15 @@ export class QueueRunner {
     // Issue 8 §4: a direct delivery refused for our reputation (a blocklisting) is retried
     // through the switch's relay at once, instead of bouncing or waiting for the next retry.
     const retryRelay = this.#d.routeSwitch?.retryRelay() ?? null;
+    let reported = false;
     const viaRelayNow = (route: string, host: string | null, reply: string): boolean => {
       if (route !== "direct" || !retryRelay || !routing.file.relays.some((r) => r.name === retryRelay)) return false;
       const m = matchReputation(reply);
       if (!m) return false;
       log.warn({ host, reply, source: m.source, relay: retryRelay }, "refused for reputation; retrying through the relay now");
-      void this.#d.routeSwitch!.receiverReply(host, m.source, reply).catch((err) => log.error({ err }, "route switch update failed"));
+      // One delivery counts once toward the listed state, however many recipients it refused.
+      if (!reported) void this.#d.routeSwitch!.receiverReply(host, m.source, reply).catch((err) => log.error({ err }, "route switch update failed"));
+      reported = true;
       if (!routes.includes(retryRelay)) routes.push(retryRelay);
       return true;
     };

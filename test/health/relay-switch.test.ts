@@ -106,6 +106,22 @@ test("a receiver's 'blocked using Spamhaus' 5xx is retried through the relay at 
   await send("refused again");
   assert.equal(w.routeSwitch!.state().mode, "relay", "a second refusal confirms the listing");
   assert.equal((await relay.received()).length, 2);
+  assert.equal((await mx.received()).length, 0);
+});
+
+test("two recipients refused in one delivery count once toward the listed state; both reach the relay", async (t) => {
+  const refusal = "550 5.7.1 Service unavailable; Client host [127.0.24.5] blocked using bl.spamcop.net";
+  const { f, w, mx, relay } = await setup(t, "127.0.24.15", "127.0.24.16", { rcptReplies: { "bob@remote.test": refusal, "carol@remote.test": refusal } });
+  await w.watcher.tick();
+  const id = await f.enqueue({ mailFrom: SENDER, recipients: [{ recipient: "bob@remote.test" }, { recipient: "carol@remote.test" }], body: message("two refused") });
+  await f.runner.runOnce();
+  assert.equal(await f.storage.store.queue.get(id), null);
+  const got = await relay.received();
+  assert.equal(got.length, 1);
+  assert.deepEqual(got[0].rcpt_tos.sort(), ["bob@remote.test", "carol@remote.test"]);
+  assert.equal((await mx.received()).length, 0);
+  assert.equal(w.routeSwitch!.state().listedRuns, 1);
+  assert.equal(w.routeSwitch!.state().mode, "direct");
 });
 
 test("without the switch configured, the same refusal bounces as before", async (t) => {
