@@ -24,12 +24,18 @@ export interface MetricsSources {
   imapSessions?: () => number;
 }
 
+interface QueueFigures {
+  counts: Record<QueueRecipientState, number>;
+  oldest: Record<QueueRecipientState, number | null>;
+}
+
 export class Metrics {
   readonly registry = new Registry();
   #src: MetricsSources;
   #checks = new Map<string, { status: CheckStatus; group: string }>();
   #blobBytes: { at: number; value: number } | null = null;
   #imapCounters = new Set<() => number>();
+  #queueRead: { settled: boolean; p: Promise<QueueFigures> } | null = null;
 
   readonly deliveries: Counter<"route">;
   readonly bounces: Counter<"route">;
@@ -147,7 +153,17 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  async #queue(): Promise<{ counts: Record<QueueRecipientState, number>; oldest: Record<QueueRecipientState, number | null> }> {
+  /** The queue gauges of one scrape (collected concurrently) share one read of the queue. */
+  #queue(): Promise<QueueFigures> {
+    if (!this.#queueRead || this.#queueRead.settled) {
+      const read = { settled: false, p: this.#readQueue() };
+      read.p.finally(() => setTimeout(() => (read.settled = true), 0).unref()).catch(() => undefined);
+      this.#queueRead = read;
+    }
+    return this.#queueRead.p;
+  }
+
+  async #readQueue(): Promise<QueueFigures> {
     const counts = { pending: 0, delivered: 0, failed: 0 } as Record<QueueRecipientState, number>;
     const oldest = { pending: null, delivered: null, failed: null } as Record<QueueRecipientState, number | null>;
     for (const q of await this.#src.store.queue.list()) {
