@@ -1,5 +1,6 @@
 // What every CLI command shares: the data folder (`--data DIR` or FREEHOLD_DATA), the I/O
 // streams, user-facing errors with exit codes, and opening the configured store and services.
+import { WatchStore } from "../health/watch/history.ts";
 import path from "node:path";
 import type { Readable, Writable } from "node:stream";
 import type { Command } from "commander";
@@ -54,6 +55,8 @@ export interface Opened {
   store: MetadataStore;
   accounts: AccountsService;
   dkim: DkimService;
+  /** Check history and the relay switch state (src/health/watch/). */
+  watch: WatchStore;
   close(): Promise<void>;
 }
 
@@ -75,6 +78,7 @@ export async function openDataDir(dataDir: string, io: CliIo): Promise<Opened> {
     store,
     accounts,
     dkim,
+    watch: new WatchStore(side),
     close: async () => {
       side.close();
       await store.close();

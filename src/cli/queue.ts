@@ -5,6 +5,7 @@ import type { CliIo } from "./context.ts";
 import { CliError, EXIT_USAGE, print, withDataDir } from "./context.ts";
 import { table } from "./table.ts";
 import type { QueueRecord } from "../store/types.ts";
+import { routeStatusLine } from "../health/watch/route-status.ts";
 
 const iso = (ms: number | null): string => (ms === null ? "-" : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"));
 
@@ -40,9 +41,11 @@ export function registerQueue(program: Command, io: CliIo): void {
     .option("--json", "print JSON")
     .action(async function (this: Command) {
       const { json } = this.opts() as { json?: boolean };
-      await withDataDir(this, io, async ({ store }) => {
+      await withDataDir(this, io, async ({ store, watch, config }) => {
         const list = await store.queue.list();
         if (json) return print(io, JSON.stringify(list, null, 2));
+        // Issue 8 §4: where direct mail goes right now (the relay switch).
+        print(io, routeStatusLine(watch.route(), config.routing));
         if (list.length === 0) return print(io, "The queue is empty.");
         // Like mailq: each message, then each recipient with its state and last reply, so an
         // operator sees at a glance where mail is stuck (the rest: freehold queue show ID).

@@ -8,6 +8,9 @@ import { loadConfig } from "../config/load.ts";
 import { ensureDevSetup } from "./dev-setup.ts";
 import { openServices } from "../server/services.ts";
 import { startServer } from "../server/run.ts";
+import { runChecks } from "../health/check.ts";
+import { checkDeps } from "../health/service.ts";
+import { loadRelayFile, loadRelaySecrets } from "../delivery/relays.ts";
 import { protocolStarters } from "../server/starters.ts";
 import type { RunningServer } from "../server/run.ts";
 import { installLastResort } from "../server/last-resort.ts";
@@ -54,7 +57,27 @@ export function registerServe(program: Command): void {
           await services.dataLock?.release();
         },
       });
-      server = await startServer(services, { starters: protocolStarters() });
+      server = await startServer(services, {
+        starters: protocolStarters(),
+        // The watcher (src/health/watch/) runs the checks of `freehold check` on its schedule;
+        // relays.yaml and its secrets are read at each run, so CLI edits apply.
+        runChecks: async (o) => {
+          const deps = checkDeps({
+            config,
+            store: services.storage.store,
+            accounts: services.accounts,
+            dkim: services.dkim,
+            relays: await loadRelayFile(config.dataDir),
+            secrets: await loadRelaySecrets(config.dataDir),
+            clock: services.clock,
+          });
+          try {
+            return await runChecks(deps, o);
+          } finally {
+            deps.close();
+          }
+        },
+      });
       const running = server;
       for (const l of running.listeners) process.stdout.write(`listening: ${l.role} ${l.address}:${l.port}\n`);
       for (const line of logins) process.stdout.write(line + "\n");

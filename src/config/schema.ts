@@ -10,6 +10,7 @@ import { SpamSchema } from "../spam/config-schema.ts";
 import { RetentionSchema } from "../retention/config-schema.ts";
 import { SuppressionSchema } from "../suppression/config-schema.ts";
 import { HEALTH_DOMAIN_ZONES, HEALTH_IP_ZONES } from "../dnsbl/dnsbl.ts";
+import { MetricsSchema, RoutingSchema, WatchSchema } from "../health/watch/config-schema.ts";
 
 export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http"] as const;
 export type ListenerRole = (typeof LISTENER_ROLES)[number];
@@ -360,6 +361,9 @@ export const ConfigFileSchema = z
     retention: RetentionSchema,
     suppression: SuppressionSchema,
     mtaSts: MtaStsSchema,
+    watch: WatchSchema,
+    routing: RoutingSchema,
+    metrics: MetricsSchema,
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, number>();

@@ -37,6 +37,7 @@ import type { SrsOptions } from "../delivery/srs.ts";
 import { arcSeal } from "./arc-seal.ts";
 import { bodyNeedsDowngrade, downgradeTo7bit } from "../mail/transfer-encoding.ts";
 import type { ArcSealer } from "./arc-seal.ts";
+import { matchReputation } from "../health/watch/reply-patterns.ts";
 
 export interface RunnerDeps {
   store: MetadataStore;
@@ -71,6 +72,28 @@ export interface RunnerDeps {
    * logged, never fail the queue.
    */
   onFinalFailure?: (mailFrom: string, recipient: string, status: string, reply: string) => Promise<unknown>;
+  /** The relay switch (src/health/watch/relay-switch.ts): direct deliveries through a relay while listed. */
+  routeSwitch?: RouteSwitchPort;
+  /** Delivery outcomes, for metrics. */
+  onOutcome?: (o: { kind: "delivered" | "bounced" | "deferred"; route: string }) => void;
+}
+
+/** What the runner needs of the relay switch. */
+export interface RouteSwitchPort {
+  /** The relay that takes direct deliveries now, or null. */
+  routeFor(): string | null;
+  /** The relay a reputation refusal is retried through at once, or null (then it bounces as usual). */
+  retryRelay(): string | null;
+  receiverReply(host: string | null, source: string, reply: string): Promise<void>;
+}
+
+/**
+ * "direct" replaced by the switch's relay (issue 8 §4), when that relay exists. Applied when a
+ * group is formed, so a delivery under way keeps the route it started with.
+ */
+export function switchedRoutes(routes: string[], relay: string | null, relays: RelayFile["relays"]): string[] {
+  if (!relay || !relays.some((r) => r.name === relay)) return routes;
+  return [...new Set(routes.map((r) => (r === "direct" ? relay : r)))];
 }
 
 /** The final word on one recipient from one attempt. */
@@ -215,7 +238,7 @@ export class QueueRunner {
           outcomes.push(await this.#local(q, r, content));
           continue;
         }
-        const routes = chooseRoutes(routing.file.routes, q.mailFrom, r.recipient);
+        const routes = switchedRoutes(chooseRoutes(routing.file.routes, q.mailFrom, r.recipient), this.#d.routeSwitch?.routeFor() ?? null, routing.file.relays);
         const key = `${domain}\0${routes.join(",")}`;
         const g = groups.get(key) ?? { routes, domain, rcpts: [] };
         g.rcpts.push(r);
@@ -278,7 +301,23 @@ export class QueueRunner {
     const attempts: QueueAttemptInsert[] = [];
     let remaining = g.rcpts;
     let lastTemp: { status: string; reply: string; host: string | null; route: string } = { status: "4.4.1", reply: "no route", host: null, route: g.routes[0] ?? "none" };
-    for (const route of g.routes) {
+    const routes = [...g.routes];
+    // Issue 8 §4: a direct delivery refused for our reputation (a blocklisting) is retried
+    // through the switch's relay at once, instead of bouncing or waiting for the next retry.
+    const retryRelay = this.#d.routeSwitch?.retryRelay() ?? null;
+    let reported = false;
+    const viaRelayNow = (route: string, host: string | null, reply: string): boolean => {
+      if (route !== "direct" || !retryRelay || !routing.file.relays.some((r) => r.name === retryRelay)) return false;
+      const m = matchReputation(reply);
+      if (!m) return false;
+      log.warn({ host, reply, source: m.source, relay: retryRelay }, "refused for reputation; retrying through the relay now");
+      // One delivery counts once toward the listed state, however many recipients it refused.
+      if (!reported) void this.#d.routeSwitch!.receiverReply(host, m.source, reply).catch((err) => log.error({ err }, "route switch update failed"));
+      reported = true;
+      if (!routes.includes(retryRelay)) routes.push(retryRelay);
+      return true;
+    };
+    for (const route of routes) {
       if (remaining.length === 0) break;
       const relay = route === "direct" ? null : routing.file.relays.find((r) => r.name === route);
       if (route !== "direct" && !relay) {
@@ -315,6 +354,10 @@ export class QueueRunner {
       if (out.kind === "route-failed") {
         attempts.push({ recipientId: null, route, host: out.host, outcome: "route-failed", reply: out.reply });
         log.info({ route, reply: out.reply }, "route failed");
+        if (viaRelayNow(route, out.host, out.reply)) {
+          lastTemp = { status: out.status, reply: out.reply, host: out.host, route };
+          continue;
+        }
         if (out.permanent) {
           // Null MX, no such domain, MX pointing at us: final for every route (RFC 7505 §4.2).
           for (const r of remaining) outcomes.push({ rcpt: r, kind: "perm", status: out.status, reply: out.reply, host: out.host, route });
@@ -333,6 +376,9 @@ export class QueueRunner {
         attempts.push({ recipientId: r.id, route, host: out.host, outcome: x.kind === "ok" ? "delivered" : x.kind === "perm" ? "failed" : "deferred", reply: x.reply });
         if (x.kind === "ok") {
           outcomes.push({ rcpt: r, kind: "ok", status: x.status, reply: x.reply, host: out.host, route, nextHop: out.dsnCapable ? "remote-with-dsn" : "remote-without-dsn" });
+        } else if (!x.unknownOutcome && viaRelayNow(route, out.host, x.reply)) {
+          lastTemp = { status: x.status, reply: x.reply, host: out.host, route };
+          next.push(r);
         } else if (x.kind === "perm") {
           // A recipient's 5xx is final: another route would reach the same mailbox.
           outcomes.push({ rcpt: r, kind: "perm", status: x.status, reply: x.reply, host: out.host, route });
@@ -404,11 +450,13 @@ export class QueueRunner {
       const report = { finalRecipient: r.recipient, orcpt: r.orcpt ?? undefined, status: o.status, remoteMta: o.host ?? undefined, smtpReply: o.reply.split(/\r?\n/), lastAttemptDate: now };
       if (o.kind === "ok") {
         updates.push({ ...base, state: "delivered", attempts: r.attempts + 1 });
+        this.#d.onOutcome?.({ kind: "delivered", route: o.route });
         const action = successAction(o.nextHop ?? "remote-with-dsn");
         if (action) success.push({ notify: r.notify, report: { ...report, action } });
         log.info({ rcpt: r.recipient, route: o.route, host: o.host }, "delivered");
       } else if (o.kind === "perm") {
         updates.push({ ...base, state: "failed", attempts: r.attempts + 1 });
+        this.#d.onOutcome?.({ kind: "bounced", route: o.route });
         failed.push({ notify: r.notify, report: { ...report, action: "failed" } });
         log.info({ rcpt: r.recipient, route: o.route, reply: o.reply }, "bounced");
       } else if (o.kind === "paused") {
@@ -418,10 +466,12 @@ export class QueueRunner {
         if (d.kind === "expire") {
           // RFC 3463 4.4.7: delivery time expired; the last reply explains why.
           updates.push({ ...base, state: "failed", attempts: d.state.failedAttempts, status: "4.4.7" });
+          this.#d.onOutcome?.({ kind: "bounced", route: o.route });
           failed.push({ notify: r.notify, report: { ...report, action: "failed", status: "4.4.7" } });
           log.info({ rcpt: r.recipient, reply: o.reply }, "expired");
         } else {
           updates.push({ ...base, state: "pending", attempts: d.state.failedAttempts, nextAttemptAt: d.at, delayWarned: d.state.delayWarned });
+          this.#d.onOutcome?.({ kind: "deferred", route: o.route });
           if (d.warnDelay) delayed.push({ notify: r.notify, report: { ...report, action: "delayed" } });
           log.info({ rcpt: r.recipient, reply: o.reply, retryAt: new Date(d.at).toISOString() }, "deferred");
         }

@@ -9,8 +9,9 @@ import { MtaStsPolicies } from "../delivery/mta-sts.ts";
 import { SessionPool } from "../delivery/session-pool.ts";
 import { loadSrsKey } from "./srs-key.ts";
 import { isLocalDomain } from "./local-delivery.ts";
+import type { RouteSwitchPort } from "./runner.ts";
 
-export async function startQueueRunner(services: Services): Promise<QueueRunner> {
+export async function startQueueRunner(services: Services, opts: { routeSwitch?: RouteSwitchPort } = {}): Promise<QueueRunner> {
   const { config, logger, clock, resolver, storage } = services;
   const log = logger.child({ component: "queue" });
   const srsKey = await loadSrsKey(storage.store.settings);
@@ -43,6 +44,9 @@ export async function startQueueRunner(services: Services): Promise<QueueRunner>
     srs: { key: srsKey, forwarderDomain: config.hostname, isLocalDomain: (d) => localDomains.has(d.toLowerCase()) },
     // Hard bounces of submitted mail feed the suppression list (src/suppression/).
     onFinalFailure: (from, rcpt, status, reply) => services.suppression.recordFailure(from, rcpt, status, reply),
+    // Issue 8 §4 and §5: the relay switch, and delivery counters for /metrics.
+    routeSwitch: opts.routeSwitch,
+    onOutcome: (o) => services.metrics.outcome(o),
   });
   if (config.queue.holdOutbound) log.info("outbound mail is held in the queue (queue.holdOutbound / dev mode)");
   await runner.start();

@@ -13,9 +13,14 @@ import { faultInjectionEnabled, withInjectedFaults } from "./fault-injection.ts"
 import { watchTlsFiles } from "../tls/reload.ts";
 import { RetentionJob } from "../retention/service.ts";
 import { FeedbackJob } from "../suppression/feedback-job.ts";
+import { createWatching } from "../health/watch/start.ts";
+import type { Watching } from "../health/watch/start.ts";
+import type { RunChecks } from "../health/watch/watcher.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
+  /** The watcher, the relay switch and the metrics listener (src/health/watch/start.ts). */
+  watching?: Watching;
   /**
    * RFC 5321 §3.8: open SMTP sessions get 421 4.3.2 (and `graceMs`, default 10 s, to finish);
    * then storage is closed.
@@ -30,6 +35,8 @@ export type ProtocolStarter = (services: Services, listener: Listener) => Promis
 export interface StartOptions {
   /** Listener roles served by other modules (imap, imaps, submission...), keyed by role. */
   starters?: Partial<Record<Listener["role"], ProtocolStarter>>;
+  /** The checks the watcher runs on a schedule (src/health/check.ts runChecks, bound to the services). */
+  runChecks?: RunChecks;
 }
 
 export async function startServer(services: Services, opts: StartOptions = {}): Promise<RunningServer> {
@@ -69,6 +76,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     limits: smtpLimitsFromConfig(config),
     features: smtpFeaturesFromConfig(config),
     ...smtpConnectionLimits(config),
+    onRefused: (reason, role) => services.metrics.smtpRejections.inc({ reason, role }),
     pregreet: {
       enabled: config.smtp.pregreet.enabled,
       delayMs: config.smtp.pregreet.waitMs,
@@ -81,6 +89,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   const bound: RunningServer["listeners"] = [];
   const closers: Array<() => Promise<void>> = [];
   let queue: QueueRunner | undefined;
+  let watching: Watching | undefined;
   try {
     for (const l of config.listeners) {
       if (l.role === "mx") {
@@ -98,9 +107,14 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
       closers.push(() => s.close());
     }
     // Outbound queue (issue 4, src/queue/): starts after the listeners, stops before storage.
-    queue = await startQueueRunner(services);
+    // Watching and the relay switch (issue 8 §3–5): the switch is built before the runner that
+    // asks it for routes; the schedule starts once the runner is up.
+    watching = await createWatching(services, { runChecks: opts.runChecks });
+    queue = await startQueueRunner(services, { routeSwitch: watching.routeSwitch });
+    watching.start();
   } catch (err) {
     tlsReload.stop();
+    await watching?.stop().catch(() => undefined);
     await mx.shutdown(1000);
     for (const c of closers) await c().catch(() => undefined);
     throw err;
@@ -141,11 +155,13 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   return {
     listeners: bound,
     retention,
+    watching,
     stop(opts = {}) {
       stopping ??= (async () => {
         tlsReload.stop();
         await mx.shutdown(opts.graceMs);
         for (const c of closers) await c().catch((err) => logger.error({ err }, "listener close failed"));
+        await watching?.stop();
         await queue?.stop();
         await retention.stop();
         removeFeedbackListener();

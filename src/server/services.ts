@@ -22,6 +22,8 @@ import { DkimService } from "../emailauth/dkim-service.ts";
 import { SpamService } from "../spam/service.ts";
 import { openSpamDb, SqliteSpamRepo } from "../store/sqlite/spam.ts";
 import { openSuppressionDb, SuppressionService } from "../suppression/service.ts";
+import { Metrics } from "../metrics/registry.ts";
+import { WatchStore } from "../health/watch/history.ts";
 
 export interface Services {
   config: Config;
@@ -43,6 +45,10 @@ export interface Services {
   onDelivered: Set<(batch: DeliveryResult[]) => void>;
   /** Subscribers to changes made outside IMAP sessions and deliveries (retention's expunges): the IMAP change bus. */
   onMailboxChanged: Set<(mailboxId: Id) => void>;
+  /** Prometheus metrics (src/metrics/, docs/metrics.md). */
+  metrics: Metrics;
+  /** Check history and the relay switch state (src/health/watch/). */
+  watchStore: WatchStore;
   /** This process's exclusive hold on the data folder (data-lock.ts); released after storage closes. */
   dataLock?: DataLock;
   /**
@@ -125,5 +131,6 @@ export async function openServices(config: Config, opts: OpenServicesOptions = {
     spamDb.close();
     suppressionDb.close();
   };
-  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, onMailboxChanged: new Set(), dkim, queueParams: new SqliteQueueParams(side), spam, suppression, dataLock, closeSideDb };
+  const metrics = new Metrics({ store: storage.store, clock, dataDir: config.dataDir });
+  return { config, logger, clock, resolver, storage, accounts, tls, onDelivered, onMailboxChanged: new Set(), dkim, queueParams: new SqliteQueueParams(side), spam, suppression, dataLock, closeSideDb, metrics, watchStore: new WatchStore(side) };
 }

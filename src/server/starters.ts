@@ -35,7 +35,7 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
     login = { limiter, cache, secret, authenticate };
     return login;
   };
-  const submission = submissionStarter({ authenticate: (services) => shared(services).authenticate });
+  const submission = submissionStarter({ authenticate: (services) => services.metrics.countedLogin("smtp", shared(services).authenticate) });
 
   let imapWiring: ImapWiring | null = null;
   let imapOpen = 0;
@@ -52,7 +52,7 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
         dataDir: services.config.dataDir,
         loginSecret: s.secret,
         limiter: s.limiter,
-        authenticate: s.authenticate,
+        authenticate: services.metrics.countedLogin("imap", s.authenticate),
       });
       // Deliveries (SMTP, APPEND elsewhere) reach IDLE sessions and the search indexer.
       services.onDelivered.add((batch) => w.onBatch(batch));
@@ -80,9 +80,11 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
       },
     });
     imapOpen++;
+    const uncount = services.metrics.countImapSessions(() => handle.connections);
     return {
       port: handle.port,
       async close() {
+        uncount();
         await handle.close();
         if (--imapOpen === 0) await wiring.close();
       },

@@ -64,6 +64,8 @@ export interface ConnectionSetup {
   /** Milliseconds to hold the greeting (pregreet test); 0 greets at once. */
   readonly pregreetDelayMs: number;
   readonly onPregreet?: (passed: boolean) => void;
+  /** Every refusal sent (metrics: SMTP rejections by reason). */
+  readonly onRefused?: (code: string, role: ListenerRole) => void;
 }
 
 // Flush queued replies once this much is waiting even if more input is ready.
@@ -425,6 +427,7 @@ export class SmtpConnection {
 
   #replyError(err: SmtpError): void {
     this.send(err.toReply());
+    this.#setup.onRefused?.(err.code, this.#setup.role);
     if (err.fault === "server") this.#log.warn({ code: err.code, err: err.cause ?? err.message }, "command failed (server fault)");
     // With the command and its argument for MAIL, RCPT, HELO/EHLO (never AUTH's), so
     // `freehold trace` shows which recipient was refused and with what reply.

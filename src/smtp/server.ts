@@ -69,6 +69,8 @@ export interface SmtpServerOptions {
   /** Concurrent connections in all. Default 2000. */
   readonly maxConnections?: number;
   readonly features?: SmtpFeatureOptions;
+  /** Called with the catalogue code of every refusal sent (metrics). */
+  readonly onRefused?: (code: string, role: ListenerRole) => void;
 }
 
 export interface BoundListener {
@@ -189,6 +191,7 @@ export class SmtpServer {
       clock: this.#opts.clock,
       pregreetDelayMs: pregreet ? this.#pregreet.delayFor(ip) : 0,
       onPregreet: (passed) => (passed ? this.#pregreet.recordPass(ip) : this.#pregreet.recordFail(ip)),
+      onRefused: this.#opts.onRefused,
     });
     this.#connections.add(conn);
     // The session's context (component, cid) follows everything it schedules, for the fatal log

@@ -62,6 +62,7 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
       limits: smtpLimitsFromConfig(config),
       features: smtpFeaturesFromConfig(config),
       ...smtpConnectionLimits(config),
+      onRefused: (reason, role) => services.metrics.smtpRejections.inc({ reason, role }),
     });
   };
 

@@ -4,6 +4,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { DKIM_MIGRATION } from "./migration-dkim.ts";
 import { IDS_MIGRATION } from "./migration-ids.ts";
 import { APP_PASSWORDS_MIGRATION } from "./migration-app-passwords.ts";
+import { HEALTH_MIGRATION } from "./migration-health.ts";
 
 export interface Migration {
   version: number;
@@ -181,6 +182,7 @@ UPDATE messages SET saved_at = CAST(unixepoch('subsec') * 1000 AS INTEGER) WHERE
   DKIM_MIGRATION,
   IDS_MIGRATION,
   APP_PASSWORDS_MIGRATION,
+  HEALTH_MIGRATION,
 ];
 
 /** Applies the migrations not yet recorded, in order, each in its own transaction. */
