@@ -8,6 +8,12 @@
 import fc from "fast-check";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { only, timed, vectorsDir } from "./support.ts";
+import type { Fuzzer } from "./support.ts";
+import { SMTP_SESSION_FUZZERS } from "./smtp-session.ts";
+import { IMAP_SESSION_FUZZERS } from "./imap-session.ts";
+import { DNS_FUZZERS } from "./dns-records.ts";
+import { HTTP_API_FUZZERS } from "./http-api.ts";
 import { SmtpReader } from "../smtp/reader.ts";
 import { parsePath, PathSyntaxError } from "../smtp/address.ts";
 import { parseMailParams, parseRcptParams, decodeXtext, encodeXtext } from "../smtp/params.ts";
@@ -17,41 +23,8 @@ import { parseConfigText, ConfigError } from "../config/load.ts";
 import { parsePct } from "../emailauth/dmarc-policy.ts";
 import { txtStrings, isPublished } from "../emailauth/dkim-keys.ts";
 
-/** Per-input time bound: a parser that takes longer on one input counts as a hang. */
-export const INPUT_DEADLINE_MS = 2000;
-
-export interface Fuzzer {
-  name: string;
-  /** fast-check runs per fuzzer in CI (fixed so CI is deterministic). */
-  ciRuns: number;
-  property(seeds: string[]): fc.IPropertyWithHooks<any>;
-  /** Seeds from ../shared/vectors, or null when that corpus is missing. */
-  seeds?: () => string[] | null;
-}
-
-const VECTORS = join(import.meta.dirname, "..", "..", "..", "shared", "vectors");
-
-export function vectorsDir(): string {
-  return VECTORS;
-}
-
-function timed<T>(name: string, input: unknown, f: () => T): T {
-  const t0 = performance.now();
-  const r = f();
-  const ms = performance.now() - t0;
-  if (ms > INPUT_DEADLINE_MS) throw new Error(`${name}: ${ms.toFixed(0)} ms on one input (bound ${INPUT_DEADLINE_MS} ms): ${JSON.stringify(input).slice(0, 200)}`);
-  return r;
-}
-
-/** Run f; an exception of one of the allowed types is fine, anything else propagates. */
-function only(allowed: Array<new (...a: any[]) => Error>, f: () => void): void {
-  try {
-    f();
-  } catch (e) {
-    if (allowed.some((c) => e instanceof c)) return;
-    throw e;
-  }
-}
+export { INPUT_DEADLINE_MS, vectorsDir } from "./support.ts";
+export type { Fuzzer, Fixture } from "./support.ts";
 
 const SMTP_TOKENS = [
   "MAIL FROM:", "RCPT TO:", "EHLO ", "HELO ", "DATA", "BDAT ", "AUTH PLAIN ", "STARTTLS", "RSET", "QUIT", "VRFY ", "NOOP",
@@ -64,7 +37,7 @@ const withSeeds = (seeds: string[], arb: fc.Arbitrary<string>) =>
   seeds.length > 0 ? fc.oneof(arb, fc.constantFrom(...seeds), fc.tuple(fc.constantFrom(...seeds), arb).map(([a, b]) => a + b)) : arb;
 
 function addressSeeds(): string[] | null {
-  const f = join(VECTORS, "addresses", "tests.xml");
+  const f = join(vectorsDir(), "addresses", "tests.xml");
   if (!existsSync(f)) return null;
   const out: string[] = [];
   for (const m of readFileSync(f, "utf8").matchAll(/<address>([^<]*)<\/address>/g)) {
@@ -74,12 +47,13 @@ function addressSeeds(): string[] | null {
 }
 
 function mimeSeeds(): string[] | null {
-  const d = join(VECTORS, "mime");
+  const d = join(vectorsDir(), "mime");
   if (!existsSync(d)) return null;
   return [];
 }
 
-export const FUZZERS: Fuzzer[] = [
+/** The in-process parser fuzzers (synchronous). */
+export const PARSER_FUZZERS: Fuzzer[] = [
   {
     name: "smtp command reader",
     ciRuns: 300,
@@ -199,6 +173,13 @@ export const FUZZERS: Fuzzer[] = [
   },
 ];
 
+/**
+ * Every fuzzer: the parsers above, then the session fuzzers (a server on loopback per fuzzer),
+ * the DNS record and resolver fuzzers, and the HTTP API schema fuzzers (src/fuzz/http-api.ts, the
+ * hook for the HTTP listeners). The CI test, `npm run fuzz` and the soak rows all read this list.
+ */
+export const FUZZERS: Fuzzer[] = [...PARSER_FUZZERS, ...SMTP_SESSION_FUZZERS, ...IMAP_SESSION_FUZZERS, ...DNS_FUZZERS, ...HTTP_API_FUZZERS];
+
 export interface FuzzOutcome {
   name: string;
   tried: number;
@@ -209,12 +190,24 @@ export interface FuzzOutcome {
   seedsMissing?: boolean;
 }
 
-/** Run one fuzzer for numRuns inputs with the given seed. */
-export function runFuzzer(f: Fuzzer, numRuns: number, seed: number): FuzzOutcome {
+/** Run one fuzzer for numRuns inputs with the given seed (opening and closing its fixture). */
+export async function runFuzzer(f: Fuzzer, numRuns: number, seed: number): Promise<FuzzOutcome> {
   const s = f.seeds ? f.seeds() : [];
   let tried = 0;
-  const prop = f.property(s ?? []);
-  const r = fc.check(prop.beforeEach((prev) => { tried++; prev(); }), { numRuns, seed }) as fc.RunDetails<unknown>;
+  const env = f.fixture ? await f.fixture.open() : undefined;
+  let r: fc.RunDetails<unknown>;
+  try {
+    const prop = f.property(s ?? [], env);
+    if (prop.isAsync()) {
+      const ap = prop as fc.IAsyncPropertyWithHooks<any>;
+      r = (await fc.check(ap.beforeEach(async (prev) => { tried++; await prev(); }), { numRuns, seed })) as fc.RunDetails<unknown>;
+    } else {
+      const sp = prop as fc.IPropertyWithHooks<any>;
+      r = fc.check(sp.beforeEach((prev) => { tried++; prev(); }), { numRuns, seed }) as fc.RunDetails<unknown>;
+    }
+  } finally {
+    if (f.fixture) await f.fixture.close(env);
+  }
   return {
     name: f.name,
     tried,

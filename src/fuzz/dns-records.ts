@@ -1,0 +1,2 @@
+import type { Fuzzer } from "./support.ts";
+export const DNS_FUZZERS: Fuzzer[] = [];
