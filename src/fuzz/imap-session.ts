@@ -208,16 +208,16 @@ class Imap {
     this.#sock.removeAllListeners("data");
     this.#sock.removeAllListeners("close");
     this.#sock.on("data", (d: Buffer) => inflate.write(d));
-    // The socket's close comes before inflate has given us the last bytes: close after them.
-    this.#sock.on("close", () => inflate.end());
+    // The socket's close comes before inflate has given us the last bytes, and the server need
+    // not end its DEFLATE stream (no final block): flush what came, then count as closed.
     const closed = () => {
       this.#closed = true;
       this.#kick();
     };
+    this.#sock.on("close", () => inflate.flush(zlib.constants.Z_SYNC_FLUSH, () => setImmediate(closed)));
     inflate.on("data", (d: Buffer) => this.#bytes(d));
-    inflate.on("end", closed);
     inflate.on("error", () => {
-      closed();
+      setImmediate(closed);
       this.#sock.destroy();
     });
     const deflate = zlib.createDeflateRaw();
@@ -354,7 +354,7 @@ function inline(cmd: string): [string, string[]] {
     const n = Number(m[1]);
     const start = m.index + m[0].length;
     lits.push(rest.slice(start, start + n));
-    line += rest.slice(0, m.index + m[0].length - 2);
+    line += rest.slice(0, m.index + m[0].length - 2).replace(/[\r\n]/g, " ");
     rest = rest.slice(start + n);
   }
   return [line + rest.replace(/[\r\n]/g, " "), lits];
