@@ -1,6 +1,9 @@
-// Fuzzers, one per parser, registered in a list (STYLE.md: fuzzers beside parsers; issue 13 §4).
-// Each fuzzer is a fast-check property over one parser. Properties: the parser throws nothing but
-// its documented error type, and it returns within a bound per input (checked after each call).
+// Fuzzers registered in one list (STYLE.md: fuzzers beside parsers; issue 13 §4). Each fuzzer is
+// a fast-check property: the parser fuzzers below run in-process (the parser throws nothing but
+// its documented error type and returns within a bound per input); the session fuzzers
+// (smtp-session.ts: one per SMTP command; imap-session.ts: one per IMAP state) open a server on
+// loopback as their fixture; dns-records.ts fuzzes our DNS record entry points and the Resolver's
+// wire path; http-api.ts is the hook for the HTTP API schema fuzzers.
 // The CI test (src/fuzz/fuzz.test.ts) runs each with a fixed numRuns and seed; `npm run fuzz`
 // (soak/fuzz.ts) runs them round-robin with random seeds; soak/cases/fuzz.ts puts a row per fuzzer
 // into the soak table. The IMAP command parser has its own grammar fuzzer in
