@@ -15,7 +15,7 @@ const failures: string[] = [];
 while (Date.now() < until) {
   for (const f of FUZZERS) {
     const seed = (Math.random() * 2 ** 31) | 0;
-    const out = runFuzzer(f, f.ciRuns, seed);
+    const out = await runFuzzer(f, f.ciRuns, seed);
     const s = stats.get(f.name)!;
     s.tried += out.tried;
     if (out.failed) {

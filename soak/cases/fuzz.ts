@@ -9,7 +9,7 @@ export const soakCases: SoakCase[] = FUZZERS.map((f) => ({
   name: f.name,
   async run(ctx) {
     const seed = ctx.mode === "short" ? 1307 : (Math.random() * 2 ** 31) | 0;
-    const out = runFuzzer(f, ctx.mode === "short" ? f.ciRuns : f.ciRuns * 20, seed);
+    const out = await runFuzzer(f, ctx.mode === "short" ? f.ciRuns : f.ciRuns * 20, seed);
     const detail = out.failed ? `seed ${seed}: ${out.counterexample}` : out.seedsMissing ? "seed corpus missing" : `seed ${seed}`;
     return [row("fuzz", `fuzz: ${f.name}`, out.tried, `failures ${out.failed ? 1 : 0}`, !out.failed, detail)];
   },

@@ -8,8 +8,8 @@ import { FUZZERS, runFuzzer, vectorsDir } from "./registry.ts";
 const CI_SEED = 1307;
 
 for (const f of FUZZERS) {
-  test(`fuzz: ${f.name}`, (t) => {
-    const out = runFuzzer(f, f.ciRuns, CI_SEED);
+  test(`fuzz: ${f.name}`, { timeout: 120_000 }, async (t) => {
+    const out = await runFuzzer(f, f.ciRuns, CI_SEED);
     if (out.seedsMissing) {
       const msg = `seed corpus missing under ${vectorsDir()}: fuzzing ${f.name} without seeds`;
       if (process.env.CI === "true") assert.fail(msg);

@@ -1,6 +1,9 @@
-// Fuzzers, one per parser, registered in a list (STYLE.md: fuzzers beside parsers; issue 13 §4).
-// Each fuzzer is a fast-check property over one parser. Properties: the parser throws nothing but
-// its documented error type, and it returns within a bound per input (checked after each call).
+// Fuzzers registered in one list (STYLE.md: fuzzers beside parsers; issue 13 §4). Each fuzzer is
+// a fast-check property: the parser fuzzers below run in-process (the parser throws nothing but
+// its documented error type and returns within a bound per input); the session fuzzers
+// (smtp-session.ts: one per SMTP command; imap-session.ts: one per IMAP state) open a server on
+// loopback as their fixture; dns-records.ts fuzzes our DNS record entry points and the Resolver's
+// wire path; http-api.ts is the hook for the HTTP API schema fuzzers.
 // The CI test (src/fuzz/fuzz.test.ts) runs each with a fixed numRuns and seed; `npm run fuzz`
 // (soak/fuzz.ts) runs them round-robin with random seeds; soak/cases/fuzz.ts puts a row per fuzzer
 // into the soak table. The IMAP command parser has its own grammar fuzzer in
@@ -8,6 +11,12 @@
 import fc from "fast-check";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { only, timed, vectorsDir } from "./support.ts";
+import type { Fuzzer } from "./support.ts";
+import { SMTP_SESSION_FUZZERS } from "./smtp-session.ts";
+import { IMAP_SESSION_FUZZERS } from "./imap-session.ts";
+import { DNS_FUZZERS } from "./dns-records.ts";
+import { HTTP_API_FUZZERS } from "./http-api.ts";
 import { SmtpReader } from "../smtp/reader.ts";
 import { parsePath, PathSyntaxError } from "../smtp/address.ts";
 import { parseMailParams, parseRcptParams, decodeXtext, encodeXtext } from "../smtp/params.ts";
@@ -19,41 +28,8 @@ import { txtStrings, isPublished } from "../emailauth/dkim-keys.ts";
 import { OUTLOOK_SCHEMA, POX_REQUEST_NS, parsePoxRequest, poxResponse } from "../web/autoconfig/autodiscover.ts";
 import { hostTarget } from "../web/autoconfig/host.ts";
 
-/** Per-input time bound: a parser that takes longer on one input counts as a hang. */
-export const INPUT_DEADLINE_MS = 2000;
-
-export interface Fuzzer {
-  name: string;
-  /** fast-check runs per fuzzer in CI (fixed so CI is deterministic). */
-  ciRuns: number;
-  property(seeds: string[]): fc.IPropertyWithHooks<any>;
-  /** Seeds from ../shared/vectors, or null when that corpus is missing. */
-  seeds?: () => string[] | null;
-}
-
-const VECTORS = join(import.meta.dirname, "..", "..", "..", "shared", "vectors");
-
-export function vectorsDir(): string {
-  return VECTORS;
-}
-
-function timed<T>(name: string, input: unknown, f: () => T): T {
-  const t0 = performance.now();
-  const r = f();
-  const ms = performance.now() - t0;
-  if (ms > INPUT_DEADLINE_MS) throw new Error(`${name}: ${ms.toFixed(0)} ms on one input (bound ${INPUT_DEADLINE_MS} ms): ${JSON.stringify(input).slice(0, 200)}`);
-  return r;
-}
-
-/** Run f; an exception of one of the allowed types is fine, anything else propagates. */
-function only(allowed: Array<new (...a: any[]) => Error>, f: () => void): void {
-  try {
-    f();
-  } catch (e) {
-    if (allowed.some((c) => e instanceof c)) return;
-    throw e;
-  }
-}
+export { INPUT_DEADLINE_MS, vectorsDir } from "./support.ts";
+export type { Fuzzer, Fixture } from "./support.ts";
 
 const SMTP_TOKENS = [
   "MAIL FROM:", "RCPT TO:", "EHLO ", "HELO ", "DATA", "BDAT ", "AUTH PLAIN ", "STARTTLS", "RSET", "QUIT", "VRFY ", "NOOP",
@@ -66,7 +42,7 @@ const withSeeds = (seeds: string[], arb: fc.Arbitrary<string>) =>
   seeds.length > 0 ? fc.oneof(arb, fc.constantFrom(...seeds), fc.tuple(fc.constantFrom(...seeds), arb).map(([a, b]) => a + b)) : arb;
 
 function addressSeeds(): string[] | null {
-  const f = join(VECTORS, "addresses", "tests.xml");
+  const f = join(vectorsDir(), "addresses", "tests.xml");
   if (!existsSync(f)) return null;
   const out: string[] = [];
   for (const m of readFileSync(f, "utf8").matchAll(/<address>([^<]*)<\/address>/g)) {
@@ -76,12 +52,13 @@ function addressSeeds(): string[] | null {
 }
 
 function mimeSeeds(): string[] | null {
-  const d = join(VECTORS, "mime");
+  const d = join(vectorsDir(), "mime");
   if (!existsSync(d)) return null;
   return [];
 }
 
-export const FUZZERS: Fuzzer[] = [
+/** The in-process parser fuzzers (synchronous). */
+export const PARSER_FUZZERS: Fuzzer[] = [
   {
     name: "smtp command reader",
     ciRuns: 300,
@@ -221,6 +198,13 @@ export const FUZZERS: Fuzzer[] = [
   },
 ];
 
+/**
+ * Every fuzzer: the parsers above, then the session fuzzers (a server on loopback per fuzzer),
+ * the DNS record and resolver fuzzers, and the HTTP API schema fuzzers (src/fuzz/http-api.ts, the
+ * hook for the HTTP listeners). The CI test, `npm run fuzz` and the soak rows all read this list.
+ */
+export const FUZZERS: Fuzzer[] = [...PARSER_FUZZERS, ...SMTP_SESSION_FUZZERS, ...IMAP_SESSION_FUZZERS, ...DNS_FUZZERS, ...HTTP_API_FUZZERS];
+
 export interface FuzzOutcome {
   name: string;
   tried: number;
@@ -231,12 +215,24 @@ export interface FuzzOutcome {
   seedsMissing?: boolean;
 }
 
-/** Run one fuzzer for numRuns inputs with the given seed. */
-export function runFuzzer(f: Fuzzer, numRuns: number, seed: number): FuzzOutcome {
+/** Run one fuzzer for numRuns inputs with the given seed (opening and closing its fixture). */
+export async function runFuzzer(f: Fuzzer, numRuns: number, seed: number): Promise<FuzzOutcome> {
   const s = f.seeds ? f.seeds() : [];
   let tried = 0;
-  const prop = f.property(s ?? []);
-  const r = fc.check(prop.beforeEach((prev) => { tried++; prev(); }), { numRuns, seed }) as fc.RunDetails<unknown>;
+  const env = f.fixture ? await f.fixture.open() : undefined;
+  let r: fc.RunDetails<unknown>;
+  try {
+    const prop = f.property(s ?? [], env);
+    if (prop.isAsync()) {
+      const ap = prop as fc.IAsyncPropertyWithHooks<any>;
+      r = (await fc.check(ap.beforeEach(async (prev) => { tried++; await prev(); }), { numRuns, seed })) as fc.RunDetails<unknown>;
+    } else {
+      const sp = prop as fc.IPropertyWithHooks<any>;
+      r = fc.check(sp.beforeEach((prev) => { tried++; prev(); }), { numRuns, seed }) as fc.RunDetails<unknown>;
+    }
+  } finally {
+    if (f.fixture) await f.fixture.close(env);
+  }
   return {
     name: f.name,
     tried,

@@ -25,3 +25,18 @@ test("SPF: correct, two records, 11 lookups, void overflow", async () => {
   assert.deepEqual(v.find((c) => c.id === "spf.void")?.status, "fail");
   assert.equal((await checkSpf(r, "none.test", want))[0].fix, `add none.test. TXT "${want}"`);
 });
+
+// Found by the SPF fuzzer (src/fuzz/dns-records.ts): includes that fan out and loop (each record
+// naming the others several times) made the lookup counter walk 12^12 branches — the check hung
+// and grew memory. It stops counting past the limit now.
+test("SPF: fan-out include loops stop at the lookup limit", async () => {
+  const names = ["a.test", "b.test", "c.test"];
+  const rec = `v=spf1 ${Array.from({ length: 12 }, (_, i) => `include:${names[i % 3]}`).join(" ")} -all`;
+  const zone: Record<string, MemoryEntry> = Object.fromEntries(names.map((n) => [n, { TXT: [rec] }]));
+  const r = createMemoryResolve(zone);
+  const t0 = Date.now();
+  const out = await checkSpf(r, "a.test", want);
+  assert.ok(Date.now() - t0 < 10_000);
+  assert.ok(r.queries.length < 50, `${r.queries.length} queries`);
+  assert.deepEqual([out[1].id, out[1].status, out[1].message], ["spf.lookups", "fail", "SPF needs more than 10 DNS lookups (RFC 7208 §4.6.4); counting stopped at 11"]);
+});

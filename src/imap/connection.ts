@@ -383,8 +383,12 @@ export class Connection implements Transport {
   end(): void {
     if (this.#closed) return;
     if (this.#deflate) {
+      // Close after the compressor's readable side ended: its last 'data' (the final DEFLATE
+      // block, and output held back by back-pressure) can come after end()'s 'finish' callback,
+      // and a socket already ended would drop it (found by src/fuzz/imap-session.ts).
       const sock = this.#socket;
-      this.#deflate.end(() => sock.end());
+      this.#deflate.once("end", () => sock.end());
+      this.#deflate.end();
     } else this.#socket.end();
     // A client that never reads would keep the socket half-open: destroy after a grace period.
     const s = this.#socket;

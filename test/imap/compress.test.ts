@@ -57,3 +57,37 @@ test("COMPRESS=DEFLATE: commands and responses through raw DEFLATE", async () =>
     await h.close();
   }
 });
+
+// Found by the IMAP session fuzzer (src/fuzz/imap-session.ts): the server closed the socket from
+// the compressor's finish callback, before its last output, so the DEFLATE stream never ended
+// (a strict inflater fails with "unexpected end of file") and output held back by back-pressure
+// could be lost with it.
+test("COMPRESS: LOGOUT's responses and the end of the DEFLATE stream arrive before the close", async () => {
+  const h = await startHarness({ listener: { address: "127.0.22.4" } });
+  try {
+    const sock = net.connect(h.port, "127.0.22.4");
+    let plain = "";
+    const raw: Buffer[] = [];
+    let compressed = false;
+    const closed = new Promise<void>((r) => sock.on("close", () => r()));
+    sock.on("data", (d: Buffer) => {
+      if (compressed) raw.push(d);
+      else plain += d.toString("latin1");
+      if (!compressed && /\r\nb OK[^\r\n]*\r\n$/.test(plain)) {
+        compressed = true;
+        const deflate = zlib.createDeflateRaw();
+        deflate.on("data", (c: Buffer) => sock.write(c));
+        deflate.write("c NOOP\r\nd LOGOUT\r\n");
+        deflate.flush(zlib.constants.Z_SYNC_FLUSH);
+      }
+    });
+    await new Promise<void>((r) => sock.once("connect", () => r()));
+    sock.write(`a LOGIN "${USER}" "${PASSWORD}"\r\nb COMPRESS DEFLATE\r\n`);
+    await closed;
+    // inflateRawSync without a lenient finishFlush throws when the stream has no final block.
+    const text = zlib.inflateRawSync(Buffer.concat(raw)).toString("latin1");
+    assert.match(text, /^c OK[^\r\n]*\r\n\* BYE[^\r\n]*\r\nd OK[^\r\n]*\r\n$/);
+  } finally {
+    await h.close();
+  }
+});
