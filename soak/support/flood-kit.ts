@@ -321,14 +321,22 @@ export interface ProbeStats {
  * A well-behaved client from its own address (127.0.0.2 and .3), polling every `everyMs`: a new
  * SMTP session on mx (greeting, EHLO, QUIT) and a NOOP on a logged-in IMAP session, alternately.
  * A poll that fails or takes longer than 20 s counts as a failure.
+ *
+ * Measuring windows (one per attack): `window()` starts one and kicks a poll at once, so a poll
+ * always runs while the attack does, however short the attack; `snapshot()` closes it, first
+ * waiting for the polls that started inside it to finish. A window with no sample at all is a
+ * harness failure the caller reports (probeVerdict), never a pass.
  */
 export class Probe {
-  #lat: number[] = [];
+  #samples: Array<{ start: number; ms: number }> = [];
   #failures = 0;
   #lastError: string | undefined;
   #stop = false;
   #loop: Promise<void>;
   #imap: LineClient | null = null;
+  #inFlight: Promise<void> | null = null;
+  #inFlightStart = 0;
+  #wakeSleep: (() => void) | null = null;
 
   readonly server: FloodServer;
   readonly everyMs: number;
@@ -357,38 +365,78 @@ export class Probe {
     }
   }
 
-  async #run(): Promise<void> {
-    let i = 0;
-    while (!this.#stop) {
-      const t0 = performance.now();
-      try {
-        await withTimeout(i++ % 2 === 0 ? this.#smtp() : this.#noop(), 20_000);
-        this.#lat.push(performance.now() - t0);
-      } catch (e) {
-        this.#failures++;
-        this.#lastError = (e as Error).message;
-      }
-      await sleep(this.everyMs);
+  async #poll(i: number): Promise<void> {
+    const t0 = performance.now();
+    try {
+      await withTimeout(i % 2 === 0 ? this.#smtp() : this.#noop(), 20_000);
+      this.#samples.push({ start: t0, ms: performance.now() - t0 });
+    } catch (e) {
+      this.#failures++;
+      this.#lastError = (e as Error).message;
     }
   }
 
-  /** Stats since the previous snapshot; the probe keeps running. */
-  snapshot(): ProbeStats {
-    const s = this.#lat.sort((a, b) => a - b);
+  async #run(): Promise<void> {
+    let i = 0;
+    while (!this.#stop) {
+      this.#inFlightStart = performance.now();
+      this.#inFlight = this.#poll(i++);
+      await this.#inFlight;
+      this.#inFlight = null;
+      if (this.#stop) break;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, this.everyMs);
+        this.#wakeSleep = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      this.#wakeSleep = null;
+    }
+  }
+
+  /** Starts a measuring window: a poll starts now (or one is already running). */
+  window(): void {
+    this.#wakeSleep?.();
+  }
+
+  /**
+   * Closes the window: waits (up to 25 s) for a poll that started in it, then returns the
+   * stats of the polls that started in it. The probe keeps running.
+   */
+  async snapshot(): Promise<ProbeStats> {
+    const end = performance.now();
+    const inFlight = this.#inFlight;
+    if (inFlight && this.#inFlightStart <= end) await withTimeout(inFlight, 25_000).catch(() => undefined);
+    const mine = this.#samples.filter((x) => x.start <= end);
+    this.#samples = this.#samples.filter((x) => x.start > end);
+    const s = mine.map((x) => x.ms).sort((a, b) => a - b);
     const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN);
     const out = { n: s.length, failures: this.#failures, p50: q(0.5), p99: q(0.99), lastError: this.#lastError };
-    this.#lat = [];
     this.#failures = 0;
     this.#lastError = undefined;
     return out;
   }
 
   async stop(): Promise<ProbeStats> {
+    const out = await this.snapshot();
     this.#stop = true;
+    this.#wakeSleep?.();
     await this.#loop;
     this.#imap?.close();
-    return this.snapshot();
+    return out;
   }
+}
+
+/**
+ * Whether the well-behaved client was served during a window: at least one poll measured and
+ * none failed. A window without a sample is a failure of its own (the probe did not run), with
+ * a detail that says so.
+ */
+export function probeVerdict(stats: ProbeStats): { ok: boolean; why: string } {
+  if (stats.failures > 0) return { ok: false, why: `probe: ${stats.failures} failed of ${stats.n + stats.failures} (${stats.lastError ?? "?"})` };
+  if (stats.n === 0) return { ok: false, why: "probe: no poll measured during this attack (harness fault)" };
+  return { ok: true, why: "" };
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -129,8 +129,29 @@ export class SmtpServer {
     const table = commandTable(l.role, extensions);
     const pregreet = l.pregreet ?? l.role === "mx";
     const limits = l.limits ? resolveLimits({ ...this.#opts.limits, ...l.limits }) : this.#limits;
-    const srv = net.createServer({ noDelay: true }, (socket) => this.#accept(socket, l, name, features, extensions, table, pregreet, limits));
-    srv.maxConnections = this.#opts.maxConnections ?? 2000;
+    // The listener cap is ours, not net.Server.maxConnections (which closes a socket over it
+    // without a word): a client over it gets 421 4.7.0 first, as Postfix's smtpd does when its
+    // process limit is reached (RFC 5321 §3.1: 421 instead of the greeting, so it retries later).
+    const cap = this.#opts.maxConnections ?? 2000;
+    const slots = { open: 0 };
+    const srv = net.createServer({ noDelay: true }, (socket) => {
+      if (slots.open >= cap) {
+        this.#opts.logger.info({ remote: unmapIPv4(socket.remoteAddress ?? ""), listener: name, open: slots.open }, "smtp listener full");
+        socket.on("error", () => undefined);
+        refuseSocket(socket, new SmtpError("listenerFull"));
+        return;
+      }
+      slots.open++;
+      let released = false;
+      socket.once("close", () => {
+        if (!released) slots.open--;
+        released = true;
+      });
+      this.#accept(socket, l, name, features, extensions, table, pregreet, limits);
+    });
+    // A hard ceiling on sockets (and file descriptors) for this listener, refusals in progress
+    // included: only a storm far past the cap meets Node's silent close.
+    srv.maxConnections = cap + Math.max(100, cap);
     await new Promise<void>((resolve, reject) => {
       srv.once("error", reject);
       srv.listen(l.port, l.host, () => {
