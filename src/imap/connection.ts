@@ -50,7 +50,7 @@ export class Connection implements Transport {
   #closed = false;
   /** When the command now arriving began to (clock ms; 0 while none is partly read). */
   #commandSince = 0;
-  /** Literal octets of that command received so far. */
+  /** Literal octets of that command that extend its deadline (types.ts commandTimeoutMs). */
   #commandLiteralOctets = 0;
   #done: Promise<void>;
   #resolveDone!: () => void;
@@ -394,6 +394,10 @@ export class Connection implements Transport {
       return;
     }
     this.#reader.acceptLiteral(d.action);
+    // An inline literal (at most maxInlineLiteral) arrives with no event until it is whole: its
+    // announced size extends the command's deadline at once (a bounded grant: 64 KiB buys 131 s).
+    // A streamed one (APPEND) extends it by what actually arrives (literal-data, #next).
+    if (d.action === "inline") this.#commandLiteralOctets += ann.size;
     if (ann.sync) await this.write(continuation("Ready for literal data"));
   }
 
