@@ -4,6 +4,7 @@
 // served; each row gives its latency p50/p99 and the server's peak RSS during that attack (VmHWM,
 // reset before it). A row passes when the attack got the bounded, clean answer it should, the
 // probe never failed, the server is still running and its peak RSS stayed under RSS_BOUND_MIB.
+import fs from "node:fs/promises";
 import zlib from "node:zlib";
 import type { SoakCase, SoakContext, SoakMode, SoakRow } from "../support/case.ts";
 import { row } from "../support/case.ts";
@@ -121,6 +122,14 @@ const idle: SoakCase = {
   name: "idle connections",
   async run(ctx) {
     const total = pick(ctx.mode, 600, 5000);
+    // Both this process (the clients) and the server (its sockets) need `total` descriptors and
+    // some. Node raises its soft RLIMIT_NOFILE to the hard limit at start (and the server child
+    // inherits it); if the hard limit is too low, say so instead of a row of connect failures.
+    const limits = await fs.readFile("/proc/self/limits", "utf8").catch(() => "");
+    const nofile = Number(/Max open files\s+(\d+|unlimited)/.exec(limits)?.[1] ?? NaN);
+    if (Number.isFinite(nofile) && nofile < total + 1000) {
+      return [row(AREA, `${total} idle connections (mx, submission, imap)`, 0, "—", false, `RLIMIT_NOFILE is ${nofile}, needs ${total + 1000}: run under \`ulimit -n ${total + 2000}\` (as root in CI)`)];
+    }
     return underAttack(ctx, {}, async (s) => {
       // Spread over mx, submission and imap, 40 per source address (under every per-IP cap).
       const ports = [s.mx, s.submission, s.imap];
@@ -233,7 +242,7 @@ const slowloris: SoakCase = {
     const bound = timeoutMs * 1.5 + 5000;
     const config = {
       smtp: { commandTimeoutMs: timeoutMs, dataTimeoutMs: timeoutMs },
-      imap: { loginTimeoutMs: timeoutMs },
+      imap: { loginTimeoutMs: timeoutMs, commandTimeoutMs: timeoutMs },
     };
     return underAttack(ctx, config, async (s) => {
       const trickle = async (c: LineClient, text: string): Promise<number> => {
@@ -274,6 +283,14 @@ const slowloris: SoakCase = {
           },
         ],
         [
+          // imap.commandTimeoutMs: after login loginTimeoutMs no longer applies.
+          "IMAP command after login",
+          async (ip) => {
+            const c = await imapLogin(s.imap, ip);
+            return trickle(c, `a NOOP ${"x".repeat(200)}`);
+          },
+        ],
+        [
           "IMAP before login",
           async (ip) => {
             const c = await LineClient.connect(s.imap, ip);
@@ -286,8 +303,10 @@ const slowloris: SoakCase = {
       await Promise.all(
         variants.map(async ([label, one], v) => {
           const times: number[] = [];
+          // Logged-in sessions stay under imap.maxConnectionsPerUser (50; the probe has one).
+          const n = label.includes("after login") ? Math.min(clients, 40) : clients;
           await Promise.all(
-            Array.from({ length: clients }, async (_, i) => {
+            Array.from({ length: n }, async (_, i) => {
               try {
                 times.push(await one(attackerIp(v * 50 + (i % 40))));
               } catch {
@@ -299,9 +318,9 @@ const slowloris: SoakCase = {
           const worst = Math.max(...times);
           results.push({
             what: `slowloris, a byte a second: ${label}`,
-            tried: clients,
-            ok: cut.length === clients,
-            detail: `${cut.length}/${clients} cut off within ${(bound / 1000).toFixed(0)} s (timeout ${timeoutMs / 1000} s; slowest ${Number.isFinite(worst) ? (worst / 1000).toFixed(1) + " s" : "never"})`,
+            tried: n,
+            ok: cut.length === n,
+            detail: `${cut.length}/${n} cut off within ${(bound / 1000).toFixed(0)} s (timeout ${timeoutMs / 1000} s; slowest ${Number.isFinite(worst) ? (worst / 1000).toFixed(1) + " s" : "never"})`,
           });
         }),
       );
@@ -389,6 +408,37 @@ const smtpInput: SoakCase = {
           tried: rcpts,
           ok: accepted <= 1000 && (codes.get("452") ?? 0) > 0 && unclean.length === 0,
           detail: [...codes].map(([k, v]) => `${k}×${v}`).join(" "),
+        });
+      }
+
+      // BDAT in 1-octet chunks, pipelined (RFC 3030): each chunk costs a command and a reply,
+      // so past smtp.maxBdatChunks (10,000) the message gets 552 5.3.4; the chunks after it
+      // belong to no transaction (503, errors) and the error limit closes the session. Nothing stored.
+      {
+        const chunks = 10_050;
+        const n0 = await inboxCount(s.imap);
+        const c = await smtpReady(s.mx, attackerIp(31));
+        c.write(`MAIL FROM:<chunks@soak.freehold.test>\r\nRCPT TO:<${USER}>\r\n`);
+        await c.smtpReply();
+        await c.smtpReply();
+        const t0 = performance.now();
+        await c.drainWrite(`BDAT 1\r\nx`.repeat(chunks));
+        const codes = new Map<string, number>();
+        for (;;) {
+          const l = await c.smtpReply(30_000);
+          if (l === null) break;
+          const k = l.slice(0, 9);
+          codes.set(k, (codes.get(k) ?? 0) + 1);
+          if (k.startsWith("421")) break;
+        }
+        const ms = performance.now() - t0;
+        c.close();
+        const stored = (await inboxCount(s.imap)) - n0;
+        await out.push({
+          what: `BDAT in ${chunks} 1-octet chunks, pipelined`,
+          tried: chunks,
+          ok: codes.get("250 2.0.0") === 10_000 && codes.get("552 5.3.4") === 1 && (codes.get("421 4.7.0") ?? 0) === 1 && stored === 0,
+          detail: `${[...codes].map(([k, v]) => `${k}×${v}`).join(" ")} in ${ms.toFixed(0)} ms; stored ${stored}`,
         });
       }
 
