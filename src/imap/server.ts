@@ -109,7 +109,8 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(listener.port, listener.address, () => {
+    // A storm queues in the kernel instead of overflowing it (src/smtp/server.ts LISTEN_BACKLOG).
+    server.listen({ port: listener.port, host: listener.address, backlog: 4096 }, () => {
       server.off("error", reject);
       resolve();
     });

@@ -19,6 +19,9 @@ import { formatReply } from "./reply.ts";
 import { HARDENED_TLS_OPTIONS } from "../tls/context.ts";
 import type { ListenerRole, SmtpExtension, SmtpHandler, TlsMode } from "./types.ts";
 
+/** listen(2) backlog for SMTP (and IMAP, src/imap/server.ts) listeners; see listen() below. */
+export const LISTEN_BACKLOG = 4096;
+
 export type ListenerTls = { readonly mode: "none" } | { readonly mode: "starttls" | "implicit"; readonly context: tls.SecureContext };
 
 export interface ListenerOptions {
@@ -154,7 +157,11 @@ export class SmtpServer {
     srv.maxConnections = cap + Math.max(100, cap);
     await new Promise<void>((resolve, reject) => {
       srv.once("error", reject);
-      srv.listen(l.port, l.host, () => {
+      // A connection storm must queue in the kernel, not overflow it: with Node's default
+      // backlog (511) a burst of a few thousand SYNs leaves clients "connected" with no greeting
+      // for tens of seconds (the kernel drops their handshake's last ACK). LISTEN_BACKLOG is
+      // capped by net.core.somaxconn (4096 on current kernels).
+      srv.listen({ port: l.port, host: l.host, backlog: LISTEN_BACKLOG }, () => {
         srv.off("error", reject);
         resolve();
       });
