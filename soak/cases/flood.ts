@@ -253,6 +253,7 @@ const slowloris: SoakCase = {
         }
         return c.closed ? c.closedAt - t0 : Infinity;
       };
+      let logins: Promise<unknown> = Promise.resolve();
       const variants: Array<[string, (ip: string) => Promise<number>]> = [
         [
           "SMTP command line on mx",
@@ -286,7 +287,11 @@ const slowloris: SoakCase = {
           // imap.commandTimeoutMs: after login loginTimeoutMs no longer applies.
           "IMAP command after login",
           async (ip) => {
-            const c = await imapLogin(s.imap, ip);
+            // One login at a time: each connection must log in within loginTimeoutMs (the same
+            // short timeout), and 20 concurrent password checks on a busy machine may not.
+            const p = logins.catch(() => undefined).then(() => imapLogin(s.imap, ip));
+            logins = p;
+            const c = await p;
             return trickle(c, `a NOOP ${"x".repeat(200)}`);
           },
         ],
@@ -303,14 +308,16 @@ const slowloris: SoakCase = {
       await Promise.all(
         variants.map(async ([label, one], v) => {
           const times: number[] = [];
+          let firstError: string | undefined;
           // Logged-in sessions stay under imap.maxConnectionsPerUser (50; the probe has one).
           const n = label.includes("after login") ? Math.min(clients, 40) : clients;
           await Promise.all(
             Array.from({ length: n }, async (_, i) => {
               try {
                 times.push(await one(attackerIp(v * 50 + (i % 40))));
-              } catch {
+              } catch (e) {
                 times.push(-1);
+                firstError ??= (e as Error).message.slice(0, 60);
               }
             }),
           );
@@ -320,7 +327,7 @@ const slowloris: SoakCase = {
             what: `slowloris, a byte a second: ${label}`,
             tried: n,
             ok: cut.length === n,
-            detail: `${cut.length}/${n} cut off within ${(bound / 1000).toFixed(0)} s (timeout ${timeoutMs / 1000} s; slowest ${Number.isFinite(worst) ? (worst / 1000).toFixed(1) + " s" : "never"})`,
+            detail: `${cut.length}/${n} cut off within ${(bound / 1000).toFixed(0)} s (timeout ${timeoutMs / 1000} s; slowest ${Number.isFinite(worst) ? (worst / 1000).toFixed(1) + " s" : "never"})${firstError ? `; not started: ${times.filter((t) => t < 0).length} (${firstError})` : ""}`,
           });
         }),
       );
