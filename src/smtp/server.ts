@@ -153,8 +153,9 @@ export class SmtpServer {
       this.#accept(socket, l, name, features, extensions, table, pregreet, limits);
     });
     // A hard ceiling on sockets (and file descriptors) for this listener, refusals in progress
-    // included: only a storm far past the cap meets Node's silent close.
-    srv.maxConnections = cap + Math.max(100, cap);
+    // included (each lives until the client closes, at most 2 s): only a storm far past the cap
+    // meets Node's silent close.
+    srv.maxConnections = cap + Math.max(1000, cap);
     await new Promise<void>((resolve, reject) => {
       srv.once("error", reject);
       // A connection storm must queue in the kernel, not overflow it: with Node's default

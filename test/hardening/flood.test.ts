@@ -135,6 +135,30 @@ describe("flood limits (regression, tiny values)", { timeout: 120_000 }, () => {
     assert.equal(r.out.trim(), "250", r.out);
   });
 
+  test("a burst of 1,000 connects (over Node's default listen backlog of 511): every client gets 220 or 421, none is left hanging", async () => {
+    const cats = new Map<string, number>();
+    const clients: LineClient[] = [];
+    await Promise.all(
+      Array.from({ length: 1000 }, async (_, i) => {
+        let k: string;
+        try {
+          const c = await LineClient.connect(s.mx, ip(100 + (i % 100)), 20_000);
+          clients.push(c);
+          const l = await c.line(20_000);
+          k = l === null ? (c.closed ? "closed without a reply" : "no reply in 20 s") : l.slice(0, 9);
+        } catch (e) {
+          k = `connect: ${(e as Error).message}`;
+        }
+        cats.set(k, (cats.get(k) ?? 0) + 1);
+      }),
+    );
+    for (const c of clients) c.close();
+    const summary = JSON.stringify(Object.fromEntries(cats));
+    assert.equal((cats.get("220 mx.fr") ?? 0) + (cats.get("421 4.7.0") ?? 0), 1000, summary);
+    assert.ok((cats.get("220 mx.fr") ?? 0) <= CAP, summary);
+    await sleep(500);
+  });
+
   test("imap.loginTimeoutMs: a client that never logs in gets BYE, however busy it keeps the line", async () => {
     const c = await LineClient.connect(s.imap, ip(40));
     assert.match((await c.line()) ?? "", /^\* OK/);
