@@ -10,6 +10,7 @@ import { createDataDir, freePort, startFreeholdProcess, TEST_PASSWORD } from "..
 import type { DataDir, FreeholdProcess } from "../../test/support/freehold.ts";
 import YAML from "yaml";
 import path from "node:path";
+import os from "node:os";
 
 export const USER = "alice@freehold.test";
 export const PASSWORD = TEST_PASSWORD;
@@ -32,8 +33,43 @@ export interface FloodServerOptions {
   implicitTls?: boolean;
 }
 
+/**
+ * The data folder every flood server starts from, made once per process: `createDataDir` runs
+ * the CLI three times (init, domain, user with its password hash), which takes several seconds
+ * on a loaded machine; each server gets a copy with its own ports and config.
+ */
+let template: Promise<string> | null = null;
+function templateDir(): Promise<string> {
+  template ??= (async () => {
+    const d = await createDataDir({ domains: ["freehold.test"], users: [{ address: USER }], imap: true });
+    process.once("exit", () => fsSync.rmSync(path.dirname(d.dir), { recursive: true, force: true }));
+    return d.dir;
+  })();
+  return template;
+}
+
+async function copyDataDir(config: Record<string, unknown> | undefined): Promise<DataDir> {
+  const from = await templateDir();
+  const parent = await fs.mkdtemp(path.join(os.tmpdir(), "freehold-flood-"));
+  const dir = path.join(parent, "data");
+  await fs.cp(from, dir, { recursive: true });
+  const file = path.join(dir, "freehold.yaml");
+  const doc = YAML.parse(await fs.readFile(file, "utf8")) as Record<string, unknown>;
+  const mxPort = await freePort();
+  const imapPort = await freePort();
+  Object.assign(doc, {
+    listeners: [
+      { role: "mx", address: "127.0.0.1", port: mxPort },
+      { role: "imap", address: "127.0.0.1", port: imapPort },
+    ],
+    ...config,
+  });
+  await fs.writeFile(file, YAML.stringify(doc), { mode: 0o600 });
+  return { dir, hostname: String(doc.hostname), mxPort, imapPort, remove: () => fs.rm(parent, { recursive: true, force: true }) };
+}
+
 export async function startFloodServer(opts: FloodServerOptions = {}): Promise<FloodServer> {
-  const data = await createDataDir({ domains: ["freehold.test"], users: [{ address: USER }], imap: true, config: opts.config });
+  const data = await copyDataDir(opts.config);
   const submission = await freePort();
   const file = path.join(data.dir, "freehold.yaml");
   const doc = YAML.parse(await fs.readFile(file, "utf8")) as { listeners: Array<Record<string, unknown>> };
