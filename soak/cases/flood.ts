@@ -4,6 +4,7 @@
 // served; each row gives its latency p50/p99 and the server's peak RSS during that attack (VmHWM,
 // reset before it). A row passes when the attack got the bounded, clean answer it should, the
 // probe never failed, the server is still running and its peak RSS stayed under RSS_BOUND_MIB.
+import fs from "node:fs/promises";
 import zlib from "node:zlib";
 import type { SoakCase, SoakContext, SoakMode, SoakRow } from "../support/case.ts";
 import { row } from "../support/case.ts";
@@ -18,6 +19,7 @@ import {
   peakRssMiBSync,
   pool,
   Probe,
+  probeVerdict,
   resetPeakRssSync,
   sendMessage,
   sleep,
@@ -60,13 +62,16 @@ class Meter {
   constructor(probe: Probe, pid: number) {
     this.#probe = probe;
     this.#pid = pid;
+    probe.window();
   }
 
-  push(...outcomes: Outcome[]): void {
-    const stats = this.#probe.snapshot();
+  /** Closes the current window (the probe's polls and peak RSS since the last push) and opens the next. */
+  async push(...outcomes: Outcome[]): Promise<void> {
     const rss = peakRssMiBSync(this.#pid);
+    const stats = await this.#probe.snapshot();
     resetPeakRssSync(this.#pid);
     for (const o of outcomes) this.rows.push({ ...o, stats, rss });
+    this.#probe.window();
   }
 }
 
@@ -85,18 +90,18 @@ async function underAttack(
     const out = new Meter(probe, s.proc.pid);
     try {
       const last = await attack(s, out);
-      if (last?.length) out.push(...last);
+      if (last?.length) await out.push(...last);
     } finally {
       await probe.stop();
     }
     const up = alive(s);
     return out.rows.map((o) => {
       const { stats, rss } = o;
-      const probeOk = stats.failures === 0 && stats.n > 0;
-      const pass = o.ok && probeOk && up && rss < RSS_BOUND_MIB;
+      const probe = probeVerdict(stats);
+      const pass = o.ok && probe.ok && up && rss < RSS_BOUND_MIB;
       const why = [
         o.detail,
-        probeOk ? "" : `probe: ${stats.failures} failed of ${stats.n + stats.failures} (${stats.lastError ?? "none served"})`,
+        probe.why,
         up ? "" : "SERVER DIED",
         rss < RSS_BOUND_MIB ? "" : `RSS over ${RSS_BOUND_MIB} MiB`,
       ]
@@ -117,6 +122,14 @@ const idle: SoakCase = {
   name: "idle connections",
   async run(ctx) {
     const total = pick(ctx.mode, 600, 5000);
+    // Both this process (the clients) and the server (its sockets) need `total` descriptors and
+    // some. Node raises its soft RLIMIT_NOFILE to the hard limit at start (and the server child
+    // inherits it); if the hard limit is too low, say so instead of a row of connect failures.
+    const limits = await fs.readFile("/proc/self/limits", "utf8").catch(() => "");
+    const nofile = Number(/Max open files\s+(\d+|unlimited)/.exec(limits)?.[1] ?? NaN);
+    if (Number.isFinite(nofile) && nofile < total + 1000) {
+      return [row(AREA, `${total} idle connections (mx, submission, imap)`, 0, "—", false, `RLIMIT_NOFILE is ${nofile}, needs ${total + 1000}: run under \`ulimit -n ${total + 2000}\` (as root in CI)`)];
+    }
     return underAttack(ctx, {}, async (s) => {
       // Spread over mx, submission and imap, 40 per source address (under every per-IP cap).
       const ports = [s.mx, s.submission, s.imap];
@@ -205,7 +218,7 @@ const storm: SoakCase = {
           }),
         );
         for (const c of clients) c.close();
-        out.push({
+        await out.push({
           what: `storm of ${n} connections from one IP on ${label} (cap ${cap})`,
           tried: n,
           ok: accepted === cap && refused === n - cap && others === 20,
@@ -229,7 +242,7 @@ const slowloris: SoakCase = {
     const bound = timeoutMs * 1.5 + 5000;
     const config = {
       smtp: { commandTimeoutMs: timeoutMs, dataTimeoutMs: timeoutMs },
-      imap: { loginTimeoutMs: timeoutMs },
+      imap: { loginTimeoutMs: timeoutMs, commandTimeoutMs: timeoutMs },
     };
     return underAttack(ctx, config, async (s) => {
       const trickle = async (c: LineClient, text: string): Promise<number> => {
@@ -240,6 +253,7 @@ const slowloris: SoakCase = {
         }
         return c.closed ? c.closedAt - t0 : Infinity;
       };
+      let logins: Promise<unknown> = Promise.resolve();
       const variants: Array<[string, (ip: string) => Promise<number>]> = [
         [
           "SMTP command line on mx",
@@ -270,6 +284,18 @@ const slowloris: SoakCase = {
           },
         ],
         [
+          // imap.commandTimeoutMs: after login loginTimeoutMs no longer applies.
+          "IMAP command after login",
+          async (ip) => {
+            // One login at a time: each connection must log in within loginTimeoutMs (the same
+            // short timeout), and 20 concurrent password checks on a busy machine may not.
+            const p = logins.catch(() => undefined).then(() => imapLogin(s.imap, ip));
+            logins = p;
+            const c = await p;
+            return trickle(c, `a NOOP ${"x".repeat(200)}`);
+          },
+        ],
+        [
           "IMAP before login",
           async (ip) => {
             const c = await LineClient.connect(s.imap, ip);
@@ -282,12 +308,16 @@ const slowloris: SoakCase = {
       await Promise.all(
         variants.map(async ([label, one], v) => {
           const times: number[] = [];
+          let firstError: string | undefined;
+          // Logged-in sessions stay under imap.maxConnectionsPerUser (50; the probe has one).
+          const n = label.includes("after login") ? Math.min(clients, 40) : clients;
           await Promise.all(
-            Array.from({ length: clients }, async (_, i) => {
+            Array.from({ length: n }, async (_, i) => {
               try {
                 times.push(await one(attackerIp(v * 50 + (i % 40))));
-              } catch {
+              } catch (e) {
                 times.push(-1);
+                firstError ??= (e as Error).message.slice(0, 60);
               }
             }),
           );
@@ -295,9 +325,9 @@ const slowloris: SoakCase = {
           const worst = Math.max(...times);
           results.push({
             what: `slowloris, a byte a second: ${label}`,
-            tried: clients,
-            ok: cut.length === clients,
-            detail: `${cut.length}/${clients} cut off within ${(bound / 1000).toFixed(0)} s (timeout ${timeoutMs / 1000} s; slowest ${Number.isFinite(worst) ? (worst / 1000).toFixed(1) + " s" : "never"})`,
+            tried: n,
+            ok: cut.length === n,
+            detail: `${cut.length}/${n} cut off within ${(bound / 1000).toFixed(0)} s (timeout ${timeoutMs / 1000} s; slowest ${Number.isFinite(worst) ? (worst / 1000).toFixed(1) + " s" : "never"})${firstError ? `; not started: ${times.filter((t) => t < 0).length} (${firstError})` : ""}`,
           });
         }),
       );
@@ -337,7 +367,7 @@ const smtpInput: SoakCase = {
             c.close();
           },
         );
-        out.push({ what: `1 MiB command lines on ${label}`, tried: reps, ok: clean === reps, detail: `${clean}/${reps} got 5xx and the session went on` });
+        await out.push({ what: `1 MiB command lines on ${label}`, tried: reps, ok: clean === reps, detail: `${clean}/${reps} got 5xx and the session went on` });
       }
 
       // 1 MiB lines inside a message: 554 5.6.0 (smtp.maxLineOctets), nothing stored.
@@ -348,14 +378,14 @@ const smtpInput: SoakCase = {
         if (r?.startsWith("554")) refused++;
       }
       let stored = (await inboxCount(s.imap)) - before;
-      out.push({ what: "1 MiB lines in DATA on mx", tried: Math.min(reps, 10), ok: refused === Math.min(reps, 10) && stored === 0, detail: `${refused} refused with 554, ${stored} stored` });
+      await out.push({ what: "1 MiB lines in DATA on mx", tried: Math.min(reps, 10), ok: refused === Math.min(reps, 10) && stored === 0, detail: `${refused} refused with 554, ${stored} stored` });
 
       // Endless header lines: headers past the size limit, never a blank line: 552, nothing stored.
       const headerLine = `X-Endless: ${"h".repeat(60)}\r\n`;
       const headers = headerLine.repeat(Math.ceil((maxMessageBytes + MiB) / headerLine.length));
       const r = await sendMessage(s.mx, headers);
       stored = (await inboxCount(s.imap)) - before;
-      out.push({
+      await out.push({
         what: `endless header lines (${((headers.length / MiB) | 0) + 1} MiB, limit ${maxMessageBytes / MiB} MiB)`,
         tried: Math.floor(headers.length / headerLine.length),
         ok: !!r?.startsWith("552") && stored === 0,
@@ -380,11 +410,42 @@ const smtpInput: SoakCase = {
         c.close();
         const accepted = codes.get("250") ?? 0;
         const unclean = [...codes.keys()].filter((k) => !["250", "452", "421", "550", "503"].includes(k));
-        out.push({
+        await out.push({
           what: `${rcpts} RCPTs in one transaction`,
           tried: rcpts,
           ok: accepted <= 1000 && (codes.get("452") ?? 0) > 0 && unclean.length === 0,
           detail: [...codes].map(([k, v]) => `${k}×${v}`).join(" "),
+        });
+      }
+
+      // BDAT in 1-octet chunks, pipelined (RFC 3030): each chunk costs a command and a reply,
+      // so past smtp.maxBdatChunks (10,000) the message gets 552 5.3.4; the chunks after it
+      // belong to no transaction (503, errors) and the error limit closes the session. Nothing stored.
+      {
+        const chunks = 10_050;
+        const n0 = await inboxCount(s.imap);
+        const c = await smtpReady(s.mx, attackerIp(31));
+        c.write(`MAIL FROM:<chunks@soak.freehold.test>\r\nRCPT TO:<${USER}>\r\n`);
+        await c.smtpReply();
+        await c.smtpReply();
+        const t0 = performance.now();
+        await c.drainWrite(`BDAT 1\r\nx`.repeat(chunks));
+        const codes = new Map<string, number>();
+        for (;;) {
+          const l = await c.smtpReply(30_000);
+          if (l === null) break;
+          const k = l.slice(0, 9);
+          codes.set(k, (codes.get(k) ?? 0) + 1);
+          if (k.startsWith("421")) break;
+        }
+        const ms = performance.now() - t0;
+        c.close();
+        const stored = (await inboxCount(s.imap)) - n0;
+        await out.push({
+          what: `BDAT in ${chunks} 1-octet chunks, pipelined`,
+          tried: chunks,
+          ok: codes.get("250 2.0.0") === 10_000 && codes.get("552 5.3.4") === 1 && (codes.get("421 4.7.0") ?? 0) === 1 && stored === 0,
+          detail: `${[...codes].map(([k, v]) => `${k}×${v}`).join(" ")} in ${ms.toFixed(0)} ms; stored ${stored}`,
         });
       }
 
@@ -407,7 +468,7 @@ const smtpInput: SoakCase = {
         const over = make(maxMessageBytes + 1);
         const r2 = await sendMessage(s.mx, over.slice(0, -2));
         const n2 = await inboxCount(s.imap);
-        out.push({
+        await out.push({
           what: `message at the size limit (${maxMessageBytes} octets) and 1 over`,
           tried: 2,
           ok: !!r1?.startsWith("250") && n1 === n0 + 1 && !!r2?.startsWith("552") && n2 === n1,
@@ -444,7 +505,7 @@ const imapInput: SoakCase = {
         const stillOk = (await imapCmd(c, "NOOP")).done?.includes("OK") ?? false;
         c.close();
         pre.close();
-        out.push({ what: "IMAP literal announced at 2 GiB (APPEND, and LOGIN before auth)", tried: tries + 1, ok: clean === tries + 1 && stillOk, detail: `${clean}/${tries + 1} refused before any data; session usable after: ${stillOk}` });
+        await out.push({ what: "IMAP literal announced at 2 GiB (APPEND, and LOGIN before auth)", tried: tries + 1, ok: clean === tries + 1 && stillOk, detail: `${clean}/${tries + 1} refused before any data; session usable after: ${stillOk}` });
       }
       // A 2 GiB non-synchronizing literal (LITERAL+): refused and its data skipped, not stored;
       // we send 64 MiB of it and watch the server's memory.
@@ -455,7 +516,7 @@ const imapInput: SoakCase = {
         for (let i = 0; i < 64 && !c.closed; i++) await c.drainWrite(chunk);
         const l = await c.until(/^nsl /, 10_000);
         c.close();
-        out.push({ what: "IMAP non-synchronizing 2 GiB literal, 64 MiB sent", tried: 1, ok: !!l && /^nsl (NO|BAD)/.test(l), detail: `reply: ${l?.slice(0, 50)}` });
+        await out.push({ what: "IMAP non-synchronizing 2 GiB literal, 64 MiB sent", tried: 1, ok: !!l && /^nsl (NO|BAD)/.test(l), detail: `reply: ${l?.slice(0, 50)}` });
       }
       // 1 MiB command lines, before and after login: BAD, the session goes on.
       {
@@ -470,7 +531,7 @@ const imapInput: SoakCase = {
           if (l && /BAD/.test(l) && after.done?.includes("OK")) clean++;
           c.close();
         }
-        out.push({ what: "IMAP 1 MiB command lines", tried: n, ok: clean === n, detail: `${clean}/${n} got BAD and the session went on` });
+        await out.push({ what: "IMAP 1 MiB command lines", tried: n, ok: clean === n, detail: `${clean}/${n} got BAD and the session went on` });
       }
       // COMPRESS=DEFLATE bombs: a few KiB on the wire inflating to bombBytes of one endless
       // line, then of NOOP commands the client never reads answers to.
@@ -478,7 +539,7 @@ const imapInput: SoakCase = {
         const c = await imapLogin(s.imap, attackerIp(5));
         const r = await imapCmd(c, "COMPRESS DEFLATE");
         if (!r.done?.includes("OK")) {
-          out.push({ what: `COMPRESS bomb (${kind})`, tried: 0, ok: false, detail: `COMPRESS refused: ${r.done}` });
+          await out.push({ what: `COMPRESS bomb (${kind})`, tried: 0, ok: false, detail: `COMPRESS refused: ${r.done}` });
           c.close();
           continue;
         }
@@ -493,7 +554,8 @@ const imapInput: SoakCase = {
         });
         inflate.on("error", () => undefined);
         if (kind === "NOOP commands") sock.pause(); // never read the answers
-        else sock.on("data", (d: Buffer) => inflate.write(d));
+        // LineClient set a latin1 encoding on the socket: turn the strings back into the bytes.
+        else sock.on("data", (d: string | Buffer) => inflate.write(typeof d === "string" ? Buffer.from(d, "latin1") : d));
         const deflate = zlib.createDeflateRaw({ level: 9 });
         let wire = 0;
         deflate.on("data", (d: Buffer) => {
@@ -523,7 +585,7 @@ const imapInput: SoakCase = {
           detail = `${(wire / 1024) | 0} KiB on the wire → ${bombBytes / MiB} MiB of NOOPs, answers unread (back-pressure)`;
         }
         c.close();
-        out.push({ what: `COMPRESS=DEFLATE bomb: ${kind}`, tried: 1, ok, detail });
+        await out.push({ what: `COMPRESS=DEFLATE bomb: ${kind}`, tried: 1, ok, detail });
       }
     });
   },
@@ -569,22 +631,43 @@ const imapHeavy: SoakCase = {
           const r = await imapCmd(c, `FETCH ${seq} BODYSTRUCTURE`, 120_000);
           const ms = performance.now() - t0;
           const got = r.lines.some((l) => l.includes("BODYSTRUCTURE"));
-          out.push({ what: `FETCH BODYSTRUCTURE of a ${label}`, tried: 1, ok: !!r.done?.includes("OK") && got, detail: `${r.done?.slice(0, 30)} in ${ms.toFixed(0)} ms` });
+          await out.push({ what: `FETCH BODYSTRUCTURE of a ${label}`, tried: 1, ok: !!r.done?.includes("OK") && got, detail: `${r.done?.slice(0, 30)} in ${ms.toFixed(0)} ms` });
         }
-        // SEARCH with 10,000 OR terms, flat (answered) and nested 10,000 deep (refused with BAD).
+        // SEARCH with 10,000 OR terms. As one 130 KiB line it is over the 64 KiB line limit
+        // (Dovecot's imap_max_line_length is 64k too): BAD [TOOBIG], documented. A client that
+        // means it sends the strings as literals (LITERAL+, RFC 7888), so each line is short and
+        // the whole command fits maxCommandBytes (1 MiB): answered, within a bound. Nested 10,000
+        // deep it is refused (MAX_SEARCH_DEPTH 64). The session goes on after each.
         {
-          const flat = Array.from({ length: ors / 2 }, (_, i) => `OR SUBJECT w${i} BODY v${i}`).join(" ");
+          // 10,000 terms joined by OR as a balanced tree (depth 14, under MAX_SEARCH_DEPTH):
+          // SUBJECT w0 OR BODY v0 OR SUBJECT w1 ...; every seed message matches.
+          const lit = (v: string) => `{${v.length}+}\r\n${v}`;
+          const orTree = (lo: number, hi: number, leaf: (i: number) => string): string => {
+            if (hi - lo === 1) return leaf(lo);
+            const mid = (lo + hi) >> 1;
+            return `OR ${orTree(lo, mid, leaf)} ${orTree(mid, hi, leaf)}`;
+          };
+          const term = (i: number, v: (x: string) => string) => (i % 2 === 0 ? `SUBJECT ${v(`w${i >> 1}`)}` : `BODY ${v(`v${i >> 1}`)}`);
+          const asLine = orTree(0, ors, (i) => term(i, (x) => x));
+          const asLiterals = orTree(0, ors, (i) => term(i, lit));
+          const bound = 60_000;
+          const r0 = await imapCmd(c, `SEARCH ${asLine}`, 60_000);
           const t0 = performance.now();
-          const r = await imapCmd(c, `SEARCH ${flat}`, 120_000);
+          const r = await imapCmd(c, `SEARCH ${asLiterals}`, 120_000);
           const ms = performance.now() - t0;
-          const nested = `${"OR SUBJECT a ".repeat(ors)}SUBJECT z`;
+          const hits = (r.lines.find((l) => l.startsWith("* SEARCH")) ?? "").split(" ").length - 2;
+          const nested = `${"OR SUBJECT a ".repeat(ors)}SUBJECT z`.replace(/SUBJECT a /g, () => `SUBJECT ${lit("a")} `);
           const r2 = await imapCmd(c, `SEARCH ${nested}`, 60_000);
           const after = await imapCmd(c, "NOOP");
-          out.push({
-            what: `SEARCH with ${ors} OR terms (flat, and nested ${ors} deep)`,
-            tried: 2,
-            ok: !!r.done?.includes("OK") && !!r2.done && /BAD|NO/.test(r2.done) && !!after.done?.includes("OK"),
-            detail: `flat: ${r.done?.slice(0, 20)} in ${ms.toFixed(0)} ms over ${exists} messages; nested: ${r2.done?.slice(0, 40)}`,
+          await out.push({
+            what: `SEARCH with ${ors} terms joined by OR (one line; as literals; nested ${ors} deep)`,
+            tried: 3,
+            ok:
+              !!r0.done && /^\S+ BAD \[TOOBIG\]/.test(r0.done) &&
+              !!r.done?.includes("OK") && ms < bound && hits === seed &&
+              !!r2.done && /BAD|NO/.test(r2.done) &&
+              !!after.done?.includes("OK"),
+            detail: `line: ${r0.done?.replace(/^\S+ /, "").slice(0, 13)}; literals: ${r.done?.replace(/^\S+ /, "").slice(0, 2)}, ${hits} hits of ${seed} in ${ms.toFixed(0)} ms (bound ${bound / 1000} s) over ${exists} messages; nested: ${r2.done?.replace(/^\S+ /, "").slice(0, 36)}`,
           });
         }
         c.close();

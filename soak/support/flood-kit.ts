@@ -10,6 +10,7 @@ import { createDataDir, freePort, startFreeholdProcess, TEST_PASSWORD } from "..
 import type { DataDir, FreeholdProcess } from "../../test/support/freehold.ts";
 import YAML from "yaml";
 import path from "node:path";
+import os from "node:os";
 
 export const USER = "alice@freehold.test";
 export const PASSWORD = TEST_PASSWORD;
@@ -32,8 +33,43 @@ export interface FloodServerOptions {
   implicitTls?: boolean;
 }
 
+/**
+ * The data folder every flood server starts from, made once per process: `createDataDir` runs
+ * the CLI three times (init, domain, user with its password hash), which takes several seconds
+ * on a loaded machine; each server gets a copy with its own ports and config.
+ */
+let template: Promise<string> | null = null;
+function templateDir(): Promise<string> {
+  template ??= (async () => {
+    const d = await createDataDir({ domains: ["freehold.test"], users: [{ address: USER }], imap: true });
+    process.once("exit", () => fsSync.rmSync(path.dirname(d.dir), { recursive: true, force: true }));
+    return d.dir;
+  })();
+  return template;
+}
+
+async function copyDataDir(config: Record<string, unknown> | undefined): Promise<DataDir> {
+  const from = await templateDir();
+  const parent = await fs.mkdtemp(path.join(os.tmpdir(), "freehold-flood-"));
+  const dir = path.join(parent, "data");
+  await fs.cp(from, dir, { recursive: true });
+  const file = path.join(dir, "freehold.yaml");
+  const doc = YAML.parse(await fs.readFile(file, "utf8")) as Record<string, unknown>;
+  const mxPort = await freePort();
+  const imapPort = await freePort();
+  Object.assign(doc, {
+    listeners: [
+      { role: "mx", address: "127.0.0.1", port: mxPort },
+      { role: "imap", address: "127.0.0.1", port: imapPort },
+    ],
+    ...config,
+  });
+  await fs.writeFile(file, YAML.stringify(doc), { mode: 0o600 });
+  return { dir, hostname: String(doc.hostname), mxPort, imapPort, remove: () => fs.rm(parent, { recursive: true, force: true }) };
+}
+
 export async function startFloodServer(opts: FloodServerOptions = {}): Promise<FloodServer> {
-  const data = await createDataDir({ domains: ["freehold.test"], users: [{ address: USER }], imap: true, config: opts.config });
+  const data = await copyDataDir(opts.config);
   const submission = await freePort();
   const file = path.join(data.dir, "freehold.yaml");
   const doc = YAML.parse(await fs.readFile(file, "utf8")) as { listeners: Array<Record<string, unknown>> };
@@ -321,14 +357,22 @@ export interface ProbeStats {
  * A well-behaved client from its own address (127.0.0.2 and .3), polling every `everyMs`: a new
  * SMTP session on mx (greeting, EHLO, QUIT) and a NOOP on a logged-in IMAP session, alternately.
  * A poll that fails or takes longer than 20 s counts as a failure.
+ *
+ * Measuring windows (one per attack): `window()` starts one and kicks a poll at once, so a poll
+ * always runs while the attack does, however short the attack; `snapshot()` closes it, first
+ * waiting for the polls that started inside it to finish. A window with no sample at all is a
+ * harness failure the caller reports (probeVerdict), never a pass.
  */
 export class Probe {
-  #lat: number[] = [];
+  #samples: Array<{ start: number; ms: number }> = [];
   #failures = 0;
   #lastError: string | undefined;
   #stop = false;
   #loop: Promise<void>;
   #imap: LineClient | null = null;
+  #inFlight: Promise<void> | null = null;
+  #inFlightStart = 0;
+  #wakeSleep: (() => void) | null = null;
 
   readonly server: FloodServer;
   readonly everyMs: number;
@@ -357,38 +401,78 @@ export class Probe {
     }
   }
 
-  async #run(): Promise<void> {
-    let i = 0;
-    while (!this.#stop) {
-      const t0 = performance.now();
-      try {
-        await withTimeout(i++ % 2 === 0 ? this.#smtp() : this.#noop(), 20_000);
-        this.#lat.push(performance.now() - t0);
-      } catch (e) {
-        this.#failures++;
-        this.#lastError = (e as Error).message;
-      }
-      await sleep(this.everyMs);
+  async #poll(i: number): Promise<void> {
+    const t0 = performance.now();
+    try {
+      await withTimeout(i % 2 === 0 ? this.#smtp() : this.#noop(), 20_000);
+      this.#samples.push({ start: t0, ms: performance.now() - t0 });
+    } catch (e) {
+      this.#failures++;
+      this.#lastError = (e as Error).message;
     }
   }
 
-  /** Stats since the previous snapshot; the probe keeps running. */
-  snapshot(): ProbeStats {
-    const s = this.#lat.sort((a, b) => a - b);
+  async #run(): Promise<void> {
+    let i = 0;
+    while (!this.#stop) {
+      this.#inFlightStart = performance.now();
+      this.#inFlight = this.#poll(i++);
+      await this.#inFlight;
+      this.#inFlight = null;
+      if (this.#stop) break;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, this.everyMs);
+        this.#wakeSleep = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      this.#wakeSleep = null;
+    }
+  }
+
+  /** Starts a measuring window: a poll starts now (or one is already running). */
+  window(): void {
+    this.#wakeSleep?.();
+  }
+
+  /**
+   * Closes the window: waits (up to 25 s) for a poll that started in it, then returns the
+   * stats of the polls that started in it. The probe keeps running.
+   */
+  async snapshot(): Promise<ProbeStats> {
+    const end = performance.now();
+    const inFlight = this.#inFlight;
+    if (inFlight && this.#inFlightStart <= end) await withTimeout(inFlight, 25_000).catch(() => undefined);
+    const mine = this.#samples.filter((x) => x.start <= end);
+    this.#samples = this.#samples.filter((x) => x.start > end);
+    const s = mine.map((x) => x.ms).sort((a, b) => a - b);
     const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))] : NaN);
     const out = { n: s.length, failures: this.#failures, p50: q(0.5), p99: q(0.99), lastError: this.#lastError };
-    this.#lat = [];
     this.#failures = 0;
     this.#lastError = undefined;
     return out;
   }
 
   async stop(): Promise<ProbeStats> {
+    const out = await this.snapshot();
     this.#stop = true;
+    this.#wakeSleep?.();
     await this.#loop;
     this.#imap?.close();
-    return this.snapshot();
+    return out;
   }
+}
+
+/**
+ * Whether the well-behaved client was served during a window: at least one poll measured and
+ * none failed. A window without a sample is a failure of its own (the probe did not run), with
+ * a detail that says so.
+ */
+export function probeVerdict(stats: ProbeStats): { ok: boolean; why: string } {
+  if (stats.failures > 0) return { ok: false, why: `probe: ${stats.failures} failed of ${stats.n + stats.failures} (${stats.lastError ?? "?"})` };
+  if (stats.n === 0) return { ok: false, why: "probe: no poll measured during this attack (harness fault)" };
+  return { ok: true, why: "" };
 }
 
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

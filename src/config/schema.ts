@@ -130,8 +130,12 @@ const SmtpSchema = z
       description:
         "Message content must average at least this many octets a second once dataTimeoutMs has passed (Postfix smtpd_min_data_rate); slower clients get 421 4.4.2. 0 = no rate check.",
     }),
+    maxBdatChunks: intIn(1, 10_000_000).default(10_000).meta({
+      description:
+        "BDAT chunks one message may come in (RFC 3030); more get 552 5.3.4. Bounds the cost of 1-octet chunks; the content's minDataRate applies across all chunks of a message too.",
+    }),
     maxConnections: intIn(1, 1_000_000).default(2000).meta({
-      description: "Concurrent connections per SMTP listener; beyond it new connections are closed at once.",
+      description: "Concurrent connections per SMTP listener; beyond it new connections get 421 4.7.0 and are closed (as Postfix at its process limit).",
     }),
     maxConnectionsPerIp: intIn(1, 1_000_000).default(50).meta({
       description:
@@ -215,6 +219,10 @@ const ImapSchema = z
     loginTimeoutMs: intIn(1000, 3_600_000).default(180_000).meta({
       description:
         "Time a client has from connecting to logging in, however busy it keeps the line (a slowloris defence; Dovecot's login timeout is 3 minutes), in ms.",
+    }),
+    commandTimeoutMs: intIn(1000, 3_600_000).default(300_000).meta({
+      description:
+        "Time a command that has begun to arrive has to arrive whole, in ms (a slowloris defence after login, like smtp.commandTimeoutMs); literal data extends it by 2 ms an octet (500 octets a second), so a slow APPEND is not cut. Waiting between commands, and IDLE, are not limited by it (RFC 9051 §5.4 autologout, 30 minutes).",
     }),
     allowPlaintextOnLoopback: z.boolean({ error: "expected true or false" }).default(true).meta({
       description:

@@ -23,6 +23,12 @@ import type { ImapDeps, ImapLimits, ImapListenerSpec } from "./types.ts";
 /** Above this many unread octets the socket is paused until the reader catches up. */
 const READ_HIGH_WATER = 256 * 1024;
 
+/**
+ * Literal octets a command's deadline grows by, per second (limits.commandTimeoutMs): the
+ * minimum rate an upload must keep, as Postfix's smtpd_min_data_rate (500) for SMTP content.
+ */
+export const MIN_LITERAL_RATE = 500;
+
 export class Connection implements Transport {
   readonly listener: ImapListenerSpec;
   readonly remoteAddress: string;
@@ -42,6 +48,10 @@ export class Connection implements Transport {
   #deflate: zlib.DeflateRaw | null = null;
   #inflate: zlib.InflateRaw | null = null;
   #closed = false;
+  /** When the command now arriving began to (clock ms; 0 while none is partly read). */
+  #commandSince = 0;
+  /** Literal octets of that command that extend its deadline (types.ts commandTimeoutMs). */
+  #commandLiteralOctets = 0;
   #done: Promise<void>;
   #resolveDone!: () => void;
 
@@ -118,11 +128,32 @@ export class Connection implements Transport {
     this.#resolveDone();
   }
 
-  /** The next reader event, waiting for bytes as needed; null once the client is gone. */
-  async #next(): Promise<ReaderEvent | null> {
+  /**
+   * Whether the command now arriving is past its deadline (limits.commandTimeoutMs, extended by
+   * its literal octets at MIN_LITERAL_RATE). The server's sweep asks; false when no command is
+   * partly read.
+   */
+  commandOverdue(now: number): boolean {
+    if (this.#commandSince === 0) return false;
+    return now - this.#commandSince > this.#limits.commandTimeoutMs + (this.#commandLiteralOctets * 1000) / MIN_LITERAL_RATE;
+  }
+
+  /**
+   * The next reader event, waiting for bytes as needed; null once the client is gone. `command`:
+   * the loop is reading the next command, so a partly read one has a deadline (commandOverdue);
+   * a command's own reads (IDLE's DONE, SASL) do not.
+   */
+  async #next(command = false): Promise<ReaderEvent | null> {
     for (;;) {
       if (this.#closed) return null;
       const ev = this.#reader.next();
+      if (command) {
+        if (ev.kind === "literal-data") this.#commandLiteralOctets += ev.bytes.length;
+        if (ev.kind === "command" || ev.kind === "error") {
+          this.#commandSince = 0;
+          this.#commandLiteralOctets = 0;
+        } else if (this.#commandSince === 0 && this.#reader.midCommand) this.#commandSince = this.#deps.clock.now();
+      }
       if (ev.kind !== "need-more") return ev;
       this.#socket.resume();
       this.#inflate?.resume();
@@ -307,7 +338,7 @@ export class Connection implements Transport {
 
   async #loop(): Promise<void> {
     for (;;) {
-      const ev = await this.#next();
+      const ev = await this.#next(true);
       if (ev === null) return;
       switch (ev.kind) {
         case "literal":
@@ -363,6 +394,10 @@ export class Connection implements Transport {
       return;
     }
     this.#reader.acceptLiteral(d.action);
+    // An inline literal (at most maxInlineLiteral) arrives with no event until it is whole: its
+    // announced size extends the command's deadline at once (a bounded grant: 64 KiB buys 131 s).
+    // A streamed one (APPEND) extends it by what actually arrives (literal-data, #next).
+    if (d.action === "inline") this.#commandLiteralOctets += ann.size;
     if (ann.sync) await this.write(continuation("Ready for literal data"));
   }
 

@@ -109,7 +109,8 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(listener.port, listener.address, () => {
+    // A storm queues in the kernel instead of overflowing it (src/smtp/server.ts LISTEN_BACKLOG).
+    server.listen({ port: listener.port, host: listener.address, backlog: 4096 }, () => {
       server.off("error", reject);
       resolve();
     });
@@ -132,13 +133,19 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
         void c.bye("Login timeout").catch(() => undefined);
         continue;
       }
+      // A command trickling in (slowloris after login): BYE once it is overdue (types.ts).
+      if (c.commandOverdue(now)) {
+        c.log.info({ commandTimeoutMs: limits.commandTimeoutMs }, "imap command timeout");
+        void c.bye("Command timeout; the command did not arrive in time").catch(() => undefined);
+        continue;
+      }
       if (c.session.idling && now - c.lastWrite >= limits.keepaliveMs) {
         void c.session.keepalive().catch(() => undefined);
       }
     }
   };
   // Often enough that a short login timeout is enforced close to when it falls due.
-  const sweepMs = Math.max(250, Math.min(limits.sweepMs, Math.floor(limits.loginTimeoutMs / 4)));
+  const sweepMs = Math.max(250, Math.min(limits.sweepMs, Math.floor(limits.loginTimeoutMs / 4), Math.floor(limits.commandTimeoutMs / 4)));
   const timer = setInterval(() => void sweep().catch((err: unknown) => log.error({ err }, "imap sweep failed")), sweepMs);
   timer.unref();
 

@@ -42,6 +42,14 @@ export interface ImapLimits {
    * processes give 3 minutes).
    */
   loginTimeoutMs: number;
+  /**
+   * Time a command has to arrive whole once its first octets are in (the sweep sends BYE past
+   * it): a client trickling a byte a second never looks idle, and after login loginTimeoutMs no
+   * longer applies. Literal octets received extend it at MIN_LITERAL_RATE, so an APPEND upload
+   * at a sane rate is not cut. Not counted: the wait between commands (autologout, RFC 9051
+   * §5.4: at least 30 minutes) and a running command's own reads (IDLE's DONE, SASL replies).
+   */
+  commandTimeoutMs: number;
   /** Concurrent connections on one listener. */
   maxConnections: number;
   /** An untagged OK this often during IDLE keeps NAT and firewalls from dropping the flow. */
@@ -59,6 +67,7 @@ export const DEFAULT_IMAP_LIMITS: ImapLimits = {
   idleTimeoutMs: 30 * 60_000,
   preauthTimeoutMs: 60_000,
   loginTimeoutMs: 3 * 60_000,
+  commandTimeoutMs: 5 * 60_000,
   maxConnections: 2000,
   keepaliveMs: 2 * 60_000,
   sweepMs: 15_000,

@@ -14,6 +14,7 @@ export function smtpLimitsFromConfig(config: Config): Partial<SmtpLimits> {
     commandTimeoutMs: config.smtp.commandTimeoutMs,
     dataTimeoutMs: config.smtp.dataTimeoutMs,
     minDataRate: config.smtp.minDataRate,
+    maxBdatChunks: config.smtp.maxBdatChunks,
     textLineOctets: config.smtp.maxLineOctets,
   };
 }

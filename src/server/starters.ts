@@ -61,9 +61,9 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
       imapWiring = w;
     }
     const wiring = imapWiring;
-    const { maxConnectionsPerUser, maxConnectionsPerIp, maxConnections, loginTimeoutMs, allowPlaintextOnLoopback } = services.config.imap;
+    const { maxConnectionsPerUser, maxConnectionsPerIp, maxConnections, loginTimeoutMs, commandTimeoutMs, allowPlaintextOnLoopback } = services.config.imap;
     const deps = {
-      ...wiring.deps(services.storage.writer, services.config.quota.defaultBytes, { maxConnectionsPerUser, maxConnectionsPerIp, maxConnections, loginTimeoutMs }),
+      ...wiring.deps(services.storage.writer, services.config.quota.defaultBytes, { maxConnectionsPerUser, maxConnectionsPerIp, maxConnections, loginTimeoutMs, commandTimeoutMs }),
       allowPlaintextOnLoopback,
       // Moves into/out of Junk and $Junk/$NotJunk train the spam filter (src/spam/trainer.ts).
       userActions: services.spam.trainer,

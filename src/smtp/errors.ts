@@ -41,6 +41,7 @@ export const SMTP_ERRORS = {
   tooManyErrors: { reply: 421, enhanced: "4.7.0", text: "Too many errors, closing connection", fault: "user", close: true },
   timeout: { reply: 421, enhanced: "4.4.2", text: "Timeout exceeded, closing connection", fault: "user", close: true },
   tooManyConnections: { reply: 421, enhanced: "4.7.0", text: "Too many connections from your network, try again later", fault: "user", close: true },
+  listenerFull: { reply: 421, enhanced: "4.7.0", text: "Too many connections, try again later", fault: "server", close: true },
   shuttingDown: { reply: 421, enhanced: "4.3.2", text: "Service shutting down, closing connection", fault: "server", close: true },
   // RFC 1869 §4.7 / RFC 5321 §4.5.1: a refused connection (e.g. by the connect hook).
   connectionRefused: { reply: 554, enhanced: "5.7.1", text: "Connection refused", fault: "user", close: true },
@@ -71,6 +72,8 @@ export const SMTP_ERRORS = {
   messageTooBig: { reply: 552, enhanced: "5.3.4", text: "Message size exceeds fixed maximum message size", fault: "user" },
   // A BDAT chunk larger than the whole size limit: reading it just to stay in step would be
   // unbounded work, so the session ends instead.
+  // RFC 3030 §2: after a 5xx to BDAT the client sends no more chunks of this message.
+  tooManyChunks: { reply: 552, enhanced: "5.3.4", text: "Too many BDAT chunks for one message; send larger chunks", fault: "user" },
   chunkTooBig: { reply: 552, enhanced: "5.3.4", text: "Chunk exceeds fixed maximum message size, closing connection", fault: "user", close: true },
   // RFC 5321 §6.3: a loop is assumed beyond 50 Received fields (hop count).
   tooManyHops: { reply: 554, enhanced: "5.4.6", text: "Too many hops (Received headers), mail loop suspected", fault: "user" },

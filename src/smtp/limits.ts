@@ -31,6 +31,14 @@ export interface SmtpLimits {
    * the check off (each wait is still bounded by dataTimeoutMs).
    */
   readonly minDataRate: number;
+  /**
+   * BDAT chunks in one transaction (RFC 3030 leaves the chunk size to the client). Each chunk
+   * costs a command, a reply and a write however small it is, so 1-octet chunks would make a
+   * message cost ~40 times its size: past this many chunks the message is refused with 552 5.3.4
+   * (its remaining chunks get 503 and count as errors). 10,000 lets a 50 MiB message come in
+   * 5 KiB chunks; real clients send far larger ones.
+   */
+  readonly maxBdatChunks: number;
   /** Writing replies to a client that does not read them. */
   readonly writeTimeoutMs: number;
   /**
@@ -58,6 +66,7 @@ export const DEFAULT_LIMITS: SmtpLimits = {
   commandTimeoutMs: 5 * 60_000,
   dataTimeoutMs: 5 * 60_000,
   minDataRate: 500,
+  maxBdatChunks: 10_000,
   writeTimeoutMs: 5 * 60_000,
   commandLineOctets: 2048,
   textLineOctets: 128 * 1024,

@@ -19,6 +19,9 @@ import { formatReply } from "./reply.ts";
 import { HARDENED_TLS_OPTIONS } from "../tls/context.ts";
 import type { ListenerRole, SmtpExtension, SmtpHandler, TlsMode } from "./types.ts";
 
+/** listen(2) backlog for SMTP (and IMAP, src/imap/server.ts) listeners; see listen() below. */
+export const LISTEN_BACKLOG = 4096;
+
 export type ListenerTls = { readonly mode: "none" } | { readonly mode: "starttls" | "implicit"; readonly context: tls.SecureContext };
 
 export interface ListenerOptions {
@@ -131,11 +134,37 @@ export class SmtpServer {
     const table = commandTable(l.role, extensions);
     const pregreet = l.pregreet ?? l.role === "mx";
     const limits = l.limits ? resolveLimits({ ...this.#opts.limits, ...l.limits }) : this.#limits;
-    const srv = net.createServer({ noDelay: true }, (socket) => this.#accept(socket, l, name, features, extensions, table, pregreet, limits));
-    srv.maxConnections = this.#opts.maxConnections ?? 2000;
+    // The listener cap is ours, not net.Server.maxConnections (which closes a socket over it
+    // without a word): a client over it gets 421 4.7.0 first, as Postfix's smtpd does when its
+    // process limit is reached (RFC 5321 §3.1: 421 instead of the greeting, so it retries later).
+    const cap = this.#opts.maxConnections ?? 2000;
+    const slots = { open: 0 };
+    const srv = net.createServer({ noDelay: true }, (socket) => {
+      if (slots.open >= cap) {
+        this.#opts.logger.info({ remote: unmapIPv4(socket.remoteAddress ?? ""), listener: name, open: slots.open }, "smtp listener full");
+        socket.on("error", () => undefined);
+        refuseSocket(socket, new SmtpError("listenerFull"));
+        return;
+      }
+      slots.open++;
+      let released = false;
+      socket.once("close", () => {
+        if (!released) slots.open--;
+        released = true;
+      });
+      this.#accept(socket, l, name, features, extensions, table, pregreet, limits);
+    });
+    // A hard ceiling on sockets (and file descriptors) for this listener, refusals in progress
+    // included (each lives until the client closes, at most 2 s): only a storm far past the cap
+    // meets Node's silent close.
+    srv.maxConnections = cap + Math.max(1000, cap);
     await new Promise<void>((resolve, reject) => {
       srv.once("error", reject);
-      srv.listen(l.port, l.host, () => {
+      // A connection storm must queue in the kernel, not overflow it: with Node's default
+      // backlog (511) a burst of a few thousand SYNs leaves clients "connected" with no greeting
+      // for tens of seconds (the kernel drops their handshake's last ACK). LISTEN_BACKLOG is
+      // capped by net.core.somaxconn (4096 on current kernels).
+      srv.listen({ port: l.port, host: l.host, backlog: LISTEN_BACKLOG }, () => {
         srv.off("error", reject);
         resolve();
       });

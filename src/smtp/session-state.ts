@@ -24,6 +24,10 @@ export interface ChunkedBody {
   readonly inspector: ContentInspector;
   /** Chunks received so far. */
   chunks: number;
+  /** When the first chunk's command was read (Date.now()), for the transaction's minimum rate. */
+  readonly startedAt: number;
+  /** Content octets received so far, over all chunks. */
+  octets: number;
 }
 
 export type SessionState =

@@ -310,6 +310,49 @@ test("server sweep: keepalive during IDLE, autologout after 30 minutes", async (
   }
 });
 
+test("server sweep: imap.commandTimeoutMs ends a command trickling in, not the wait between commands nor IDLE", async () => {
+  const clock = new ManualClock(Date.now());
+  const h = await startHarness({ clock, limits: { sweepMs: 3_600_000, commandTimeoutMs: 60_000 } });
+  try {
+    // Waiting between commands: no deadline (autologout, RFC 9051 §5.4, is 30 minutes).
+    const a = await RawClient.connect(h.port);
+    await a.login(USER, PASSWORD);
+    clock.advance(10 * 60_000);
+    await h.server.sweep();
+    assert.match((await a.cmd("NOOP")).text, /^OK/);
+    // IDLE for longer than the deadline is not cut.
+    await a.cmd("SELECT INBOX");
+    a.send("i1 IDLE\r\n");
+    assert.match(await a.line(), /^\+ /);
+    clock.advance(90_000);
+    await h.server.sweep();
+    a.send("DONE\r\n");
+    assert.match((await a.until("i1")).text, /^OK/);
+    // Part of a command, then nothing more: at the deadline, BYE.
+    a.send("t1 NOOP xxxx");
+    await new Promise((r) => setTimeout(r, 50));
+    clock.advance(59_000);
+    await h.server.sweep();
+    a.send("x");
+    await new Promise((r) => setTimeout(r, 50));
+    clock.advance(2_000);
+    await h.server.sweep();
+    assert.match(await a.line(), /^\* BYE .*Command timeout/);
+    // An inline literal accepted extends the deadline by its announced size (2 ms an octet).
+    const b = await RawClient.connect(h.port);
+    await b.login(USER, PASSWORD);
+    b.send("t2 NOOP {30000}\r\n");
+    assert.match(await b.line(), /^\+ /);
+    clock.advance(61_000);
+    await h.server.sweep();
+    b.send(`${"y".repeat(30000)}\r\n`);
+    assert.match((await b.until("t2")).text, /^BAD/);
+    assert.match((await b.cmd("NOOP")).text, /^OK/);
+  } finally {
+    await h.close();
+  }
+});
+
 test("APPEND of a large message streams to a blob; BODY[] is byte-identical", async () => {
   const h = await startHarness();
   try {

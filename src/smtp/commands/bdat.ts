@@ -65,12 +65,28 @@ export const bdat = defineCommand<BdatArgs>({
         await reset(ctx, "BDAT refused");
         throw toSmtpError(e);
       }
-      body = { sink, inspector: new ContentInspector(), chunks: 0 };
+      body = { sink, inspector: new ContentInspector(), chunks: 0, startedAt: Date.now(), octets: 0 };
       ctx.session.state = { phase: "bdat", helo: s.helo, tx, body };
     } else {
       body = s.body;
+      // Slow chunks (issue 13 §2): each chunk's content is rate-checked by the connection, but a
+      // client could send a 1-octet chunk every few minutes, each command arriving in time. The
+      // message as a whole must keep smtp.minDataRate after the first dataTimeoutMs, as DATA
+      // does (Postfix smtpd_min_data_rate): else 421 4.4.2 and the connection closes.
+      const l = ctx.limits;
+      if (l.minDataRate > 0 && Date.now() - body.startedAt > l.dataTimeoutMs + (body.octets * 1000) / l.minDataRate) {
+        await reset(ctx, "BDAT below the minimum data rate");
+        throw new SmtpError("timeout");
+      }
+      if (body.chunks >= l.maxBdatChunks) {
+        ctx.log.info({ chunks: body.chunks, octets: body.octets }, "too many BDAT chunks");
+        await discardChunk(ctx, size);
+        await reset(ctx, "too many BDAT chunks");
+        throw new SmtpError("tooManyChunks");
+      }
     }
     body.chunks++;
+    body.octets += size;
     ctx.reader.startChunk(size);
     const st: StreamState = {};
     let settled = false;
