@@ -260,6 +260,20 @@ const LogSchema = z
   .prefault({})
   .meta({ description: "Logging." });
 
+const ServerSchema = z
+  .strictObject({
+    // issue 14 (docs/architecture.md "Using every core"): 1 = one process does everything.
+    processes: z
+      .union([z.literal("auto"), intIn(1, 64)], { error: 'expected "auto" or a whole number from 1 to 64' })
+      .default(1)
+      .meta({
+        description:
+          'Serving processes: the store owner plus (processes - 1) protocol processes that accept mx connections on the same sockets. "auto": one per core (os.availableParallelism()). Default 1.',
+      }),
+  })
+  .prefault({})
+  .meta({ description: "Process layout." });
+
 /** The listeners of a production server on the standard ports. */
 export const DEFAULT_LISTENERS: z.output<typeof ListenerSchema>[] = [
   { role: "mx", address: "0.0.0.0", port: 25 },
@@ -301,6 +315,7 @@ export const ConfigFileSchema = z
     queue: QueueSchema,
     log: LogSchema,
     spam: SpamSchema,
+    server: ServerSchema,
   })
   .superRefine((c, ctx) => {
     const seen = new Map<string, number>();

@@ -11,9 +11,13 @@ import type { QueueRunner } from "../queue/runner.ts";
 import { listenerLimits, smtpConnectionLimits, smtpFeaturesFromConfig, smtpLimitsFromConfig } from "./smtp-settings.ts";
 import { faultInjectionEnabled, withInjectedFaults } from "./fault-injection.ts";
 import { watchTlsFiles } from "../tls/reload.ts";
+import { processCount, startProtocolProcesses } from "./processes.ts";
+import type { ProtocolProcesses } from "./processes.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
+  /** The protocol processes' pids (server.processes > 1; processes.ts), for logs and tests. */
+  protocolPids(): number[];
   /**
    * RFC 5321 §3.8: open SMTP sessions get 421 4.3.2 (and `graceMs`, default 10 s, to finish);
    * then storage is closed.
@@ -77,11 +81,14 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   const bound: RunningServer["listeners"] = [];
   const closers: Array<() => Promise<void>> = [];
   let queue: QueueRunner | undefined;
+  let procs: ProtocolProcesses | undefined;
+  const mxHandles: Array<{ listener: Listener; handle: BoundListener["handle"] }> = [];
   try {
     for (const l of config.listeners) {
       if (l.role === "mx") {
         const b: BoundListener = await mx.listen({ role: "mx", host: l.address, port: l.port, tls: smtpTls(l), limits: listenerLimits(l) });
         bound.push({ role: l.role, address: b.address, port: b.port });
+        mxHandles.push({ listener: l, handle: b.handle });
         continue;
       }
       const starter = opts.starters?.[l.role];
@@ -95,8 +102,13 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     }
     // Outbound queue (issue 4, src/queue/): starts after the listeners, stops before storage.
     queue = await startQueueRunner(services);
+    // issue 14: protocol processes share the mx sockets; everything that writes stays here.
+    const extra = processCount(config) - 1;
+    if (extra > 0 && mxHandles.length > 0) procs = await startProtocolProcesses({ services, mx, listeners: mxHandles, srsKey, count: extra });
   } catch (err) {
     tlsReload.stop();
+    await procs?.stop(1000);
+    await queue?.stop();
     await mx.shutdown(1000);
     for (const c of closers) await c().catch(() => undefined);
     throw err;
@@ -105,10 +117,12 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   let stopping: Promise<void> | undefined;
   return {
     listeners: bound,
+    protocolPids: () => procs?.pids() ?? [],
     stop(opts = {}) {
       stopping ??= (async () => {
         tlsReload.stop();
-        await mx.shutdown(opts.graceMs);
+        // Together: a protocol process's sessions still need this process to commit their mail.
+        await Promise.all([procs?.stop(opts.graceMs), mx.shutdown(opts.graceMs)]);
         for (const c of closers) await c().catch((err) => logger.error({ err }, "listener close failed"));
         await queue?.stop();
         await services.spam.trainer.idle();

@@ -35,7 +35,15 @@ export interface ListenerOptions {
   readonly extensions?: readonly SmtpExtension[];
   /** Limits for this listener, over the server's (e.g. maxRecipients per listener). */
   readonly limits?: Partial<SmtpLimits>;
+  /**
+   * A socket that is already listening (a protocol process gets the store owner's listening
+   * handle, src/server/processes.ts): accept on it instead of binding host:port.
+   */
+  readonly handle?: net.Server;
 }
+
+/** Takes a connection slot for a client; its release, or null at the limit (shared across processes). */
+export type ConnectionSlots = (ip: string) => Promise<(() => void) | null>;
 
 export interface SmtpFeatureOptions {
   /** RFC 3030 BINARYMIME (with CHUNKING). Default true. */
@@ -69,6 +77,11 @@ export interface SmtpServerOptions {
   /** Concurrent connections in all. Default 2000. */
   readonly maxConnections?: number;
   readonly features?: SmtpFeatureOptions;
+  /**
+   * Per-client slots from elsewhere instead of this server's own counter: a protocol process
+   * asks the store owner, so maxConnectionsPerClient holds across processes (src/server/processes.ts).
+   */
+  readonly connectionSlots?: ConnectionSlots;
 }
 
 export interface BoundListener {
@@ -76,6 +89,8 @@ export interface BoundListener {
   readonly role: ListenerRole;
   readonly address: string;
   readonly port: number;
+  /** The listening socket (the store owner passes it to protocol processes). */
+  readonly handle: net.Server;
 }
 
 /** A TLS context for SMTP listeners: TLS 1.2 at least (ARCHITECTURE.md). */
@@ -107,6 +122,11 @@ export class SmtpServer {
     return this.#connections.size;
   }
 
+  /** The per-client connection counter (the store owner answers protocol processes from it). */
+  get connectionCounter(): ConnectionCounter {
+    return this.#counter;
+  }
+
   /** The pregreet pass cache (exposed for tests and the admin view). */
   get pregreet(): PregreetCache {
     return this.#pregreet;
@@ -129,20 +149,32 @@ export class SmtpServer {
     const table = commandTable(l.role, extensions);
     const pregreet = l.pregreet ?? l.role === "mx";
     const limits = l.limits ? resolveLimits({ ...this.#opts.limits, ...l.limits }) : this.#limits;
-    const srv = net.createServer({ noDelay: true }, (socket) => this.#accept(socket, l, name, features, extensions, table, pregreet, limits));
-    srv.maxConnections = this.#opts.maxConnections ?? 2000;
-    await new Promise<void>((resolve, reject) => {
-      srv.once("error", reject);
-      srv.listen(l.port, l.host, () => {
-        srv.off("error", reject);
-        resolve();
+    const onSocket = (socket: net.Socket) => this.#accept(socket, l, name, features, extensions, table, pregreet, limits);
+    let srv: net.Server;
+    if (l.handle) {
+      srv = l.handle;
+      srv.on("connection", (socket: net.Socket) => {
+        socket.setNoDelay(true);
+        onSocket(socket);
       });
-    });
+    } else {
+      srv = net.createServer({ noDelay: true }, onSocket);
+    }
+    srv.maxConnections = this.#opts.maxConnections ?? 2000;
+    if (!l.handle) {
+      await new Promise<void>((resolve, reject) => {
+        srv.once("error", reject);
+        srv.listen(l.port, l.host, () => {
+          srv.off("error", reject);
+          resolve();
+        });
+      });
+    }
     srv.on("error", (err) => this.#opts.logger.error({ err, listener: name }, "listener error"));
     this.#servers.push(srv);
     const a = srv.address() as net.AddressInfo;
     this.#opts.logger.info({ listener: name, role: l.role, address: a.address, port: a.port, tls: l.tls.mode }, "smtp listening");
-    return { name, role: l.role, address: a.address, port: a.port };
+    return { name, role: l.role, address: a.address, port: a.port, handle: srv };
   }
 
   #accept(
@@ -165,10 +197,47 @@ export class SmtpServer {
       refuseSocket(socket, new SmtpError("shuttingDown"));
       return;
     }
-    const release = this.#counter.acquire(ip);
+    if (this.#opts.connectionSlots) {
+      // The slot comes from the store owner (one IPC round trip); nothing is read meanwhile.
+      socket.pause();
+      this.#opts.connectionSlots(ip).then(
+        (release) => {
+          if (socket.destroyed) return release?.();
+          socket.resume();
+          this.#session(socket, l, name, features, extensions, table, pregreet, limits, cid, ip, log, release);
+        },
+        (err) => {
+          log.error({ err }, "connection slot request failed");
+          refuseSocket(socket, new SmtpError("localError"));
+        },
+      );
+      return;
+    }
+    this.#session(socket, l, name, features, extensions, table, pregreet, limits, cid, ip, log, this.#counter.acquire(ip));
+  }
+
+  #session(
+    socket: net.Socket,
+    l: ListenerOptions,
+    name: string,
+    features: ListenerFeatures,
+    extensions: readonly SmtpExtension[],
+    table: ReturnType<typeof commandTable>,
+    pregreet: boolean,
+    limits: SmtpLimits,
+    cid: string,
+    ip: string,
+    log: Logger,
+    release: (() => void) | null,
+  ): void {
     if (!release) {
       log.info({ remote: ip, listener: name }, "too many connections from client");
       refuseSocket(socket, new SmtpError("tooManyConnections"));
+      return;
+    }
+    if (this.#shuttingDown) {
+      release();
+      refuseSocket(socket, new SmtpError("shuttingDown"));
       return;
     }
     log.info({ remote: ip, port: socket.remotePort, listener: name, role: l.role }, "connect");
