@@ -84,14 +84,10 @@ process.on("message", (m: ToChild, handle?: unknown) => {
   }
 });
 
-// The owner is gone (it crashed or was killed): nothing can be delivered any more.
-process.on("disconnect", () => {
-  for (const p of pending.values()) p.reject(new Error("the store owner is gone"));
-  pending.clear();
-  stopRequested ??= 2000;
-  if (onStop) onStop(2000);
-  else process.exit(0);
-});
+// The owner is gone (it crashed or was killed): nothing can be delivered any more, and the next
+// owner's startup recovery must not find this process still writing temp files or holding the
+// listening sockets. Exit at once; every session here was unacknowledged.
+process.on("disconnect", () => process.exit(0));
 
 async function start(init: InitMessage): Promise<void> {
   const config = await loadConfig(dataDir);
