@@ -238,3 +238,54 @@ test("processes = 2: smtp.maxConnectionsPerIp is one limit across the processes"
     await env.close();
   }
 });
+
+test("processes = 2: a fatal error in the protocol process ends only that process (exit 70); the owner respawns it and keeps serving", { timeout: 60_000 }, async () => {
+  const env = await setup({});
+  let fh: FreeholdProcess | undefined;
+  const open: SmtpTestClient[] = [];
+  try {
+    fh = await startFreeholdProcess(env.data, { env: { FREEHOLD_TEST_FAULTS: "1" } });
+    const child = Number((await waitForLog(fh, "protocol process ready", 15_000)).pid);
+    const acked: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const tok = `F${i}-${Math.random().toString(36).slice(2, 8)}`;
+      assert.equal(await sendOne(env.data.mxPort, tok), 250);
+      acked.push(tok);
+    }
+    // A session the protocol process serves: its "connect" line names the client's port.
+    let faulty: SmtpTestClient | undefined;
+    for (let i = 0; i < 40 && !faulty; i++) {
+      const c = await SmtpTestClient.connect(env.data.mxPort, HOST, 10_000);
+      open.push(c);
+      assert.equal((await c.read()).code, 220);
+      await until("its connect line", () => logLines(fh!.output()).some((l) => l.msg === "connect" && l.port === c.localPort), 5000);
+      const line = logLines(fh.output()).find((l) => l.msg === "connect" && l.port === c.localPort)!;
+      if (Number(line.pid) === child) faulty = c;
+    }
+    assert.ok(faulty, "a session in the protocol process");
+    assert.equal((await faulty.cmd("EHLO client.example.test")).code, 250);
+    assert.equal((await faulty.cmd("MAIL FROM:<fh-test-throw@example.test>")).code, 250);
+    await until("the protocol process to exit", () => logLines(fh!.output()).some((l) => l.msg === "protocol process exited; starting another" && Number(l.pid) === child));
+    const lines = logLines(fh.output());
+    const fatal = lines.find((l) => l.level === 60 && Number(l.pid) === child);
+    assert.ok(fatal, "a fatal line from the protocol process");
+    assert.equal(fatal.origin, "uncaughtException");
+    assert.equal(fatal.component, "smtp:mx");
+    assert.equal(lines.find((l) => l.msg === "protocol process exited; starting another")!.code, 70);
+    await until("a new protocol process", () => logLines(fh!.output()).some((l) => l.msg === "protocol process ready" && Number(l.pid) !== child));
+    assert.equal(fh.child.exitCode, null, "the owner still runs");
+    for (let i = 0; i < 6; i++) {
+      const tok = `G${i}-${Math.random().toString(36).slice(2, 8)}`;
+      assert.equal(await sendOne(env.data.mxPort, tok), 250);
+      acked.push(tok);
+    }
+    for (const c of open) c.destroy();
+    assert.equal(await fh.stop(), 0);
+    const stored = await tokensStored(env.data);
+    assert.deepEqual([...stored.tokens].sort(), [...acked].sort());
+  } finally {
+    for (const c of open) c.destroy();
+    await fh?.kill9();
+    await env.close();
+  }
+});
