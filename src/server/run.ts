@@ -69,6 +69,8 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     limits: smtpLimitsFromConfig(config),
     features: smtpFeaturesFromConfig(config),
     ...smtpConnectionLimits(config),
+    // With protocol processes each process takes its share of the total (processes.ts).
+    ...(processCount(config) > 1 ? { maxConnections: Math.ceil(config.smtp.maxConnections / processCount(config)) } : {}),
     pregreet: {
       enabled: config.smtp.pregreet.enabled,
       delayMs: config.smtp.pregreet.waitMs,
