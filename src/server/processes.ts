@@ -193,8 +193,8 @@ export async function startProtocolProcesses(o: ProtocolProcessesOptions): Promi
         }
         if (raw.t !== "req") return;
         handle(child, pid, raw).then(
-          (value) => send(child, { t: "res", id: raw.id, ok: true, value }),
-          (err) => send(child, { t: "res", id: raw.id, ok: false, error: toWire(err) }),
+          (value) => send(child, { t: "res", id: raw.id, ok: true, value }, log),
+          (err) => send(child, { t: "res", id: raw.id, ok: false, error: toWire(err) }, log),
         );
       });
       child.on("error", (err) => log.error({ err, pid }, "protocol process error"));
@@ -259,7 +259,14 @@ export async function startProtocolProcesses(o: ProtocolProcessesOptions): Promi
   };
 }
 
-function send(child: ChildProcess, m: ToChild): void {
+function send(child: ChildProcess, m: ToChild, log?: Services["logger"]): void {
   if (!child.connected) return;
-  child.send(m, (err) => void err); // a process that just died: its exit handler cleans up
+  try {
+    child.send(m, (err) => void err); // a process that just died: its exit handler cleans up
+  } catch (err) {
+    // A value structured clone cannot carry: answer with the error instead of leaving the
+    // request (and its SMTP session) waiting.
+    log?.error({ err }, "answer to a protocol process could not be sent");
+    if (m.t === "res" && m.ok) send(child, { t: "res", id: m.id, ok: false, error: toWire(err) }, log);
+  }
 }

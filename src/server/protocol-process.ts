@@ -33,21 +33,42 @@ if (!dataDir || !process.send) {
 
 let nextId = 1;
 const pending = new Map<number, { resolve(v: unknown): void; reject(e: unknown): void }>();
+/**
+ * An answer later than this fails the request (the session answers 451 and the client retries)
+ * instead of holding the session for ever; it is logged with what was pending. The owner's
+ * slowest normal answer is one group commit, far below this.
+ */
+const REQUEST_TIMEOUT_MS = 60_000;
+let onTimeout: (op: RequestOp, id: number) => void = () => undefined;
 
-function toOwner(m: FromChild): void {
+function toOwner(m: FromChild, onError?: (e: Error) => void): void {
   if (!process.connected) throw new Error("the store owner is gone");
-  process.send!(m);
+  process.send!(m, undefined, undefined, (err: Error | null) => err && onError?.(err));
 }
 
 function request<T>(op: RequestOp, arg: unknown): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const id = nextId++;
-    pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+    const timer = setTimeout(() => {
+      if (!pending.delete(id)) return;
+      onTimeout(op, id);
+      reject(new Error(`no answer from the store owner to ${op} in ${REQUEST_TIMEOUT_MS} ms`));
+    }, REQUEST_TIMEOUT_MS);
+    const settle = (fn: (v: never) => void) => (v: unknown) => {
+      clearTimeout(timer);
+      fn(v as never);
+    };
+    pending.set(id, { resolve: settle(resolve as (v: never) => void), reject: settle(reject) });
+    const fail = (e: unknown) => {
+      if (pending.delete(id)) {
+        clearTimeout(timer);
+        reject(e);
+      }
+    };
     try {
-      toOwner({ t: "req", id, op, arg });
+      toOwner({ t: "req", id, op, arg }, fail);
     } catch (e) {
-      pending.delete(id);
-      reject(e);
+      fail(e);
     }
   });
 }
@@ -93,6 +114,7 @@ async function start(init: InitMessage): Promise<void> {
   const config = await loadConfig(dataDir);
   const clock = systemClock;
   const logger = createLogger({ level: config.log.level }).child({ pid: process.pid });
+  onTimeout = (op, id) => logger.error({ op, id, pending: pending.size }, "store owner did not answer a request");
   const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries, clock });
   const tls = await loadTlsContext(config.tls.cert, config.tls.key);
   const tlsReload = watchTlsFiles(tls, { certPath: config.tls.cert, keyPath: config.tls.key, logger });
