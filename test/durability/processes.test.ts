@@ -1,6 +1,6 @@
 // issue 14: `server.processes: 2`, a store owner plus one protocol process sharing the mx socket
-// (src/server/processes.ts). Proved here with real `freehold serve` processes, swaks-like SMTP
-// clients and imapflow:
+// (src/server/processes.ts). Proved here with real `freehold serve` processes, raw SMTP clients
+// (test/support/smtp-client.ts) and imapflow:
 //   - mail accepted by either process lands exactly once, and an IDLE session (IMAP runs in the
 //     owner) is told of every one, the protocol process's included;
 //   - kill -9 of the protocol process mid-DATA: nothing acknowledged is lost, its temp files are
