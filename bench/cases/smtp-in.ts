@@ -18,7 +18,7 @@ import {
   Unavailable,
   type SmtpTarget,
 } from "../support/smtp-targets.ts";
-import { peakRss, straceAvailable, totalSyncs } from "../support/trace.ts";
+import { straceAvailable, totalSyncs, treePeakRss, treePss } from "../support/trace.ts";
 import { waitUntil } from "../../test/support/peer-util.ts";
 import { threadCpuMs, treeCpuMs } from "../support/smtp-cpu.ts";
 
@@ -31,7 +31,10 @@ interface SideResult {
   syncDetail: Record<string, Record<string, number>> | null;
   /** Messages the sync counts divide by (the traced pass may be shorter than the timed one). */
   syncDelivered: number;
+  /** VmHWM summed over the server's processes (the owner and its protocol processes). */
   peakRssBytes: number | null;
+  /** PSS summed over the server's processes when the load ended (shared pages split, issue 14). */
+  pssBytes: number | null;
   dnsQueries: number | null;
   /** CPU ms of the server's process trees from the first connection until all were in the mailbox. */
   cpuMs: number | null;
@@ -90,7 +93,8 @@ async function measure(
       : null;
   ctx.log(`${target.name}: ${delivered} in the mailbox${ok ? ` after ${e2eMs} ms` : " (timed out)"}`);
   const pid = target.rssPid();
-  const peakRssBytes = pid ? await peakRss(pid) : null;
+  const peakRssBytes = pid ? await treePeakRss(pid) : null;
+  const pssBytes = pid ? await treePss(pid) : null;
   const dnsQueries = target.dnsQueries?.() ?? null;
   const stopped = await target.stop();
   const syncs = stopped.syncCalls ? Object.values(stopped.syncCalls).reduce((a, c) => a + totalSyncs(c), 0) : null;
@@ -102,6 +106,7 @@ async function measure(
     syncDetail: stopped.syncCalls,
     syncDelivered: delivered,
     peakRssBytes,
+    pssBytes,
     dnsQueries,
     cpuMs,
     threadMs,
@@ -136,13 +141,14 @@ function rows(f: SideResult | null, r: SideResult | null): Row[] {
     { metric: "ack latency p99", unit: "ms", freehold: pct(f, 99), reference: pct(r, 99), better: "lower" },
     { metric: "fsync-family calls per message", unit: "calls", freehold: perMsg(f), reference: perMsg(r), better: "lower" },
     {
-      metric: "peak RSS (VmHWM)",
+      metric: "peak RSS (VmHWM, summed over the server's processes)",
       unit: "MiB",
       freehold: mib(f?.peakRssBytes),
       reference: null,
       better: "lower",
       goal: { atMost: 160 },
     },
+    { metric: "PSS at the end of the load (summed over processes)", unit: "MiB", freehold: mib(f?.pssBytes), reference: null, better: "lower" },
     { metric: "RSS of the idle serve, before the load", unit: "MiB", freehold: mib(f?.idleRssBytes), reference: null, better: "lower", goal: { atMost: 90 } },
   ];
 }
@@ -156,6 +162,8 @@ export const benchCase: BenchCase = {
     const bytes = envInt(ctx.env, "BENCH_MESSAGE_BYTES", 10 * 1024);
     const deadlineMs = envInt(ctx.env, "BENCH_DEADLINE_S", 300) * 1000;
     const onlyModes = (ctx.env.BENCH_MODES ?? "new,reuse").split(",");
+    // issue 14: server.processes values to measure, each beside Postfix in the same run.
+    const processCounts = (ctx.env.BENCH_PROCESSES ?? "1,2").split(",").map(Number).filter((n) => n >= 1);
     const trace = envBool(ctx.env, "BENCH_STRACE", true) && straceAvailable();
     const fsyncMessages = Math.min(messages, envInt(ctx.env, "BENCH_FSYNC_MESSAGES", 1000));
     const notes: string[] = [];
@@ -170,33 +178,53 @@ export const benchCase: BenchCase = {
 
       // Timed pass untraced: ptrace stops cost Postfix up to a quarter of its rate here.
       const ref = await measure(ctx, await startPostfixTarget(dir("postfix"), false), params);
-      let fh: SideResult | null = null;
-      if (freeholdMissing === null) {
+      const byProcs = new Map<number, SideResult>();
+      for (const n of processCounts) {
+        if (freeholdMissing !== null) break;
+        const tag = n === 1 ? "freehold" : `freehold-p${n}`;
         try {
-          fh = await measure(ctx, await startFreeholdTarget(ctx.root, dir("freehold"), false), params);
+          byProcs.set(n, await measure(ctx, await startFreeholdTarget(ctx.root, dir(tag), false, { processes: n }), params));
         } catch (err) {
           if (!(err instanceof Unavailable)) throw err;
           freeholdMissing = err.message;
           ctx.log(`freehold: not available (${err.message})`);
         }
       }
+      const fh: SideResult | null = byProcs.get(processCounts[0]) ?? null;
       // Counting pass under strace, fresh servers, fewer messages (the per-message count is stable).
       if (trace) {
         const traced = { ...params, messages: fsyncMessages };
         adoptSyncs(ref, await measure(ctx, await startPostfixTarget(dir("postfix-strace"), true), traced));
-        if (fh) {
+        for (const [n, side] of byProcs) {
           try {
-            adoptSyncs(fh, await measure(ctx, await startFreeholdTarget(ctx.root, dir("freehold-strace"), true), traced));
+            const tag = n === 1 ? "freehold-strace" : `freehold-p${n}-strace`;
+            adoptSyncs(side, await measure(ctx, await startFreeholdTarget(ctx.root, dir(tag), true, { processes: n }), traced));
           } catch (err) {
             if (!(err instanceof Unavailable)) throw err;
             ctx.log(`freehold: traced pass not available (${err.message})`);
           }
         }
       }
-      sections.push({ title: mode.title, rows: rows(fh, ref) });
+      for (const [n, side] of byProcs) {
+        sections.push({ title: n === 1 ? mode.title : `${mode.title}, server.processes = ${n}`, rows: rows(side, ref) });
+        const one = byProcs.get(1);
+        if (n !== 1 && one) {
+          const r = (a: number | null, b: number | null) => (a !== null && b !== null && b > 0 ? `${(a / b).toFixed(2)}×` : "n/a");
+          const ack = (s: SideResult) => rate(s.load.acked, s.load.lastAckMs);
+          const e2e = (s: SideResult) => rate(s.load.acked, s.e2eMs);
+          const cpu = (s: SideResult) => (s.cpuMs !== null && s.load.acked > 0 ? s.cpuMs / s.load.acked : null);
+          const fs = (s: SideResult) => (s.syncs !== null && s.syncDelivered > 0 ? s.syncs / s.syncDelivered : null);
+          notes.push(
+            `freehold processes = ${n} vs 1 (${mode.title}, same run): acknowledged ${r(ack(side), ack(one))}, end-to-end ${r(e2e(side), e2e(one))}, ` +
+              `CPU per message ${r(cpu(side), cpu(one))}, fsyncs per message ${fs(side)?.toFixed(2) ?? "n/a"} vs ${fs(one)?.toFixed(2) ?? "n/a"}, ` +
+              `peak RSS (sum) ${r(side.peakRssBytes, one.peakRssBytes)}, PSS at the end ${r(side.pssBytes, one.pssBytes)}`,
+          );
+        }
+      }
       raw[mode.key] = {
         postfix: summary(ref),
         freehold: fh ? summary(fh) : null,
+        ...Object.fromEntries([...byProcs].filter(([n]) => n !== 1).map(([n, s]) => [`freehold_processes_${n}`, summary(s)])),
       };
       const perProcess = [fh, ref]
         .filter((s): s is SideResult => s !== null && s.syncDetail !== null && s.syncDelivered > 0)
@@ -261,6 +289,7 @@ function summary(s: SideResult) {
     delivered: s.delivered,
     syncCalls: s.syncDetail,
     peakRssBytes: s.peakRssBytes,
+    pssBytes: s.pssBytes,
     dnsQueries: s.dnsQueries,
     cpuMs: s.cpuMs,
     threadMs: s.threadMs,

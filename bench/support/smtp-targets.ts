@@ -9,7 +9,7 @@ import { countFiles } from "../../test/support/peer-util.ts";
 import { startDovecotBench } from "./dovecot-bench.ts";
 import type { FaultHandler } from "../../test/support/dns-fault.ts";
 import { startFreehold, Unavailable } from "./freehold-server.ts";
-import { countSyncCalls, straceWrap } from "./trace.ts";
+import { countSyncCalls, straceWrap, treeRss } from "./trace.ts";
 
 export const BENCH_DOMAIN = "bench.test";
 export const BENCH_RCPT = `bench@${BENCH_DOMAIN}`;
@@ -79,9 +79,11 @@ export async function startPostfixTarget(dir: string, trace: boolean): Promise<S
 }
 
 /** Freehold with one mx listener (see freehold-server.ts), its messages counted in SQLite. */
-export async function startFreeholdTarget(root: string, dir: string, trace: boolean): Promise<SmtpTarget> {
+export async function startFreeholdTarget(root: string, dir: string, trace: boolean, opts: { processes?: number } = {}): Promise<SmtpTarget> {
   const straceOut = path.join(dir, "strace-freehold.out");
   const fh = await startFreehold(root, dir, {
+    // issue 14: server.processes (a store owner + protocol processes); the default is 1.
+    configSet: opts.processes ? [[["server", "processes"], opts.processes]] : undefined,
     hostname: BENCH_DOMAIN,
     domain: BENCH_DOMAIN,
     user: { address: BENCH_RCPT, password: "bench-password" },
@@ -98,9 +100,9 @@ export async function startFreeholdTarget(root: string, dir: string, trace: bool
   }
   // Idle RSS (issue 14): the process at rest after start, its listeners open, before any mail.
   await new Promise((r) => setTimeout(r, 1000));
-  const idleRssBytes = await currentRss(fh.server.targetPid());
+  const idleRssBytes = await treeRss(fh.server.targetPid());
   return {
-    name: "freehold",
+    name: opts.processes && opts.processes > 1 ? `freehold (processes = ${opts.processes})` : "freehold",
     idleRssBytes,
     cpuPids: () => [fh.server.targetPid()],
     host: "127.0.0.1",
@@ -159,8 +161,3 @@ async function openMessageCount(data: string): Promise<{ count(): number; close(
 }
 
 /** VmRSS of a process now, in bytes, or null. */
-async function currentRss(pid: number): Promise<number | null> {
-  const text = await fs.readFile(`/proc/${pid}/status`, "utf8").catch(() => "");
-  const m = /VmRSS:\s+(\d+) kB/.exec(text);
-  return m ? Number(m[1]) * 1024 : null;
-}

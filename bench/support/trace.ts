@@ -46,6 +46,14 @@ export function peakRss(pid: number): Promise<number | null> {
   return statusField(pid, "VmHWM");
 }
 
+/** VmHWM summed over a process and its descendants (a store owner and its protocol processes,
+ * issue 14), in bytes: an upper bound of the tree's peak, since the peaks need not coincide. */
+export async function treePeakRss(pid: number): Promise<number | null> {
+  let sum = 0;
+  for (const p of processTree(pid)) sum += (await statusField(p, "VmHWM")) ?? 0;
+  return sum || null;
+}
+
 /** Current RSS summed over a process and its descendants, in bytes. */
 export async function treeRss(pid: number): Promise<number> {
   let sum = 0;

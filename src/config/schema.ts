@@ -280,9 +280,17 @@ const ServerSchema = z
       })
       .prefault({})
       .meta({ description: "Blocklists `freehold check` asks. They need a local recursive resolver: most refuse public ones." }),
+    // issue 14 (docs/architecture.md "Using every core"): 1 = one process does everything.
+    processes: z
+      .union([z.literal("auto"), intIn(1, 64)], { error: 'expected "auto" or a whole number from 1 to 64' })
+      .default(1)
+      .meta({
+        description:
+          'Serving processes: the store owner plus (processes - 1) protocol processes that accept mx connections on the same sockets. "auto": one per core (os.availableParallelism()). Default 1.',
+      }),
   })
   .prefault({})
-  .meta({ description: "The server as the Internet sees it." });
+  .meta({ description: "The server as the Internet sees it, and its process layout." });
 
 const LogSchema = z
   .strictObject({
@@ -323,6 +331,7 @@ const MtaStsSchema = z
   })
   .prefault({})
   .meta({ description: "MTA-STS policy (RFC 8461) served on the mta-sts.<domain> host." });
+
 
 /** The listeners of a production server on the standard ports. */
 export const DEFAULT_LISTENERS: z.output<typeof ListenerSchema>[] = [

@@ -41,7 +41,8 @@ import { MAX_SCAN } from "../spam/tokenize.ts";
 export interface MxDeps {
   store: MetadataStore;
   blobs: StagingBlobStore;
-  writer: DeliveryWriter;
+  /** The group commit; in a protocol process, an IPC request to the store owner's (src/server/processes.ts). */
+  writer: Pick<DeliveryWriter, "deliver">;
   resolver: Resolver;
   clock: Clock;
   logger: Logger;
@@ -57,8 +58,11 @@ export interface MxDeps {
    */
   srs?: (SrsCheckOptions & { forwarderDomain: string }) | null;
   /** The spam filter (src/spam/, docs/spam.md); absent or null: nothing is filtered. */
-  spam?: SpamFilter | null;
+  spam?: MxSpam | null;
 }
+
+/** What the MX uses of the spam filter (in a protocol process, a proxy to the store owner's). */
+export type MxSpam = Pick<SpamFilter, "greylist" | "greylistCheck" | "filter">;
 
 /** What rcptTo() keeps with each accepted recipient. */
 interface Resolved {

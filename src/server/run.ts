@@ -16,11 +16,15 @@ import { FeedbackJob } from "../suppression/feedback-job.ts";
 import { createWatching } from "../health/watch/start.ts";
 import type { Watching } from "../health/watch/start.ts";
 import type { RunChecks } from "../health/watch/watcher.ts";
+import { processCount, startProtocolProcesses } from "./processes.ts";
+import type { ProtocolProcesses } from "./processes.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
   /** The watcher, the relay switch and the metrics listener (src/health/watch/start.ts). */
   watching?: Watching;
+  /** The protocol processes' pids (server.processes > 1; processes.ts), for logs and tests. */
+  protocolPids(): number[];
   /**
    * RFC 5321 §3.8: open SMTP sessions get 421 4.3.2 (and `graceMs`, default 10 s, to finish);
    * then storage is closed.
@@ -77,6 +81,8 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     features: smtpFeaturesFromConfig(config),
     ...smtpConnectionLimits(config),
     onRefused: (reason, role) => services.metrics.smtpRejections.inc({ reason, role }),
+    // With protocol processes each process takes its share of the total (processes.ts).
+    ...(processCount(config) > 1 ? { maxConnections: Math.ceil(config.smtp.maxConnections / processCount(config)) } : {}),
     pregreet: {
       enabled: config.smtp.pregreet.enabled,
       delayMs: config.smtp.pregreet.waitMs,
@@ -90,11 +96,14 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   const closers: Array<() => Promise<void>> = [];
   let queue: QueueRunner | undefined;
   let watching: Watching | undefined;
+  let procs: ProtocolProcesses | undefined;
+  const mxHandles: Array<{ listener: Listener; handle: BoundListener["handle"] }> = [];
   try {
     for (const l of config.listeners) {
       if (l.role === "mx") {
         const b: BoundListener = await mx.listen({ role: "mx", host: l.address, port: l.port, tls: smtpTls(l), limits: listenerLimits(l) });
         bound.push({ role: l.role, address: b.address, port: b.port });
+        mxHandles.push({ listener: l, handle: b.handle });
         continue;
       }
       const starter = opts.starters?.[l.role];
@@ -112,9 +121,14 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     watching = await createWatching(services, { runChecks: opts.runChecks });
     queue = await startQueueRunner(services, { routeSwitch: watching.routeSwitch });
     watching.start();
+    // issue 14: protocol processes share the mx sockets; everything that writes stays here.
+    const extra = processCount(config) - 1;
+    if (extra > 0 && mxHandles.length > 0) procs = await startProtocolProcesses({ services, mx, listeners: mxHandles, srsKey, count: extra });
   } catch (err) {
     tlsReload.stop();
     await watching?.stop().catch(() => undefined);
+    await procs?.stop(1000);
+    await queue?.stop();
     await mx.shutdown(1000);
     for (const c of closers) await c().catch(() => undefined);
     throw err;
@@ -156,10 +170,12 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     listeners: bound,
     retention,
     watching,
+    protocolPids: () => procs?.pids() ?? [],
     stop(opts = {}) {
       stopping ??= (async () => {
         tlsReload.stop();
-        await mx.shutdown(opts.graceMs);
+        // Together: a protocol process's sessions still need this process to commit their mail.
+        await Promise.all([procs?.stop(opts.graceMs), mx.shutdown(opts.graceMs)]);
         for (const c of closers) await c().catch((err) => logger.error({ err }, "listener close failed"));
         await watching?.stop();
         await queue?.stop();

@@ -38,7 +38,15 @@ export interface ListenerOptions {
   readonly extensions?: readonly SmtpExtension[];
   /** Limits for this listener, over the server's (e.g. maxRecipients per listener). */
   readonly limits?: Partial<SmtpLimits>;
+  /**
+   * A socket that is already listening (a protocol process gets the store owner's listening
+   * handle, src/server/processes.ts): accept on it instead of binding host:port.
+   */
+  readonly handle?: net.Server;
 }
+
+/** Takes a connection slot for a client; its release, or null at the limit (shared across processes). */
+export type ConnectionSlots = (ip: string) => Promise<(() => void) | null>;
 
 export interface SmtpFeatureOptions {
   /** RFC 3030 BINARYMIME (with CHUNKING). Default true. */
@@ -74,6 +82,11 @@ export interface SmtpServerOptions {
   readonly features?: SmtpFeatureOptions;
   /** Called with the catalogue code of every refusal sent (metrics). */
   readonly onRefused?: (code: string, role: ListenerRole) => void;
+  /**
+   * Per-client slots from elsewhere instead of this server's own counter: a protocol process
+   * asks the store owner, so maxConnectionsPerClient holds across processes (src/server/processes.ts).
+   */
+  readonly connectionSlots?: ConnectionSlots;
 }
 
 export interface BoundListener {
@@ -81,6 +94,8 @@ export interface BoundListener {
   readonly role: ListenerRole;
   readonly address: string;
   readonly port: number;
+  /** The listening socket (the store owner passes it to protocol processes). */
+  readonly handle: net.Server;
 }
 
 /** A TLS context for SMTP listeners: TLS 1.2 at least (ARCHITECTURE.md). */
@@ -112,6 +127,11 @@ export class SmtpServer {
     return this.#connections.size;
   }
 
+  /** The per-client connection counter (the store owner answers protocol processes from it). */
+  get connectionCounter(): ConnectionCounter {
+    return this.#counter;
+  }
+
   /** The pregreet pass cache (exposed for tests and the admin view). */
   get pregreet(): PregreetCache {
     return this.#pregreet;
@@ -139,7 +159,7 @@ export class SmtpServer {
     // process limit is reached (RFC 5321 §3.1: 421 instead of the greeting, so it retries later).
     const cap = this.#opts.maxConnections ?? 2000;
     const slots = { open: 0 };
-    const srv = net.createServer({ noDelay: true }, (socket) => {
+    const onSocket = (socket: net.Socket) => {
       if (slots.open >= cap) {
         this.#opts.logger.info({ remote: unmapIPv4(socket.remoteAddress ?? ""), listener: name, open: slots.open }, "smtp listener full");
         socket.on("error", () => undefined);
@@ -153,27 +173,40 @@ export class SmtpServer {
         released = true;
       });
       this.#accept(socket, l, name, features, extensions, table, pregreet, limits);
-    });
+    };
+    let srv: net.Server;
+    if (l.handle) {
+      // A listening socket passed by the store owner (protocol processes, src/server/processes.ts).
+      srv = l.handle;
+      srv.on("connection", (socket: net.Socket) => {
+        socket.setNoDelay(true);
+        onSocket(socket);
+      });
+    } else {
+      srv = net.createServer({ noDelay: true }, onSocket);
+    }
     // A hard ceiling on sockets (and file descriptors) for this listener, refusals in progress
     // included (each lives until the client closes, at most 2 s): only a storm far past the cap
     // meets Node's silent close.
     srv.maxConnections = cap + Math.max(1000, cap);
-    await new Promise<void>((resolve, reject) => {
-      srv.once("error", reject);
-      // A connection storm must queue in the kernel, not overflow it: with Node's default
-      // backlog (511) a burst of a few thousand SYNs leaves clients "connected" with no greeting
-      // for tens of seconds (the kernel drops their handshake's last ACK). LISTEN_BACKLOG is
-      // capped by net.core.somaxconn (4096 on current kernels).
-      srv.listen({ port: l.port, host: l.host, backlog: LISTEN_BACKLOG }, () => {
-        srv.off("error", reject);
-        resolve();
+    if (!l.handle) {
+      await new Promise<void>((resolve, reject) => {
+        srv.once("error", reject);
+        // A connection storm must queue in the kernel, not overflow it: with Node's default
+        // backlog (511) a burst of a few thousand SYNs leaves clients "connected" with no greeting
+        // for tens of seconds (the kernel drops their handshake's last ACK). LISTEN_BACKLOG is
+        // capped by net.core.somaxconn (4096 on current kernels).
+        srv.listen({ port: l.port, host: l.host, backlog: LISTEN_BACKLOG }, () => {
+          srv.off("error", reject);
+          resolve();
+        });
       });
-    });
+    }
     srv.on("error", (err) => this.#opts.logger.error({ err, listener: name }, "listener error"));
     this.#servers.push(srv);
     const a = srv.address() as net.AddressInfo;
     this.#opts.logger.info({ listener: name, role: l.role, address: a.address, port: a.port, tls: l.tls.mode }, "smtp listening");
-    return { name, role: l.role, address: a.address, port: a.port };
+    return { name, role: l.role, address: a.address, port: a.port, handle: srv };
   }
 
   #accept(
@@ -196,10 +229,47 @@ export class SmtpServer {
       refuseSocket(socket, new SmtpError("shuttingDown"));
       return;
     }
-    const release = this.#counter.acquire(ip);
+    if (this.#opts.connectionSlots) {
+      // The slot comes from the store owner (one IPC round trip); nothing is read meanwhile.
+      socket.pause();
+      this.#opts.connectionSlots(ip).then(
+        (release) => {
+          if (socket.destroyed) return release?.();
+          socket.resume();
+          this.#session(socket, l, name, features, extensions, table, pregreet, limits, cid, ip, log, release);
+        },
+        (err) => {
+          log.error({ err }, "connection slot request failed");
+          refuseSocket(socket, new SmtpError("localError"));
+        },
+      );
+      return;
+    }
+    this.#session(socket, l, name, features, extensions, table, pregreet, limits, cid, ip, log, this.#counter.acquire(ip));
+  }
+
+  #session(
+    socket: net.Socket,
+    l: ListenerOptions,
+    name: string,
+    features: ListenerFeatures,
+    extensions: readonly SmtpExtension[],
+    table: ReturnType<typeof commandTable>,
+    pregreet: boolean,
+    limits: SmtpLimits,
+    cid: string,
+    ip: string,
+    log: Logger,
+    release: (() => void) | null,
+  ): void {
     if (!release) {
       log.info({ remote: ip, listener: name }, "too many connections from client");
       refuseSocket(socket, new SmtpError("tooManyConnections"));
+      return;
+    }
+    if (this.#shuttingDown) {
+      release();
+      refuseSocket(socket, new SmtpError("shuttingDown"));
       return;
     }
     log.info({ remote: ip, port: socket.remotePort, listener: name, role: l.role }, "connect");

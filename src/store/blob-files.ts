@@ -1,13 +1,16 @@
 // BlobStore, file layout: one file per message, content-addressed.
 //
-//   <dataDir>/blobs/tmp/<random>          being written, or staged (fsynced, not yet committed)
+//   <dataDir>/blobs/tmp/<pid>-<random>    being written, or staged (fsynced, not yet committed)
+//                                         by process <pid> (a protocol process stages its own:
+//                                         src/server/processes.ts; the collector leaves a live
+//                                         pid's temps alone and removes a dead one's)
 //   <dataDir>/blobs/<bucket>/<sha256>     committed; the blob row records <bucket> as location
 //
 // The bucket is chosen when a batch is published, not when a blob is created (the UTC hour by
 // default), so all blobs of one group-commit batch rename into ONE directory and the batch
 // costs one directory fsync. tmp/ is on the same file system, so rename(2) is atomic.
 import { createHash, randomBytes } from "node:crypto";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { Readable } from "node:stream";
 import type { Clock } from "../clock.ts";
 import { systemClock } from "../clock.ts";
@@ -83,7 +86,7 @@ export class FileBlobStore implements StagingBlobStore {
   }
 
   create(): BlobWriter {
-    const path = join(this.tmpDir, randomBytes(12).toString("hex"));
+    const path = join(this.tmpDir, `${process.pid}-${randomBytes(12).toString("hex")}`);
     this.#live.add(path);
     return new FileBlobWriter(this.fs, path, this.#bufferBytes, () => this.#live.delete(path));
   }
@@ -174,6 +177,40 @@ export class FileBlobStore implements StagingBlobStore {
     return this.#live.has(tmpPath);
   }
 
+  /**
+   * True if the temp file is named for another process that is still running (a protocol
+   * process staging a message): not ours to remove, however old it looks.
+   */
+  ownedByOtherLiveProcess(tmpPath: string): boolean {
+    const pid = tempOwnerPid(tmpPath);
+    if (pid === null || pid === process.pid) return false;
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch (e) {
+      return (e as NodeJS.ErrnoException).code === "EPERM";
+    }
+  }
+
+  /** Removes every temp file process `pid` made (it has exited). Returns how many. */
+  async removeTempsOf(pid: number): Promise<number> {
+    let n = 0;
+    for (const path of await this.listTemps()) {
+      if (tempOwnerPid(path) !== pid) continue;
+      this.#live.delete(path);
+      await unlinkQuiet(this.fs, path).catch(() => undefined);
+      n++;
+    }
+    return n;
+  }
+
+  /** Is this path a temp file of this store (a staged blob handed over by a protocol process)? */
+  isTempPath(p: string, pid?: number): boolean {
+    if (typeof p !== "string" || dirname(p) !== this.tmpDir) return false;
+    const owner = tempOwnerPid(p);
+    return owner !== null && (pid === undefined || owner === pid) && /^\d+-[0-9a-f]{24}$/.test(basename(p));
+  }
+
   /** Bucket directory names (everything under blobs/ but tmp/). */
   async listBuckets(): Promise<string[]> {
     const names = await this.fs.readdir(this.root).catch(() => [] as string[]);
@@ -197,6 +234,12 @@ export class FileBlobStore implements StagingBlobStore {
   static isShaName(name: string): boolean {
     return SHA_RE.test(name);
   }
+}
+
+/** The pid a temp file's name carries, or null for a name without one. */
+export function tempOwnerPid(tmpPath: string): number | null {
+  const m = /^(\d+)-/.exec(basename(tmpPath));
+  return m ? Number(m[1]) : null;
 }
 
 function tempPath(s: StagedBlob): string {

@@ -24,6 +24,11 @@ export interface CollectorOptions {
   orphanGraceMs?: number;
   /** Temp files younger than this (and any a writer still owns) are left alone. Default 24 h. */
   tempGraceMs?: number;
+  /**
+   * Startup recovery: every temp file is a leftover, even one named for a pid that is running
+   * now (a pid reused since the crash). Default false: a live pid's temps are left alone.
+   */
+  allTemps?: boolean;
   /** Rows deleted per exclusive phase. Default 500. */
   batchSize?: number;
 }
@@ -81,7 +86,7 @@ export async function removeOrphans(o: CollectorOptions): Promise<{ orphans: num
   }
   let temps = 0;
   for (const path of await b.listTemps()) {
-    if (b.isLive(path)) continue;
+    if (b.isLive(path) || (!o.allTemps && b.ownedByOtherLiveProcess(path))) continue;
     const st = await b.fs.stat(path);
     if (!st || now - st.mtimeMs < tempGrace) continue;
     await b.fs.unlink(path).catch(() => undefined);
@@ -101,7 +106,7 @@ export async function collect(o: CollectorOptions): Promise<CollectReport> {
  * every temp file and every orphan is a crash leftover and goes regardless of age.
  */
 export async function recoverOnStartup(o: Omit<CollectorOptions, "writer">): Promise<CollectReport & { missingFiles: BlobRecord[] }> {
-  const report = await collect({ ...o, writer: undefined, orphanGraceMs: 0, tempGraceMs: 0 });
+  const report = await collect({ ...o, writer: undefined, orphanGraceMs: 0, tempGraceMs: 0, allTemps: true });
   const { missingFiles } = await verifyBlobFiles(o.store, o.blobs);
   return { ...report, missingFiles };
 }

@@ -16,7 +16,7 @@ import path from "node:path";
 import { startFaultServer } from "../support/dns-fault.ts";
 import type { FaultServer } from "../support/dns-fault.ts";
 import { SmtpTestClient } from "../support/smtp-client.ts";
-import { createDataDir, mailboxContents, openDataDir, startFreeholdProcess } from "../support/freehold.ts";
+import { childPids, createDataDir, mailboxContents, openDataDir, startFreeholdProcess } from "../support/freehold.ts";
 import type { DataDir, FreeholdProcess } from "../support/freehold.ts";
 
 const STRACE = ["/usr/bin/strace", "/bin/strace"].find((p) => existsSync(p));
@@ -87,9 +87,14 @@ interface Trace {
   stop(): Promise<string>;
 }
 
-/** Attaches strace to every thread of the server (and any it starts) until stop(). */
+/**
+ * Attaches strace to every thread of the server (and any it starts) until stop(); with
+ * server.processes > 1 also to its protocol processes (FREEHOLD_TEST_PROCESSES=2), whose
+ * sessions fsync their own temp files and write their own 250s.
+ */
 async function attachStrace(pid: number, file: string): Promise<Trace> {
-  const child = spawn(STRACE!, ["-f", "-p", String(pid), "-tt", "-yy", "-s", "64", "-o", file,
+  const pids = [pid, ...childPids(pid)];
+  const child = spawn(STRACE!, ["-f", ...pids.flatMap((p) => ["-p", String(p)]), "-tt", "-yy", "-s", "64", "-o", file,
     "-e", "trace=fsync,fdatasync,rename,renameat,renameat2,write,writev,sendto,sendmsg"], { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   const exited = new Promise<void>((r) => child.once("exit", () => r()));
@@ -100,7 +105,7 @@ async function attachStrace(pid: number, file: string): Promise<Trace> {
       const timer = setTimeout(() => reject(new Error(`strace did not attach: ${err}`)), 10_000);
       child.stderr!.on("data", (d) => {
         err += d;
-        if (/attached/.test(err)) {
+        if ((err.match(/attached/g) ?? []).length >= pids.length) {
           clearTimeout(timer);
           resolve();
         }
@@ -158,7 +163,7 @@ test("one delivery: fsync temp → rename → fsync dir → WAL sync (commit) �
   const blobName = `/blobs/${blob.location}/${blob.sha256}`;
   const rename = calls.find((x) => x.name.startsWith("rename") && x.text.includes(blobName));
   assert.ok(rename, `a rename to ${blobName} in:\n${text}`);
-  const tmp = /"([^"]*\/blobs\/tmp\/[0-9a-f]+)"/.exec(rename.text)?.[1];
+  const tmp = /"([^"]*\/blobs\/tmp\/\d+-[0-9a-f]+)"/.exec(rename.text)?.[1];
   assert.ok(tmp, `the rename's source is a temp file: ${rename.text}`);
   const tmpSync = calls.find((x) => isSync(x) && fdPath(x) === tmp);
   assert.ok(tmpSync, `an fsync of ${tmp}`);

@@ -10,6 +10,7 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -117,6 +118,8 @@ export async function createDataDir(spec: FreeholdSpec = {}): Promise<DataDir> {
       ],
       dns: { servers: spec.dnsServers ?? [], timeoutMs: 1000, tries: 2 },
       log: { level: "info" },
+      // FREEHOLD_TEST_PROCESSES=2 runs a test's server as a store owner plus protocol processes (issue 14).
+      ...(process.env.FREEHOLD_TEST_PROCESSES ? { server: { processes: Number(process.env.FREEHOLD_TEST_PROCESSES) } } : {}),
       ...spec.config,
     });
     await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
@@ -207,8 +210,12 @@ async function startOnce(data: Pick<DataDir, "dir" | "mxPort">, opts: StartProce
     output: () => out,
     exited,
     async kill9() {
+      // Protocol processes (server.processes > 1) exit when their owner's pipe closes: wait for
+      // them too, so the next start finds the sockets and the temp folder free.
+      const kids = child.pid ? childPids(child.pid) : [];
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
       await exited;
+      await waitGone(kids);
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
@@ -221,6 +228,32 @@ async function startOnce(data: Pick<DataDir, "dir" | "mxPort">, opts: StartProce
 }
 
 /** The JSON log lines of a child's output (banner lines skipped). */
+/** The direct children of a process (Linux /proc): a store owner's protocol processes. */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Resolves once none of these pids runs any more (at most timeoutMs). */
+export async function waitGone(pids: number[], timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  // A zombie (exited, not yet reaped by whoever inherited it) counts as gone.
+  const alive = (p: number) => {
+    try {
+      return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${p}/stat`, "utf8"));
+    } catch {
+      return false;
+    }
+  };
+  while (pids.some(alive)) {
+    if (Date.now() > end) throw new Error(`processes ${pids.filter(alive).join(", ")} still running`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 export function logLines(output: string): Array<Record<string, unknown>> {
   const out: Array<Record<string, unknown>> = [];
   for (const line of output.split("\n")) {

@@ -76,6 +76,11 @@ export class SmtpTestClient {
   }
 
   /** The next complete reply. */
+  /** The client side's port (to find this session's "connect" log line). */
+  get localPort(): number | undefined {
+    return this.#socket.localPort;
+  }
+
   read(): Promise<Reply> {
     const r = this.#replies.shift();
     if (r) return Promise.resolve(r);
