@@ -22,6 +22,8 @@ export interface LogFileSettings {
   keepDays: number;
   /** How often the size is checked, ms (default 60 s; tests use less). */
   checkMs?: number;
+  /** False in a protocol process: it appends to the file, only the store owner rotates it. */
+  rotate?: boolean;
 }
 
 export interface LogFileStream {
@@ -93,6 +95,7 @@ export function openLogFile(s: LogFileSettings, o: { bufferBytes: number; flushM
       o.onError(e as NodeJS.ErrnoException);
     }
   };
+  if (s.rotate === false) return stream;
   try {
     if (fs.statSync(s.path).size > s.maxBytes) {
       rotate(s.path, s.keepFiles, s.keepDays);

@@ -5,6 +5,7 @@
 // fsyncs the temp blob itself, and asks the owner for everything that writes or must be counted
 // once: the delivery (the owner's group commit), the spam filter and greylist, the per-client
 // connection slot.
+import path from "node:path";
 import type net from "node:net";
 import { loadConfig } from "../config/load.ts";
 import { createLogger } from "../log/logger.ts";
@@ -113,7 +114,12 @@ process.on("disconnect", () => process.exit(0));
 async function start(init: InitMessage): Promise<void> {
   const config = await loadConfig(dataDir);
   const clock = systemClock;
-  const logger = createLogger({ level: config.log.level }).child({ pid: process.pid });
+  // Its lines go to the same log file (appended, never rotated here: the owner rotates it), so
+  // `freehold trace` follows messages this process took.
+  const logger = createLogger({
+    level: config.log.level,
+    file: config.log.file ? { path: path.resolve(config.dataDir, config.log.file), maxBytes: config.log.maxFileMiB * 1024 * 1024, keepFiles: config.log.keepFiles, keepDays: config.log.keepDays, rotate: false } : undefined,
+  }).child({ pid: process.pid });
   onTimeout = (op, id) => logger.error({ op, id, pending: pending.size }, "store owner did not answer a request");
   const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries, clock });
   const tls = await loadTlsContext(config.tls.cert, config.tls.key);
