@@ -34,6 +34,7 @@ export function drive(chunks: Uint8Array[], opts: DriveOptions = {}): string[] {
   const reader = new CommandReader(opts);
   const policy = opts.policy ?? defaultPolicy;
   const out: string[] = [];
+  let ended = false;
   const streams = new Map<number, Buffer[]>();
   let events = 0;
   const maxEvents = opts.maxEvents ?? 100_000;
@@ -66,7 +67,12 @@ export function drive(chunks: Uint8Array[], opts: DriveOptions = {}): string[] {
           break;
         case 'error':
           out.push(`error ${ev.error.tag} ${ev.error.code}${ev.error.fatal ? ' fatal' : ''}`);
-          if (ev.error.fatal) return;
+          // The connection ends here (src/imap/connection.ts: BYE, no more reading), so no
+          // later chunk is fed either: a split input must end where the whole one does.
+          if (ev.error.fatal) {
+            ended = true;
+            return;
+          }
           break;
         case 'command':
           try {
@@ -82,11 +88,12 @@ export function drive(chunks: Uint8Array[], opts: DriveOptions = {}): string[] {
     }
   };
   for (const c of chunks) {
+    if (ended) break;
     reader.push(c);
     pump();
   }
-  pump();
-  if (reader.midCommand) out.push('incomplete');
+  if (!ended) pump();
+  if (!ended && reader.midCommand) out.push('incomplete');
   return out;
 }
 
