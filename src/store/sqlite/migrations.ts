@@ -1,5 +1,6 @@
 // Schema migrations: ordered, each applied once in its own transaction and recorded in
 // schema_migrations. Never edit a released migration; append a new one.
+import { WEB_MIGRATION } from "./migration-web.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { DKIM_MIGRATION } from "./migration-dkim.ts";
 import { IDS_MIGRATION } from "./migration-ids.ts";
@@ -167,6 +168,7 @@ CREATE INDEX queue_attempts_queue ON queue_attempts (queue_id);
   },
   DKIM_MIGRATION,
   IDS_MIGRATION,
+  WEB_MIGRATION,
 ];
 
 /** Applies the migrations not yet recorded, in order, each in its own transaction. */
