@@ -4,7 +4,7 @@
 // transaction as the user, and writes an audit entry for every change.
 import type { Clock } from "../clock.ts";
 import { isStoreError } from "../store/errors.ts";
-import type { AliasRecord, DomainRecord, MetadataStore, Role, StoreRepos, UserRecord } from "../store/types.ts";
+import type { AliasRecord, AuditEntry, AuditPageQuery, DomainRecord, MetadataStore, Role, StoreRepos, UserRecord } from "../store/types.ts";
 import { hashPassword, needsRehash, verifyPassword } from "../login/password.ts";
 import type { ScryptParams } from "../login/password.ts";
 import { formatAddress, normalizeDomain, parseOwnAddress, parseTarget } from "./address.ts";
@@ -153,6 +153,24 @@ export class AccountsService {
     const user = await this.#userOrThrow(address);
     requireAccountManager(actor, user, `see ${user.address}`, { selfAllowed: true });
     return user;
+  }
+
+  /** One user as the API shows them (users may see themselves). */
+  async getUserView(actor: Actor, address: string): Promise<UserView> {
+    const u = await this.getUser(actor, address);
+    const usage = await this.#store.mail.userUsage(u.id);
+    return {
+      id: u.id,
+      address: u.address,
+      displayName: u.displayName,
+      role: u.role,
+      disabled: u.disabled,
+      quotaBytes: effectiveQuota(u, this.#defaultQuota),
+      quotaIsDefault: u.quotaBytes === null,
+      usedBytes: usage.bytes,
+      messages: usage.messages,
+      createdAt: u.createdAt,
+    };
   }
 
   async listUsers(actor: Actor, domainName?: string): Promise<UserView[]> {
@@ -358,6 +376,19 @@ export class AccountsService {
     }
     await this.#store.accounts.removeAlias(display);
     await this.#audit(actor, "alias.remove", display, null, { before: { targets: alias.targets } });
+  }
+
+  // ---- audit log ----------------------------------------------------------------------------
+
+  /** A page of the audit log: server admins see all, domain admins their own domain's only. */
+  async auditPage(actor: Actor, q: AuditPageQuery): Promise<AuditEntry[]> {
+    if (actor.kind === "user" && actor.user.role !== "admin") {
+      requireDomainManager(actor, actor.user.domainId, "read the audit log");
+      const own = await this.#store.accounts.getDomainById(actor.user.domainId);
+      if (!own || (q.domain !== undefined && q.domain !== own.name)) throw new AccountError("not-found", "no such domain");
+      q = { ...q, domain: own.name };
+    }
+    return this.#store.audit.page(q);
   }
 
   // ---- delivery -----------------------------------------------------------------------------

@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { SpamSchema } from "../spam/config-schema.ts";
 
-export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http"] as const;
+export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http", "https"] as const;
 export type ListenerRole = (typeof LISTENER_ROLES)[number];
 
 export const TLS_MODES = ["implicit", "starttls", "none"] as const;
@@ -29,6 +29,8 @@ export const DEFAULT_TLS_BY_ROLE: Record<ListenerRole, TlsMode> = {
   imap: "starttls",
   imaps: "implicit",
   http: "none",
+  // The web admin and the API (docs/web.md); one listener serves every name (SNI).
+  https: "implicit",
 };
 
 // A whole number in a range, with one message for every way of getting it wrong.
@@ -52,7 +54,7 @@ const hostname = z
 
 export const ListenerSchema = z.strictObject({
   role: z.enum(LISTENER_ROLES, { error: `expected one of ${LISTENER_ROLES.join(", ")}` }).meta({
-    description: "What the listener serves: mx (incoming mail), submission, submissions, imap, imaps or http.",
+    description: "What the listener serves: mx (incoming mail), submission, submissions, imap, imaps, http or https (web admin and API).",
   }),
   address: z
     .string({ error: "expected an IP address" })
@@ -62,7 +64,7 @@ export const ListenerSchema = z.strictObject({
   port: intIn(1, 65535).meta({ description: "TCP port." }),
   tls: z.enum(TLS_MODES, { error: `expected one of ${TLS_MODES.join(", ")}` }).optional().meta({
     description:
-      "implicit (TLS from the first byte), starttls, or none. Default by role: mx, submission and imap starttls; submissions and imaps implicit; http none.",
+      "implicit (TLS from the first byte), starttls, or none. Default by role: mx, submission and imap starttls; submissions, imaps and https implicit; http none.",
   }),
   // RFC 5321 §4.5.3.1.8: at least 100.
   maxRecipients: intIn(100, 100_000).optional().meta({
@@ -268,6 +270,7 @@ export const DEFAULT_LISTENERS: z.output<typeof ListenerSchema>[] = [
   { role: "imap", address: "0.0.0.0", port: 143 },
   { role: "imaps", address: "0.0.0.0", port: 993 },
   { role: "http", address: "0.0.0.0", port: 80 },
+  { role: "https", address: "0.0.0.0", port: 443 },
 ];
 
 /** The file's shape as written (before defaults that depend on other keys). */
@@ -316,7 +319,7 @@ export const ConfigFileSchema = z
         ctx.addIssue({ code: "custom", path: ["listeners", i, "maxRecipients"], message: `role ${l.role} has no recipients (SMTP roles only)` });
       }
       // RFC 8314 §3: submissions and imaps are implicit TLS by definition.
-      if ((l.role === "submissions" || l.role === "imaps") && l.tls !== undefined && l.tls !== "implicit") {
+      if ((l.role === "submissions" || l.role === "imaps" || l.role === "https") && l.tls !== undefined && l.tls !== "implicit") {
         ctx.addIssue({ code: "custom", path: ["listeners", i, "tls"], message: `role ${l.role} needs tls: implicit` });
       }
     });
