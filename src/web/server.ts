@@ -10,7 +10,6 @@
 // `Authorization: Bearer`, or the session cookie); for a session, the CSRF token on every
 // state-changing method plus an Origin check. Routes call the service layer only (accounts,
 // queue and DKIM admin, tokens); errors leave as RFC 9457 problems (problem.ts).
-import type { IncomingMessage } from "node:http";
 import Fastify from "fastify";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import cookie from "@fastify/cookie";
@@ -54,6 +53,10 @@ export interface WebDeps {
 
 /** Request state the hooks fill in. */
 declare module "fastify" {
+  interface FastifyInstance {
+    /** Every /api/v1 route as "METHOD /path" (the test compares it with the OpenAPI document). */
+    apiRoutes: string[];
+  }
   interface FastifyRequest {
     actor: Actor | null;
     /** The session cookie value when the request came with a live session. */
@@ -175,7 +178,9 @@ export async function createWebApp(deps: WebDeps, listener: Pick<Listener, "role
     transform: jsonSchemaTransform,
   });
 
-  app.addHook("preHandler", async (req, reply) => {
+  // preValidation: who is asking is settled before the body is checked, so a stranger learns
+  // nothing from validation messages.
+  app.addHook("preValidation", async (req, reply) => {
     if (!req.url.startsWith(API_PREFIX + "/")) return;
     const key = `${req.method} ${req.routeOptions.url}`;
     reply.header("cache-control", "no-store");
@@ -192,6 +197,11 @@ export async function createWebApp(deps: WebDeps, listener: Pick<Listener, "role
     }
   });
 
+  app.decorate("apiRoutes", [] as string[]);
+  app.addHook("onRoute", (r) => {
+    if (!r.url.startsWith(API_PREFIX + "/")) return;
+    for (const m of Array.isArray(r.method) ? r.method : [r.method]) if (m !== "HEAD") app.apiRoutes.push(`${m} ${r.url}`);
+  });
   const ctx: ApiContext = {
     deps,
     secure,
@@ -270,5 +280,3 @@ function namesAnObject(req: FastifyRequest): boolean {
   const b = (req.body ?? {}) as Record<string, unknown>;
   return typeof b === "object" && b !== null && (b.address !== undefined || b.domain !== undefined);
 }
-
-export type { IncomingMessage };
