@@ -3,7 +3,9 @@
 // OpenAPI document, and the OpenAPI document agreeing with the routes both ways.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { seedQueue, snapshot, startWeb } from "./harness.ts";
+import http from "node:http";
+import { createWebApp } from "../../src/web/server.ts";
+import { HOST, PASSWORD, seedQueue, snapshot, startWeb } from "./harness.ts";
 import type { Web } from "./harness.ts";
 
 let w: Web;
@@ -369,4 +371,46 @@ test("DKIM rotation and DNS records through the API", async () => {
   assert.equal(rec.status, 200, rec.text);
   assert.ok(rec.json.items.some((r: { type: string }) => r.type === "MX"));
   assert.equal((await w.req("GET", "/api/v1/domains/a.test/dns-records?ip=nope", { token: daToken })).status, 400);
+});
+
+test("dev http (npm start's 8080): API served, cookie without Secure/__Host-, no HSTS, CSRF still required", async () => {
+  const app = await createWebApp({ ...w.deps, config: { ...w.deps.config, dev: true } }, { role: "http", address: HOST, port: 0 });
+  await app.listen({ host: HOST, port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  const origin = `http://${HOST}:${port}`;
+  const send = (method: string, p: string, headers: Record<string, string> = {}, body?: unknown) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
+      const payload = body === undefined ? undefined : JSON.stringify(body);
+      const h: Record<string, string> = { ...headers, ...(payload ? { "content-type": "application/json", "content-length": String(Buffer.byteLength(payload)) } : {}) };
+      const r = http.request({ host: HOST, port, method, path: p, headers: h, agent: false }, (res) => {
+        let t = "";
+        res.on("data", (c) => (t += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: t }));
+      });
+      r.on("error", reject);
+      r.end(payload);
+    });
+  try {
+    const doc = await send("GET", "/api/v1/openapi.json");
+    assert.equal(doc.status, 200);
+    assert.equal(doc.headers["strict-transport-security"], undefined);
+    assert.match(String(doc.headers["content-security-policy"]), /frame-ancestors 'none'/);
+    const login = await send("POST", "/api/v1/session", {}, { address: "admin@a.test", password: PASSWORD });
+    assert.equal(login.status, 200, login.text);
+    const set = String([login.headers["set-cookie"]].flat()[0]);
+    assert.match(set, /^freehold-session=/);
+    assert.doesNotMatch(set, /; Secure/i);
+    assert.match(set, /; HttpOnly/i);
+    assert.match(set, /; SameSite=Strict/i);
+    const cookie = set.split(";")[0];
+    const csrf = JSON.parse(login.text).csrfToken as string;
+    assert.equal((await send("POST", "/api/v1/domains", { cookie }, { name: "dev.test" })).status, 403);
+    const ok = await send("POST", "/api/v1/domains", { cookie, "x-csrf-token": csrf, origin }, { name: "dev.test" });
+    assert.equal(ok.status, 201, ok.text);
+    const page = await send("GET", "/");
+    assert.equal(page.status, 200);
+    assert.match(page.text, /api\/v1\/openapi\.json/);
+  } finally {
+    await app.close();
+  }
 });

@@ -61,7 +61,8 @@ export interface Web {
   close(): Promise<void>;
 }
 
-export async function startWeb(): Promise<Web> {
+/** `dev`: the dev-mode http listener (npm start's 8080) instead of https. */
+export async function startWeb(mode: { dev?: boolean } = {}): Promise<Web> {
   const data = await createDataDir({
     hostname: "mail.a.test",
     admin: "admin@a.test",
@@ -79,7 +80,7 @@ export async function startWeb(): Promise<Web> {
   const side: SqliteDb = openSideDb(config.dataDir, { clock });
   const limiter = new LoginLimiter({ clock });
   const deps: WebDeps = {
-    config,
+    config: mode.dev ? { ...config, dev: true } : config,
     store: services.storage.store,
     accounts: services.accounts,
     dkim: services.dkim,
@@ -90,13 +91,14 @@ export async function startWeb(): Promise<Web> {
     logger: silentLogger(),
     tls: services.tls,
   };
-  const app = await createWebApp(deps, { role: "https", address: HOST, port: 0 });
+  const app = await createWebApp(deps, { role: mode.dev ? "http" : "https", address: HOST, port: 0 });
   await app.listen({ host: HOST, port: 0 });
   const port = (app.server.address() as { port: number }).port;
   const ca = await readFile(path.join(data.dir, "tls", "cert.pem"));
   const db = new DatabaseSync(path.join(data.dir, "meta.sqlite"));
   db.exec("PRAGMA busy_timeout = 5000");
-  const origin = `https://mail.a.test:${port}`;
+  const scheme = mode.dev ? "http" : "https";
+  const origin = `${scheme}://mail.a.test:${port}`;
 
   const req: Web["req"] = (method, p, opts = {}) =>
     new Promise((resolve, reject) => {
@@ -110,7 +112,7 @@ export async function startWeb(): Promise<Web> {
       if (opts.cookie) headers.cookie = opts.cookie;
       if (opts.token) headers.authorization = `Bearer ${opts.token}`;
       if (opts.csrf) headers["x-csrf-token"] = opts.csrf;
-      const r = https.request({ host: HOST, port, method, path: p, headers, ca, servername: "mail.a.test", agent: false }, (res) => {
+      const onRes = (res: http.IncomingMessage) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
@@ -123,7 +125,10 @@ export async function startWeb(): Promise<Web> {
           }
           resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
         });
-      });
+      };
+      const r = mode.dev
+        ? http.request({ host: HOST, port, method, path: p, headers, agent: false }, onRes)
+        : https.request({ host: HOST, port, method, path: p, headers, ca, servername: "mail.a.test", agent: false }, onRes);
       r.on("error", reject);
       r.end(payload);
     });
