@@ -35,7 +35,7 @@ import type { ApiTokenService } from "./tokens.ts";
 import { registerApiRoutes } from "./routes/index.ts";
 
 export interface WebDeps {
-  config: Pick<Config, "dev" | "hostname">;
+  config: Pick<Config, "dev" | "hostname"> & { dataDir?: string };
   store: MetadataStore;
   accounts: AccountsService;
   dkim: Pick<DkimService, "list" | "rotate">;

@@ -359,6 +359,13 @@ test("queue: list with recipients and last replies, retry, remove (audited)", as
   assert.deepEqual(audit.json.items.map((x: { action: string }) => x.action).slice(0, 2), ["queue.remove", "queue.retry"]);
 });
 
+test("relays: server admins read relays and routes, without secrets; others are refused", async () => {
+  const r = await w.req("GET", "/api/v1/relays", { token: adminToken });
+  assert.equal(r.status, 200, r.text);
+  assert.deepEqual(r.json.routes.default, ["direct"]);
+  assert.equal((await w.req("GET", "/api/v1/relays", { token: daToken })).status, 403);
+});
+
 test("DKIM rotation and DNS records through the API", async () => {
   const before = await w.req("GET", "/api/v1/domains/a.test/dkim", { token: daToken });
   const rot = await w.req("POST", "/api/v1/domains/a.test/dkim/rotate", { token: daToken });

@@ -5,6 +5,7 @@ import { registerAccountRoutes } from "./accounts.ts";
 import { registerAuditRoutes } from "./audit.ts";
 import { registerDkimRoutes } from "./dkim.ts";
 import { registerQueueRoutes } from "./queue.ts";
+import { registerRelayRoutes } from "./relays.ts";
 import { registerSessionRoutes } from "./session.ts";
 import { registerTokenRoutes } from "./tokens.ts";
 
@@ -14,5 +15,6 @@ export function registerApiRoutes(api: Api, ctx: ApiContext): void {
   registerAccountRoutes(api, ctx);
   registerDkimRoutes(api, ctx);
   registerQueueRoutes(api, ctx);
+  registerRelayRoutes(api, ctx);
   registerAuditRoutes(api, ctx);
 }
