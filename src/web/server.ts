@@ -30,6 +30,7 @@ import type { LoadedTls } from "../tls/context.ts";
 import { ApiProblem, problemBody, problemOfServiceError } from "./problem.ts";
 import type { ProblemKind } from "./problem.ts";
 import { sessionCookieName, setSecurityHeaders } from "./security.ts";
+import { credentialOf } from "./sessions.ts";
 import type { SessionStore } from "./sessions.ts";
 import type { ApiTokenService } from "./tokens.ts";
 import { registerApiRoutes } from "./routes/index.ts";
@@ -243,7 +244,8 @@ async function resolveActor(deps: WebDeps, req: FastifyRequest, secure: boolean)
   if (!s) return;
   const user = await deps.store.accounts.getUserById(s.userId);
   const domain = user ? await deps.store.accounts.getDomainById(user.domainId) : null;
-  if (!user || user.disabled || !domain || domain.disabled) {
+  // Checked on every request: a disable or a password change (through the CLI too) ends it.
+  if (!user || user.disabled || !domain || domain.disabled || credentialOf(user.passwordHash) !== s.credential) {
     deps.sessions.delete(sid);
     return;
   }

@@ -17,12 +17,15 @@ export const DEFAULT_SESSION_OPTIONS: SessionOptions = { idleMs: 30 * 60_000, ab
 
 export interface Session {
   userId: number;
+  /** SHA-256 of the password hash at login: a password change anywhere (CLI too) ends the session. */
+  credential: string;
   csrf: string;
   createdAt: number;
   lastSeenAt: number;
 }
 
 const digest = (id: string): string => createHash("sha256").update(id).digest("hex");
+export const credentialOf = (passwordHash: string): string => createHash("sha256").update(passwordHash).digest("hex");
 
 export class SessionStore {
   #clock: Clock;
@@ -34,10 +37,10 @@ export class SessionStore {
   }
 
   /** A new session; returns the cookie value (shown to the browser only). */
-  create(userId: number): { id: string; session: Session } {
+  create(userId: number, passwordHash: string): { id: string; session: Session } {
     const now = this.#clock.now();
     const id = randomBytes(32).toString("base64url");
-    const session: Session = { userId, csrf: randomBytes(32).toString("base64url"), createdAt: now, lastSeenAt: now };
+    const session: Session = { userId, credential: credentialOf(passwordHash), csrf: randomBytes(32).toString("base64url"), createdAt: now, lastSeenAt: now };
     this.#byHash.set(digest(id), session);
     const max = this.#opts.maxSessions ?? Infinity;
     while (this.#byHash.size > max) this.#byHash.delete(this.#byHash.keys().next().value!);

@@ -5,6 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { createWebApp } from "../../src/web/server.ts";
+import { SYSTEM } from "../../src/accounts/authz.ts";
 import { HOST, PASSWORD, seedQueue, snapshot, startWeb } from "./harness.ts";
 import type { Web } from "./harness.ts";
 
@@ -104,6 +105,11 @@ test("logout ends the session on the server; an idle or too old session is refus
   } finally {
     w.clock.skew = 0;
   }
+  // A password change made elsewhere (here: the service layer, as the CLI does) ends sessions.
+  const victim = await w.login("u@a.test");
+  await w.services.accounts.setPassword(SYSTEM, "u@a.test", "a changed password");
+  assert.equal((await w.req("GET", "/api/v1/session", { cookie: victim.cookie })).status, 401, "after a password change");
+  await w.services.accounts.setPassword(SYSTEM, "u@a.test", PASSWORD);
   // An expired session changes nothing either.
   const snap = snapshot(w.db);
   const r = await w.req("POST", "/api/v1/domains", { cookie: busy.cookie, csrf: busy.csrf, body: { name: "expired.test" } });

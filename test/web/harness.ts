@@ -63,18 +63,18 @@ export interface Web {
 
 /** `dev`: the dev-mode http listener (npm start's 8080) instead of https. */
 export async function startWeb(mode: { dev?: boolean } = {}): Promise<Web> {
-  const data = await createDataDir({
-    hostname: "mail.a.test",
-    admin: "admin@a.test",
-    domains: ["b.test"],
-    users: [{ address: "da@a.test" }, { address: "u@a.test" }, { address: "db@b.test" }, { address: "ub@b.test" }],
-    aliases: [{ address: "info@b.test", targets: ["ub@b.test"] }, { address: "info@a.test", targets: ["u@a.test"] }],
-  });
+  // Only init runs as a CLI process; the rest goes through the same service in this process
+  // (each CLI start costs seconds on a loaded machine).
+  const data = await createDataDir({ hostname: "mail.a.test", admin: "admin@a.test" });
   const config = await loadConfig(data.dir);
   const clock = new SkewClock();
   const services = await openServices(config, { logger: silentLogger(), clock });
   // init --admin printed a generated password; the tests use the common one.
   await services.accounts.setPassword(SYSTEM, "admin@a.test", PASSWORD);
+  await services.accounts.addDomain(SYSTEM, "b.test");
+  for (const address of ["da@a.test", "u@a.test", "db@b.test", "ub@b.test"]) await services.accounts.addUser(SYSTEM, { address, password: PASSWORD });
+  await services.accounts.addAlias(SYSTEM, "info@b.test", ["ub@b.test"]);
+  await services.accounts.addAlias(SYSTEM, "info@a.test", ["u@a.test"]);
   await services.accounts.setRole(SYSTEM, "da@a.test", "domain-admin");
   await services.accounts.setRole(SYSTEM, "db@b.test", "domain-admin");
   const side: SqliteDb = openSideDb(config.dataDir, { clock });

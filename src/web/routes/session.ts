@@ -41,7 +41,7 @@ export function registerSessionRoutes(api: Api, ctx: ApiContext): void {
       // A new id at every login (no session fixation); an old cookie's session ends here.
       const old = req.cookies[cookieName];
       if (old) deps.sessions.delete(old);
-      const { id, session } = deps.sessions.create(result.user.id);
+      const { id, session } = deps.sessions.create(result.user.id, result.user.passwordHash);
       reply.setCookie(cookieName, id, sessionCookieOptions(secure));
       return { address: result.user.address, role: result.user.role, csrfToken: session.csrf };
     },
