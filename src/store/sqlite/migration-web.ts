@@ -1,13 +1,15 @@
 // Migration: the web side (docs/api.md): API tokens, and the audit log's source, domain and
-// before/after columns. Version 60 leaves room for the other features' migrations.
+// before/after columns. Version 33: below 40 (migration-ids.ts), so its test's "old schema"
+// includes these columns; migrate() applies a missing version whatever came after it, and the
+// table is AUTOINCREMENT itself, so folders that already ran 40 never reuse token ids either.
 import type { Migration } from "./migrations.ts";
 
 export const WEB_MIGRATION: Migration = {
-  version: 60,
+  version: 33,
   name: "api tokens; audit source, domain, before/after",
   sql: `
 CREATE TABLE api_tokens (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   -- Lower-case hex SHA-256 of the token; the token itself is shown once and never stored.
   hash TEXT NOT NULL UNIQUE,
   name TEXT NOT NULL,
