@@ -273,12 +273,27 @@ function hostOnly(h: string | undefined): string | null {
   return m ? m[1] : null;
 }
 
-/** Did the request name a specific object (a path parameter, a domain filter, an address)? */
+/**
+ * Does the request name an object of another tenant than the caller's (a path parameter, a
+ * domain filter, an address in the body)? Then a refusal is "not found": a domain admin cannot
+ * tell another domain's existing objects from missing ones. A refusal about the caller's own
+ * domain (a domain admin granting "admin") stays "forbidden". For a plain user every named
+ * object not theirs is "not found".
+ */
 function namesAnObject(req: FastifyRequest): boolean {
+  const actor = req.actor;
+  if (!actor || actor.kind !== "user") return false;
+  const own = actor.user.address.slice(actor.user.address.lastIndexOf("@") + 1);
+  const domainOf = (v: unknown): string | null => {
+    if (typeof v !== "string" || v === "") return null;
+    return v.slice(v.lastIndexOf("@") + 1).toLowerCase().replace(/\.$/, "");
+  };
   const params = (req.params ?? {}) as Record<string, unknown>;
-  if (Object.keys(params).length > 0) return true;
   const q = (req.query ?? {}) as Record<string, unknown>;
-  if (q.domain !== undefined) return true;
-  const b = (req.body ?? {}) as Record<string, unknown>;
-  return typeof b === "object" && b !== null && (b.address !== undefined || b.domain !== undefined);
+  const b = (typeof req.body === "object" && req.body !== null ? req.body : {}) as Record<string, unknown>;
+  const named = [params.domain, params.address, q.domain, b.address, req.routeOptions.url === `${API_PREFIX}/domains` ? b.name : undefined].map(domainOf).filter((d): d is string => d !== null);
+  // Objects by id (queue entries, tokens) are checked by their services, which say "not found".
+  // A plain user's tenant is their own account: any other named object is "not found".
+  if (actor.user.role === "user") return named.length > 0 && String(params.address ?? "").toLowerCase() !== actor.user.address;
+  return named.some((d) => d !== own);
 }

@@ -313,6 +313,9 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
     assert.ok(r.json.items.length > 0, `${p} is empty`);
     assert.ok(r.json.items.every((x: unknown) => key(x).endsWith("@a.test")), `${p}: ${r.text}`);
   }
+  // A refusal inside one's own domain stays 403 (granting a role above one's own).
+  const grant = await w.req("POST", "/api/v1/users", { token: daToken, body: { address: "boss@a.test", password: "a long password 3", role: "admin" } });
+  assert.equal(grant.status, 403, grant.text);
   // Own objects work with the same token.
   assert.equal((await w.req("GET", "/api/v1/users/u@a.test", { token: daToken })).status, 200);
   assert.equal((await w.req("GET", `/api/v1/queue/${queueA}`, { token: daToken })).status, 200);
@@ -322,6 +325,8 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
   assert.equal((await w.req("GET", "/api/v1/users/u@a.test", { token: user })).status, 200);
   assert.equal((await w.req("GET", "/api/v1/users/da@a.test", { token: user })).status, 404);
   assert.equal((await w.req("GET", "/api/v1/users", { token: user })).status, 403);
+  // Their own account: the password yes, a disable no (403: it is theirs, so nothing is hidden).
+  assert.equal((await w.req("PATCH", "/api/v1/users/u@a.test", { token: user, body: { disabled: true } })).status, 403);
   assert.equal((await w.req("GET", "/api/v1/audit", { token: user })).status, 403);
 });
 
