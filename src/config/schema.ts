@@ -249,6 +249,19 @@ const TlsFilesSchema = z
     key: z.string({ error: "expected a file path" }).min(1).default("tls/key.pem").meta({
       description: "Private key (PEM); keep it mode 0600.",
     }),
+    sni: z
+      .array(
+        z.strictObject({
+          names: z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]{1,253}$/i, { error: "expected a host name or *.domain" })).min(1),
+          cert: z.string({ error: "expected a file path" }).min(1),
+          key: z.string({ error: "expected a file path" }).min(1),
+        }),
+      )
+      .default([])
+      .meta({
+        description:
+          "https listeners: more certificates, chosen by the name the client asks for (SNI); `*.example.com` matches one label. Other names get cert/key. Reloaded when the files change or on SIGHUP.",
+      }),
   })
   .prefault({})
   .meta({ description: "TLS certificate files." });

@@ -48,6 +48,8 @@ export interface WebDeps {
   logger: Logger;
   /** The certificate for https listeners; read per handshake, so a reload (tls/reload.ts) applies. */
   tls?: LoadedTls;
+  /** Certificates by name (config tls.sni, sni.ts); names without one get `tls`. */
+  sni?: (servername: string) => import("node:tls").SecureContext | undefined;
   /** More routes (autoconfig, MTA-STS...), registered on every listener before the API. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
 }
@@ -102,8 +104,8 @@ export async function createWebApp(deps: WebDeps, listener: Pick<Listener, "role
       ? {
           https: {
             ...live.options,
-            // SNI: every name gets the certificate in service now (a reload replaces it).
-            SNICallback: (_name: string, cb: (err: Error | null, ctx?: import("node:tls").SecureContext) => void) => cb(null, live.context),
+            // SNI: the name's own certificate, else the main one (each current after a reload).
+            SNICallback: (name: string, cb: (err: Error | null, ctx?: import("node:tls").SecureContext) => void) => cb(null, deps.sni?.(name) ?? live.context),
           },
         }
       : {}),

@@ -11,6 +11,8 @@ import type { SqliteDb } from "../store/sqlite/db.ts";
 import { createWebApp } from "./server.ts";
 import { SessionStore } from "./sessions.ts";
 import { ApiTokenService } from "./tokens.ts";
+import { openSniCertificates } from "./sni.ts";
+import type { SniCertificates } from "./sni.ts";
 
 export interface WebStarterOptions {
   authenticate: (services: Services) => Authenticate;
@@ -19,11 +21,13 @@ export interface WebStarterOptions {
 }
 
 export function webStarter(opts: WebStarterOptions): ProtocolStarter {
-  let shared: { db: SqliteDb; tokens: ApiTokenService; sessions: SessionStore; open: number } | null = null;
+  let shared: { db: SqliteDb; tokens: ApiTokenService; sessions: SessionStore; sni: SniCertificates; open: number } | null = null;
   return async (services, listener) => {
     if (!shared) {
+      const sni = await openSniCertificates(services.config.tls.sni, services.logger);
       const db = openSideDb(services.config.dataDir, { clock: services.clock });
       shared = {
+        sni,
         db,
         tokens: new ApiTokenService({ repo: new SqliteApiTokens(db), store: services.storage.store, clock: services.clock }),
         sessions: new SessionStore(services.clock),
@@ -43,6 +47,7 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         clock: services.clock,
         logger: services.logger,
         tls: listener.role === "https" ? services.tls : undefined,
+        sni: (name) => s.sni.pick(name),
         plugins: opts.plugins,
       },
       listener,
@@ -56,6 +61,7 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         await app.close();
         if (--s.open === 0) {
           s.db.close();
+          s.sni.stop();
           shared = null;
         }
       },

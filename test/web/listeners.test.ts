@@ -37,6 +37,9 @@ before(async () => {
   const file = path.join(data.dir, "freehold.yaml");
   const doc = YAML.parse(await readFile(file, "utf8")) as Record<string, any>;
   doc.listeners.push({ role: "http", address: HOST, port: httpPort }, { role: "https", address: HOST, port: httpsPort });
+  // A second certificate for the autoconfig name, chosen by SNI.
+  await writeSelfSigned(path.join(data.dir, "tls", "autoconfig.pem"), path.join(data.dir, "tls", "autoconfig.key"), { hostname: "autoconfig.w.test", clock: systemClock });
+  doc.tls = { sni: [{ names: ["autoconfig.w.test", "*.auto.w.test"], cert: "tls/autoconfig.pem", key: "tls/autoconfig.key" }] };
   await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
   await runFreeholdCli(["--data", data.dir, "user", "passwd", "admin@w.test", "--password-stdin"], TEST_PASSWORD + "\n");
   proc = await startFreeholdProcess(data, { timeoutMs: 60_000 });
@@ -72,25 +75,35 @@ test("production http serves no API: everything redirects to https", async () =>
   assert.equal(odd.headers.location, "https://mail.w.test/x");
 });
 
-test("https serves the API; SNI names get the certificate; a renewed certificate is served without a restart", async () => {
+test("https serves the API; SNI picks the certificate by name; renewals are served without a restart", async () => {
   const ca = await readFile(path.join(data.dir, "tls", "cert.pem"));
   const first = await get(`https://${HOST}:${httpsPort}/api/v1/openapi.json`, { ca, servername: "mail.w.test", headers: { host: "mail.w.test" } });
   assert.equal(first.status, 200);
   assert.equal(JSON.parse(first.body).openapi, "3.1.0");
-  const before = first.cert!.fingerprint256;
-  // Renewal: new files in place, SIGHUP (what a certbot hook sends; polling also finds it).
-  await writeSelfSigned(path.join(data.dir, "tls", "cert.pem"), path.join(data.dir, "tls", "key.pem"), { hostname: "mail.w.test", altNames: ["autoconfig.w.test"], clock: systemClock });
-  const ca2 = await readFile(path.join(data.dir, "tls", "cert.pem"));
-  const want = new X509Certificate(ca2).fingerprint256;
-  assert.notEqual(want, before);
+  const fp = (file: string) => readFile(path.join(data.dir, "tls", file)).then((b) => new X509Certificate(b).fingerprint256);
+  const served = async (servername: string) =>
+    (await get(`https://${HOST}:${httpsPort}/api/v1/openapi.json`, { rejectUnauthorized: false, servername }).catch(() => null))?.cert?.fingerprint256;
+  const main0 = await fp("cert.pem");
+  const auto0 = await fp("autoconfig.pem");
+  assert.equal(first.cert!.fingerprint256, main0);
+  assert.equal(await served("autoconfig.w.test"), auto0, "exact SNI name");
+  assert.equal(await served("x.auto.w.test"), auto0, "wildcard SNI name");
+  assert.equal(await served("other.w.test"), main0, "a name without its own certificate");
+  assert.equal(await served(""), main0, "no SNI");
+
+  // Renewal of both: new files in place, SIGHUP (what a certbot hook sends; polling also finds it).
+  await writeSelfSigned(path.join(data.dir, "tls", "cert.pem"), path.join(data.dir, "tls", "key.pem"), { hostname: "mail.w.test", clock: systemClock });
+  await writeSelfSigned(path.join(data.dir, "tls", "autoconfig.pem"), path.join(data.dir, "tls", "autoconfig.key"), { hostname: "autoconfig.w.test", clock: systemClock });
+  const main1 = await fp("cert.pem");
+  const auto1 = await fp("autoconfig.pem");
+  assert.notEqual(main1, main0);
+  assert.notEqual(auto1, auto0);
   proc.child.kill("SIGHUP");
   const deadline = Date.now() + 20_000;
   for (;;) {
-    // With SNI, and without it (the listener's default context is refreshed too).
-    const sni = await get(`https://${HOST}:${httpsPort}/api/v1/openapi.json`, { rejectUnauthorized: false, servername: "autoconfig.w.test" }).catch(() => null);
-    const bare = await get(`https://${HOST}:${httpsPort}/api/v1/openapi.json`, { rejectUnauthorized: false, servername: "" }).catch(() => null);
-    if (sni?.cert?.fingerprint256 === want && bare?.cert?.fingerprint256 === want) break;
-    assert.ok(Date.now() < deadline, `still the old certificate: sni ${sni?.cert?.fingerprint256} bare ${bare?.cert?.fingerprint256}`);
+    const now = { sni: await served("autoconfig.w.test"), other: await served("other.w.test"), bare: await served("") };
+    if (now.sni === auto1 && now.other === main1 && now.bare === main1) break;
+    assert.ok(Date.now() < deadline, `still an old certificate: ${JSON.stringify(now)}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 });
