@@ -432,3 +432,35 @@ test("dev http (npm start's 8080): API served, cookie without Secure/__Host-, no
     await app.close();
   }
 });
+
+test("plugins (autoconfig, MTA-STS) are served on production http, where everything else redirects", async () => {
+  const plugin = async (app: import("fastify").FastifyInstance) => {
+    app.get("/.well-known/mta-sts.txt", async (_req, reply) => reply.type("text/plain").send("version: STSv1\n"));
+  };
+  const app = await createWebApp({ ...w.deps, plugins: [plugin] }, { role: "http", address: HOST, port: 0 });
+  await app.listen({ host: HOST, port: 0 });
+  const port = (app.server.address() as { port: number }).port;
+  const get = (p: string) =>
+    new Promise<{ status: number; headers: http.IncomingHttpHeaders; text: string }>((resolve, reject) => {
+      const r = http.request({ host: HOST, port, path: p, headers: { host: "mta-sts.a.test" }, agent: false }, (res) => {
+        let t = "";
+        res.on("data", (c) => (t += c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: t }));
+      });
+      r.on("error", reject);
+      r.end();
+    });
+  try {
+    const policy = await get("/.well-known/mta-sts.txt");
+    assert.equal(policy.status, 200);
+    assert.equal(policy.text, "version: STSv1\n");
+    assert.equal(policy.headers["strict-transport-security"], undefined);
+    for (const p of ["/api/v1/openapi.json", "/api/v1/session", "/"]) {
+      const r = await get(p);
+      assert.equal(r.status, 308, p);
+      assert.equal(r.headers.location, `https://mta-sts.a.test${p}`);
+    }
+  } finally {
+    await app.close();
+  }
+});
