@@ -464,3 +464,19 @@ test("plugins (autoconfig, MTA-STS) are served on production http, where everyth
     await app.close();
   }
 });
+
+// Last in the file: it exhausts the login limits of this client address.
+test("failed logins are limited (the IMAP/SMTP limiter): 429 with Retry-After, even for the right password", async () => {
+  let limited: Awaited<ReturnType<Web["req"]>> | null = null;
+  for (let i = 0; i < 12 && !limited; i++) {
+    const r = await w.req("POST", "/api/v1/session", { body: { address: "ub@b.test", password: "not the password" } });
+    if (r.status === 429) limited = r;
+    else assert.equal(r.status, 401);
+  }
+  assert.ok(limited, "never limited");
+  assert.equal(limited.json.type, "https://freehold.invalid/problems/rate-limited");
+  assert.match(String(limited.headers["retry-after"]), /^\d+$/);
+  const right = await w.req("POST", "/api/v1/session", { body: { address: "ub@b.test", password: PASSWORD } });
+  assert.equal(right.status, 429);
+  assert.equal(right.headers["set-cookie"], undefined);
+});
