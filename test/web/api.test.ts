@@ -4,6 +4,8 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
+import path from "node:path";
+import { readFile } from "node:fs/promises";
 import { createWebApp } from "../../src/web/server.ts";
 import { SYSTEM } from "../../src/accounts/authz.ts";
 import { HOST, PASSWORD, seedQueue, snapshot, startWeb } from "./harness.ts";
@@ -271,11 +273,15 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
     domain: () => "b.test",
     address: (p) => (p.startsWith("/api/v1/aliases") ? "info@b.test" : "ub@b.test"),
     id: (p) => (p.startsWith("/api/v1/queue") ? String(queueB) : String(otherToken.id)),
+    name: () => "smarthost",
+    kind: () => "recipient-domain",
   };
   const bodies: Record<string, unknown> = {
     "PATCH /api/v1/users/:address": { disabled: true },
     "POST /api/v1/users": { address: "new@b.test", password: "a long password 2" },
     "POST /api/v1/aliases": { address: "new@b.test", targets: ["ub@b.test"] },
+    "PUT /api/v1/relays/:name": { host: "relay.test", port: 587, tls: "starttls" },
+    "PUT /api/v1/routes/:kind/:domain": { routes: ["direct"] },
   };
   let checked = 0;
   for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
@@ -288,7 +294,8 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
       const url = p.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(values[name](p)));
       const snap = snapshot(w.db);
       const r = await w.req(method, url, { token: daToken, body: bodies[key] });
-      if (route.startsWith("/api/v1/tokens/")) assert.equal(r.status, 404, `${key}: ${r.text}`);
+      // Relays are server-wide, not a tenant's: a domain admin is refused outright.
+      if (route.startsWith("/api/v1/relays/")) assert.equal(r.status, 403, `${key}: ${r.text}`);
       else assert.equal(r.status, 404, `${key}: ${r.text}`);
       assert.equal(snapshot(w.db), snap, `${key} changed something`);
       // The same route on one's own objects works (not a blanket 404).
@@ -370,11 +377,56 @@ test("queue: list with recipients and last replies, retry, remove (audited)", as
   assert.deepEqual(audit.json.items.map((x: { action: string }) => x.action).slice(0, 2), ["queue.remove", "queue.retry"]);
 });
 
-test("relays: server admins read relays and routes, without secrets; others are refused", async () => {
-  const r = await w.req("GET", "/api/v1/relays", { token: adminToken });
-  assert.equal(r.status, 200, r.text);
-  assert.deepEqual(r.json.routes.default, ["direct"]);
+test("relays and routes: server admins change them (validated, audited, no secret answered or logged)", async () => {
+  const files = async () => {
+    const read = (f: string) => readFile(path.join(w.data.dir, f), "utf8").catch(() => "");
+    return (await read("relays.yaml")) + "\n--\n" + (await read("secrets/relays.yaml"));
+  };
+  const r0 = await w.req("GET", "/api/v1/relays", { token: adminToken });
+  assert.equal(r0.status, 200, r0.text);
+  assert.deepEqual(r0.json.routes.default, ["direct"]);
   assert.equal((await w.req("GET", "/api/v1/relays", { token: daToken })).status, 403);
+
+  const put = await w.req("PUT", "/api/v1/relays/smarthost", { token: adminToken, body: { host: "relay.example", port: 587, tls: "starttls", username: "me", password: "relay secret 1" } });
+  assert.equal(put.status, 201, put.text);
+  assert.equal((await w.req("PUT", "/api/v1/routes/default", { token: adminToken, body: { routes: ["smarthost", "direct"] } })).status, 200);
+  assert.equal((await w.req("PUT", "/api/v1/routes/recipient-domain/partner.test", { token: adminToken, body: { routes: ["direct"] } })).status, 200);
+  const view = await w.req("GET", "/api/v1/relays", { token: adminToken });
+  assert.equal(view.json.relays[0].username, "me");
+  assert.deepEqual(view.json.routes.default, ["smarthost", "direct"]);
+  assert.deepEqual(view.json.routes.recipientDomains, { "partner.test": ["direct"] });
+  assert.ok(!view.text.includes("relay secret"));
+
+  // Refusals change neither the files nor the database.
+  const beforeFiles = await files();
+  const snap = snapshot(w.db);
+  const bad: Array<[string, string, unknown, number]> = [
+    ["PUT", "/api/v1/relays/clear", { host: "relay.example", port: 25, tls: "none" }, 400],
+    ["PUT", "/api/v1/relays/direct", { host: "relay.example", port: 25, tls: "starttls" }, 400],
+    ["PUT", "/api/v1/relays/Bad%20Name", { host: "relay.example", port: 25, tls: "starttls" }, 400],
+    ["PUT", "/api/v1/relays/x", { host: "relay.example", port: 25, tls: "starttls", username: "only" }, 400],
+    ["PUT", "/api/v1/relays/x", { host: "relay.example", port: 70000, tls: "starttls" }, 400],
+    ["PUT", "/api/v1/routes/default", { routes: ["nowhere"] }, 400],
+    ["PUT", "/api/v1/routes/default", { routes: [] }, 400],
+    ["PUT", "/api/v1/routes/any-domain/x.test", { routes: ["direct"] }, 400],
+    ["DELETE", "/api/v1/relays/smarthost", undefined, 409],
+    ["DELETE", "/api/v1/relays/none", undefined, 404],
+    ["DELETE", "/api/v1/routes/sender-domain/none.test", undefined, 404],
+  ];
+  for (const [method, p, body, want] of bad) {
+    const r = await w.req(method, p, { token: adminToken, body });
+    assert.equal(r.status, want, `${method} ${p}: ${r.text}`);
+  }
+  assert.equal(await files(), beforeFiles);
+  assert.equal(snapshot(w.db), snap);
+
+  assert.equal((await w.req("PUT", "/api/v1/routes/default", { token: adminToken, body: { routes: ["direct"] } })).status, 200);
+  assert.equal((await w.req("DELETE", "/api/v1/routes/recipient-domain/partner.test", { token: adminToken })).status, 204);
+  assert.equal((await w.req("DELETE", "/api/v1/relays/smarthost", { token: adminToken })).status, 204);
+  const audit = await w.req("GET", "/api/v1/audit?limit=10", { token: adminToken });
+  const actions = audit.json.items.map((e: { action: string }) => e.action);
+  for (const a of ["relay.put", "route.set", "route.remove", "relay.remove"]) assert.ok(actions.includes(a), a);
+  assert.ok(!audit.text.includes("relay secret"), "no relay password in the audit log");
 });
 
 test("DKIM rotation and DNS records through the API", async () => {
