@@ -1,7 +1,7 @@
-// Relays and routes as the HTTP API changes them (server admins only), with an audit entry for
-// every change and secrets redacted. The files and their validation are relays.ts's; a change
-// that does not validate is refused before anything is written. (`freehold relay` still writes
-// the files itself and is not audited yet.)
+// Relays and routes as the CLI (`freehold relay`) and the HTTP API change them (server admins
+// only), with an audit entry for every change and secrets redacted. The files and their
+// validation are relays.ts's; a change that does not validate is refused before anything is
+// written.
 import type { Actor } from "../accounts/authz.ts";
 import { actorName, actorSource, requireServerAdmin } from "../accounts/authz.ts";
 import { AccountError } from "../accounts/errors.ts";
