@@ -4,12 +4,17 @@
 //     never a role above their own;
 //   - "user": their own password only.
 // The CLI acts as `SYSTEM`: whoever can read the data folder already owns the server.
-import type { Role, UserRecord } from "../store/types.ts";
+import type { AuditSource, Role, UserRecord } from "../store/types.ts";
 import { AccountError } from "./errors.ts";
 
-export type Actor = { kind: "system" } | { kind: "user"; user: UserRecord };
+/** `source` records the door in the audit log: a web login ("session") or an API token ("token"). */
+export type Actor = { kind: "system" } | { kind: "user"; user: UserRecord; source?: AuditSource };
 
 export const SYSTEM: Actor = { kind: "system" };
+
+export function actorSource(a: Actor): AuditSource {
+  return a.kind === "system" ? "cli" : (a.source ?? "api");
+}
 
 export function actorName(a: Actor): string {
   return a.kind === "system" ? "cli" : a.user.address;

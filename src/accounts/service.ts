@@ -4,11 +4,11 @@
 // transaction as the user, and writes an audit entry for every change.
 import type { Clock } from "../clock.ts";
 import { isStoreError } from "../store/errors.ts";
-import type { AliasRecord, AppPasswordRecord, DomainRecord, Id, MetadataStore, Role, StoreRepos, UserRecord } from "../store/types.ts";
+import type { AliasRecord, AppPasswordRecord, AuditEntry, AuditPageQuery, DomainRecord, Id, MetadataStore, Role, StoreRepos, UserRecord } from "../store/types.ts";
 import { hashPassword, needsRehash, verifyPassword } from "../login/password.ts";
 import type { ScryptParams } from "../login/password.ts";
 import { formatAddress, normalizeDomain, parseOwnAddress, parseTarget } from "./address.ts";
-import { actorName, requireAccountManager, requireDomainManager, requireMayGrant, requireServerAdmin } from "./authz.ts";
+import { actorName, actorSource, requireAccountManager, requireDomainManager, requireMayGrant, requireServerAdmin } from "./authz.ts";
 import type { Actor } from "./authz.ts";
 import { AccountError } from "./errors.ts";
 import { DEFAULT_MAILBOXES } from "./mailboxes.ts";
@@ -176,7 +176,9 @@ export class AccountsService {
           quotaBytes: input.quotaBytes ?? null,
         });
         for (const m of DEFAULT_MAILBOXES) await tx.mail.createMailbox(u.id, m.name, m.specialUse);
-        await auditIn(tx, actor, "user.add", address, role === "user" ? null : `role=${role}`);
+        await auditIn(tx, actor, "user.add", address, role === "user" ? null : `role=${role}`, {
+          after: { address, role, quotaBytes: input.quotaBytes ?? null, displayName: input.displayName ?? "" },
+        });
         return u;
       });
     } catch (e) {
@@ -190,6 +192,24 @@ export class AccountsService {
     const user = await this.#userOrThrow(address);
     requireAccountManager(actor, user, `see ${user.address}`, { selfAllowed: true });
     return user;
+  }
+
+  /** One user as the API shows them (users may see themselves). */
+  async getUserView(actor: Actor, address: string): Promise<UserView> {
+    const u = await this.getUser(actor, address);
+    const usage = await this.#store.mail.userUsage(u.id);
+    return {
+      id: u.id,
+      address: u.address,
+      displayName: u.displayName,
+      role: u.role,
+      disabled: u.disabled,
+      quotaBytes: effectiveQuota(u, this.#defaultQuota),
+      quotaIsDefault: u.quotaBytes === null,
+      usedBytes: usage.bytes,
+      messages: usage.messages,
+      createdAt: u.createdAt,
+    };
   }
 
   async listUsers(actor: Actor, domainName?: string): Promise<UserView[]> {
@@ -224,6 +244,35 @@ export class AccountsService {
   }
 
   /**
+   * One page of users ordered by address (cursor: the last address of the previous page), for
+   * the API: one indexed query whatever the number of users (docs/api.md "Pagination").
+   */
+  async listUsersPage(actor: Actor, q: { domain?: string; after?: string; limit: number; contains?: string }): Promise<UserView[]> {
+    let domainId: number | undefined;
+    if (q.domain !== undefined) {
+      const d = await this.#domainOrThrow(requireDomain(q.domain));
+      requireDomainManager(actor, d.id, `list users of ${d.name}`);
+      domainId = d.id;
+    } else if (actor.kind === "user" && actor.user.role !== "admin") {
+      requireDomainManager(actor, actor.user.domainId, "list users");
+      domainId = actor.user.domainId;
+    }
+    const rows = await this.#store.accounts.listUsersPage({ domainId, afterAddress: q.after, limit: q.limit, contains: q.contains });
+    return rows.map((u) => ({
+      id: u.id,
+      address: u.address,
+      displayName: u.displayName,
+      role: u.role,
+      disabled: u.disabled,
+      quotaBytes: effectiveQuota(u, this.#defaultQuota),
+      quotaIsDefault: u.quotaBytes === null,
+      usedBytes: u.usage.bytes,
+      messages: u.usage.messages,
+      createdAt: u.createdAt,
+    }));
+  }
+
+  /**
    * Reset a password without the old one: the CLI, or an admin for an account they manage. A
    * signed-in user changing their own password goes through changePassword, which asks for the
    * current one (so a hijacked session cannot lock the owner out).
@@ -236,14 +285,15 @@ export class AccountsService {
     requireAccountManager(actor, user, `change the password of ${user.address}`);
     checkPassword(password);
     await this.#store.accounts.updatePassword(user.id, await hashPassword(password, this.#scrypt));
-    await this.#audit(actor, "user.passwd", user.address);
+    // The password itself never reaches the log.
+    await this.#audit(actor, "user.passwd", user.address, null, { before: { password: "[redacted]" }, after: { password: "[redacted]" } });
   }
 
   async setDisabled(actor: Actor, address: string, disabled: boolean): Promise<void> {
     const user = await this.#userOrThrow(address);
     requireAccountManager(actor, user, `${disabled ? "disable" : "enable"} ${user.address}`);
     await this.#store.accounts.setUserDisabled(user.id, disabled);
-    await this.#audit(actor, disabled ? "user.disable" : "user.enable", user.address);
+    await this.#audit(actor, disabled ? "user.disable" : "user.enable", user.address, null, { before: { disabled: user.disabled }, after: { disabled } });
   }
 
   /** null = back to the server default; 0 = unlimited. */
@@ -252,7 +302,10 @@ export class AccountsService {
     requireAccountManager(actor, user, `change the quota of ${user.address}`);
     checkQuotaValue(quotaBytes);
     await this.#store.accounts.setUserQuota(user.id, quotaBytes);
-    await this.#audit(actor, "user.quota", user.address, quotaBytes === null ? "default" : String(quotaBytes));
+    await this.#audit(actor, "user.quota", user.address, quotaBytes === null ? "default" : String(quotaBytes), {
+      before: { quotaBytes: user.quotaBytes },
+      after: { quotaBytes },
+    });
   }
 
   async setRole(actor: Actor, address: string, role: Role): Promise<void> {
@@ -260,7 +313,7 @@ export class AccountsService {
     requireAccountManager(actor, user, `change the role of ${user.address}`);
     requireMayGrant(actor, role);
     await this.#store.accounts.setUserRole(user.id, role);
-    await this.#audit(actor, "user.role", user.address, role);
+    await this.#audit(actor, "user.role", user.address, role, { before: { role: user.role }, after: { role } });
   }
 
   /** Removes the user with all their mailboxes and messages. */
@@ -268,7 +321,7 @@ export class AccountsService {
     const user = await this.#userOrThrow(address);
     requireAccountManager(actor, user, `remove ${user.address}`);
     await this.#store.accounts.removeUser(user.id);
-    await this.#audit(actor, "user.remove", user.address);
+    await this.#audit(actor, "user.remove", user.address, null, { before: { address: user.address, role: user.role, disabled: user.disabled } });
   }
 
   /**
@@ -444,12 +497,12 @@ export class AccountsService {
     if (existing) {
       const merged = [...existing.targets, ...normalized.filter((t) => !existing.targets.includes(t))];
       await this.#store.accounts.setAliasTargets(existing.id, merged);
-      await this.#audit(actor, "alias.update", display, merged.join(","));
+      await this.#audit(actor, "alias.update", display, merged.join(","), { before: { targets: existing.targets }, after: { targets: merged } });
       return { alias: { ...existing, targets: merged }, created: false };
     }
     try {
       const alias = await this.#store.accounts.createAlias({ domainId: domain.id, localPart: addr.local, targets: normalized });
-      await this.#audit(actor, "alias.add", display, normalized.join(","));
+      await this.#audit(actor, "alias.add", display, normalized.join(","), { after: { targets: normalized } });
       return { alias, created: true };
     } catch (e) {
       if (isStoreError(e, "exists")) throw new AccountError("exists", `${display} is already a user`);
@@ -484,12 +537,25 @@ export class AccountsService {
       const rest = alias.targets.filter((t) => !drop.has(t.toLowerCase()));
       if (rest.length > 0) {
         await this.#store.accounts.setAliasTargets(alias.id, rest);
-        await this.#audit(actor, "alias.update", display, rest.join(","));
+        await this.#audit(actor, "alias.update", display, rest.join(","), { before: { targets: alias.targets }, after: { targets: rest } });
         return;
       }
     }
     await this.#store.accounts.removeAlias(display);
-    await this.#audit(actor, "alias.remove", display);
+    await this.#audit(actor, "alias.remove", display, null, { before: { targets: alias.targets } });
+  }
+
+  // ---- audit log ----------------------------------------------------------------------------
+
+  /** A page of the audit log: server admins see all, domain admins their own domain's only. */
+  async auditPage(actor: Actor, q: AuditPageQuery): Promise<AuditEntry[]> {
+    if (actor.kind === "user" && actor.user.role !== "admin") {
+      requireDomainManager(actor, actor.user.domainId, "read the audit log");
+      const own = await this.#store.accounts.getDomainById(actor.user.domainId);
+      if (!own || (q.domain !== undefined && q.domain !== own.name)) throw new AccountError("not-found", "no such domain");
+      q = { ...q, domain: own.name };
+    }
+    return this.#store.audit.page(q);
   }
 
   // ---- delivery -----------------------------------------------------------------------------
@@ -520,8 +586,8 @@ export class AccountsService {
     return u;
   }
 
-  #audit(actor: Actor, action: string, target: string, detail: string | null = null): Promise<unknown> {
-    return auditIn(this.#store, actor, action, target, detail);
+  #audit(actor: Actor, action: string, target: string, detail: string | null = null, change: AuditChange = {}): Promise<unknown> {
+    return auditIn(this.#store, actor, action, target, detail, change);
   }
 
   /** For tests and the API: the clock this service stamps with. */
@@ -530,8 +596,25 @@ export class AccountsService {
   }
 }
 
-function auditIn(repos: StoreRepos, actor: Actor, action: string, target: string, detail: string | null): Promise<unknown> {
-  return repos.audit.append({ actor: actorName(actor), action, target, detail });
+/** What an audit entry records besides the action: the state before and after (no secrets). */
+export interface AuditChange {
+  before?: unknown;
+  after?: unknown;
+}
+
+function auditIn(repos: StoreRepos, actor: Actor, action: string, target: string, detail: string | null, change: AuditChange = {}): Promise<unknown> {
+  // Targets are domain names, addresses or `@domain`: the domain is what follows the last "@".
+  const at = target.lastIndexOf("@");
+  return repos.audit.append({
+    actor: actorName(actor),
+    source: actorSource(actor),
+    action,
+    target,
+    detail,
+    domain: at < 0 ? target : target.slice(at + 1),
+    before: change.before === undefined ? null : JSON.stringify(change.before),
+    after: change.after === undefined ? null : JSON.stringify(change.after),
+  });
 }
 
 function appPasswordView(r: AppPasswordRecord): AppPasswordView {

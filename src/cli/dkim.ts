@@ -7,6 +7,8 @@ import type { DkimKey } from "../emailauth/dkim-keys.ts";
 import type { CliIo } from "./context.ts";
 import { CliError, print, withDataDir } from "./context.ts";
 import { table } from "./table.ts";
+import { SYSTEM } from "../accounts/authz.ts";
+import { DkimAdmin } from "../emailauth/dkim-admin.ts";
 
 function day(ms: number | undefined): string {
   return ms === undefined ? "" : new Date(ms).toISOString().slice(0, 10);
@@ -69,7 +71,9 @@ export function registerDkim(program: Command, io: CliIo): void {
     .action(async function (this: Command, domain: string) {
       await withDataDir(this, io, async ({ dkim: svc, store }) => {
         if (!(await store.accounts.getDomain(domain.toLowerCase()))) throw new CliError(`no domain ${domain}`);
-        const made = await svc.rotate(domain);
+        // Through DkimAdmin, so the rotation is in the audit log; the keys are read back for printing.
+        const selectors = new Set((await new DkimAdmin({ store, dkim: svc }).rotate(SYSTEM, domain)).map((k) => k.selector));
+        const made = svc.list(domain).filter((k) => selectors.has(k.selector));
         for (const k of made) {
           print(io, `New ${k.type} key ${k.selector} for ${k.domain}. Publish:`);
           print(io, `${dkimRecordName(k)}. IN TXT ${txtStrings(dkimTxtRecord(k)).map((s) => `"${s}"`).join(" ")}`);

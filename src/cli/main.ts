@@ -26,6 +26,7 @@ import { registerSendmail } from "./sendmail.ts";
 import { registerSpam } from "./spam.ts";
 import { registerSuppress } from "./suppress.ts";
 import { registerTrace } from "./trace.ts";
+import { registerAudit } from "./audit.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -54,6 +55,7 @@ export function buildProgram(io: CliIo): Command {
   registerSpam(program, io);
   registerSuppress(program, io);
   registerTrace(program, io);
+  registerAudit(program, io);
   return program;
 }
 

@@ -6,6 +6,9 @@ import { CliError, EXIT_USAGE, print, withDataDir } from "./context.ts";
 import { table } from "./table.ts";
 import type { QueueRecord } from "../store/types.ts";
 import { routeStatusLine } from "../health/watch/route-status.ts";
+import { SYSTEM } from "../accounts/authz.ts";
+import { isAccountError } from "../accounts/errors.ts";
+import { QueueAdmin } from "../queue/admin.ts";
 
 const iso = (ms: number | null): string => (ms === null ? "-" : new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z"));
 
@@ -121,7 +124,9 @@ export function registerQueue(program: Command, io: CliIo): void {
       const { all } = this.opts() as { all?: boolean };
       if (!idArg && !all) throw new CliError("give a queue id or --all", EXIT_USAGE);
       await withDataDir(this, io, async ({ store }) => {
-        const n = await store.queue.retryNow(all ? null : parseId(idArg!), io.clock.now());
+        // Through the service layer, so the audit log records it (src/queue/admin.ts).
+        const admin = new QueueAdmin({ store, clock: io.clock });
+        const n = await notFoundAsCli(() => (all ? admin.retryAll(SYSTEM) : admin.retry(SYSTEM, parseId(idArg!))));
         print(io, `${n} recipient(s) due now.`);
       });
     });
@@ -131,7 +136,7 @@ export function registerQueue(program: Command, io: CliIo): void {
     .description("make everything in the queue due now")
     .action(async function (this: Command) {
       await withDataDir(this, io, async ({ store }) => {
-        const n = await store.queue.retryNow(null, io.clock.now());
+        const n = await new QueueAdmin({ store, clock: io.clock }).retryAll(SYSTEM);
         print(io, `${n} recipient(s) due now.`);
       });
     });
@@ -143,8 +148,17 @@ export function registerQueue(program: Command, io: CliIo): void {
     .action(async function (this: Command, idArg: string) {
       const id = parseId(idArg);
       await withDataDir(this, io, async ({ store }) => {
-        if (!(await store.queue.remove(id))) throw new CliError(`no queue entry ${id}`);
+        await notFoundAsCli(() => new QueueAdmin({ store, clock: io.clock }).remove(SYSTEM, id));
         print(io, `Removed queue entry ${id}.`);
       });
     });
+}
+
+async function notFoundAsCli<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (isAccountError(e, "not-found")) throw new CliError(e.message);
+    throw e;
+  }
 }

@@ -1,11 +1,14 @@
 // `freehold relay add|list|remove|test` and `freehold relay route set|remove|list`.
 // Relays and routes live in <data>/relays.yaml, credentials in <data>/secrets/relays.yaml (0600);
 // see src/delivery/relays.ts and docs/relay.md. A running server reads both on every queue pass.
+// Changes go through src/delivery/relay-admin.ts (the API's service), so they are audited.
 import fs from "node:fs/promises";
 import type { Command } from "commander";
 import type { Readable } from "node:stream";
 import type { CliIo } from "./context.ts";
-import { CliError, EXIT_FAILURE, EXIT_USAGE, dataDirOf, print } from "./context.ts";
+import { CliError, EXIT_FAILURE, EXIT_USAGE, dataDirOf, print, withDataDir } from "./context.ts";
+import { SYSTEM } from "../accounts/authz.ts";
+import { RelayAdmin } from "../delivery/relay-admin.ts";
 import { table } from "./table.ts";
 import { loadConfig } from "../config/load.ts";
 import { createResolver } from "../dns/resolver.ts";
@@ -15,8 +18,6 @@ import {
   RelayConfigError,
   loadRelayFile,
   loadRelaySecrets,
-  saveRelayFile,
-  saveRelaySecrets,
 } from "../delivery/relays.ts";
 import type { RelayFile, RelayTlsMode } from "../delivery/relays.ts";
 import { relayAddresses } from "../delivery/transport.ts";
@@ -27,15 +28,6 @@ async function firstLine(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(typeof c === "string" ? Buffer.from(c) : (c as Buffer));
   return Buffer.concat(chunks).toString("utf8").split(/\r?\n/)[0];
-}
-
-async function save(dataDir: string, file: RelayFile): Promise<void> {
-  try {
-    await saveRelayFile(dataDir, file);
-  } catch (e) {
-    if (e instanceof RelayConfigError) throw new CliError(e.message, EXIT_USAGE);
-    throw e;
-  }
 }
 
 async function load(dataDir: string): Promise<RelayFile> {
@@ -71,19 +63,15 @@ export function registerRelay(program: Command, io: CliIo): void {
       if (!Number.isInteger(port)) throw new CliError("--port must be a number", EXIT_USAGE);
       if (!Number.isInteger(maxConnections)) throw new CliError("--max-connections must be a number", EXIT_USAGE);
       const dataDir = dataDirOf(this, io);
-      const file = await load(dataDir);
-      const entry = { name, host: o.host, port, tls: o.tls as RelayTlsMode, maxConnections, ...(o.spfInclude ? { spfInclude: o.spfInclude.toLowerCase() } : {}) };
-      const relays = [...file.relays.filter((r) => r.name !== name), entry];
-      await save(dataDir, { ...file, relays });
-      const secrets = await loadRelaySecrets(dataDir);
+      let password: string | undefined;
       if (o.user) {
-        const password = await firstLine(io.stdin);
+        password = await firstLine(io.stdin);
         if (password === "") throw new CliError("no password on standard input (pipe it in: printf %s \"$PASS\" | freehold relay add ...)", EXIT_USAGE);
-        secrets[name] = { username: o.user, password };
-      } else {
-        delete secrets[name];
       }
-      await saveRelaySecrets(dataDir, secrets);
+      // Through the service layer (validated by relays.ts, audited with the password redacted).
+      await withDataDir(this, io, ({ store }) =>
+        new RelayAdmin({ dataDir, store }).put(SYSTEM, name, { host: o.host, port, tls: o.tls as RelayTlsMode, maxConnections, username: o.user, password, spfInclude: o.spfInclude }),
+      );
       print(io, `Relay ${name}: ${o.host}:${port} (${o.tls}${o.user ? `, AUTH as ${o.user}` : ""}). Route mail to it with: freehold relay route set default ${name}`);
     });
 
@@ -108,18 +96,7 @@ export function registerRelay(program: Command, io: CliIo): void {
     .argument("<name>", "relay name")
     .action(async function (this: Command, name: string) {
       const dataDir = dataDirOf(this, io);
-      const file = await load(dataDir);
-      if (!file.relays.some((r) => r.name === name)) throw new CliError(`no relay ${name}`);
-      const users = [
-        ...(file.routes.default.includes(name) ? ["default"] : []),
-        ...Object.entries(file.routes.recipientDomains).filter(([, l]) => l.includes(name)).map(([d]) => `recipient-domain ${d}`),
-        ...Object.entries(file.routes.senderDomains).filter(([, l]) => l.includes(name)).map(([d]) => `sender-domain ${d}`),
-      ];
-      if (users.length > 0) throw new CliError(`relay ${name} is used by routes: ${users.join("; ")}`);
-      await save(dataDir, { ...file, relays: file.relays.filter((r) => r.name !== name) });
-      const secrets = await loadRelaySecrets(dataDir);
-      delete secrets[name];
-      await saveRelaySecrets(dataDir, secrets);
+      await withDataDir(this, io, ({ store }) => new RelayAdmin({ dataDir, store }).remove(SYSTEM, name));
       print(io, `Removed relay ${name}.`);
     });
 
@@ -193,15 +170,15 @@ export function registerRelay(program: Command, io: CliIo): void {
     .action(async function (this: Command, kind: string, first: string, rest: string[]) {
       if (!(RULE_KINDS as readonly string[]).includes(kind)) throw new CliError(`kind must be one of ${RULE_KINDS.join(", ")}`, EXIT_USAGE);
       const dataDir = dataDirOf(this, io);
-      const file = await load(dataDir);
       const k = kind as RuleKind;
+      const setRoute = (domain: string | null, routes: string[]) =>
+        withDataDir(this, io, ({ store }) => new RelayAdmin({ dataDir, store }).setRoute(SYSTEM, k, domain, routes));
       if (k === "default") {
-        await save(dataDir, { ...file, routes: { ...file.routes, default: [first, ...rest] } });
+        await setRoute(null, [first, ...rest]);
         return print(io, `Default routes: ${[first, ...rest].join(" → ")}`);
       }
       if (rest.length === 0) throw new CliError("give at least one route after the domain", EXIT_USAGE);
-      const key = k === "recipient-domain" ? "recipientDomains" : "senderDomains";
-      await save(dataDir, { ...file, routes: { ...file.routes, [key]: { ...file.routes[key], [first.toLowerCase()]: rest } } });
+      await setRoute(first, rest);
       print(io, `${kind} ${first.toLowerCase()}: ${rest.join(" → ")}`);
     });
 
@@ -213,12 +190,7 @@ export function registerRelay(program: Command, io: CliIo): void {
     .action(async function (this: Command, kind: string, domain: string) {
       if (kind !== "recipient-domain" && kind !== "sender-domain") throw new CliError("kind must be recipient-domain or sender-domain", EXIT_USAGE);
       const dataDir = dataDirOf(this, io);
-      const file = await load(dataDir);
-      const key = kind === "recipient-domain" ? "recipientDomains" : "senderDomains";
-      const map = { ...file.routes[key] };
-      if (!(domain.toLowerCase() in map)) throw new CliError(`no ${kind} rule for ${domain}`);
-      delete map[domain.toLowerCase()];
-      await save(dataDir, { ...file, routes: { ...file.routes, [key]: map } });
+      await withDataDir(this, io, ({ store }) => new RelayAdmin({ dataDir, store }).removeRoute(SYSTEM, kind, domain));
       print(io, `Removed the ${kind} rule for ${domain.toLowerCase()}.`);
     });
 

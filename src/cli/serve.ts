@@ -81,6 +81,9 @@ export function registerServe(program: Command): void {
       const running = server;
       for (const l of running.listeners) process.stdout.write(`listening: ${l.role} ${l.address}:${l.port}\n`);
       for (const line of logins) process.stdout.write(line + "\n");
+      // Dev: the admin and the API on the http listener (production serves them on https only).
+      const web = config.dev ? running.listeners.find((l) => l.role === "http") : undefined;
+      if (web) process.stdout.write(`Web admin and API: http://localhost:${web.port}/ (API: /api/v1/openapi.json; log in with the admin login)\n`);
       if (config.dev) process.stdout.write(`Data folder: ${dataDir} (outbound mail is held in the queue)\n`);
       process.stdout.write("Freehold is ready.\n");
       await new Promise<void>((resolve) => {

@@ -40,7 +40,7 @@ test("a minimal file gets every default, paths resolved in the data folder", () 
   assert.equal(c.log.level, "info");
   assert.deepEqual(
     c.listeners.map((l) => `${l.role}:${l.port}:${l.tls}`),
-    ["mx:25:starttls", "submission:587:starttls", "submissions:465:implicit", "imap:143:starttls", "imaps:993:implicit", "http:80:none"],
+    ["mx:25:starttls", "submission:587:starttls", "submissions:465:implicit", "imap:143:starttls", "imaps:993:implicit", "http:80:none", "https:443:implicit"],
   );
 });
 
@@ -80,7 +80,7 @@ test("every problem is reported at once", () => {
   const expect = [
     "freehold.yaml: hostname: missing (required)",
     "freehold.yaml: hostnmae: unknown key",
-    "freehold.yaml: listeners[0].role: expected one of mx, submission, submissions, imap, imaps, http",
+    "freehold.yaml: listeners[0].role: expected one of mx, submission, submissions, imap, imaps, http, https",
     "freehold.yaml: listeners[1].port: expected a number from 1 to 65535",
     "freehold.yaml: listeners[1].tls: expected one of implicit, starttls, none",
     "freehold.yaml: smtp.maxRecipients: expected a number from 100 to 100000",

@@ -85,7 +85,11 @@ export function configFromObject(raw: unknown, opts: ParseOptions): Config {
     dataDir,
     authservId: c.authservId ?? c.hostname,
     listeners: c.listeners.map((l) => ({ ...l, tls: l.tls ?? DEFAULT_TLS_BY_ROLE[l.role] })),
-    tls: { cert: path.resolve(dataDir, c.tls.cert), key: path.resolve(dataDir, c.tls.key) },
+    tls: {
+      cert: path.resolve(dataDir, c.tls.cert),
+      key: path.resolve(dataDir, c.tls.key),
+      sni: c.tls.sni.map((e) => ({ names: e.names.map((n) => n.toLowerCase()), cert: path.resolve(dataDir, e.cert), key: path.resolve(dataDir, e.key) })),
+    },
     queue: { holdOutbound: c.queue.holdOutbound ?? c.dev },
   };
 }

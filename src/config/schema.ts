@@ -12,7 +12,7 @@ import { SuppressionSchema } from "../suppression/config-schema.ts";
 import { HEALTH_DOMAIN_ZONES, HEALTH_IP_ZONES } from "../dnsbl/dnsbl.ts";
 import { MetricsSchema, RoutingSchema, WatchSchema } from "../health/watch/config-schema.ts";
 
-export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http"] as const;
+export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http", "https"] as const;
 export type ListenerRole = (typeof LISTENER_ROLES)[number];
 
 export const TLS_MODES = ["implicit", "starttls", "none"] as const;
@@ -33,6 +33,8 @@ export const DEFAULT_TLS_BY_ROLE: Record<ListenerRole, TlsMode> = {
   imap: "starttls",
   imaps: "implicit",
   http: "none",
+  // The web admin and the API (docs/web.md); one listener serves every name (SNI).
+  https: "implicit",
 };
 
 // A whole number in a range, with one message for every way of getting it wrong.
@@ -56,7 +58,7 @@ const hostname = z
 
 export const ListenerSchema = z.strictObject({
   role: z.enum(LISTENER_ROLES, { error: `expected one of ${LISTENER_ROLES.join(", ")}` }).meta({
-    description: "What the listener serves: mx (incoming mail), submission, submissions, imap, imaps or http.",
+    description: "What the listener serves: mx (incoming mail), submission, submissions, imap, imaps, http or https (web admin and API).",
   }),
   address: z
     .string({ error: "expected an IP address" })
@@ -66,7 +68,7 @@ export const ListenerSchema = z.strictObject({
   port: intIn(1, 65535).meta({ description: "TCP port." }),
   tls: z.enum(TLS_MODES, { error: `expected one of ${TLS_MODES.join(", ")}` }).optional().meta({
     description:
-      "implicit (TLS from the first byte), starttls, or none. Default by role: mx, submission and imap starttls; submissions and imaps implicit; http none.",
+      "implicit (TLS from the first byte), starttls, or none. Default by role: mx, submission and imap starttls; submissions, imaps and https implicit; http none.",
   }),
   // RFC 5321 §4.5.3.1.8: at least 100.
   maxRecipients: intIn(100, 100_000).optional().meta({
@@ -259,6 +261,19 @@ const TlsFilesSchema = z
     key: z.string({ error: "expected a file path" }).min(1).default("tls/key.pem").meta({
       description: "Private key (PEM); keep it mode 0600.",
     }),
+    sni: z
+      .array(
+        z.strictObject({
+          names: z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]{1,253}$/i, { error: "expected a host name or *.domain" })).min(1),
+          cert: z.string({ error: "expected a file path" }).min(1),
+          key: z.string({ error: "expected a file path" }).min(1),
+        }),
+      )
+      .default([])
+      .meta({
+        description:
+          "https listeners: more certificates, chosen by the name the client asks for (SNI); `*.example.com` matches one label. Other names get cert/key. Reloaded when the files change or on SIGHUP.",
+      }),
   })
   .prefault({})
   .meta({ description: "TLS certificate files." });
@@ -341,6 +356,7 @@ export const DEFAULT_LISTENERS: z.output<typeof ListenerSchema>[] = [
   { role: "imap", address: "0.0.0.0", port: 143 },
   { role: "imaps", address: "0.0.0.0", port: 993 },
   { role: "http", address: "0.0.0.0", port: 80 },
+  { role: "https", address: "0.0.0.0", port: 443 },
 ];
 
 /** The file's shape as written (before defaults that depend on other keys). */
@@ -396,7 +412,7 @@ export const ConfigFileSchema = z
         ctx.addIssue({ code: "custom", path: ["listeners", i, "maxRecipients"], message: `role ${l.role} has no recipients (SMTP roles only)` });
       }
       // RFC 8314 §3: submissions and imaps are implicit TLS by definition.
-      if ((l.role === "submissions" || l.role === "imaps") && l.tls !== undefined && l.tls !== "implicit") {
+      if ((l.role === "submissions" || l.role === "imaps" || l.role === "https") && l.tls !== undefined && l.tls !== "implicit") {
         ctx.addIssue({ code: "custom", path: ["listeners", i, "tls"], message: `role ${l.role} needs tls: implicit` });
       }
     });

@@ -14,6 +14,7 @@ import { submissionStarter } from "../submission/starter.ts";
 import { createImapWiring } from "../imap/wiring.ts";
 import type { ImapWiring } from "../imap/wiring.ts";
 import { startImapServer } from "../imap/server.ts";
+import { webStarter } from "../web/starter.ts";
 
 interface SharedLogin {
   limiter: LoginLimiter;
@@ -90,5 +91,7 @@ export function protocolStarters(): Partial<Record<Listener["role"], ProtocolSta
       },
     };
   };
-  return { submission, submissions: submission, imap, imaps: imap };
+  // The web login counts failures in the same limiter as IMAP and SMTP AUTH.
+  const web = webStarter({ authenticate: (services) => shared(services).authenticate });
+  return { submission, submissions: submission, imap, imaps: imap, http: web, https: web };
 }

@@ -260,6 +260,8 @@ export interface AccountsRepo {
   listAliases(domainId?: Id): Promise<AliasRecord[]>;
   setAliasTargets(id: Id, targets: string[]): Promise<void>;
   removeAlias(address: string): Promise<boolean>;
+  /** One page of users ordered by address, with their usage (one indexed query). */
+  listUsersPage(q: UserPageQuery): Promise<Array<UserRecord & { usage: UserUsage }>>;
 }
 
 export type FlagMode = "replace" | "add" | "remove";
@@ -422,6 +424,8 @@ export interface QueueRepo {
   attempts(queueId: Id): Promise<QueueAttempt[]>;
   /** Makes pending recipients due at `now` (one entry, or all when id is null); returns how many. */
   retryNow(id: Id | null, now: number): Promise<number>;
+  /** One page of entries ordered by id, with their recipients. */
+  page(q: QueuePageQuery): Promise<QueueRecord[]>;
 }
 
 /** A row of the blob table: where the committed file lives and how many rows reference it. */
@@ -480,6 +484,8 @@ export interface SettingsRepo {
   delete(key: string): Promise<void>;
 }
 
+export type AuditSource = "cli" | "api" | "session" | "token";
+
 export interface AuditEntry {
   id: Id;
   at: number;
@@ -487,12 +493,62 @@ export interface AuditEntry {
   action: string;
   target: string;
   detail: string | null;
+  /** Through which door the change came (cli, session = web login, token = API token). */
+  source: AuditSource;
+  /** The domain the change belongs to (null: server-wide), so domain admins see theirs only. */
+  domain: string | null;
+  /** JSON of the state before and after, secrets redacted by the writer; null when none. */
+  before: string | null;
+  after: string | null;
 }
 
+export interface AuditAppend {
+  actor: string;
+  action: string;
+  target: string;
+  detail?: string | null;
+  source?: AuditSource;
+  domain?: string | null;
+  before?: string | null;
+  after?: string | null;
+}
+
+export interface AuditPageQuery {
+  /** Entries with id < beforeId (the cursor: the last id of the previous page). */
+  beforeId?: Id;
+  limit: number;
+  /** Only this domain's entries. */
+  domain?: string;
+  /** Only actions starting with this prefix ("user.", "alias.add"). */
+  actionPrefix?: string;
+}
+
+/** The log is append-only: no update or delete, in the API or in SQL (triggers refuse them). */
 export interface AuditRepo {
-  append(entry: { actor: string; action: string; target: string; detail?: string | null }): Promise<Id>;
+  append(entry: AuditAppend): Promise<Id>;
   /** Newest first. */
   list(limit?: number): Promise<AuditEntry[]>;
+  /** Newest first, one page. */
+  page(q: AuditPageQuery): Promise<AuditEntry[]>;
+}
+
+export interface UserPageQuery {
+  domainId?: Id;
+  /** Users with address > afterAddress (the cursor). */
+  afterAddress?: string;
+  limit: number;
+  /** Only addresses containing this text. */
+  contains?: string;
+}
+
+export interface QueuePageQuery {
+  /** Entries with id > afterId (the cursor). */
+  afterId?: Id;
+  limit: number;
+  /** Only entries with a recipient in this state. */
+  state?: QueueRecipientState;
+  /** Only entries sent by this domain's addresses (a domain admin's view). */
+  senderDomain?: string;
 }
 
 /**

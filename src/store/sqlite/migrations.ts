@@ -1,5 +1,6 @@
 // Schema migrations: ordered, each applied once in its own transaction and recorded in
 // schema_migrations. Never edit a released migration; append a new one.
+import { WEB_MIGRATION } from "./migration-web.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { DKIM_MIGRATION } from "./migration-dkim.ts";
 import { IDS_MIGRATION } from "./migration-ids.ts";
@@ -183,6 +184,7 @@ UPDATE messages SET saved_at = CAST(unixepoch('subsec') * 1000 AS INTEGER) WHERE
   IDS_MIGRATION,
   APP_PASSWORDS_MIGRATION,
   HEALTH_MIGRATION,
+  WEB_MIGRATION,
 ];
 
 /** Applies the migrations not yet recorded, in order, each in its own transaction. */

@@ -1,5 +1,7 @@
 // Settings (key/value) and the audit log.
-import type { AuditEntry, AuditRepo, Id, SettingsRepo } from "../types.ts";
+import type { AuditAppend, AuditEntry, AuditPageQuery, AuditRepo, Id, SettingsRepo } from "../types.ts";
+
+const AUDIT_COLS = "id, at, actor, action, target, detail, source, domain, before, after";
 import type { RepoContext } from "./context.ts";
 
 export class SqliteSettings implements SettingsRepo {
@@ -27,16 +29,41 @@ export class SqliteAudit implements AuditRepo {
   constructor(c: RepoContext) {
     this.#c = c;
   }
-  append(e: { actor: string; action: string; target: string; detail?: string | null }): Promise<Id> {
+  append(e: AuditAppend): Promise<Id> {
     return this.#c.call(
       () =>
         this.#c.db.run(
-          "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)",
-          this.#c.clock.now(), e.actor, e.action, e.target, e.detail ?? null,
+          "INSERT INTO audit_log (at, actor, action, target, detail, source, domain, before, after) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          this.#c.clock.now(), e.actor, e.action, e.target, e.detail ?? null, e.source ?? "cli", e.domain ?? null, e.before ?? null, e.after ?? null,
         ).lastInsertRowid,
     );
   }
   list(limit = 100): Promise<AuditEntry[]> {
-    return this.#c.call(() => this.#c.db.all<AuditEntry>("SELECT id, at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?", limit));
+    return this.#c.call(() => this.#c.db.all<AuditEntry>(`SELECT ${AUDIT_COLS} FROM audit_log ORDER BY id DESC LIMIT ?`, limit));
   }
+  page(q: AuditPageQuery): Promise<AuditEntry[]> {
+    const [sql, params] = auditPageSql(q);
+    return this.#c.call(() => this.#c.db.all<AuditEntry>(sql, ...params));
+  }
+}
+
+/** The page query (exported so a test can EXPLAIN it): rowid or (domain, id) index, never a scan. */
+export function auditPageSql(q: AuditPageQuery): [string, Array<string | number>] {
+  const where: string[] = [];
+  const params: Array<string | number> = [];
+  if (q.domain !== undefined) {
+    where.push("domain = ?");
+    params.push(q.domain);
+  }
+  if (q.beforeId !== undefined) {
+    where.push("id < ?");
+    params.push(q.beforeId);
+  }
+  if (q.actionPrefix !== undefined) {
+    // substr comparison, not LIKE: no wildcard characters to escape.
+    where.push("substr(action, 1, ?) = ?");
+    params.push(q.actionPrefix.length, q.actionPrefix);
+  }
+  params.push(q.limit);
+  return [`SELECT ${AUDIT_COLS} FROM audit_log ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY id DESC LIMIT ?`, params];
 }

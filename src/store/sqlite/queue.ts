@@ -9,6 +9,7 @@ import type {
   Id,
   QueueAttempt,
   QueueAttemptInsert,
+  QueuePageQuery,
   QueueRecipientRecord,
   QueueRecipientUpdate,
   QueueRecord,
@@ -95,6 +96,11 @@ export class SqliteQueue implements QueueRepo {
 
   list(): Promise<QueueRecord[]> {
     return this.#c.call(() => this.#c.db.all<QueueRow>("SELECT * FROM queue_messages ORDER BY id").map((q) => this.#record(q)));
+  }
+
+  page(q: QueuePageQuery): Promise<QueueRecord[]> {
+    const [sql, params] = queuePageSql(q);
+    return this.#c.call(() => this.#c.db.all<QueueRow>(sql, ...params).map((r) => this.#record(r)));
   }
 
   get(id: Id): Promise<QueueRecord | null> {
@@ -196,4 +202,30 @@ export class SqliteQueue implements QueueRepo {
         : db.run("UPDATE queue_recipients SET next_attempt_at = ? WHERE state = 'pending' AND queue_id = ?", now, id).changes;
     });
   }
+}
+
+/**
+ * The queue page query (exported so a test can EXPLAIN it): entries walk the primary key from
+ * the cursor; a state filter probes each entry's recipients through
+ * queue_recipients_queue, so a page reads about `limit` entries, never the whole queue.
+ */
+export function queuePageSql(q: QueuePageQuery): [string, Array<string | number>] {
+  const where: string[] = [];
+  const params: Array<string | number> = [];
+  if (q.afterId !== undefined) {
+    where.push("m.id > ?");
+    params.push(q.afterId);
+  }
+  const rcpt: string[] = [];
+  if (q.state !== undefined) {
+    rcpt.push("r.state = ?");
+    params.push(q.state);
+  }
+  if (q.senderDomain !== undefined) {
+    where.push("lower(substr(m.mail_from, length(m.mail_from) - ? + 1)) = ?");
+    params.push(q.senderDomain.length + 1, "@" + q.senderDomain);
+  }
+  if (rcpt.length > 0) where.push(`EXISTS (SELECT 1 FROM queue_recipients r WHERE r.queue_id = m.id AND ${rcpt.join(" AND ")})`);
+  params.push(q.limit);
+  return [`SELECT m.* FROM queue_messages m ${where.length ? "WHERE " + where.join(" AND ") : ""} ORDER BY m.id LIMIT ?`, params];
 }

@@ -1,0 +1,73 @@
+// The http and https listeners (server/starters.ts registers this for both roles). State shared
+// by every web listener of the process is built once: the session table (a login on one
+// listener holds on another of the same process), the token repo on its own connection.
+import type { FastifyInstance } from "fastify";
+import type { ProtocolStarter } from "../server/run.ts";
+import type { Services } from "../server/services.ts";
+import type { Authenticate } from "../login/authenticator.ts";
+import { openSideDb } from "../store/sqlite/dkim.ts";
+import { SqliteApiTokens } from "../store/sqlite/tokens.ts";
+import type { SqliteDb } from "../store/sqlite/db.ts";
+import { createWebApp } from "./server.ts";
+import { autoconfigPlugin } from "./autoconfig/plugin.ts";
+import { SessionStore } from "./sessions.ts";
+import { ApiTokenService } from "./tokens.ts";
+import { openSniCertificates } from "./sni.ts";
+import type { SniCertificates } from "./sni.ts";
+
+export interface WebStarterOptions {
+  authenticate: (services: Services) => Authenticate;
+  /** Extra routes for every listener (autoconfig, MTA-STS), e.g. from src/web/autoconfig/. */
+  plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+}
+
+export function webStarter(opts: WebStarterOptions): ProtocolStarter {
+  let shared: { db: SqliteDb; tokens: ApiTokenService; sessions: SessionStore; sni: SniCertificates; open: number } | null = null;
+  return async (services, listener) => {
+    if (!shared) {
+      const sni = await openSniCertificates(services.config.tls.sni, services.logger);
+      const db = openSideDb(services.config.dataDir, { clock: services.clock });
+      shared = {
+        sni,
+        db,
+        tokens: new ApiTokenService({ repo: new SqliteApiTokens(db), store: services.storage.store, clock: services.clock }),
+        sessions: new SessionStore(services.clock),
+        open: 0,
+      };
+    }
+    const s = shared;
+    const app = await createWebApp(
+      {
+        config: services.config,
+        store: services.storage.store,
+        accounts: services.accounts,
+        dkim: services.dkim,
+        tokens: s.tokens,
+        sessions: s.sessions,
+        authenticate: opts.authenticate(services),
+        clock: services.clock,
+        logger: services.logger,
+        tls: listener.role === "https" ? services.tls : undefined,
+        sni: (name) => s.sni.pick(name),
+        // Thunderbird autoconfig, Outlook autodiscover and the MTA-STS policy, chosen by Host
+        // (src/web/autoconfig/), on every listener; then any extra plugins.
+        plugins: [(app) => autoconfigPlugin(app, { config: () => services.config, accounts: services.accounts }), ...(opts.plugins ?? [])],
+      },
+      listener,
+    );
+    await app.listen({ host: listener.address, port: listener.port });
+    const addr = app.server.address();
+    s.open++;
+    return {
+      port: typeof addr === "object" && addr ? addr.port : listener.port,
+      async close() {
+        await app.close();
+        if (--s.open === 0) {
+          s.db.close();
+          s.sni.stop();
+          shared = null;
+        }
+      },
+    };
+  };
+}
