@@ -23,6 +23,7 @@ import { registerDkim } from "./dkim.ts";
 import { registerDns } from "./dns.ts";
 import { registerSendmail } from "./sendmail.ts";
 import { registerSpam } from "./spam.ts";
+import { registerMigrate } from "./migrate.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -48,6 +49,7 @@ export function buildProgram(io: CliIo): Command {
   registerDns(program, io);
   registerSendmail(program, io);
   registerSpam(program, io);
+  registerMigrate(program, io);
   return program;
 }
 
