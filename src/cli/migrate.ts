@@ -1,7 +1,9 @@
 // `freehold export USER --format mbox|maildir|eml-zip --out PATH [--since DATE]` and
 // `freehold import USER --from-mbox FILE|DIR | --from-maildir DIR | --from-eml DIR`.
 // The work is in src/migrate/; this file parses options, opens storage and shows progress.
-import { stat, readdir } from "node:fs/promises";
+import { stat, readdir, readFile } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
 import path from "node:path";
 import type { Command } from "commander";
 import { SYSTEM } from "../accounts/authz.ts";
@@ -12,6 +14,7 @@ import { EXPORT_FORMATS, exportAccount } from "../migrate/export.ts";
 import type { ExportFormat } from "../migrate/export.ts";
 import { emlSource, Importer, maildirSource, mboxSource } from "../migrate/import.ts";
 import type { GmailLabelMode, SourceMessage } from "../migrate/import.ts";
+import { importFromImap, parseImapUrl } from "../migrate/imap-source.ts";
 import type { CliIo } from "./context.ts";
 import { CliError, EXIT_USAGE, print, withDataDir } from "./context.ts";
 import { formatSize } from "./size.ts";
@@ -84,12 +87,23 @@ export function registerMigrate(program: Command, io: CliIo): void {
     .option("--from-mbox <file|dir>", "an mbox file (a Google Takeout mbox too) or a directory of .mbox files (freehold export --format mbox)")
     .option("--from-maildir <dir>", "a Maildir++ tree (Dovecot's layout, freehold export --format maildir)")
     .option("--from-eml <dir>", "a directory of .eml files (an unpacked eml-zip export with its manifest.jsonl, or any tree)")
+    .option("--from <url>", "another IMAP server: imaps://host[:port] or imap://host:port")
+    .option("--login <name>", "IMAP: the login name at the old provider")
+    .option("--password-file <file>", "IMAP: a file whose first line is the password (or app password)")
+    .option("--oauth-token-file <file>", "IMAP: a file holding an OAuth 2.0 access token (XOAUTH2/OAUTHBEARER)")
+    .option("--oauth-token-cmd <command>", "IMAP: a shell command that prints an OAuth 2.0 access token")
+    .option("--connections <n>", "IMAP: folders copied in parallel, one connection each", "2")
+    .option("--insecure-tls", "IMAP: accept any server certificate (a test server; never a real provider)")
     .option("--folder <name>", "for a single mbox file: the target folder", "INBOX")
     .option("--gmail-labels <mode>", "Takeout X-Gmail-Labels: folders (a copy per label) or keywords (one copy, labels as keywords)", "folders")
     .action(async function (this: Command, address: string) {
-      const o = this.opts() as { fromMbox?: string; fromMaildir?: string; fromEml?: string; folder: string; gmailLabels: string };
-      const given = [o.fromMbox, o.fromMaildir, o.fromEml].filter((x) => x !== undefined);
-      if (given.length !== 1) throw new CliError("give exactly one of --from-mbox, --from-maildir, --from-eml", EXIT_USAGE);
+      const o = this.opts() as {
+        fromMbox?: string; fromMaildir?: string; fromEml?: string; folder: string; gmailLabels: string;
+        from?: string; login?: string; passwordFile?: string; oauthTokenFile?: string; oauthTokenCmd?: string; connections: string; insecureTls?: boolean;
+      };
+      const given = [o.fromMbox, o.fromMaildir, o.fromEml, o.from].filter((x) => x !== undefined);
+      if (given.length !== 1) throw new CliError("give exactly one of --from, --from-mbox, --from-maildir, --from-eml", EXIT_USAGE);
+      if (o.from !== undefined) return importImapCommand(this, io, address, o);
       if (o.gmailLabels !== "folders" && o.gmailLabels !== "keywords") throw new CliError(`--gmail-labels: expected folders or keywords, got "${o.gmailLabels}"`, EXIT_USAGE);
       const src = path.resolve(given[0]!);
       const st = await stat(src).catch(() => null);
@@ -125,4 +139,79 @@ export function registerMigrate(program: Command, io: CliIo): void {
         }
       });
     });
+}
+
+const run = promisify(execFile);
+
+async function importImapCommand(
+  cmd: Command,
+  io: CliIo,
+  address: string,
+  o: { from?: string; login?: string; passwordFile?: string; oauthTokenFile?: string; oauthTokenCmd?: string; connections: string; insecureTls?: boolean },
+): Promise<void> {
+  const url = o.from!;
+  try {
+    parseImapUrl(url);
+  } catch (e) {
+    throw new CliError(`--from: ${(e as Error).message}`, EXIT_USAGE);
+  }
+  if (!o.login) throw new CliError("--from needs --login", EXIT_USAGE);
+  const secrets = [o.passwordFile, o.oauthTokenFile, o.oauthTokenCmd].filter((x) => x !== undefined);
+  if (secrets.length !== 1) throw new CliError("give exactly one of --password-file, --oauth-token-file, --oauth-token-cmd", EXIT_USAGE);
+  const connections = Number(o.connections);
+  if (!Number.isInteger(connections) || connections < 1 || connections > 16) throw new CliError("--connections: 1 to 16", EXIT_USAGE);
+  const firstLine = (t: string) => t.split(/\r?\n/)[0];
+  let password: string | undefined;
+  let accessToken: string | undefined;
+  if (o.passwordFile) password = firstLine(await readFile(o.passwordFile, "utf8"));
+  else if (o.oauthTokenFile) accessToken = firstLine(await readFile(o.oauthTokenFile, "utf8")).trim();
+  else {
+    const r = await run("sh", ["-c", o.oauthTokenCmd!], { timeout: 120_000 }).catch((e: Error) => {
+      throw new CliError(`--oauth-token-cmd failed: ${e.message.split("\n")[0]}`);
+    });
+    accessToken = firstLine(r.stdout).trim();
+  }
+  if ((password ?? accessToken) === "") throw new CliError("the password or token is empty", EXIT_USAGE);
+  await withDataDir(cmd, io, async ({ accounts, config }) => {
+    const user = await accounts.getUser(SYSTEM, address);
+    const storage = await openStorage(config.dataDir, { clock: io.clock });
+    const checkpoint = new ImportCheckpoint(config.dataDir);
+    const bar = new Progress(io.stderr, () => io.clock.now());
+    let foldersDone = 0;
+    try {
+      const rec = (await storage.store.accounts.getUserById(user.id))!;
+      const imp = new Importer({
+        store: storage.store,
+        blobs: storage.blobs,
+        writer: storage.writer,
+        checkpoint,
+        user: rec,
+        quotaBytes: effectiveQuota(rec, config.quota.defaultBytes),
+        onProgress: (p) => bar.update({ label: "import", done: p.messages, bytes: p.bytes, detail: `${foldersDone} folders done; ${p.folder}` }),
+      });
+      const r = await importFromImap({
+        url,
+        login: o.login!,
+        password,
+        accessToken,
+        connections,
+        importer: imp,
+        checkpoint,
+        userId: rec.id,
+        insecureTls: o.insecureTls,
+        onFolder: (_f, state) => void (state === "done" && foldersDone++),
+      });
+      const rep = imp.report;
+      bar.done({ label: "import", done: rep.messages, bytes: rep.bytes, detail: `${r.folders} folders` });
+      print(io, `Imported ${rep.imported} new message${rep.imported === 1 ? "" : "s"} (${formatSize(rep.bytes)}) into ${user.address} from ${r.folders} folder${r.folders === 1 ? "" : "s"}; ${rep.skipped} already there`);
+    } catch (e) {
+      const err = e as { authenticationFailed?: boolean; message?: string; code?: string };
+      if (err?.authenticationFailed) throw new CliError(`${url}: login refused for ${o.login}`);
+      if (err?.code && /^E[A-Z]+$/.test(err.code)) throw new CliError(`${url}: ${err.message ?? err.code}`);
+      throw e;
+    } finally {
+      checkpoint.close();
+      await storage.close();
+    }
+  });
 }

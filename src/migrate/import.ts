@@ -32,6 +32,8 @@ export interface SourceMessage {
   bytes: Buffer | AsyncIterable<Buffer>;
   /** Checkpoint scope; default "<kind>:<folder>". */
   scope?: string;
+  /** A stable key within the scope (IMAP: "UIDVALIDITY:UID"); default SHA-256 + occurrence. */
+  key?: string;
 }
 
 export interface ImportProgress {
@@ -89,7 +91,7 @@ export class Importer {
   #t: ImportTarget;
   #folders = new Map<string, MailboxRecord>();
   #occurrences = new Map<string, number>();
-  #resolved = false;
+  #resolved: Promise<void> | null = null;
   readonly report: ImportReport = { messages: 0, imported: 0, skipped: 0, bytes: 0, folders: [] };
 
   constructor(t: ImportTarget) {
@@ -97,9 +99,11 @@ export class Importer {
   }
 
   /** Resolve keys left pending by an interrupted run (see the header). */
-  async #resolvePending(): Promise<void> {
-    if (this.#resolved) return;
-    this.#resolved = true;
+  #resolvePending(): Promise<void> {
+    return (this.#resolved ??= this.#doResolve());
+  }
+
+  async #doResolve(): Promise<void> {
     for (const p of this.#t.checkpoint.pending(this.#t.user.id)) {
       const mb = await this.#t.store.mail.getMailboxById(p.mailboxId);
       let done = false;
@@ -124,20 +128,34 @@ export class Importer {
     if (isInbox) mb = all.find((m) => m.name.toUpperCase() === "INBOX") ?? null;
     else if (use) mb = all.find((m) => m.specialUse === use) ?? null;
     if (!mb) mb = all.find((m) => m.name === name) ?? null;
-    if (!mb) {
+    if (!mb) mb = await this.#create(name, use, all);
+    this.#folders.set(cacheKey, mb);
+    if (!this.report.folders.includes(mb.name)) this.report.folders.push(mb.name);
+    return mb;
+  }
+
+  /** Creates a folder and its parents; a folder created meanwhile (parallel imports) is fine. */
+  async #create(name: string, use: string | null, all: MailboxRecord[]): Promise<MailboxRecord> {
+    const mail = this.#t.store.mail;
+    const uid = this.#t.user.id;
+    const ensure = async (n: string, u: string | null) => {
+      try {
+        return await mail.createMailbox(uid, n, u);
+      } catch (e) {
+        const got = await mail.getMailbox(uid, n);
+        if (got) return got;
+        throw e;
+      }
+    };
+    {
       // Parents first, so the hierarchy exists for LIST.
       const segs = name.split("/");
       for (let i = 1; i < segs.length; i++) {
         const parent = segs.slice(0, i).join("/");
-        if (!all.some((m) => m.name === parent) && !(await this.#t.store.mail.getMailbox(this.#t.user.id, parent))) {
-          await this.#t.store.mail.createMailbox(this.#t.user.id, parent, null);
-        }
+        if (!all.some((m) => m.name === parent) && !(await mail.getMailbox(uid, parent))) await ensure(parent, null);
       }
-      mb = (await this.#t.store.mail.getMailbox(this.#t.user.id, name)) ?? (await this.#t.store.mail.createMailbox(this.#t.user.id, name, use));
+      return (await mail.getMailbox(uid, name)) ?? (await ensure(name, use));
     }
-    this.#folders.set(cacheKey, mb);
-    if (!this.report.folders.includes(mb.name)) this.report.folders.push(mb.name);
-    return mb;
   }
 
   async #stage(bytes: Buffer | AsyncIterable<Buffer>): Promise<StagedBlob> {
@@ -161,7 +179,7 @@ export class Importer {
     const occKey = `${scope}\0${staged.sha256}`;
     const n = (this.#occurrences.get(occKey) ?? 0) + 1;
     this.#occurrences.set(occKey, n);
-    const key = { userId: this.#t.user.id, scope, key: `${staged.sha256}#${n}` };
+    const key = { userId: this.#t.user.id, scope, key: m.key ?? `${staged.sha256}#${n}` };
     this.report.messages++;
     const st = this.#t.checkpoint.state(key);
     if (st === "done") {
