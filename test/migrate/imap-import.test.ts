@@ -197,3 +197,48 @@ test("IMAP import from Dovecot: SIGKILL half-way, resume, identical; re-run copi
   assert.deepEqual(await ourRows(), await sourceRows());
   console.log(`third run peak RSS ${(r3.rssKiB / 1024).toFixed(1)} MiB`);
 });
+
+test("IMAP import with SASL XOAUTH2/OAUTHBEARER: Dovecot's oauth2 passdb asks a local introspection endpoint", { skip }, async () => {
+  const http = await import("node:http");
+  const TOKEN = "ya29.test-token-" + "x".repeat(40);
+  const seen: string[] = [];
+  // RFC 7662 token introspection: Dovecot POSTs token=…; we answer active + username.
+  const srv = http.createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      const token = new URLSearchParams(body).get("token") ?? "";
+      seen.push(token);
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(token === TOKEN ? { active: true, username: "oauser" } : { active: false }));
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, HOST, () => r()));
+  const port = (srv.address() as import("node:net").AddressInfo).port;
+  const state = await mkdtemp(path.join(os.tmpdir(), "freehold-oauth-"));
+  await writeFile(path.join(state, "oauth2.conf.ext"), `introspection_mode = post\nintrospection_url = http://${HOST}:${port}/introspect\nusername_attribute = username\nactive_attribute = active\nactive_value = true\n`);
+  execFileSync("chmod", ["-R", "a+rX", state]);
+  const oauth = await startDovecot({ address: HOST, passdb: `passdb {\n  driver = oauth2\n  args = ${state}/oauth2.conf.ext\n}` });
+  try {
+    const c = new ImapFlow({ host: HOST, port: oauth.port, secure: false, auth: { user: "oauser", accessToken: TOKEN }, logger: false });
+    await c.connect();
+    for (let i = 0; i < 3; i++) await c.append("INBOX", message(7000 + i), ["\\Seen"], new Date(Date.UTC(2025, 0, 1 + i)));
+    await c.logout();
+    await writeFile(path.join(tmp, "token"), TOKEN + "\n", { mode: 0o600 });
+    const base = [MAIN, "--data", data.dir, "import", "new@example.test", "--from", `imap://${HOST}:${oauth.port}`, "--login", "oauser"];
+    const bad = await run(process.execPath, [...base, "--oauth-token-cmd", "echo wrong-token"]).then(() => null, (e: { code: number; stderr: string }) => e);
+    assert.ok(bad, "a wrong token fails");
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /login refused for oauser/);
+    assert.ok(!bad.stderr.includes("wrong-token"), "the token is not printed");
+    const before = await ourCount();
+    const ok = await run(process.execPath, [...base, "--oauth-token-cmd", `cat '${path.join(tmp, "token")}'`]);
+    assert.match(ok.stdout, /Imported 3 new messages/);
+    assert.equal(await ourCount(), before + 3);
+    assert.ok(seen.includes(TOKEN) && seen.includes("wrong-token"), "Dovecot asked the introspection endpoint");
+  } finally {
+    await oauth.stop();
+    srv.close();
+    await rm(state, { recursive: true, force: true });
+  }
+});
