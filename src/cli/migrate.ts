@@ -9,6 +9,7 @@ import type { Command } from "commander";
 import { SYSTEM } from "../accounts/authz.ts";
 import { effectiveQuota } from "../accounts/quota.ts";
 import { openStorage } from "../store/open.ts";
+import { isStoreError } from "../store/errors.ts";
 import { ImportCheckpoint } from "../store/sqlite/import-checkpoint.ts";
 import { EXPORT_FORMATS, exportAccount } from "../migrate/export.ts";
 import type { ExportFormat } from "../migrate/export.ts";
@@ -129,7 +130,7 @@ export function registerMigrate(program: Command, io: CliIo): void {
             quotaBytes: effectiveQuota(rec, config.quota.defaultBytes),
             onProgress: (p) => bar.update({ label: "import", done: p.messages, bytes: p.bytes, detail: `${p.imported} new, ${p.skipped} already there; ${p.folder}` }),
           });
-          for await (const m of source) await imp.add(m);
+          for await (const m of source) await imp.add(m).catch(overQuota(user.address, imp));
           const r = imp.report;
           bar.done({ label: "import", done: r.messages, bytes: r.bytes, detail: `${r.imported} new, ${r.skipped} already there` });
           print(io, `Imported ${r.imported} new message${r.imported === 1 ? "" : "s"} (${formatSize(r.bytes)}) into ${user.address}; ${r.skipped} already there; folders: ${r.folders.join(", ") || "none"}`);
@@ -142,6 +143,16 @@ export function registerMigrate(program: Command, io: CliIo): void {
 }
 
 const run = promisify(execFile);
+
+/** An over-quota delivery stops the import with a message saying how far it got. */
+function overQuota(address: string, imp: Importer): (e: unknown) => never {
+  return (e: unknown) => {
+    if (isStoreError(e, "over-quota")) {
+      throw new CliError(`${address} is over its quota after ${imp.report.imported} new messages; raise it (freehold user quota ${address} SIZE) and run the import again: it resumes`);
+    }
+    throw e;
+  };
+}
 
 async function importImapCommand(
   cmd: Command,
@@ -190,6 +201,7 @@ async function importImapCommand(
         onProgress: (p) => bar.update({ label: "import", done: p.messages, bytes: p.bytes, detail: `${foldersDone} folders done; ${p.folder}` }),
       });
       const r = await importFromImap({
+        onError: overQuota(user.address, imp),
         url,
         login: o.login!,
         password,

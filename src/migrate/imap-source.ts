@@ -29,6 +29,8 @@ export interface ImapSourceOptions {
   /** Max reconnect attempts per folder; default 6 (1 s, 2 s, 4 s, … between them). */
   retries?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Maps an error of the importer (e.g. over quota) before it ends the run. */
+  onError?: (e: unknown) => never;
 }
 
 const SMALL = 256 * 1024;
@@ -82,30 +84,52 @@ export async function importFromImap(o: ImapSourceOptions): Promise<ImapImportRe
   const queue = [...folders];
   let fetched = 0;
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
+  const stop = { failed: false };
   const worker = async () => {
-    for (let f = queue.shift(); f; f = queue.shift()) {
+    for (let f = queue.shift(); f && !stop.failed; f = queue.shift()) {
       for (let attempt = 0; ; attempt++) {
         try {
-          fetched += await importFolder(o, f);
+          fetched += await importFolder(o, f, stop);
           break;
         } catch (e) {
-          if (attempt >= (o.retries ?? 6) || !isTransient(e)) throw e;
+          if (stop.failed) return;
+          if (attempt >= (o.retries ?? 6) || !isTransient(e)) {
+            stop.failed = true;
+            throw e;
+          }
           await sleep(1000 * 2 ** attempt);
         }
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(o.connections, folders.length)) }, worker));
+  // allSettled: every worker has stopped before the caller closes the store.
+  const results = await Promise.allSettled(Array.from({ length: Math.max(1, Math.min(o.connections, folders.length)) }, worker));
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failed) {
+    const inner = failed.reason instanceof ImporterError ? failed.reason.inner : failed.reason;
+    if (o.onError) o.onError(inner);
+    throw inner;
+  }
   return { folders: folders.length, fetched };
 }
 
+/** An error of our side (store, quota), not of the connection: never retried. */
+class ImporterError extends Error {
+  readonly inner: unknown;
+  constructor(inner: unknown) {
+    super(String((inner as Error)?.message ?? inner));
+    this.inner = inner;
+  }
+}
+
 function isTransient(e: unknown): boolean {
+  if (e instanceof ImporterError) return false;
   const err = e as { code?: string; authenticationFailed?: boolean };
   if (err?.authenticationFailed) return false;
   return ["ECONNRESET", "EPIPE", "ETIMEDOUT", "ECONNREFUSED", "NoConnection", "ClosedAfterConnectTLS", "ClosedAfterConnectText"].includes(String(err?.code)) || /closed|timeout|connection/i.test(String((e as Error)?.message));
 }
 
-async function importFolder(o: ImapSourceOptions, f: Folder): Promise<number> {
+async function importFolder(o: ImapSourceOptions, f: Folder, stop: { failed: boolean }): Promise<number> {
   const c = client(o);
   await c.connect();
   let n = 0;
@@ -125,6 +149,14 @@ async function importFolder(o: ImapSourceOptions, f: Folder): Promise<number> {
       metas.push({ uid: m.uid, flags: [...(m.flags ?? [])], date: d, size: m.size ?? 0 });
     }
     for (const m of metas) {
+      if (stop.failed) break; // another folder failed: end without touching the store again
+      const scope = `imap:${o.url}/${f.path}`;
+      const key = `${uidValidity}:${m.uid}`;
+      if (o.importer.isDone(scope, key)) {
+        await o.importer.add({ folder: f.name, specialUse: f.specialUse, flags: m.flags, internalDate: m.date, bytes: Buffer.alloc(0), scope, key });
+        await o.checkpoint.imapSet(o.userId, o.url, f.path, uidValidity, m.uid);
+        continue;
+      }
       let bytes: Buffer | AsyncIterable<Buffer>;
       if (m.size <= SMALL) {
         const one = await c.fetchOne(String(m.uid), { uid: true, source: true }, { uid: true });
@@ -135,7 +167,11 @@ async function importFolder(o: ImapSourceOptions, f: Folder): Promise<number> {
         if (!("content" in dl) || !dl.content) continue;
         bytes = dl.content as AsyncIterable<Buffer>;
       }
-      await o.importer.add({ folder: f.name, specialUse: f.specialUse, flags: m.flags, internalDate: m.date, bytes, scope: `imap:${o.url}/${f.path}`, key: `${uidValidity}:${m.uid}` });
+      try {
+        await o.importer.add({ folder: f.name, specialUse: f.specialUse, flags: m.flags, internalDate: m.date, bytes, scope, key });
+      } catch (e) {
+        throw new ImporterError(e);
+      }
       await o.checkpoint.imapSet(o.userId, o.url, f.path, uidValidity, m.uid);
       n++;
     }

@@ -10,6 +10,7 @@
 // resolves it by looking at the target folder's newest message (deliveries into one folder are
 // sequential here): same blob SHA-256 → done, else the key is forgotten and imported again.
 import { createReadStream } from "node:fs";
+import { createHash } from "node:crypto";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import readline from "node:readline";
@@ -171,22 +172,41 @@ export class Importer {
   }
 
   /** Imports one message unless its key is already done. Returns true when it was added. */
+  /** Whether a message with this explicit key was imported already (IMAP: skip the FETCH). */
+  isDone(scope: string, key: string): boolean {
+    return this.#t.checkpoint.state({ userId: this.#t.user.id, scope, key }) === "done";
+  }
+
   async add(m: SourceMessage): Promise<boolean> {
     await this.#resolvePending();
     const mb = await this.folder(m.folder, m.specialUse);
-    const staged = await this.#stage(m.bytes);
     const scope = m.scope ?? `folder:${mb.name}`;
-    const occKey = `${scope}\0${staged.sha256}`;
-    const n = (this.#occurrences.get(occKey) ?? 0) + 1;
-    this.#occurrences.set(occKey, n);
-    const key = { userId: this.#t.user.id, scope, key: m.key ?? `${staged.sha256}#${n}` };
+    // The key before staging when it can be known (given, or the bytes are in memory), so a
+    // re-run does not write and fsync every message only to throw it away.
+    let key: { userId: number; scope: string; key: string } | null = null;
+    const keyOf = (sha: string) => {
+      const occKey = `${scope}\0${sha}`;
+      const n = (this.#occurrences.get(occKey) ?? 0) + 1;
+      this.#occurrences.set(occKey, n);
+      return { userId: this.#t.user.id, scope, key: m.key ?? `${sha}#${n}` };
+    };
+    if (m.key !== undefined) key = { userId: this.#t.user.id, scope, key: m.key };
+    else if (Buffer.isBuffer(m.bytes)) key = keyOf(createHash("sha256").update(m.bytes).digest("hex"));
     this.report.messages++;
-    const st = this.#t.checkpoint.state(key);
-    if (st === "done") {
-      await this.#t.blobs.discard(staged);
+    const skip = () => {
       this.report.skipped++;
       this.#tick(mb.name);
       return false;
+    };
+    if (key && this.#t.checkpoint.state(key) === "done") {
+      if (!Buffer.isBuffer(m.bytes)) (m.bytes as { destroy?: () => void }).destroy?.();
+      return skip();
+    }
+    const staged = await this.#stage(m.bytes);
+    key ??= keyOf(staged.sha256);
+    if (this.#t.checkpoint.state(key) === "done") {
+      await this.#t.blobs.discard(staged);
+      return skip();
     }
     await this.#t.checkpoint.mark(key, "pending", mb.id, staged.sha256);
     await this.#t.writer.deliver({
