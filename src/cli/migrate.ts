@@ -189,6 +189,8 @@ async function importImapCommand(
     const checkpoint = new ImportCheckpoint(config.dataDir);
     const bar = new Progress(io.stderr, () => io.clock.now());
     let foldersDone = 0;
+    let total: number | undefined;
+    let foldersTotal = 0;
     try {
       const rec = (await storage.store.accounts.getUserById(user.id))!;
       const imp = new Importer({
@@ -198,7 +200,7 @@ async function importImapCommand(
         checkpoint,
         user: rec,
         quotaBytes: effectiveQuota(rec, config.quota.defaultBytes),
-        onProgress: (p) => bar.update({ label: "import", done: p.messages, bytes: p.bytes, detail: `${foldersDone} folders done; ${p.folder}` }),
+        onProgress: (p) => bar.update({ label: "import", done: p.messages, total, bytes: p.bytes, detail: `folders ${foldersDone}/${foldersTotal}; ${p.folder}` }),
       });
       const r = await importFromImap({
         onError: overQuota(user.address, imp),
@@ -212,9 +214,13 @@ async function importImapCommand(
         userId: rec.id,
         insecureTls: o.insecureTls,
         onFolder: (_f, state) => void (state === "done" && foldersDone++),
+        onTotal: (m, f) => {
+          total = m;
+          foldersTotal = f;
+        },
       });
       const rep = imp.report;
-      bar.done({ label: "import", done: rep.messages, bytes: rep.bytes, detail: `${r.folders} folders` });
+      bar.done({ label: "import", done: rep.messages, total: rep.messages, bytes: rep.bytes, detail: `${r.folders} folders` });
       print(io, `Imported ${rep.imported} new message${rep.imported === 1 ? "" : "s"} (${formatSize(rep.bytes)}) into ${user.address} from ${r.folders} folder${r.folders === 1 ? "" : "s"}; ${rep.skipped} already there`);
     } catch (e) {
       const err = e as { authenticationFailed?: boolean; message?: string; code?: string };

@@ -34,6 +34,7 @@ export class Progress {
     const rate = s.done / secs;
     let line = `${s.label} ${s.done}${s.total !== undefined ? `/${s.total}` : ""} messages, ${formatSize(s.bytes)}${s.bytesTotal !== undefined ? `/${formatSize(s.bytesTotal)}` : ""}, ${rate.toFixed(rate < 10 ? 1 : 0)} msg/s, ${formatSize(s.bytes / secs)}/s`;
     if (s.bytesTotal && s.bytes > 0 && s.bytes < s.bytesTotal) line += `, ETA ${Math.ceil(((s.bytesTotal - s.bytes) * secs) / s.bytes)}s`;
+    else if (!s.bytesTotal && s.total && s.done > 0 && s.done < s.total) line += `, ETA ${Math.ceil(((s.total - s.done) * secs) / s.done)}s`;
     if (s.detail) line += ` — ${s.detail}`;
     if (tty) {
       const width = Math.max(10, Math.min(30, (this.#out.columns ?? 80) - line.length - 4));

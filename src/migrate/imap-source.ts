@@ -26,6 +26,8 @@ export interface ImapSourceOptions {
   /** Test and self-signed peers: accept any certificate. Default false. */
   insecureTls?: boolean;
   onFolder?: (folder: string, state: "start" | "done", count: number) => void;
+  /** Messages at the source over all folders copied (STATUS MESSAGES), known before the copy. */
+  onTotal?: (messages: number, folders: number) => void;
   /** Max reconnect attempts per folder; default 6 (1 s, 2 s, 4 s, … between them). */
   retries?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -78,6 +80,12 @@ export async function importFromImap(o: ImapSourceOptions): Promise<ImapImportRe
     folders = list
       .filter((m) => !m.flags.has("\\Noselect") && !m.flags.has("\\NonExistent") && !(m.specialUse && SKIP_USE.has(m.specialUse)))
       .map((m) => ({ path: m.path, name: m.path.toUpperCase() === "INBOX" ? "INBOX" : m.delimiter ? m.path.split(m.delimiter).join("/") : m.path, specialUse: m.specialUse ?? null }));
+    let total = 0;
+    for (const f of folders) {
+      const st = await c0.status(f.path, { messages: true });
+      total += (st && st.messages) || 0;
+    }
+    o.onTotal?.(total, folders.length);
   } finally {
     await c0.logout().catch(() => undefined);
   }
@@ -139,7 +147,10 @@ async function importFolder(o: ImapSourceOptions, f: Folder, stop: { failed: boo
     const cp = o.checkpoint.imapGet(o.userId, o.url, f.path);
     const since = cp && cp.uidValidity === uidValidity ? cp.lastUid : 0;
     o.onFolder?.(f.name, "start", mb.exists);
-    if (mb.exists === 0) return 0;
+    if (mb.exists === 0) {
+      o.onFolder?.(f.name, "done", 0);
+      return 0;
+    }
     // Metadata first (small), then bodies one by one: a FETCH of many bodies at once would
     // make imapflow hold them all.
     const metas: Array<{ uid: number; flags: string[]; date: number; size: number }> = [];
