@@ -36,6 +36,8 @@ export interface ImapSourceOptions {
 }
 
 const SMALL = 256 * 1024;
+const BATCH = 100;
+const BATCH_BYTES = 8 * 1024 * 1024;
 /** Virtual views that hold copies of messages filed elsewhere (Gmail's All Mail, Starred). */
 const SKIP_USE = new Set(["\\All", "\\Flagged", "\\Important"]);
 
@@ -159,32 +161,43 @@ async function importFolder(o: ImapSourceOptions, f: Folder, stop: { failed: boo
       const d = m.internalDate instanceof Date ? m.internalDate.getTime() : Date.parse(String(m.internalDate));
       metas.push({ uid: m.uid, flags: [...(m.flags ?? [])], date: d, size: m.size ?? 0 });
     }
-    for (const m of metas) {
-      if (stop.failed) break; // another folder failed: end without touching the store again
-      const scope = `imap:${o.url}/${f.path}`;
-      const key = `${uidValidity}:${m.uid}`;
-      if (o.importer.isDone(scope, key)) {
-        await o.importer.add({ folder: f.name, specialUse: f.specialUse, flags: m.flags, internalDate: m.date, bytes: Buffer.alloc(0), scope, key });
+    const scope = `imap:${o.url}/${f.path}`;
+    // Small bodies come BATCH at a time in one UID FETCH (at most BATCH_BYTES held), large ones
+    // alone in 1 MiB pieces; either way in UID order, so the checkpoint's last UID is exact.
+    for (let i = 0; i < metas.length && !stop.failed; ) {
+      const batch: typeof metas = [];
+      let bytes = 0;
+      while (i < metas.length && batch.length < BATCH && (batch.length === 0 || bytes + metas[i].size <= BATCH_BYTES)) {
+        const m = metas[i];
+        if (m.size > SMALL && batch.length > 0) break;
+        batch.push(m);
+        bytes += m.size;
+        i++;
+        if (m.size > SMALL) break;
+      }
+      const todo = batch.filter((m) => !o.importer.isDone(scope, `${uidValidity}:${m.uid}`));
+      const bodies = new Map<number, Buffer>();
+      if (todo.length && todo[0].size <= SMALL) {
+        for await (const r of c.fetch(todo.map((m) => m.uid).join(","), { uid: true, source: true }, { uid: true })) if (r.source) bodies.set(r.uid, r.source);
+      }
+      for (const m of batch) {
+        if (stop.failed) break; // another folder failed: end without touching the store again
+        const key = `${uidValidity}:${m.uid}`;
+        let body: Buffer | AsyncIterable<Buffer> | undefined;
+        if (o.importer.isDone(scope, key)) body = Buffer.alloc(0); // counted as already there
+        else if (m.size <= SMALL) body = bodies.get(m.uid);
+        else {
+          const dl = await c.download(String(m.uid), undefined, { uid: true, chunkSize: 1 << 20 });
+          if ("content" in dl && dl.content) body = dl.content as AsyncIterable<Buffer>;
+        }
+        if (body === undefined) continue; // expunged at the source meanwhile
+        try {
+          if (await o.importer.add({ folder: f.name, specialUse: f.specialUse, flags: m.flags, internalDate: m.date, bytes: body, scope, key })) n++;
+        } catch (e) {
+          throw new ImporterError(e);
+        }
         await o.checkpoint.imapSet(o.userId, o.url, f.path, uidValidity, m.uid);
-        continue;
       }
-      let bytes: Buffer | AsyncIterable<Buffer>;
-      if (m.size <= SMALL) {
-        const one = await c.fetchOne(String(m.uid), { uid: true, source: true }, { uid: true });
-        if (!one || !one.source) continue; // expunged meanwhile
-        bytes = one.source;
-      } else {
-        const dl = await c.download(String(m.uid), undefined, { uid: true, chunkSize: 1 << 20 });
-        if (!("content" in dl) || !dl.content) continue;
-        bytes = dl.content as AsyncIterable<Buffer>;
-      }
-      try {
-        await o.importer.add({ folder: f.name, specialUse: f.specialUse, flags: m.flags, internalDate: m.date, bytes, scope, key });
-      } catch (e) {
-        throw new ImporterError(e);
-      }
-      await o.checkpoint.imapSet(o.userId, o.url, f.path, uidValidity, m.uid);
-      n++;
     }
     if (metas.length === 0) await o.checkpoint.imapSet(o.userId, o.url, f.path, uidValidity, since);
     o.onFolder?.(f.name, "done", n);
