@@ -28,15 +28,19 @@ export const benchCase: BenchCase = {
     const n = envInt(ctx.env, "BENCH_MESSAGES", 10_000);
     const uid = Number(execFileSync("id", ["-u", "mail"]).toString());
     const gid = Number(execFileSync("id", ["-g", "mail"]).toString());
-    const dove = await startDovecotBench({ dir: path.join(ctx.tmpDir, "dovecot"), users: ["old", "copy"], domain: "old.test", lmtp: false, imap: true });
+    const dove = await startDovecotBench({ dir: path.join(ctx.tmpDir, "dovecot"), users: ["old", "copy", "small"], domain: "old.test", lmtp: false, imap: true });
     try {
       ctx.log(`import: writing ${n} messages into Dovecot`);
       const bytes = await fillMaildir(dove.maildir("old"), n, { uid, gid });
+      const nSmall = Math.max(1, Math.round(n / 10));
+      await fillMaildir(dove.maildir("small"), nSmall, { uid, gid });
       await mkdir(dove.maildir("copy"), { recursive: true });
       execFileSync("chown", ["-R", "mail:mail", path.dirname(dove.maildir("copy"))]);
       // Warm Dovecot's index for "old" once, so neither side pays the first scan.
       const warm = path.join(ctx.tmpDir, "warm.py");
       await writeFile(warm, `import imaplib\nc=imaplib.IMAP4('127.0.0.1', ${dove.imapPort})\nc.login('old','pass')\nc.select('INBOX', readonly=True)\nc.logout()\n`);
+      await run("python3", [warm]);
+      await writeFile(warm, `import imaplib\nc=imaplib.IMAP4('127.0.0.1', ${dove.imapPort})\nc.login('small','pass')\nc.select('INBOX', readonly=True)\nc.logout()\n`);
       await run("python3", [warm]);
 
       const data = await createDataDir({ domains: ["example.test"], users: [{ address: "new@example.test", quota: "unlimited" }] });
@@ -45,6 +49,11 @@ export const benchCase: BenchCase = {
       ctx.log("import: freehold import");
       const fh = await measure([process.execPath, path.join(ctx.root, "src/cli/main.ts"), "--data", data.dir, "import", "new@example.test", "--from", `imap://127.0.0.1:${dove.imapPort}`, "--login", "old", "--password-file", pw]);
       await data.remove();
+      // The same import of a tenth of the messages: peak RSS must not grow with the account.
+      const data2 = await createDataDir({ domains: ["example.test"], users: [{ address: "new@example.test", quota: "unlimited" }] });
+      ctx.log(`import: freehold import of ${nSmall} messages (memory flatness)`);
+      const fhSmall = await measure([process.execPath, path.join(ctx.root, "src/cli/main.ts"), "--data", data2.dir, "import", "new@example.test", "--from", `imap://127.0.0.1:${dove.imapPort}`, "--login", "small", "--password-file", pw]);
+      await data2.remove();
 
       const rc = path.join(ctx.tmpDir, "mbsyncrc");
       const state = path.join(ctx.tmpDir, "mbsync-state") + "/";
@@ -71,9 +80,10 @@ export const benchCase: BenchCase = {
         ],
         notes: [
           "Freehold writes every message durably (blob fsync + SQLite commit) and its checkpoint; mbsync's target is Dovecot's Maildir (Dovecot does the writing).",
-          "Freehold fetches one message per round trip (FETCH BODY[] by UID, large ones in 1 MiB pieces).",
+          "Freehold fetches small messages 100 per UID FETCH (BODY.PEEK[]), large ones alone in 1 MiB pieces.",
+          `Freehold peak RSS: ${fhSmall.rssMiB.toFixed(1)} MiB for ${nSmall} messages, ${fh.rssMiB.toFixed(1)} MiB for ${n}: ratio ${(fh.rssMiB / fhSmall.rssMiB).toFixed(2)} (issue 10: flat, ≤ 1.2).`,
         ],
-        params: { messages: n, bytes },
+        params: { messages: n, bytes, smallRun: nSmall, rssSmallMiB: fhSmall.rssMiB },
       };
     } finally {
       await dove.stop();
