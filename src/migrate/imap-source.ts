@@ -180,12 +180,25 @@ async function importFolder(o: ImapSourceOptions, f: Folder, stop: { failed: boo
       if (todo.length && todo[0].size <= SMALL) {
         for await (const r of c.fetch(todo.map((m) => m.uid).join(","), { uid: true, source: true }, { uid: true })) if (r.source) bodies.set(r.uid, r.source);
       }
+      if (batch.length && batch[0].size <= SMALL) {
+        // Small ones: one batch into the store (one group commit), then the checkpoint.
+        const items = batch
+          .filter((m) => bodies.has(m.uid) || o.importer.isDone(scope, `${uidValidity}:${m.uid}`))
+          .map((m) => ({ folder: f.name, specialUse: f.specialUse, flags: m.flags, internalDate: m.date, bytes: bodies.get(m.uid) ?? Buffer.alloc(0), scope, key: `${uidValidity}:${m.uid}` }));
+        if (stop.failed) break;
+        try {
+          n += await o.importer.addMany(items);
+        } catch (e) {
+          throw new ImporterError(e);
+        }
+        await o.checkpoint.imapSet(o.userId, o.url, f.path, uidValidity, batch[batch.length - 1].uid);
+        continue;
+      }
       for (const m of batch) {
         if (stop.failed) break; // another folder failed: end without touching the store again
         const key = `${uidValidity}:${m.uid}`;
         let body: Buffer | AsyncIterable<Buffer> | undefined;
         if (o.importer.isDone(scope, key)) body = Buffer.alloc(0); // counted as already there
-        else if (m.size <= SMALL) body = bodies.get(m.uid);
         else {
           const dl = await c.download(String(m.uid), undefined, { uid: true, chunkSize: 1 << 20 });
           if ("content" in dl && dl.content) body = dl.content as AsyncIterable<Buffer>;

@@ -64,6 +64,9 @@ export interface ImportReport {
   folders: string[];
 }
 
+/** The most messages addMany() delivers at once (the pending keys a kill can leave in a folder). */
+export const PENDING_WINDOW = 200;
+
 const SYSTEM_FLAGS = new Map(["\\Seen", "\\Answered", "\\Flagged", "\\Deleted", "\\Draft"].map((f) => [f.toLowerCase(), f]));
 
 export function normalizeFlags(flags: readonly string[]): string[] {
@@ -109,8 +112,10 @@ export class Importer {
       const mb = await this.#t.store.mail.getMailboxById(p.mailboxId);
       let done = false;
       if (mb && mb.uidNext > 1) {
-        const last = (await this.#t.store.mail.getMessages(mb.id, [mb.uidNext - 1]))[0];
-        if (last) done = (await this.#t.store.blobs.get(last.blobId))?.sha256 === p.sha256;
+        // A batch (addMany) delivers up to PENDING_WINDOW messages at once: look at that many.
+        const from = Math.max(1, mb.uidNext - PENDING_WINDOW);
+        const recent = await this.#t.store.mail.getMessages(mb.id, Array.from({ length: mb.uidNext - from }, (_, i) => from + i));
+        for (const r of recent) if ((await this.#t.store.blobs.get(r.blobId))?.sha256 === p.sha256) done = true;
       }
       if (done) await this.#t.checkpoint.mark(p, "done", p.mailboxId, p.sha256);
       else await this.#t.checkpoint.forget(p);
@@ -219,6 +224,52 @@ export class Importer {
     this.report.bytes += staged.size;
     this.#tick(mb.name);
     return true;
+  }
+
+  /**
+   * Several in-memory messages of one folder with explicit keys (an IMAP batch): staged side by
+   * side, marked pending in one commit, delivered in one group commit in the given order (UIDs
+   * follow it), marked done in one commit. At most PENDING_WINDOW at a time.
+   */
+  async addMany(ms: Array<SourceMessage & { bytes: Buffer; key: string }>): Promise<number> {
+    if (ms.length > PENDING_WINDOW) throw new Error("addMany: batch too large");
+    await this.#resolvePending();
+    const todo: Array<{ m: (typeof ms)[number]; mb: MailboxRecord; scope: string }> = [];
+    for (const m of ms) {
+      const mb = await this.folder(m.folder, m.specialUse);
+      const scope = m.scope ?? `folder:${mb.name}`;
+      this.report.messages++;
+      if (this.#t.checkpoint.state({ userId: this.#t.user.id, scope, key: m.key }) === "done") {
+        this.report.skipped++;
+        continue;
+      }
+      todo.push({ m, mb, scope });
+    }
+    if (todo.length === 0) {
+      if (ms.length) this.#tick(ms[0].folder);
+      return 0;
+    }
+    const staged = await Promise.all(todo.map((t) => this.#stage(t.m.bytes)));
+    const keys = todo.map((t, i) => ({ userId: this.#t.user.id, scope: t.scope, key: t.m.key, mailboxId: t.mb.id, sha256: staged[i].sha256 }));
+    await this.#t.checkpoint.markMany(keys, "pending");
+    const quotaBytes = this.#t.quotaBytes > 0 ? this.#t.quotaBytes : null;
+    const results = await Promise.allSettled(
+      todo.map((t, i) =>
+        this.#t.writer.deliver({ blob: staged[i], targets: [{ mailboxId: t.mb.id, traceHeaders: "", flags: normalizeFlags(t.m.flags), internalDate: t.m.internalDate, quotaBytes }], queue: [] }),
+      ),
+    );
+    const ok = keys.filter((_, i) => results[i].status === "fulfilled");
+    await this.#t.checkpoint.markMany(ok, "done");
+    for (let i = 0; i < todo.length; i++) {
+      if (results[i].status === "fulfilled") {
+        this.report.imported++;
+        this.report.bytes += staged[i].size;
+      }
+    }
+    this.#tick(todo[todo.length - 1].mb.name);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
+    if (failed) throw failed.reason;
+    return ok.length;
   }
 
   #tick(folder: string): void {

@@ -47,6 +47,19 @@ export class ImportCheckpoint {
     await this.#db.committed();
   }
 
+  /** mark() for many keys in one commit. */
+  async markMany(ks: Array<CheckpointKey & { mailboxId: number; sha256: string }>, state: "pending" | "done"): Promise<void> {
+    this.#db.atomic(() => {
+      for (const k of ks) {
+        this.#db.run(
+          "INSERT INTO import_seen (user_id, scope, key, state, mailbox_id, sha256) VALUES (?,?,?,?,?,?) ON CONFLICT (user_id, scope, key) DO UPDATE SET state = excluded.state, mailbox_id = excluded.mailbox_id, sha256 = excluded.sha256",
+          k.userId, k.scope, k.key, state, k.mailboxId, k.sha256,
+        );
+      }
+    });
+    await this.#db.committed();
+  }
+
   async forget(k: CheckpointKey): Promise<void> {
     this.#db.atomic(() => this.#db.run("DELETE FROM import_seen WHERE user_id = ? AND scope = ? AND key = ?", k.userId, k.scope, k.key));
     await this.#db.committed();
