@@ -80,7 +80,7 @@ export const benchCase: BenchCase = {
         ],
         notes: [
           "Freehold writes every message durably (blob fsync + SQLite commit) and its checkpoint; mbsync's target is Dovecot's Maildir (Dovecot does the writing).",
-          "Freehold fetches small messages 100 per UID FETCH (BODY.PEEK[]), large ones alone in 1 MiB pieces.",
+          "Freehold fetches small messages 100 per UID FETCH (BODY.PEEK[]) and commits each batch in one group commit; large ones alone in 1 MiB pieces.",
           `Freehold peak RSS: ${fhSmall.rssMiB.toFixed(1)} MiB for ${nSmall} messages, ${fh.rssMiB.toFixed(1)} MiB for ${n}: ratio ${(fh.rssMiB / fhSmall.rssMiB).toFixed(2)} (issue 10: flat, ≤ 1.2).`,
         ],
         params: { messages: n, bytes, smallRun: nSmall, rssSmallMiB: fhSmall.rssMiB },
