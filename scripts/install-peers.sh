@@ -7,7 +7,8 @@ set -euo pipefail
 pkgs=(postfix swaks knot knot-dnsutils knot-dnssecutils strace dovecot-core dovecot-imapd dovecot-lmtpd isync libnet-ssleay-perl openssl
       python3-aiosmtpd python3-dkim python3-dnspython iproute2
       rspamd redis-server
-      testssl.sh)
+      testssl.sh
+      mutt)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

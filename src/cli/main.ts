@@ -27,6 +27,7 @@ import { registerSpam } from "./spam.ts";
 import { registerSuppress } from "./suppress.ts";
 import { registerTrace } from "./trace.ts";
 import { registerAudit } from "./audit.ts";
+import { registerMigrate } from "./migrate.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -56,6 +57,7 @@ export function buildProgram(io: CliIo): Command {
   registerSuppress(program, io);
   registerTrace(program, io);
   registerAudit(program, io);
+  registerMigrate(program, io);
   return program;
 }
 

@@ -34,11 +34,11 @@ export function dovecotUnavailable(): string | undefined {
   return undefined;
 }
 
-async function freePort(): Promise<number> {
+async function freePort(host = "127.0.0.1"): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = net.createServer();
     srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
+    srv.listen(0, host, () => {
       const port = (srv.address() as net.AddressInfo).port;
       srv.close(() => resolve(port));
     });
@@ -53,18 +53,22 @@ export interface DovecotOptions {
   namespaceConfig?: string;
   /** Appended to the generated dovecot.conf (plugins, protocol imap settings). */
   extraConfig?: string;
+  /** Loopback address to listen on (a test's own 127.0.X.0/24 block); default 127.0.0.1. */
+  address?: string;
+  /** Replaces the passdb block (e.g. an oauth2 passdb). */
+  passdb?: string;
 }
 
 function config(state: string, port: number, opts: DovecotOptions = {}): string {
   return `instance_name = freehold-test-dovecot-${path.basename(state)}
 base_dir = ${state}/run
 state_dir = ${state}/state
-listen = 127.0.0.1
+listen = ${opts.address ?? "127.0.0.1"}
 protocols = imap
 log_path = ${state}/dovecot.log
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${opts.passdb ? " xoauth2 oauthbearer" : ""}
 default_internal_user = dovecot
 default_login_user = dovenull
 first_valid_uid = 8
@@ -77,17 +81,17 @@ namespace inbox {
   separator = /
 ${opts.namespaceConfig ?? ""}
 }
-passdb {
+${opts.passdb ?? `passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%n ${state}/users
-}
+}`}
 userdb {
   driver = static
   args = uid=mail gid=mail home=${state}/mail/%n
 }
 service imap-login {
   inet_listener imap {
-    address = 127.0.0.1
+    address = ${opts.address ?? "127.0.0.1"}
     port = ${port}
   }
   inet_listener imaps {
@@ -106,12 +110,12 @@ ${opts.extraConfig ?? ""}
 `;
 }
 
-async function waitForGreeting(port: number, child: ChildProcess, deadlineMs: number): Promise<boolean> {
+async function waitForGreeting(port: number, child: ChildProcess, deadlineMs: number, host = "127.0.0.1"): Promise<boolean> {
   const end = Date.now() + deadlineMs;
   while (Date.now() < end) {
     if (child.exitCode !== null) return false;
     const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect({ host: "127.0.0.1", port }, () => {
+      const s = net.connect({ host, port }, () => {
         s.once("data", (d) => {
           s.destroy();
           resolve(d.toString("latin1").startsWith("* OK"));
@@ -142,13 +146,13 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotPe
   execFileSync("chown", ["mail:mail", path.join(state, "mail")]);
   let lastErr = "";
   for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+    const port = await freePort(opts.address);
     const conf = path.join(state, "dovecot.conf");
     await fs.writeFile(conf, config(state, port, opts));
     const child = spawn(DOVECOT_BIN, ["-F", "-c", conf], { stdio: ["ignore", "ignore", "pipe"] });
     let stderr = "";
     child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
-    if (await waitForGreeting(port, child, 10_000)) {
+    if (await waitForGreeting(port, child, 10_000, opts.address)) {
       return {
         port,
         user,
