@@ -25,6 +25,7 @@ import { registerSendmail } from "./sendmail.ts";
 import { registerSpam } from "./spam.ts";
 import { registerSuppress } from "./suppress.ts";
 import { registerTrace } from "./trace.ts";
+import { registerBackup } from "./backup.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -52,6 +53,7 @@ export function buildProgram(io: CliIo): Command {
   registerSpam(program, io);
   registerSuppress(program, io);
   registerTrace(program, io);
+  registerBackup(program, io);
   return program;
 }
 

@@ -9,6 +9,7 @@ import { z } from "zod";
 import { SpamSchema } from "../spam/config-schema.ts";
 import { RetentionSchema } from "../retention/config-schema.ts";
 import { SuppressionSchema } from "../suppression/config-schema.ts";
+import { BackupSchema } from "../backup/config-schema.ts";
 
 export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http"] as const;
 export type ListenerRole = (typeof LISTENER_ROLES)[number];
@@ -336,6 +337,7 @@ export const ConfigFileSchema = z
     spam: SpamSchema,
     retention: RetentionSchema,
     suppression: SuppressionSchema,
+    backup: BackupSchema,
     mtaSts: MtaStsSchema,
   })
   .superRefine((c, ctx) => {

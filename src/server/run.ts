@@ -12,6 +12,8 @@ import { listenerLimits, smtpConnectionLimits, smtpFeaturesFromConfig, smtpLimit
 import { faultInjectionEnabled, withInjectedFaults } from "./fault-injection.ts";
 import { watchTlsFiles } from "../tls/reload.ts";
 import { RetentionJob } from "../retention/service.ts";
+import { BackupScheduler } from "../backup/scheduler.ts";
+import type { BackupResult } from "../backup/scheduler.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
@@ -22,6 +24,8 @@ export interface RunningServer {
   stop(opts?: { graceMs?: number }): Promise<void>;
   /** The retention job (runs on its schedule; tests call runOnce()). */
   retention: RetentionJob;
+  /** Scheduled backups (src/backup/), when backup.repository is set and backup.schedule is on. */
+  backup: BackupScheduler | null;
 }
 
 export type ProtocolStarter = (services: Services, listener: Listener) => Promise<{ port: number; close(): Promise<void> }>;
@@ -29,6 +33,10 @@ export type ProtocolStarter = (services: Services, listener: Listener) => Promis
 export interface StartOptions {
   /** Listener roles served by other modules (imap, imaps, submission...), keyed by role. */
   starters?: Partial<Record<Listener["role"], ProtocolStarter>>;
+  /** Every scheduled backup's outcome (ok, failed, overdue): the hook for health alerts. */
+  onBackupResult?: (r: BackupResult) => void;
+  /** Delay before a backup that is due at start; default 5 min (tests). */
+  backupFirstDelayMs?: number;
 }
 
 export async function startServer(services: Services, opts: StartOptions = {}): Promise<RunningServer> {
@@ -117,10 +125,15 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   });
   retention.start();
 
+  // Scheduled backups (issue 10 §3; src/backup/): daily by default once a repository is set.
+  const backup = BackupScheduler.wanted(config) ? new BackupScheduler({ config, logger, clock, onBackupResult: opts.onBackupResult, firstDelayMs: opts.backupFirstDelayMs }) : null;
+  backup?.start();
+
   let stopping: Promise<void> | undefined;
   return {
     listeners: bound,
     retention,
+    backup,
     stop(opts = {}) {
       stopping ??= (async () => {
         tlsReload.stop();
@@ -128,6 +141,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
         for (const c of closers) await c().catch((err) => logger.error({ err }, "listener close failed"));
         await queue?.stop();
         await retention.stop();
+        await backup?.stop();
         await services.spam.trainer.idle();
         await storage.close();
         services.closeSideDb?.();

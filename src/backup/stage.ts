@@ -1,0 +1,164 @@
+// A consistent picture of a live data folder, staged for restic in <data>/.backup-staging/:
+//   - every SQLite database (*.sqlite, wherever it sits outside blobs/) copied with VACUUM INTO,
+//     one read transaction each, so `serve` keeps delivering while it runs;
+//   - every blob named by meta.sqlite's copy, hard-linked (blob files are immutable and
+//     content-addressed, so a link is the file as it was; the collector may unlink the original
+//     afterwards without touching ours, and restic sees the same inode and mtime as last time
+//     and skips re-reading it: only new blobs are read and sent);
+//   - the other files of the folder (freehold.yaml, tls/, secrets/, relays.yaml, …) copied;
+//   - backup-manifest.json: what all of that is, with SHA-256 and sizes.
+// Not staged: logs, SQLite's -wal/-shm files (the copies are complete without them), the serve
+// lock, temp files, blobs/tmp. Meta is copied first: a blob row in the copy has its file on disk
+// (delivery renames and fsyncs the file before it commits the row), and the collector unlinks a
+// file only after its row's delete committed, which the copy does not see; if one is gone
+// anyway (a row deleted between the copy and the link) the whole picture is taken again.
+import { chmod, copyFile, link, lstat, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { MANIFEST_FILE, MANIFEST_FORMAT, sha256File } from "./manifest.ts";
+import type { FileEntry, Manifest, ManifestEntry } from "./manifest.ts";
+
+export const STAGING_DIR = ".backup-staging";
+export const META_DB = "meta.sqlite";
+
+export interface StageOptions {
+  dataDir: string;
+  hostname: string;
+  /** Folders (relative to the data folder) left out: the log folder. */
+  skipDirs?: string[];
+  now: () => number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface Staged {
+  dir: string;
+  manifest: Manifest;
+  /** Blob and database bytes. */
+  bytes: number;
+}
+
+const SKIP_NAME = /(-wal|-shm|-journal)$|\.tmp-\d+$|^serve\.lock$/;
+
+/** Files of the data folder other than blobs: databases and everything else. */
+async function walk(dataDir: string, skip: Set<string>): Promise<{ dbs: string[]; files: string[] }> {
+  const dbs: string[] = [];
+  const files: string[] = [];
+  const visit = async (rel: string) => {
+    const entries = await readdir(path.join(dataDir, rel), { withFileTypes: true });
+    for (const e of entries) {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (skip.has(r) || SKIP_NAME.test(e.name)) continue;
+      if (e.isDirectory()) await visit(r);
+      else if (e.isFile()) (e.name.endsWith(".sqlite") ? dbs : files).push(r);
+      // Sockets, links and the like are not data.
+    }
+  };
+  await visit("");
+  return { dbs: dbs.sort((a, b) => (a === META_DB ? -1 : b === META_DB ? 1 : a.localeCompare(b))), files: files.sort() };
+}
+
+function vacuumInto(src: string, dest: string): void {
+  const db = new DatabaseSync(src);
+  try {
+    db.exec("PRAGMA busy_timeout = 30000");
+    // SQLite "VACUUM INTO": a transactionally consistent copy, taken in one read transaction.
+    db.prepare("VACUUM INTO ?").run(dest);
+  } finally {
+    db.close();
+  }
+}
+
+async function linkOrCopy(src: string, dest: string): Promise<boolean> {
+  try {
+    await link(src, dest);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return false;
+    if (code === "EEXIST") return true;
+    // Another file system or no hard links: a copy does the same job, read in full each time.
+    await copyFile(src, dest);
+    return true;
+  }
+}
+
+export async function stageSnapshot(opts: StageOptions, attempt = 1): Promise<Staged> {
+  const { dataDir } = opts;
+  const dir = path.join(dataDir, STAGING_DIR);
+  // A leftover from a crashed run holds nothing we need.
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { mode: 0o700 });
+  const skip = new Set([STAGING_DIR, "blobs", ...(opts.skipDirs ?? [])]);
+  const { dbs, files } = await walk(dataDir, skip);
+  if (!dbs.includes(META_DB)) throw new Error(`${dataDir} has no ${META_DB}: not a Freehold data folder`);
+
+  const databases: ManifestEntry[] = [];
+  let bytes = 0;
+  for (const rel of dbs) {
+    const dest = path.join(dir, rel);
+    await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
+    vacuumInto(path.join(dataDir, rel), dest);
+    await chmod(dest, 0o600);
+    const h = await sha256File(dest);
+    databases.push({ path: rel, ...h });
+    bytes += h.size;
+  }
+
+  const copy = new DatabaseSync(path.join(dir, META_DB), { readOnly: true });
+  let rows: Array<{ sha256: string; size: number; location: string }>;
+  let messages: number;
+  try {
+    rows = copy.prepare("SELECT sha256, size, location FROM blobs ORDER BY location, sha256").all() as typeof rows;
+    messages = Number((copy.prepare("SELECT COUNT(*) AS n FROM messages").get() as { n: number }).n);
+  } finally {
+    copy.close();
+  }
+
+  const blobs: ManifestEntry[] = [];
+  const made = new Set<string>();
+  let done = 0;
+  for (const r of rows) {
+    const rel = `blobs/${r.location}/${r.sha256}`;
+    const bucket = path.join(dir, "blobs", r.location);
+    if (!made.has(bucket)) {
+      await mkdir(bucket, { recursive: true, mode: 0o700 });
+      made.add(bucket);
+    }
+    if (!(await linkOrCopy(path.join(dataDir, rel), path.join(dir, rel)))) {
+      // Collected between the copy and the link: take the picture again (rarely more than once).
+      if (attempt < 3) return stageSnapshot(opts, attempt + 1);
+      throw new Error(`blob ${rel} vanished while the backup was staged (three times); is the collector racing? try again`);
+    }
+    // Content-addressed: the name is the SHA-256 (verify re-reads the restored copy).
+    blobs.push({ path: rel, size: Number(r.size), sha256: r.sha256 });
+    bytes += Number(r.size);
+    opts.onProgress?.(++done, rows.length);
+  }
+
+  const fileEntries: FileEntry[] = [];
+  for (const rel of files) {
+    const src = path.join(dataDir, rel);
+    const dest = path.join(dir, rel);
+    await mkdir(path.dirname(dest), { recursive: true, mode: 0o700 });
+    await copyFile(src, dest);
+    const st = await lstat(src);
+    const h = await sha256File(dest);
+    fileEntries.push({ path: rel, ...h, mode: st.mode & 0o777 });
+  }
+
+  const manifest: Manifest = {
+    format: MANIFEST_FORMAT,
+    createdAt: new Date(opts.now()).toISOString(),
+    hostname: opts.hostname,
+    messages,
+    databases,
+    files: fileEntries,
+    blobs,
+  };
+  await writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest), { mode: 0o600 });
+  return { dir, manifest, bytes };
+}
+
+export async function removeStaging(dataDir: string): Promise<void> {
+  await rm(path.join(dataDir, STAGING_DIR), { recursive: true, force: true });
+}
