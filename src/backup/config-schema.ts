@@ -20,8 +20,7 @@ export const BackupSchema = z
   .strictObject({
     repository: z.string({ error: "expected a restic repository such as /mnt/backup/freehold or sftp:user@host:/srv/freehold" }).min(1).optional().meta({
       description:
-        "restic repository: a local folder, sftp:user@host:/path, s3:https://host/bucket/path, b2:bucket:path, rest:https://host/, rclone:remote:path. Unset: no backups.",
-      examples: ["/mnt/backup/freehold", "sftp:backup@nas.example.com:/srv/freehold"],
+        "restic repository: a local folder (/mnt/backup/freehold), sftp:user@host:/path, s3:https://host/bucket/path, b2:bucket:path, rest:https://host/, rclone:remote:path. Unset: no backups.",
     }),
     passwordFile: z.string({ error: "expected a file path" }).min(1).default("secrets/backup-password").meta({
       description: "File holding the repository password (mode 0600; relative to the data folder). Keep a copy off this machine: without it the backup cannot be read.",
