@@ -1,6 +1,8 @@
 // `freehold backup init|create|list|verify|restore` (docs/backup.md): backups of the data folder
 // with restic, taken while `serve` runs. Progress goes to stderr (a bar on a terminal), results
 // to stdout.
+import os from "node:os";
+import path from "node:path";
 import type { Command } from "commander";
 import { loadConfig } from "../config/load.ts";
 import type { CliIo } from "./context.ts";
@@ -11,7 +13,6 @@ import { applyRetention, BackupError, createBackup, initRepository, listBackups,
 import type { OnProgress } from "../backup/service.ts";
 import { ResticError } from "../backup/restic.ts";
 import type { ResticTarget } from "../backup/restic.ts";
-import path from "node:path";
 
 interface TargetOpts {
   repository?: string;
@@ -47,8 +48,23 @@ export function registerBackup(program: Command, io: CliIo): void {
 
   async function configured(cmd: Command, o: TargetOpts) {
     const dataDir = dataDirOf(cmd, io);
+    return configuredAt(dataDir, o);
+  }
+
+  async function configuredAt(dataDir: string, o: TargetOpts) {
     const config = await loadConfig(dataDir);
     return { dataDir: config.dataDir, config, target: targetOf(config, o) };
+  }
+
+  /** With --repository and --password-file, no data folder is needed (a fresh machine). */
+  // The temp copy verify reads goes beside the data folder (room for it; /tmp is often small).
+  async function standalone(cmd: Command, o: TargetOpts): Promise<{ tmpParent: string; target: ResticTarget }> {
+    const given = (cmd.optsWithGlobals() as { data?: string }).data ?? io.env.FREEHOLD_DATA;
+    if (o.repository && o.passwordFile && !given) {
+      return { tmpParent: os.tmpdir(), target: { program: o.restic ?? "restic", repository: o.repository, passwordFile: path.resolve(o.passwordFile) } };
+    }
+    const c = await configured(cmd, o);
+    return { tmpParent: path.dirname(c.dataDir), target: c.target };
   }
 
   withTargetOptions(backup.command("init").description("create the restic repository (and a password file, when there is none)")).action(async function (this: Command) {
@@ -85,7 +101,7 @@ export function registerBackup(program: Command, io: CliIo): void {
     .action(async function (this: Command) {
       const o = this.opts() as TargetOpts & { json?: boolean };
       await guard(async () => {
-        const { target } = await configured(this, o);
+        const { target } = await standalone(this, o);
         const snaps = await listBackups(target);
         if (o.json) return print(io, JSON.stringify(snaps, null, 2));
         if (snaps.length === 0) return print(io, "No snapshots yet: run `freehold backup create`.");
@@ -99,12 +115,11 @@ export function registerBackup(program: Command, io: CliIo): void {
     .action(async function (this: Command) {
       const o = this.opts() as TargetOpts & { snapshot?: string; json?: boolean };
       await guard(async () => {
-        const { dataDir, target } = await configured(this, o);
+        const { tmpParent, target } = await standalone(this, o);
         const p = progress();
         let v;
         try {
-          // The temp copy goes beside the data folder (room for it; /tmp is often small).
-          v = await verifyBackup(target, { snapshot: o.snapshot, tmpParent: path.dirname(dataDir), onProgress: p.on });
+          v = await verifyBackup(target, { snapshot: o.snapshot, tmpParent, onProgress: p.on });
         } finally {
           p.end();
         }
