@@ -2,13 +2,20 @@
 // backup.intervalHours (daily by default), counted from the last Freehold snapshot in the
 // repository (so a restart does not take an extra one), followed by retention.
 //
+// The backup itself runs in a child process (`freehold backup create`): node:sqlite is
+// synchronous, and VACUUM INTO of a large meta.sqlite inside `serve` would stall every session for
+// as long as the copy takes. The child reads the databases beside the server, as the CLI does.
+//
 // Every outcome goes to onBackupResult: a success, a failure, or "overdue" (the last success is
 // older than backup.overdueHours — checked at start and after each failure). This is the hook
 // for health alerts; without one the failure is logged at error level.
+import { spawn } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Config } from "../config/schema.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Clock } from "../clock.ts";
-import { applyRetention, createBackup, listBackups, targetOf } from "./service.ts";
+import { applyRetention, listBackups, targetOf } from "./service.ts";
 import type { CreateResult } from "./service.ts";
 import type { ResticTarget } from "./restic.ts";
 
@@ -24,8 +31,50 @@ export interface BackupSchedulerDeps {
   onBackupResult?: (r: BackupResult) => void;
   /** Delay before the first backup when one is due at start (default 5 min: let the server settle). */
   firstDelayMs?: number;
-  /** Overrides the restic target (tests). */
+  /** Overrides the restic target (tests); passed to the child as --repository, --password-file, --restic. */
   target?: ResticTarget;
+}
+
+/** The CLI entry point beside this file: src/cli/main.ts, or dist/src/cli/main.js in a build. */
+const CLI_MAIN = (() => {
+  const here = fileURLToPath(import.meta.url);
+  return path.join(path.dirname(here), "..", "cli", `main${path.extname(here)}`);
+})();
+
+/** `freehold backup create --json --no-prune` in a child process; its JSON result or its error. */
+function backupInChild(dataDir: string, target: ResticTarget | undefined, onChild: (stop: (() => void) | null) => void): Promise<CreateResult> {
+  const args = [CLI_MAIN, "--data", dataDir, "backup", "create", "--json", "--no-prune"];
+  if (target) args.push("--repository", target.repository, "--password-file", target.passwordFile, "--restic", target.program);
+  return new Promise((resolve, reject) => {
+    // Its own process group, so a shutdown of serve stops the child and its restic together
+    // (restic removes its repository lock on SIGTERM; the staging folder is cleared next run).
+    const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    onChild(() => {
+      try {
+        process.kill(-child.pid!, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    });
+    let out = "";
+    let err = "";
+    child.stdout.on("data", (d) => (out += d));
+    child.stderr.on("data", (d) => (err = (err + d).slice(-8192)));
+    child.on("error", reject);
+    child.on("close", (code) => {
+      onChild(null);
+      if (code === 0) {
+        try {
+          return resolve(JSON.parse(out.trim().split("\n").at(-1) ?? "") as CreateResult);
+        } catch {
+          return reject(new Error(`backup create printed no result: ${out.slice(-500)}`));
+        }
+      }
+      // The child's own message (`freehold: ...`), without the progress lines.
+      const msg = err.split("\n").filter((l) => l.startsWith("freehold: ") || /^ {2}\S/.test(l)).join("\n").replace(/^freehold: /, "");
+      reject(new Error(msg || `backup create exited ${code}`));
+    });
+  });
 }
 
 const HOUR = 3_600_000;
@@ -36,6 +85,7 @@ export class BackupScheduler {
   #running: Promise<unknown> | null = null;
   #stopped = false;
   #lastSuccessAt: number | null = null;
+  #stopChild: (() => void) | null = null;
 
   constructor(d: BackupSchedulerDeps) {
     this.#d = d;
@@ -105,7 +155,7 @@ export class BackupScheduler {
     let r: BackupResult;
     try {
       const t = this.#target();
-      const result = await createBackup({ dataDir: config.dataDir, config, target: t, now: () => clock.now() });
+      const result = await backupInChild(config.dataDir, this.#d.target, (stop) => (this.#stopChild = stop));
       this.#lastSuccessAt = clock.now();
       r = { kind: "ok", at: this.#lastSuccessAt, result };
       try {
@@ -116,6 +166,10 @@ export class BackupScheduler {
     } catch (err) {
       r = { kind: "failed", at: clock.now(), error: (err as Error).message, lastSuccessAt: this.#lastSuccessAt };
     }
+    if (r.kind === "failed" && this.#stopped) {
+      this.#d.logger.info({}, "backup interrupted by shutdown");
+      return r;
+    }
     this.#emit(r);
     if (r.kind === "failed") this.#checkOverdue();
     return r;
@@ -124,6 +178,8 @@ export class BackupScheduler {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
+    // A backup under way is abandoned, not awaited: shutdown must not wait for an upload.
+    this.#stopChild?.();
     await this.#running?.catch(() => undefined);
   }
 }
