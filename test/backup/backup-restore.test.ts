@@ -19,6 +19,10 @@ import { BackupScheduler } from "../../src/backup/scheduler.ts";
 import type { BackupResult } from "../../src/backup/scheduler.ts";
 import { listBackups, targetOf } from "../../src/backup/service.ts";
 import { silentLogger } from "../../src/log/logger.ts";
+import { openServices } from "../../src/server/services.ts";
+import { startServer } from "../../src/server/run.ts";
+import type { RunningServer } from "../../src/server/run.ts";
+import { protocolStarters } from "../../src/server/starters.ts";
 import { systemClock } from "../../src/clock.ts";
 
 const run = promisify(execFile);
@@ -190,6 +194,7 @@ test("backup under load, restore onto new folders, same IMAP state; tampered blo
     assert.equal(bad.code, 1, bad.stdout + bad.stderr);
     assert.match(bad.stderr, /FAILED verification: 1 problem\b/);
     assert.ok(bad.stderr.includes(`blob ${bigBlob.rel}: `), bad.stderr);
+    console.log(`verify of the tampered repository:\n${bad.stderr.trim()}`);
 
     // A snapshot whose meta.sqlite was cut in half: verify names the database.
     const cutRepo = path.join(work, "repo-cut");
@@ -203,6 +208,7 @@ test("backup under load, restore onto new folders, same IMAP state; tampered blo
     const cut = await runFreeholdCli(["--data", data.dir, "backup", "verify", "--repository", cutRepo, "--snapshot", cutId]);
     assert.equal(cut.code, 1, cut.stdout + cut.stderr);
     assert.match(cut.stderr, /database meta\.sqlite: \d+ bytes, the manifest says \d+ \(truncated or damaged\)/);
+    console.log(`verify of the truncated-database snapshot:\n${cut.stderr.trim()}`);
     // Restore refuses it and leaves nothing behind.
     const r3 = path.join(work, "restored-3");
     const noRestore = await runFreeholdCli(["--data", r3, "backup", "restore", "--snapshot", cutId, "--repository", cutRepo, "--password-file", pwFile]);
@@ -267,3 +273,35 @@ async function flipByte(file: string, at: number): Promise<void> {
     await fh.close();
   }
 }
+
+test("serve takes a scheduled backup once a repository is set and reports it to onBackupResult", { skip: noRestic, timeout: 120_000 }, async () => {
+  const work = await mkdtemp(path.join(os.tmpdir(), "freehold-backup-sched-"));
+  process.env.RESTIC_CACHE_DIR = path.join(work, "cache");
+  const data = await createDataDir({
+    domains: ["example.test"],
+    config: { listeners: [{ role: "mx", address: HOST, port: await freePortOn(HOST) }], backup: { repository: path.join(work, "repo") } },
+  });
+  try {
+    const init = await runFreeholdCli(["--data", data.dir, "backup", "init"]);
+    assert.equal(init.code, 0, init.stderr);
+    const config = await loadConfig(data.dir);
+    const services = await openServices(config, { logger: silentLogger() });
+    const results: BackupResult[] = [];
+    const got = new Promise<void>((resolve) => {
+      const server = startServer(services, { starters: protocolStarters(), backupFirstDelayMs: 0, onBackupResult: (r) => (results.push(r), resolve()) });
+      void server.then((s) => (running = s));
+    });
+    let running: RunningServer | undefined;
+    await got;
+    assert.equal(results[0]!.kind, "ok", JSON.stringify(results[0]));
+    const snaps = await listBackups(targetOf(config));
+    assert.equal(snaps.length, 1);
+    assert.equal(snaps[0]!.shortId, (results[0] as { result: { snapshotId: string } }).result.snapshotId);
+    assert.ok(running?.backup);
+    await running!.stop();
+  } finally {
+    delete process.env.RESTIC_CACHE_DIR;
+    await data.remove();
+    await rm(work, { recursive: true, force: true });
+  }
+});
