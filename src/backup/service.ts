@@ -1,8 +1,9 @@
 // Backups of a data folder with restic (docs/backup.md): init, create (stage + restic backup +
 // retention), list, verify (restore into a temp folder and check against the manifest) and
 // restore onto a new data folder. The CLI and the scheduler in `serve` both call these.
-import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
+import { createHash, randomBytes } from "node:crypto";
+import { chmod, mkdir, readdir, realpath, rename, rm, stat } from "node:fs/promises";
+import net from "node:net";
 import path from "node:path";
 import type { Config } from "../config/schema.ts";
 import type { BackupConfig } from "./config-schema.ts";
@@ -85,7 +86,34 @@ export interface CreateOptions {
   onProgress?: OnProgress;
 }
 
+/**
+ * One backup at a time per data folder (the scheduler in serve and a cron job could overlap, and
+ * both stage into the same folder): a listening socket in Linux's abstract namespace, named
+ * after the folder, as src/server/data-lock.ts does for serve. The kernel drops it when the
+ * process dies, so a crash leaves no stale lock. Elsewhere there is no lock.
+ */
+async function backupLock(dataDir: string): Promise<() => Promise<void>> {
+  if (process.platform !== "linux") return async () => undefined;
+  const real = await realpath(dataDir);
+  const name = `\0freehold-backup-${createHash("sha256").update(real).digest("hex").slice(0, 40)}`;
+  const srv = net.createServer((c) => c.destroy());
+  await new Promise<void>((resolve, reject) => {
+    srv.once("error", (e: NodeJS.ErrnoException) => reject(e.code === "EADDRINUSE" ? new BackupError(`another backup of ${dataDir} is running; try again when it has finished`) : e));
+    srv.listen(name, () => resolve());
+  });
+  return () => new Promise<void>((r) => srv.close(() => r()));
+}
+
 export async function createBackup(o: CreateOptions): Promise<CreateResult> {
+  const release = await backupLock(o.dataDir);
+  try {
+    return await createLocked(o);
+  } finally {
+    await release();
+  }
+}
+
+async function createLocked(o: CreateOptions): Promise<CreateResult> {
   const now = o.now ?? Date.now;
   const started = now();
   await passwordFileState(o.target.passwordFile).then((s) => {
