@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rm, truncate, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { checkTree, MANIFEST_FORMAT, sha256File } from "./manifest.ts";
+import { BLOB_LIST_FILE, checkTree, MANIFEST_FORMAT, sha256File } from "./manifest.ts";
 import type { Manifest } from "./manifest.ts";
 
 const sha = (b: Buffer | string) => createHash("sha256").update(b).digest("hex");
@@ -21,6 +21,7 @@ async function tree() {
   db.exec("COMMIT");
   db.close();
   await writeFile(path.join(root, "freehold.yaml"), "hostname: mx.example.test\n");
+  await writeFile(path.join(root, BLOB_LIST_FILE), blobs.map(({ text: _t, ...b }) => JSON.stringify(b) + "\n").join(""));
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     createdAt: new Date(0).toISOString(),
@@ -28,7 +29,7 @@ async function tree() {
     messages: 3,
     databases: [{ path: "meta.sqlite", ...(await sha256File(path.join(root, "meta.sqlite"))) }],
     files: [{ path: "freehold.yaml", ...(await sha256File(path.join(root, "freehold.yaml"))), mode: 0o600 }],
-    blobs: blobs.map(({ text: _t, ...b }) => b),
+    blobs: { count: blobs.length, bytes: blobs.reduce((n, b) => n + b.size, 0), list: { path: BLOB_LIST_FILE, ...(await sha256File(path.join(root, BLOB_LIST_FILE))) } },
   };
   return { root, manifest, blobs };
 }
@@ -62,6 +63,19 @@ test("a missing, a truncated and a changed blob, a truncated database and a chan
     assert.equal(by.get("meta.sqlite")!.kind, "database");
     assert.match(by.get("meta.sqlite")!.problem, /truncated or damaged\); integrity_check: /);
     assert.equal(by.get("freehold.yaml")!.kind, "file");
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+});
+
+test("a damaged blob list is named and stops the blob checks", async () => {
+  const { root, manifest } = await tree();
+  try {
+    await writeFile(path.join(root, BLOB_LIST_FILE), "{}\n");
+    const problems = await checkTree(root, manifest);
+    assert.equal(problems.length, 1);
+    assert.equal(problems[0]!.kind, "manifest");
+    assert.equal(problems[0]!.path, BLOB_LIST_FILE);
   } finally {
     await rm(root, { recursive: true, force: true });
   }

@@ -4,10 +4,13 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readFile, stat } from "node:fs/promises";
+import { createInterface } from "node:readline";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
 
 export const MANIFEST_FILE = "backup-manifest.json";
+/** The blob list, one JSON ManifestEntry a line (streamed: a large mailbox never sits in memory). */
+export const BLOB_LIST_FILE = "backup-blobs.jsonl";
 export const MANIFEST_FORMAT = "freehold-backup/1";
 
 export interface ManifestEntry {
@@ -30,8 +33,8 @@ export interface Manifest {
   messages: number;
   databases: ManifestEntry[];
   files: FileEntry[];
-  /** Every blob row of meta.sqlite at the snapshot: blobs/<location>/<sha256>. */
-  blobs: ManifestEntry[];
+  /** Every blob row of meta.sqlite at the snapshot (blobs/<location>/<sha256>), listed in BLOB_LIST_FILE. */
+  blobs: { count: number; bytes: number; list: ManifestEntry };
 }
 
 export interface TreeProblem {
@@ -92,7 +95,7 @@ async function checkEntry(root: string, e: ManifestEntry, kind: TreeProblem["kin
  */
 export async function checkTree(root: string, manifest: Manifest, onProgress?: CheckProgress): Promise<TreeProblem[]> {
   const problems: TreeProblem[] = [];
-  const total = manifest.blobs.length + manifest.databases.length + manifest.files.length;
+  const total = manifest.blobs.count + manifest.databases.length + manifest.files.length;
   let done = 0;
   const tick = () => onProgress?.(++done, total);
   for (const d of manifest.databases) {
@@ -113,16 +116,25 @@ export async function checkTree(root: string, manifest: Manifest, onProgress?: C
     if (p) problems.push(p);
     tick();
   }
-  let next = 0;
-  const worker = async () => {
-    while (next < manifest.blobs.length) {
-      const b = manifest.blobs[next++]!;
-      const p = await checkEntry(root, b, "blob");
-      if (p) problems.push(p);
-      tick();
-    }
+  const list = await checkEntry(root, manifest.blobs.list, "manifest");
+  if (list) {
+    problems.push(list);
+    return problems;
+  }
+  // Four reads at a time: a disk or a page cache keeps several in flight.
+  let batch: ManifestEntry[] = [];
+  const flush = async () => {
+    for (const p of await Promise.all(batch.map((b) => checkEntry(root, b, "blob")))) if (p) problems.push(p);
+    for (let i = 0; i < batch.length; i++) tick();
+    batch = [];
   };
-  await Promise.all(Array.from({ length: 4 }, worker));
+  const lines = createInterface({ input: createReadStream(path.join(root, manifest.blobs.list.path)), crlfDelay: Infinity });
+  for await (const line of lines) {
+    if (line === "") continue;
+    batch.push(JSON.parse(line) as ManifestEntry);
+    if (batch.length === 4) await flush();
+  }
+  await flush();
   return problems;
 }
 

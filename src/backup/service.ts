@@ -11,7 +11,7 @@ import { writeFileAtomic } from "../tls/atomic-file.ts";
 import { repositoryExists, runRestic } from "./restic.ts";
 import type { ResticSnapshot, ResticTarget } from "./restic.ts";
 import { removeStaging, stageSnapshot, STAGING_DIR } from "./stage.ts";
-import { checkTree, describeProblems, MANIFEST_FILE, readManifest } from "./manifest.ts";
+import { BLOB_LIST_FILE, checkTree, describeProblems, MANIFEST_FILE, readManifest } from "./manifest.ts";
 import type { Manifest, TreeProblem } from "./manifest.ts";
 
 /** Every Freehold snapshot carries this tag; list, verify and retention look at these only. */
@@ -151,7 +151,7 @@ async function createLocked(o: CreateOptions): Promise<CreateResult> {
     return {
       snapshotId: s.snapshot_id,
       messages: staged.manifest.messages,
-      blobs: staged.manifest.blobs.length,
+      blobs: staged.manifest.blobs.count,
       bytes: staged.bytes,
       added: Number(s.data_added ?? 0),
       filesNew: Number(s.files_new ?? 0),
@@ -289,6 +289,7 @@ export async function restoreBackup(t: ResticTarget, o: { snapshot: string; data
     const v = await restoreAndCheck(t, o.snapshot, tmp, o.onProgress);
     if (!v.manifest || v.problems.length) throw new BackupError(verifyReport(v) + "\nNothing was restored.");
     await rm(path.join(tmp, MANIFEST_FILE));
+    await rm(path.join(tmp, BLOB_LIST_FILE));
     await rm(path.join(tmp, STAGING_DIR), { recursive: true, force: true });
     await fixModes(tmp, v.manifest);
     if (existing) {

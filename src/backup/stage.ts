@@ -12,10 +12,10 @@
 // (delivery renames and fsyncs the file before it commits the row), and the collector unlinks a
 // file only after its row's delete committed, which the copy does not see; if one is gone
 // anyway (a row deleted between the copy and the link) the whole picture is taken again.
-import { chmod, copyFile, link, lstat, mkdir, readdir, rm, writeFile } from "node:fs/promises";
+import { chmod, copyFile, link, lstat, mkdir, open, readdir, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { MANIFEST_FILE, MANIFEST_FORMAT, sha256File } from "./manifest.ts";
+import { BLOB_LIST_FILE, MANIFEST_FILE, MANIFEST_FORMAT, sha256File } from "./manifest.ts";
 import type { FileEntry, Manifest, ManifestEntry } from "./manifest.ts";
 
 export const STAGING_DIR = ".backup-staging";
@@ -104,36 +104,53 @@ export async function stageSnapshot(opts: StageOptions, attempt = 1): Promise<St
     bytes += h.size;
   }
 
+  // The blob rows are read one at a time and listed to a file as they are linked: memory stays
+  // flat whatever the number of messages.
   const copy = new DatabaseSync(path.join(dir, META_DB), { readOnly: true });
-  let rows: Array<{ sha256: string; size: number; location: string }>;
+  const listFile = await open(path.join(dir, BLOB_LIST_FILE), "w", 0o600);
   let messages: number;
+  let count = 0;
+  let blobBytes = 0;
+  let vanished: string | null = null;
   try {
-    rows = copy.prepare("SELECT sha256, size, location FROM blobs ORDER BY location, sha256").all() as typeof rows;
     messages = Number((copy.prepare("SELECT COUNT(*) AS n FROM messages").get() as { n: number }).n);
+    const total = Number((copy.prepare("SELECT COUNT(*) AS n FROM blobs").get() as { n: number }).n);
+    const made = new Set<string>();
+    let buf = "";
+    for (const row of copy.prepare("SELECT sha256, size, location FROM blobs ORDER BY location, sha256").iterate()) {
+      const r = row as { sha256: string; size: number; location: string };
+      const rel = `blobs/${r.location}/${r.sha256}`;
+      const bucket = path.join(dir, "blobs", r.location);
+      if (!made.has(bucket)) {
+        await mkdir(bucket, { recursive: true, mode: 0o700 });
+        made.add(bucket);
+      }
+      if (!(await linkOrCopy(path.join(dataDir, rel), path.join(dir, rel)))) {
+        vanished = rel;
+        break;
+      }
+      // Content-addressed: the name is the SHA-256 (verify re-reads the restored copy).
+      buf += JSON.stringify({ path: rel, size: Number(r.size), sha256: r.sha256 }) + "\n";
+      if (buf.length >= 65536) {
+        await listFile.write(buf);
+        buf = "";
+      }
+      count++;
+      blobBytes += Number(r.size);
+      opts.onProgress?.(count, total);
+    }
+    if (buf) await listFile.write(buf);
   } finally {
     copy.close();
+    await listFile.close();
   }
-
-  const blobs: ManifestEntry[] = [];
-  const made = new Set<string>();
-  let done = 0;
-  for (const r of rows) {
-    const rel = `blobs/${r.location}/${r.sha256}`;
-    const bucket = path.join(dir, "blobs", r.location);
-    if (!made.has(bucket)) {
-      await mkdir(bucket, { recursive: true, mode: 0o700 });
-      made.add(bucket);
-    }
-    if (!(await linkOrCopy(path.join(dataDir, rel), path.join(dir, rel)))) {
-      // Collected between the copy and the link: take the picture again (rarely more than once).
-      if (attempt < 3) return stageSnapshot(opts, attempt + 1);
-      throw new Error(`blob ${rel} vanished while the backup was staged (three times); is the collector racing? try again`);
-    }
-    // Content-addressed: the name is the SHA-256 (verify re-reads the restored copy).
-    blobs.push({ path: rel, size: Number(r.size), sha256: r.sha256 });
-    bytes += Number(r.size);
-    opts.onProgress?.(++done, rows.length);
+  if (vanished) {
+    // Collected between the copy and the link: take the picture again (rarely more than once).
+    if (attempt < 3) return stageSnapshot(opts, attempt + 1);
+    throw new Error(`blob ${vanished} vanished while the backup was staged (three times); try again`);
   }
+  bytes += blobBytes;
+  const list = { path: BLOB_LIST_FILE, ...(await sha256File(path.join(dir, BLOB_LIST_FILE))) };
 
   const fileEntries: FileEntry[] = [];
   for (const rel of files) {
@@ -153,7 +170,7 @@ export async function stageSnapshot(opts: StageOptions, attempt = 1): Promise<St
     messages,
     databases,
     files: fileEntries,
-    blobs,
+    blobs: { count, bytes: blobBytes, list },
   };
   await writeFile(path.join(dir, MANIFEST_FILE), JSON.stringify(manifest), { mode: 0o600 });
   return { dir, manifest, bytes };

@@ -126,7 +126,7 @@ export function registerBackup(program: Command, io: CliIo): void {
         const ok = v.manifest !== null && v.problems.length === 0;
         if (o.json) print(io, JSON.stringify({ snapshot: v.snapshot, ok, problems: v.problems, resticErrors: v.resticErrors }));
         if (!ok) throw new CliError(verifyReport(v));
-        if (!o.json) print(io, `Snapshot ${v.snapshot} OK: ${v.manifest!.blobs.length} blobs, ${v.manifest!.databases.length} databases (integrity_check ok), ${v.manifest!.files.length} files match the manifest of ${v.manifest!.createdAt}`);
+        if (!o.json) print(io, `Snapshot ${v.snapshot} OK: ${v.manifest!.blobs.count} blobs, ${v.manifest!.databases.length} databases (integrity_check ok), ${v.manifest!.files.length} files match the manifest of ${v.manifest!.createdAt}`);
       });
     });
 
@@ -150,7 +150,7 @@ export function registerBackup(program: Command, io: CliIo): void {
         } finally {
           p.end();
         }
-        print(io, `Restored snapshot ${r.snapshot} of ${r.manifest.hostname} (${r.manifest.createdAt}) into ${r.dataDir}: ${r.manifest.messages} messages, ${r.manifest.blobs.length} blobs, every one checked. Start it with: freehold serve --data ${r.dataDir}`);
+        print(io, `Restored snapshot ${r.snapshot} of ${r.manifest.hostname} (${r.manifest.createdAt}) into ${r.dataDir}: ${r.manifest.messages} messages, ${r.manifest.blobs.count} blobs, every one checked. Start it with: freehold serve --data ${r.dataDir}`);
       });
     });
 }
