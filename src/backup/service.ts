@@ -10,7 +10,7 @@ import type { BackupConfig } from "./config-schema.ts";
 import { writeFileAtomic } from "../tls/atomic-file.ts";
 import { repositoryExists, runRestic } from "./restic.ts";
 import type { ResticSnapshot, ResticTarget } from "./restic.ts";
-import { removeStaging, stageSnapshot, STAGING_DIR } from "./stage.ts";
+import { removeStaging, stageSnapshot, STAGING_DIR, VERIFY_PREFIX } from "./stage.ts";
 import { BLOB_LIST_FILE, checkTree, describeProblems, MANIFEST_FILE, readManifest } from "./manifest.ts";
 import type { Manifest, TreeProblem } from "./manifest.ts";
 
@@ -230,7 +230,7 @@ async function restoreAndCheck(t: ResticTarget, snapshot: string, into: string, 
 /** Reads a whole snapshot back into a temp folder and checks every blob and database. */
 export async function verifyBackup(t: ResticTarget, o: { snapshot?: string; tmpParent: string; onProgress?: OnProgress }): Promise<VerifyResult> {
   const snapshot = o.snapshot ?? "latest";
-  const tmp = path.join(o.tmpParent, `.freehold-verify-${randomBytes(6).toString("hex")}`);
+  const tmp = path.join(o.tmpParent, `${VERIFY_PREFIX}${randomBytes(6).toString("hex")}`);
   await mkdir(tmp, { recursive: true, mode: 0o700 });
   try {
     return await restoreAndCheck(t, snapshot, tmp, o.onProgress);

@@ -20,6 +20,8 @@ import type { FileEntry, Manifest, ManifestEntry } from "./manifest.ts";
 
 export const STAGING_DIR = ".backup-staging";
 export const META_DB = "meta.sqlite";
+/** verify's temporary copies inside the data folder (never staged themselves). */
+export const VERIFY_PREFIX = ".backup-verify-";
 
 export interface StageOptions {
   dataDir: string;
@@ -37,7 +39,7 @@ export interface Staged {
   bytes: number;
 }
 
-const SKIP_NAME = /(-wal|-shm|-journal)$|\.tmp-\d+$|^serve\.lock$/;
+const SKIP_NAME = /(-wal|-shm|-journal)$|\.tmp-\d+$|^serve\.lock$|^\.backup-verify-/;
 
 /** Files of the data folder other than blobs: databases and everything else. */
 async function walk(dataDir: string, skip: Set<string>): Promise<{ dbs: string[]; files: string[] }> {

@@ -57,14 +57,15 @@ export function registerBackup(program: Command, io: CliIo): void {
   }
 
   /** With --repository and --password-file, no data folder is needed (a fresh machine). */
-  // The temp copy verify reads goes beside the data folder (room for it; /tmp is often small).
+  // The temp copy verify reads goes inside the data folder: writable, and on the disk that has
+  // room for the mail (/tmp is often small). Without a data folder, the system's temp folder.
   async function standalone(cmd: Command, o: TargetOpts): Promise<{ tmpParent: string; target: ResticTarget }> {
     const given = (cmd.optsWithGlobals() as { data?: string }).data ?? io.env.FREEHOLD_DATA;
     if (o.repository && o.passwordFile && !given) {
       return { tmpParent: os.tmpdir(), target: { program: o.restic ?? "restic", repository: o.repository, passwordFile: path.resolve(o.passwordFile) } };
     }
     const c = await configured(cmd, o);
-    return { tmpParent: path.dirname(c.dataDir), target: c.target };
+    return { tmpParent: c.dataDir, target: c.target };
   }
 
   withTargetOptions(backup.command("init").description("create the restic repository (and a password file, when there is none)")).action(async function (this: Command) {
