@@ -78,6 +78,7 @@ function backupInChild(dataDir: string, target: ResticTarget | undefined, onChil
 }
 
 const HOUR = 3_600_000;
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export class BackupScheduler {
   #d: BackupSchedulerDeps;
@@ -141,6 +142,11 @@ export class BackupScheduler {
 
   #arm(ms: number): void {
     if (this.#stopped) return;
+    // setTimeout fires at once past 2^31-1 ms (24.8 days); intervalHours may be up to 31 days.
+    if (ms > MAX_TIMER_MS) {
+      this.#timer = setTimeout(() => this.#arm(ms - MAX_TIMER_MS), MAX_TIMER_MS).unref();
+      return;
+    }
     this.#timer = setTimeout(() => {
       this.#running = this.runOnce().finally(() => {
         this.#running = null;
