@@ -119,11 +119,12 @@ async function createLocked(o: CreateOptions): Promise<CreateResult> {
   await passwordFileState(o.target.passwordFile).then((s) => {
     if (s === "absent") throw new BackupError(`no password file ${o.target.passwordFile}: run \`freehold backup init\` first`);
   });
-  const logDir = o.config.log.file ? path.relative(o.config.dataDir, path.dirname(path.resolve(o.config.dataDir, o.config.log.file))) : "";
+  // The log is not data (and would change under restic's feet); inside the folder it is left out.
+  const logRel = o.config.log.file ? path.relative(o.config.dataDir, path.resolve(o.config.dataDir, o.config.log.file)).split(path.sep).join("/") : undefined;
   const staged = await stageSnapshot({
     dataDir: o.dataDir,
     hostname: o.config.hostname,
-    skipDirs: logDir && !logDir.startsWith("..") && logDir !== "" ? [logDir] : [],
+    logFile: logRel && !logRel.startsWith("../") ? logRel : undefined,
     now,
     onProgress: (done, total) => o.onProgress?.({ phase: "stage", done, total, unit: "files" }),
   });

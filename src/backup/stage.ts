@@ -26,8 +26,8 @@ export const VERIFY_PREFIX = ".backup-verify-";
 export interface StageOptions {
   dataDir: string;
   hostname: string;
-  /** Folders (relative to the data folder) left out: the log folder. */
-  skipDirs?: string[];
+  /** The log file (relative to the data folder, "/" separators): it and its rotations are left out. */
+  logFile?: string;
   now: () => number;
   onProgress?: (done: number, total: number) => void;
 }
@@ -42,14 +42,14 @@ export interface Staged {
 const SKIP_NAME = /(-wal|-shm|-journal)$|\.tmp-\d+$|^serve\.lock$|^\.backup-verify-/;
 
 /** Files of the data folder other than blobs: databases and everything else. */
-async function walk(dataDir: string, skip: Set<string>): Promise<{ dbs: string[]; files: string[] }> {
+async function walk(dataDir: string, skip: (rel: string) => boolean): Promise<{ dbs: string[]; files: string[] }> {
   const dbs: string[] = [];
   const files: string[] = [];
   const visit = async (rel: string) => {
     const entries = await readdir(path.join(dataDir, rel), { withFileTypes: true });
     for (const e of entries) {
       const r = rel ? `${rel}/${e.name}` : e.name;
-      if (skip.has(r) || SKIP_NAME.test(e.name)) continue;
+      if (skip(r) || SKIP_NAME.test(e.name)) continue;
       if (e.isDirectory()) await visit(r);
       else if (e.isFile()) (e.name.endsWith(".sqlite") ? dbs : files).push(r);
       // Sockets, links and the like are not data.
@@ -90,8 +90,9 @@ export async function stageSnapshot(opts: StageOptions, attempt = 1): Promise<St
   // A leftover from a crashed run holds nothing we need.
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { mode: 0o700 });
-  const skip = new Set([STAGING_DIR, "blobs", ...(opts.skipDirs ?? [])]);
-  const { dbs, files } = await walk(dataDir, skip);
+  const log = opts.logFile;
+  const rotated = log ? new RegExp(`^${log.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}(\\.\\d+)?$`) : null;
+  const { dbs, files } = await walk(dataDir, (rel) => rel === STAGING_DIR || rel === "blobs" || (rotated?.test(rel) ?? false));
   if (!dbs.includes(META_DB)) throw new Error(`${dataDir} has no ${META_DB}: not a Freehold data folder`);
 
   const databases: ManifestEntry[] = [];

@@ -150,6 +150,9 @@ test("backup under load, restore onto new folders, same IMAP state; tampered blo
     for (const [f, mode] of [["", 0o700], ["meta.sqlite", 0o600], ["freehold.yaml", 0o600], ["tls/key.pem", 0o600], ["secrets/backup-password", 0o600], ["blobs", 0o700]] as const) {
       assert.equal((await stat(path.join(r2, f))).mode & 0o777, mode, `${f || "folder"} mode`);
     }
+    // The log is not data: the live folder has one, the snapshot leaves it out.
+    await stat(path.join(data.dir, "logs", "freehold.log"));
+    await assert.rejects(stat(path.join(r2, "logs", "freehold.log")));
     const refused = await runFreeholdCli(["--data", r2, "backup", "restore", "--snapshot", second.snapshotId, "--repository", repo, "--password-file", pwFile]);
     assert.equal(refused.code, 1);
     assert.match(refused.stderr, /is not empty/);
