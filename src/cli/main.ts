@@ -28,6 +28,7 @@ import { registerSuppress } from "./suppress.ts";
 import { registerTrace } from "./trace.ts";
 import { registerAudit } from "./audit.ts";
 import { registerMigrate } from "./migrate.ts";
+import { registerBackup } from "./backup.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -58,6 +59,7 @@ export function buildProgram(io: CliIo): Command {
   registerTrace(program, io);
   registerAudit(program, io);
   registerMigrate(program, io);
+  registerBackup(program, io);
   return program;
 }
 

@@ -11,6 +11,7 @@ import { RetentionSchema } from "../retention/config-schema.ts";
 import { SuppressionSchema } from "../suppression/config-schema.ts";
 import { HEALTH_DOMAIN_ZONES, HEALTH_IP_ZONES } from "../dnsbl/dnsbl.ts";
 import { MetricsSchema, RoutingSchema, WatchSchema } from "../health/watch/config-schema.ts";
+import { BackupSchema } from "../backup/config-schema.ts";
 
 export const LISTENER_ROLES = ["mx", "submission", "submissions", "imap", "imaps", "http", "https"] as const;
 export type ListenerRole = (typeof LISTENER_ROLES)[number];
@@ -393,6 +394,7 @@ export const ConfigFileSchema = z
     spam: SpamSchema,
     retention: RetentionSchema,
     suppression: SuppressionSchema,
+    backup: BackupSchema,
     mtaSts: MtaStsSchema,
     watch: WatchSchema,
     routing: RoutingSchema,

@@ -18,6 +18,8 @@ import type { Watching } from "../health/watch/start.ts";
 import type { RunChecks } from "../health/watch/watcher.ts";
 import { processCount, startProtocolProcesses } from "./processes.ts";
 import type { ProtocolProcesses } from "./processes.ts";
+import { BackupScheduler } from "../backup/scheduler.ts";
+import type { BackupResult } from "../backup/scheduler.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
@@ -32,6 +34,8 @@ export interface RunningServer {
   stop(opts?: { graceMs?: number }): Promise<void>;
   /** The retention job (runs on its schedule; tests call runOnce()). */
   retention: RetentionJob;
+  /** Scheduled backups (src/backup/), when backup.repository is set and backup.schedule is on. */
+  backup: BackupScheduler | null;
 }
 
 export type ProtocolStarter = (services: Services, listener: Listener) => Promise<{ port: number; close(): Promise<void> }>;
@@ -41,6 +45,10 @@ export interface StartOptions {
   starters?: Partial<Record<Listener["role"], ProtocolStarter>>;
   /** The checks the watcher runs on a schedule (src/health/check.ts runChecks, bound to the services). */
   runChecks?: RunChecks;
+  /** Every scheduled backup's outcome (ok, failed, overdue): the hook for health alerts. */
+  onBackupResult?: (r: BackupResult) => void;
+  /** Delay before a backup that is due at start; default 5 min (tests). */
+  backupFirstDelayMs?: number;
 }
 
 export async function startServer(services: Services, opts: StartOptions = {}): Promise<RunningServer> {
@@ -165,12 +173,17 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     job.start();
   }
 
+  // Scheduled backups (issue 10 §3; src/backup/): daily by default once a repository is set.
+  const backup = BackupScheduler.wanted(config) ? new BackupScheduler({ config, logger, clock, onBackupResult: opts.onBackupResult, firstDelayMs: opts.backupFirstDelayMs }) : null;
+  backup?.start();
+
   let stopping: Promise<void> | undefined;
   return {
     listeners: bound,
     retention,
     watching,
     protocolPids: () => procs?.pids() ?? [],
+    backup,
     stop(opts = {}) {
       stopping ??= (async () => {
         tlsReload.stop();
@@ -182,6 +195,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
         await retention.stop();
         removeFeedbackListener();
         await feedback?.stop();
+        await backup?.stop();
         await services.spam.trainer.idle();
         await storage.close();
         services.closeSideDb?.();
