@@ -17,6 +17,7 @@ export const WatchSchema = z
     enabled: z.boolean({ error: "expected true or false" }).default(true).meta({ description: "Run the checks of `freehold check` on a schedule inside `freehold serve`." }),
     blocklistIntervalSeconds: secs(3600, "How often the blocklist checks run."),
     otherIntervalSeconds: secs(21600, "How often every other check runs."),
+    firstRunDelaySeconds: z.number().int().min(0).max(86_400).default(120).meta({ description: "Seconds after `serve` starts before the first checks run (0: at once)." }),
     confirmRuns: z.number().int().min(1).max(100).default(2).meta({ description: "Consecutive runs a new state must hold before it alerts." }),
     historyDays: z.number().int().min(1).max(3650).default(90).meta({ description: "Days of check history kept in the database." }),
     alertMailboxes: z.array(z.string().min(3)).default([]).meta({

@@ -90,7 +90,7 @@ export async function createWatching(services: Services, opts: { runChecks?: Run
     routeSwitch,
     watcher,
     metricsListener,
-    start: () => watcher?.start(),
+    start: () => watcher?.start(60_000, config.watch.firstRunDelaySeconds * 1000),
     async stop() {
       await watcher?.stop();
       await metricsListener?.close();

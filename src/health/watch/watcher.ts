@@ -128,14 +128,24 @@ export class Watcher {
     }
   }
 
-  start(pollMs = 60_000): void {
+  /**
+   * Ticks every pollMs; the first after firstDelayMs (0 = at once). `serve` waits a while before
+   * the first run: a server that just started (or restarts in a loop) is not checked while it is
+   * still coming up, and short-lived servers never see their own TLS probes.
+   */
+  start(pollMs = 60_000, firstDelayMs = 0): void {
     this.#stopped = false;
     const loop = () => {
       if (this.#stopped) return;
       this.#timer = setTimeout(() => void this.tick().finally(loop), pollMs);
       this.#timer.unref();
     };
-    void this.tick().finally(loop);
+    if (firstDelayMs <= 0) {
+      void this.tick().finally(loop);
+      return;
+    }
+    this.#timer = setTimeout(() => void this.tick().finally(loop), firstDelayMs);
+    this.#timer.unref();
   }
 
   async stop(): Promise<void> {
