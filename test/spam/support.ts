@@ -2,9 +2,6 @@
 // (the real starters), an injectable clock, and a sender that connects from a chosen loopback
 // address (127.0.0.2 is "listed" in the test blocklist, 127.0.0.3 has no reverse DNS ...).
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
-import path from "node:path";
-import YAML from "yaml";
 import { ImapFlow } from "imapflow";
 import { loadConfig } from "../../src/config/load.ts";
 import { openServices } from "../../src/server/services.ts";
@@ -15,7 +12,7 @@ import { protocolStarters } from "../../src/server/starters.ts";
 import { createLogger, silentLogger } from "../../src/log/logger.ts";
 import type { Logger } from "../../src/log/logger.ts";
 import type { Clock } from "../../src/clock.ts";
-import { createDataDir, freePort, TEST_PASSWORD } from "../support/freehold.ts";
+import { createDataDir, TEST_PASSWORD } from "../support/freehold.ts";
 import type { DataDir, FreeholdSpec } from "../support/freehold.ts";
 import { SmtpTestClient } from "../support/smtp-client.ts";
 import type { Reply } from "../support/smtp-client.ts";
@@ -38,16 +35,9 @@ export class OffsetClock implements Clock {
   }
 }
 
-export async function startSpamServer(spec: FreeholdSpec & { submission?: boolean; clock?: Clock; logger?: Logger }): Promise<SpamServer> {
+export async function startSpamServer(spec: FreeholdSpec & { clock?: Clock; logger?: Logger }): Promise<SpamServer> {
   const data = await createDataDir({ ...spec, imap: true });
-  let submissionPort: number | undefined;
-  if (spec.submission) {
-    const file = path.join(data.dir, "freehold.yaml");
-    const doc = YAML.parse(await readFile(file, "utf8")) as { listeners: unknown[] };
-    submissionPort = await freePort();
-    doc.listeners.push({ role: "submission", address: "127.0.0.1", port: submissionPort });
-    await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
-  }
+  const submissionPort = data.submissionPort;
   const config = await loadConfig(data.dir);
   const services = await openServices(config, { logger: spec.logger ? spec.logger : process.env.SPAM_TEST_LOG ? createLogger({ level: "warn" }) : silentLogger(), ...(spec.clock ? { clock: spec.clock } : {}) });
   const server = await startServer(services, { starters: protocolStarters() });

@@ -44,6 +44,8 @@ export interface FreeholdSpec {
   dnsServers?: string[];
   /** Also an imap listener (STARTTLS) on a free loopback port. */
   imap?: boolean;
+  /** Also a submission listener (STARTTLS) on a free loopback port. */
+  submission?: boolean;
   /** Extra top-level config keys, merged over what this file writes (e.g. { log: { level: "debug" } }). */
   config?: Record<string, unknown>;
 }
@@ -56,6 +58,8 @@ export interface DataDir {
   mxPort: number;
   /** The imap listener's port, when asked for. */
   imapPort?: number;
+  /** The submission listener's port, when asked for. */
+  submissionPort?: number;
   remove(): Promise<void>;
 }
 
@@ -109,12 +113,14 @@ export async function createDataDir(spec: FreeholdSpec = {}): Promise<DataDir> {
     await Promise.all((spec.aliases ?? []).map((a) => cli(dir, ["alias", "add", a.address, ...a.targets])));
     const mxPort = await freePort();
     const imapPort = spec.imap ? await freePort() : undefined;
+    const submissionPort = spec.submission ? await freePort() : undefined;
     const file = path.join(dir, "freehold.yaml");
     const doc = (YAML.parse(await readFile(file, "utf8")) ?? {}) as Record<string, unknown>;
     Object.assign(doc, {
       listeners: [
         { role: "mx", address: "127.0.0.1", port: mxPort },
         ...(imapPort ? [{ role: "imap", address: "127.0.0.1", port: imapPort }] : []),
+        ...(submissionPort ? [{ role: "submission", address: "127.0.0.1", port: submissionPort }] : []),
       ],
       dns: { servers: spec.dnsServers ?? [], timeoutMs: 1000, tries: 2 },
       log: { level: "info" },
@@ -123,7 +129,7 @@ export async function createDataDir(spec: FreeholdSpec = {}): Promise<DataDir> {
       ...spec.config,
     });
     await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
-    return { dir, hostname, mxPort, imapPort, remove: () => rm(parent, { recursive: true, force: true }) };
+    return { dir, hostname, mxPort, imapPort, submissionPort, remove: () => rm(parent, { recursive: true, force: true }) };
   } catch (e) {
     await rm(parent, { recursive: true, force: true });
     throw e;

@@ -5,11 +5,8 @@
 // `freehold suppress list` shows the entry and `suppress remove` lifts it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import path from "node:path";
-import { readFile, writeFile } from "node:fs/promises";
-import YAML from "yaml";
 import nodemailer from "nodemailer";
-import { createDataDir, freePort, runFreeholdCli, TEST_PASSWORD } from "../support/freehold.ts";
+import { createDataDir, runFreeholdCli, TEST_PASSWORD } from "../support/freehold.ts";
 import { startKnot } from "../support/knot.ts";
 import { startScriptedPeer } from "../delivery/peers.ts";
 import { remoteZone } from "../queue/fixture.ts";
@@ -31,17 +28,14 @@ test("two hard bounces suppress a recipient for the sending domain; the third su
   const knot = await startKnot(remoteZone(PEER));
   t.after(() => knot.stop());
   const data = await createDataDir({
+    submission: true,
     domains: ["local.test", "other.test"],
     users: [{ address: "alice@local.test" }, { address: "olga@other.test" }],
     dnsServers: [knot.address],
     config: { queue: { holdOutbound: false } },
   });
   t.after(() => data.remove());
-  const file = path.join(data.dir, "freehold.yaml");
-  const doc = YAML.parse(await readFile(file, "utf8")) as { listeners: unknown[] };
-  const submissionPort = await freePort();
-  doc.listeners.push({ role: "submission", address: "127.0.0.1", port: submissionPort });
-  await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
+  const submissionPort = data.submissionPort!;
   const services = await openServices(await loadConfig(data.dir), { logger: silentLogger() });
   const server = await startServer(services, { starters: protocolStarters() });
   let stopped = false;
@@ -101,16 +95,13 @@ test("two hard bounces suppress a recipient for the sending domain; the third su
 
 test("a feedback-loop complaint (ARF) delivered to suppression.complaintsAddress suppresses the complainer for our domain; a report about another domain is ignored; complaint stats count it", async (t) => {
   const data = await createDataDir({
+    submission: true,
     domains: ["local.test"],
     users: [{ address: "alice@local.test" }, { address: "fbl@local.test" }],
     config: { suppression: { complaintsAddress: "fbl@local.test" } },
   });
   t.after(() => data.remove());
-  const file = path.join(data.dir, "freehold.yaml");
-  const doc = YAML.parse(await readFile(file, "utf8")) as { listeners: unknown[] };
-  const submissionPort = await freePort();
-  doc.listeners.push({ role: "submission", address: "127.0.0.1", port: submissionPort });
-  await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
+  const submissionPort = data.submissionPort!;
   const services = await openServices(await loadConfig(data.dir), { logger: silentLogger() });
   const server = await startServer(services, { starters: protocolStarters() });
   t.after(() => server.stop());

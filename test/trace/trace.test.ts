@@ -8,10 +8,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { Writable } from "node:stream";
-import { readFile, writeFile, stat } from "node:fs/promises";
-import YAML from "yaml";
+import { stat } from "node:fs/promises";
 import nodemailer from "nodemailer";
-import { createDataDir, freePort, runFreeholdCli, TEST_PASSWORD } from "../support/freehold.ts";
+import { createDataDir, runFreeholdCli, TEST_PASSWORD } from "../support/freehold.ts";
 import { startKnot } from "../support/knot.ts";
 import { startScriptedPeer } from "../delivery/peers.ts";
 import { remoteZone } from "../queue/fixture.ts";
@@ -50,13 +49,9 @@ test("freehold trace: delivered, refused at RCPT, deferred then delivered, bounc
   t.after(() => peer.stop());
   const knot = await startKnot(remoteZone(PEER));
   t.after(() => knot.stop());
-  const data = await createDataDir({ domains: ["local.test"], users: [{ address: "alice@local.test" }], dnsServers: [knot.address], config: { queue: { holdOutbound: false } } });
+  const data = await createDataDir({ submission: true, domains: ["local.test"], users: [{ address: "alice@local.test" }], dnsServers: [knot.address], config: { queue: { holdOutbound: false } } });
   t.after(() => data.remove());
-  const file = path.join(data.dir, "freehold.yaml");
-  const doc = YAML.parse(await readFile(file, "utf8")) as { listeners: unknown[] };
-  const submissionPort = await freePort();
-  doc.listeners.push({ role: "submission", address: "127.0.0.1", port: submissionPort });
-  await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
+  const submissionPort = data.submissionPort!;
 
   const config = await loadConfig(data.dir);
   const logFile = path.resolve(config.dataDir, config.log.file);
