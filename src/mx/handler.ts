@@ -163,9 +163,9 @@ export class MxHandler implements SmtpHandler {
     const head: Buffer[] = [];
     let headBytes = 0;
     let truncated = false;
-    // The first bytes, for the Message-ID on the "delivered" line (freehold trace).
-    const idHead: Buffer[] = [];
-    let idBytes = 0;
+    // The same first bytes give the Message-ID on the "delivered" line (freehold trace): one
+    // copy of the head, as long as the spam filter needs or, without it, as the header scan.
+    const keep = d.spam ? Math.max(MAX_SCAN, MESSAGE_ID_SCAN) : MESSAGE_ID_SCAN; // MAX_SCAN is 1 MiB
 
     const abortAll = async (): Promise<void> => {
       if (finished) return;
@@ -176,13 +176,8 @@ export class MxHandler implements SmtpHandler {
 
     return {
       async write(chunk: Uint8Array): Promise<void> {
-        if (idBytes < MESSAGE_ID_SCAN) {
-          const c = Buffer.from(chunk.subarray(0, MESSAGE_ID_SCAN - idBytes));
-          idHead.push(c);
-          idBytes += c.length;
-        }
-        if (d.spam && headBytes < MAX_SCAN) {
-          const c = Buffer.from(chunk.subarray(0, MAX_SCAN - headBytes));
+        if (headBytes < keep) {
+          const c = Buffer.from(chunk.subarray(0, keep - headBytes));
           head.push(c);
           headBytes += c.length;
           if (c.length < chunk.byteLength) truncated = true;
@@ -216,7 +211,8 @@ export class MxHandler implements SmtpHandler {
             const r = verdict.reply;
             throw new SmtpError(verdict.action === "reject" ? "policyRejected" : "dnsTempfail", r?.text);
           }
-          const spam = d.spam ? await this.#spamVerdict(session, envelope, verdict, Buffer.concat(head, headBytes), truncated, log) : null;
+          const headBuf = Buffer.concat(head, headBytes);
+          const spam = d.spam ? await this.#spamVerdict(session, envelope, verdict, headBuf, truncated, log) : null;
           if (spam?.reject) {
             await d.blobs.discard(staged);
             const worst = Math.min(...[...spam.perUser.values()].map((v) => v.verdict.score));
@@ -273,7 +269,7 @@ export class MxHandler implements SmtpHandler {
               copies: result.delivered.length,
               queued: result.queueIds.length,
               size: staged.size,
-              messageId: messageIdOf(Buffer.concat(idHead, idBytes)),
+              messageId: messageIdOf(headBuf.subarray(0, MESSAGE_ID_SCAN)),
               from: envelope.mailFrom?.address ?? "",
               rcpts: envelope.recipients.map((r) => r.mailbox.address),
               client: session.remoteAddress,
