@@ -15,12 +15,12 @@ export interface Row {
   /** With several runs (BENCH_REPEAT): the lowest and highest of each side's figures. */
   freeholdRange?: [number, number] | null;
   referenceRange?: [number, number] | null;
-  /** Issue 14's goal for this line, printed in the table's goal column with met / not met. */
+  /** The issue's goal for this line, printed in the table's goal column with met / not met. */
   goal?: Goal;
 }
 
-/** A goal: Freehold's advantage (`freehold ×`) at least `ratio`, or its own figure at most `atMost` (in the row's unit). */
-export type Goal = { ratio: number } | { atMost: number };
+/** A goal: Freehold's advantage (`freehold ×`) at least `ratio`, or its own figure at most `atMost` / at least `atLeast` (in the row's unit). */
+export type Goal = { ratio: number } | { atMost: number } | { atLeast: number };
 
 /** "met", "not met", or null when the line was not measured. */
 export function goalMet(row: Row): boolean | null {
@@ -29,12 +29,14 @@ export function goalMet(row: Row): boolean | null {
     const a = advantage(row);
     return a === null ? null : a >= row.goal.ratio;
   }
-  return row.freehold === null ? null : row.freehold <= row.goal.atMost;
+  if (row.freehold === null) return null;
+  return "atMost" in row.goal ? row.freehold <= row.goal.atMost : row.freehold >= row.goal.atLeast;
 }
 
 export function goalText(row: Row): string {
   if (!row.goal) return "";
-  return "ratio" in row.goal ? `≥ ${row.goal.ratio}×` : `≤ ${row.goal.atMost} ${row.unit}`;
+  if ("ratio" in row.goal) return `≥ ${row.goal.ratio}×`;
+  return "atMost" in row.goal ? `≤ ${row.goal.atMost} ${row.unit}` : `≥ ${row.goal.atLeast} ${row.unit}`;
 }
 
 export interface Section {

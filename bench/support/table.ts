@@ -33,7 +33,7 @@ export function renderTable(caseName: string, result: CaseResult): string {
     if (title !== undefined) lines.push(`[${title}]`);
     lines.push(r.map((c, i) => pad(c, widths[i], i >= 2 && i < 5)).join(" | "));
   });
-  lines.push("freehold × = Freehold's advantage (>1: Freehold better; for costs such as latency, reference ÷ freehold). goal = issue 14's goal for the line.");
+  lines.push("freehold × = Freehold's advantage (>1: Freehold better; for costs such as latency, reference ÷ freehold). goal = the issue's goal for the line (issue 14 for speed and memory, 15 for spam, 16 for IMAP concurrency).");
   for (const n of result.notes) lines.push(`note: ${n}`);
   return lines.join("\n");
 }
@@ -50,7 +50,7 @@ function cells(row: Row): string[] {
   ];
 }
 
-/** "≥ 3.5×: not met", "≤ 90 MiB: met"; empty for lines without a goal (issue 14). */
+/** "≥ 3.5×: not met", "≤ 90 MiB: met"; empty for lines without a goal. */
 function goalCell(row: Row): string {
   if (!row.goal) return "";
   const met = goalMet(row);
