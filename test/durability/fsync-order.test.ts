@@ -149,6 +149,11 @@ test("one delivery: fsync temp → rename → fsync dir → WAL sync (commit) �
   let text: string;
   try {
     r = await c.send("a@sender.test", [USER], message(tok));
+    // A round trip after the 250 before strace detaches: under ptrace a thread stays stopped at
+    // syscall exit until strace has handled it, so the NOOP's answer proves the 250's write(2)
+    // exit was recorded. Without it the client can read the 250 while strace still holds that
+    // write as "<unfinished ...>" and detaches before printing its "resumed" half (seen once in CI).
+    assert.equal((await c.cmd("NOOP")).code, 250);
   } finally {
     text = await trace.stop();
   }
