@@ -4,6 +4,7 @@ import type { Api } from "./common.ts";
 import { registerAccountRoutes } from "./accounts.ts";
 import { registerAuditRoutes } from "./audit.ts";
 import { registerDkimRoutes } from "./dkim.ts";
+import { registerJobRoutes } from "./jobs.ts";
 import { registerQueueRoutes } from "./queue.ts";
 import { registerRelayRoutes } from "./relays.ts";
 import { registerSessionRoutes } from "./session.ts";
@@ -17,4 +18,5 @@ export function registerApiRoutes(api: Api, ctx: ApiContext): void {
   registerQueueRoutes(api, ctx);
   registerRelayRoutes(api, ctx);
   registerAuditRoutes(api, ctx);
+  registerJobRoutes(api, ctx);
 }
