@@ -55,7 +55,7 @@ function table(head: string[], rows: Child[][], caption: string): HTMLElement {
   return h(
     "div",
     { class: "table-wrap" },
-    h("table", {}, h("caption", { class: "sr-only" }, caption), h("thead", {}, h("tr", {}, ...head.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((c) => h("td", {}, c)))))),
+    h("table", {}, h("caption", { class: "sr-only" }, caption), h("thead", {}, h("tr", {}, ...head.map((c) => h("th", { scope: "col" }, c)))), h("tbody", {}, ...rows.map((r) => h("tr", {}, ...r.map((c, i) => h("td", { "data-label": head[i] ?? "" }, c)))))),
   );
 }
 function field(label: string, input: HTMLElement): HTMLElement {

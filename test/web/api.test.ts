@@ -283,6 +283,7 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
     "POST /api/v1/aliases": { address: "new@b.test", targets: ["ub@b.test"] },
     "PUT /api/v1/relays/:name": { host: "relay.test", port: 587, tls: "starttls" },
     "PUT /api/v1/routes/:kind/:domain": { routes: ["direct"] },
+    "POST /api/v1/jobs": { kind: "dkim-rotate", domain: "b.test" },
   };
   let checked = 0;
   for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {

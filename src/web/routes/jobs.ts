@@ -21,10 +21,12 @@ const JobView = z.strictObject({
   error: z.string().nullable(),
 });
 
-const StartJob = z.discriminatedUnion("kind", [
-  z.strictObject({ kind: z.literal("queue-flush") }),
-  z.strictObject({ kind: z.literal("dkim-rotate"), domain: DomainName }),
-]);
+// One closed object (not a union) so the document says "no unknown fields" at its top level.
+const StartJob = z.strictObject({
+  kind: z.enum(["queue-flush", "dkim-rotate"]),
+  /** dkim-rotate: the domain whose keys rotate. */
+  domain: DomainName.optional(),
+});
 
 export function registerJobRoutes(api: Api, ctx: ApiContext): void {
   const { jobs, queue, dkimAdmin } = ctx;
@@ -47,6 +49,7 @@ export function registerJobRoutes(api: Api, ctx: ApiContext): void {
       const actor = actorOf(req);
       const body = req.body;
       if (body.kind === "queue-flush") {
+        if (body.domain !== undefined) throw new ApiProblem("invalid-request", "queue-flush takes no domain");
         if (actor.kind === "user" && actor.user.role !== "admin") throw new ApiProblem("forbidden", "server admins only");
         const j = jobs.start(actor, "queue-flush", async (ctl) => {
           ctl.progress(10, "making every pending recipient due now");
@@ -55,16 +58,18 @@ export function registerJobRoutes(api: Api, ctx: ApiContext): void {
         });
         return reply.code(202).send(j);
       }
+      if (body.domain === undefined) throw new ApiProblem("invalid-request", "dkim-rotate needs a domain");
+      const domain = body.domain;
       // Rights first (listing needs the same rights as rotating): another tenant's domain → 404.
       try {
-        await dkimAdmin.list(actor, body.domain);
+        await dkimAdmin.list(actor, domain);
       } catch (err) {
         if (err instanceof AccountError && (err.code === "forbidden" || err.code === "not-found")) throw new ApiProblem("not-found", "not found");
         throw err;
       }
       const j = jobs.start(actor, "dkim-rotate", async (ctl) => {
-        ctl.progress(10, `making new DKIM keys for ${body.domain}`);
-        const items = await dkimAdmin.rotate(actor, body.domain);
+        ctl.progress(10, `making new DKIM keys for ${domain}`);
+        const items = await dkimAdmin.rotate(actor, domain);
         return { selectors: items.map((k) => k.selector) };
       });
       return reply.code(202).send(j);
