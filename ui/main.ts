@@ -98,13 +98,15 @@ function button(text: string, onClick: () => Promise<void> | void, cls = ""): HT
   return b;
 }
 function copyButton(text: string, what: string): HTMLButtonElement {
-  return button(
+  const b = button(
     "Copy",
     async () => {
       await navigator.clipboard?.writeText(text).catch(() => undefined);
     },
     "small",
-  ) as HTMLButtonElement & { ariaLabel: string };
+  );
+  b.setAttribute("aria-label", `Copy ${what}`);
+  return b;
 }
 function download(name: string, text: string, type = "text/plain"): void {
   const url = URL.createObjectURL(new Blob([text], { type }));
@@ -257,7 +259,7 @@ async function login(): Promise<void> {
 async function dashboard(): Promise<void> {
   const [doms, usrs, q, jobs] = await Promise.all([
     api("GET", "/domains?limit=500"),
-    api("GET", "/users?limit=1"),
+    api("GET", "/users?limit=500"),
     api("GET", "/queue?limit=500"),
     api<{ items: Job[] }>("GET", "/jobs"),
   ]);
@@ -270,7 +272,7 @@ async function dashboard(): Promise<void> {
       "div",
       { class: "cards" },
       card("Domains", String(doms.items.length) + (doms.next ? "+" : "")),
-      card("Users", usrs.items.length === 0 ? "0" : usrs.next ? "1+" : "1", "see Users for the full list"),
+      card("Users", String(usrs.items.length) + (usrs.next ? "+" : ""), `${usrs.items.filter((u: any) => u.disabled).length} disabled`),
       card("Queue", `${q.items.length}${q.next ? "+" : ""} messages`, Object.entries(states).map(([k, v]) => `${v} ${k}`).join(", ") || "empty"),
       card("Checks", "unknown", "DNS and blocklist checks are not exposed to the web yet (run `freehold check`)"),
       card("Certificate expiry", "unknown", "not exposed to the web yet"),
@@ -302,7 +304,7 @@ async function domains(arg: string): Promise<void> {
 
 async function domainDetail(name: string): Promise<void> {
   const recs = await api("GET", `/domains/${enc(name)}/dns-records`);
-  const zone = recs.items.map((r: any) => `${r.name}. 3600 IN ${r.type} ${r.type === "TXT" ? zoneQuote(r.value) : r.value}`).join("\n") + "\n";
+  const zone = recs.items.map((r: any) => `${r.name.endsWith(".") ? r.name : r.name + "."} 3600 IN ${r.type} ${r.type === "TXT" ? zoneQuote(r.value) : r.value}`).join("\n") + "\n";
   show(
     `Domain ${name}`,
     h("p", {}, h("a", { href: "#/domains" }, "← All domains")),
@@ -385,7 +387,7 @@ async function dkim(): Promise<void> {
         "section",
         { "aria-label": `DKIM keys of ${d.name}` },
         h("h2", {}, d.name),
-        keys.items.length === 0 ? empty("No DKIM keys.") : table(["Selector", "Algorithm", "State", "DNS record"], keys.items.map((k: any) => [k.selector, k.algorithm ?? "", k.state, h("code", { class: "wrap" }, k.record?.value ?? k.txt ?? "")]), `DKIM keys of ${d.name}`),
+        keys.items.length === 0 ? empty("No DKIM keys.") : table(["Selector", "Algorithm", "State", "DNS record"], keys.items.map((k: any) => [k.selector, k.type, k.state, h("div", {}, h("code", { class: "wrap" }, `${k.name} TXT`), h("br"), h("code", { class: "wrap" }, k.txt))]), `DKIM keys of ${d.name}`),
         button(`Rotate keys of ${d.name}`, async () => {
           if (!confirm(`Rotate the DKIM keys of ${d.name}? New keys are made; publish their records before they sign.`)) return;
           await runJob(jobBox, { kind: "dkim-rotate", domain: d.name });
