@@ -452,15 +452,39 @@ async function account(): Promise<void> {
   const u = await api("GET", `/users/${enc(me!.address)}`);
   const host = location.hostname;
   const quota = u.quotaBytes > 0 ? `${bytes(u.usedBytes)} of ${bytes(u.quotaBytes)} used` : `${bytes(u.usedBytes)} used (no quota)`;
+  const appBox = h("div");
+  const renderApps = async () => {
+    const list = await api("GET", `/users/${enc(me!.address)}/app-passwords`);
+    appBox.replaceChildren(
+      list.items.length === 0
+        ? empty("No app passwords.")
+        : table(["Name", "Created", "Last used", ""], list.items.map((a: any) => [a.name, when(a.createdAt), a.lastUsedAt ? when(a.lastUsedAt) : "never", button(`Revoke ${a.name}`, async () => {
+            if (!confirm(`Revoke the app password "${a.name}"? Apps using it are refused at their next login.`)) return;
+            await api("DELETE", `/users/${enc(me!.address)}/app-passwords/${a.id}`);
+            await renderApps();
+          }, "small danger")]), "App passwords"),
+    );
+  };
+  await renderApps();
   show(
     "My account",
     h("p", {}, `Signed in as ${u.address}. ${quota}, ${u.messages} messages.`),
     h("h2", {}, "Change password"),
-    form("Change password", [field("New password (at least 8 characters)", input("password", "password", { required: true, minlength: "8", autocomplete: "new-password" }))], "Change password", async (f) => {
-      await api("PATCH", `/users/${enc(me!.address)}`, { password: (f.elements.namedItem("password") as HTMLInputElement).value });
+    form("Change password", [field("Current password", input("current", "password", { required: true, autocomplete: "current-password" })), field("New password (at least 8 characters)", input("password", "password", { required: true, minlength: "8", autocomplete: "new-password" }))], "Change password", async (f) => {
+      const pw = (n: string) => (f.elements.namedItem(n) as HTMLInputElement).value;
+      await api("POST", `/users/${enc(me!.address)}/password`, { current: pw("current"), password: pw("password") });
       me = null;
       alert("Password changed. Log in again with the new password.");
       location.hash = "#/login";
+    }),
+    h("h2", {}, "App passwords"),
+    h("p", { class: "muted" }, "For mail apps (IMAP and SMTP) only; they never open this web page. A revoked one stops working at the next login."),
+    appBox,
+    form("Add an app password", [field("Name (e.g. phone)", input("name", "text", { required: true, maxlength: "100" }))], "Create app password", async (f) => {
+      const r = await api("POST", `/users/${enc(me!.address)}/app-passwords`, { name: val(f, "name") });
+      await renderApps();
+      appBox.prepend(h("div", { class: "notice ok", role: "status" }, `App password "${r.item.name}": `, h("code", { class: "secret" }, r.secret), " — shown only now; type it into your mail app."));
+      f.reset();
     }),
     h("h2", {}, "Set up a mail client by hand"),
     table(

@@ -284,6 +284,8 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
     "PUT /api/v1/relays/:name": { host: "relay.test", port: 587, tls: "starttls" },
     "PUT /api/v1/routes/:kind/:domain": { routes: ["direct"] },
     "POST /api/v1/jobs": { kind: "dkim-rotate", domain: "b.test" },
+    "POST /api/v1/users/:address/app-passwords": { name: "phone" },
+    "POST /api/v1/users/:address/password": { current: "a long test password", password: "another long password" },
   };
   let checked = 0;
   for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {

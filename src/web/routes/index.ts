@@ -2,6 +2,7 @@
 import type { ApiContext } from "../server.ts";
 import type { Api } from "./common.ts";
 import { registerAccountRoutes } from "./accounts.ts";
+import { registerAppPasswordRoutes } from "./app-passwords.ts";
 import { registerAuditRoutes } from "./audit.ts";
 import { registerDkimRoutes } from "./dkim.ts";
 import { registerJobRoutes } from "./jobs.ts";
@@ -19,4 +20,5 @@ export function registerApiRoutes(api: Api, ctx: ApiContext): void {
   registerRelayRoutes(api, ctx);
   registerAuditRoutes(api, ctx);
   registerJobRoutes(api, ctx);
+  registerAppPasswordRoutes(api, ctx);
 }

@@ -198,6 +198,17 @@ test("a user sees only self-service", { skip, timeout: 90_000 }, async () => {
     const links = await s.page.getByRole("navigation", { name: "Main" }).getByRole("link").allInnerTexts();
     assert.deepEqual(links, ["My account"]);
     assert.match(await s.page.locator("main").innerText(), /993/);
+    // An app password: shown once, then only its name; revoked from the same page.
+    await s.page.getByLabel(/^Name/).fill("phone");
+    await s.page.getByRole("button", { name: "Create app password" }).click();
+    const secret = await s.page.locator("code.secret").innerText();
+    assert.match(secret, /^[a-z0-9]{4}(-[a-z0-9]{4}){4}$/i);
+    await visit(s, "account-app-password", "account", "My account");
+    assert.equal(await s.page.locator("code.secret").count(), 0, "the secret is not shown again");
+    await s.page.getByRole("cell", { name: "phone", exact: true }).waitFor();
+    await s.page.getByRole("button", { name: "Revoke phone" }).click();
+    await s.page.getByText("No app passwords.").waitFor();
+    assert.equal((w.db.prepare("SELECT count(*) AS n FROM app_passwords").get() as { n: number }).n, 0);
     // An admin page by its address shows the account page instead.
     await s.page.goto(`${base}/#/users`);
     await s.page.getByRole("heading", { level: 1, name: "My account" }).waitFor();
