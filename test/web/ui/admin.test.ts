@@ -203,7 +203,10 @@ test("a user sees only self-service", { skip, timeout: 90_000 }, async () => {
     await s.page.getByRole("button", { name: "Create app password" }).click();
     const secret = await s.page.locator("code.secret").innerText();
     assert.match(secret, /^[a-z0-9]{4}(-[a-z0-9]{4}){4}$/i);
-    await visit(s, "account-app-password", "account", "My account");
+    await visit(s, "account-app-password-shown", "account", "My account");
+    await s.page.reload();
+    await s.page.getByRole("heading", { level: 1, name: "My account" }).waitFor();
+    await s.page.getByRole("cell", { name: "phone", exact: true }).waitFor();
     assert.equal(await s.page.locator("code.secret").count(), 0, "the secret is not shown again");
     await s.page.getByRole("cell", { name: "phone", exact: true }).waitFor();
     await s.page.getByRole("button", { name: "Revoke phone" }).click();
