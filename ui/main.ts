@@ -449,8 +449,7 @@ async function audit(): Promise<void> {
 }
 
 async function account(): Promise<void> {
-  const u = await api("GET", `/users/${enc(me!.address)}`);
-  const host = location.hostname;
+  const [u, cs] = await Promise.all([api("GET", `/users/${enc(me!.address)}`), api("GET", "/client-settings")]);
   const quota = u.quotaBytes > 0 ? `${bytes(u.usedBytes)} of ${bytes(u.quotaBytes)} used` : `${bytes(u.usedBytes)} used (no quota)`;
   const appBox = h("div");
   const renderApps = async () => {
@@ -487,15 +486,13 @@ async function account(): Promise<void> {
       f.reset();
     }),
     h("h2", {}, "Set up a mail client by hand"),
-    table(
-      ["Protocol", "Server", "Port", "Security", "User name"],
-      [
-        ["IMAP", host, "993", "TLS", u.address],
-        ["SMTP (submission)", host, "465", "TLS", u.address],
-        ["SMTP (submission)", host, "587", "STARTTLS", u.address],
-      ],
-      "Client settings",
-    ),
+    cs.imap.length + cs.smtp.length === 0
+      ? empty("This server has no TLS listener for IMAP or SMTP submission.")
+      : table(
+          ["Protocol", "Server", "Port", "Security", "User name"],
+          [...cs.imap.map((e: any) => ["IMAP", e.host, String(e.port), e.security === "tls" ? "TLS" : "STARTTLS", u.address]), ...cs.smtp.map((e: any) => ["SMTP (submission)", e.host, String(e.port), e.security === "tls" ? "TLS" : "STARTTLS", u.address])],
+          "Client settings",
+        ),
     h("p", { class: "muted" }, "Thunderbird and Outlook find these settings by themselves from your address (autoconfig)."),
   );
 }

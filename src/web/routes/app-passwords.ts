@@ -3,6 +3,7 @@
 // with the current one. The rights are the service's (AccountsService): a user their own, a
 // domain admin their domain's users', a server admin everyone's; another tenant's → 404.
 import { z } from "zod";
+import { clientSettings } from "../autoconfig/settings.ts";
 import type { ApiContext } from "../server.ts";
 import { actorOf, Address, Password } from "./common.ts";
 import type { Api } from "./common.ts";
@@ -10,8 +11,24 @@ import type { Api } from "./common.ts";
 const AppPasswordView = z.strictObject({ id: z.number().int(), name: z.string(), createdAt: z.number(), lastUsedAt: z.number().nullable() });
 const addressParam = z.strictObject({ address: Address });
 
+const Endpoint = z.strictObject({ host: z.string(), port: z.number().int(), security: z.enum(["tls", "starttls"]) });
+
 export function registerAppPasswordRoutes(api: Api, ctx: ApiContext): void {
   const { accounts } = ctx.deps;
+  api.get(
+    "/client-settings",
+    {
+      schema: {
+        summary: "The settings to configure a mail client by hand (as autoconfig gives them; implicit TLS first)",
+        tags: ["account"],
+        response: { 200: z.strictObject({ host: z.string(), imap: z.array(Endpoint), smtp: z.array(Endpoint) }) },
+      },
+    },
+    async (req) => {
+      actorOf(req);
+      return clientSettings(ctx.deps.config);
+    },
+  );
   api.get(
     "/users/:address/app-passwords",
     { schema: { summary: "App passwords (names and dates, never the secrets)", tags: ["account"], params: addressParam, response: { 200: z.strictObject({ items: z.array(AppPasswordView) }) } } },

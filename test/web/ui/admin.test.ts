@@ -14,6 +14,7 @@ import type { Browser, BrowserContext, Page } from "playwright-core";
 import axe from "axe-core";
 import { PASSWORD, seedQueue, startWeb } from "../harness.ts";
 import type { Web } from "../harness.ts";
+import { clientSettings } from "../../../src/web/autoconfig/settings.ts";
 
 // The functions given to page.evaluate run in the browser; this file is type-checked without DOM.
 declare const document: any;
@@ -197,7 +198,11 @@ test("a user sees only self-service", { skip, timeout: 90_000 }, async () => {
     await visit(s, "account", "account", "My account");
     const links = await s.page.getByRole("navigation", { name: "Main" }).getByRole("link").allInnerTexts();
     assert.deepEqual(links, ["My account"]);
-    assert.match(await s.page.locator("main").innerText(), /993/);
+    // The client settings are the server's own (config hostname and listeners, as autoconfig).
+    const cs = clientSettings(w.deps.config);
+    const text = await s.page.locator("main").innerText();
+    for (const e of [...cs.imap, ...cs.smtp]) assert.match(text, new RegExp(`${e.host.replace(/\./g, "\\.")}\\s+Port\\s+${e.port}|${e.host.replace(/\./g, "\\.")}\\t${e.port}`), `${e.host}:${e.port} shown`);
+    assert.ok(cs.imap.length > 0 || /no TLS listener/.test(text));
     // An app password: shown once, then only its name; revoked from the same page.
     await s.page.getByLabel(/^Name/).fill("phone");
     await s.page.getByRole("button", { name: "Create app password" }).click();
