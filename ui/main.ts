@@ -199,6 +199,7 @@ const pages: Page[] = [
   { path: "users", title: "Users", roles: ADMINS, render: users },
   { path: "aliases", title: "Aliases", roles: ADMINS, render: aliases },
   { path: "dkim", title: "DKIM", roles: ADMINS, render: dkim },
+  { path: "checks", title: "Checks", roles: ["admin"], render: checks },
   { path: "queue", title: "Queue", roles: ADMINS, render: queue },
   { path: "relays", title: "Relays", roles: ["admin"], render: relays },
   { path: "audit", title: "Audit log", roles: ADMINS, render: audit },
@@ -274,13 +275,21 @@ async function dashboard(): Promise<void> {
       card("Domains", String(doms.items.length) + (doms.next ? "+" : "")),
       card("Users", String(usrs.items.length) + (usrs.next ? "+" : ""), `${usrs.items.filter((u: any) => u.disabled).length} disabled`),
       card("Queue", `${q.items.length}${q.next ? "+" : ""} messages`, Object.entries(states).map(([k, v]) => `${v} ${k}`).join(", ") || "empty"),
-      card("Checks", "unknown", "DNS and blocklist checks are not exposed to the web yet (run `freehold check`)"),
+      checksCard(jobs.items),
       card("Certificate expiry", "unknown", "not exposed to the web yet"),
       card("Disk", "unknown", "not exposed to the web yet"),
     ),
     h("h2", {}, "Recent jobs"),
     jobs.items.length === 0 ? empty("No jobs have run since the server started.") : table(["Job", "State", "Progress", "Message"], jobs.items.map((j) => [j.kind, j.state, `${j.progress}%`, j.message]), "Recent jobs"),
   );
+}
+
+function checksCard(jobs: Job[]): HTMLElement {
+  const last = jobs.find((j) => j.kind === "checks" && j.state === "done");
+  const r = last?.result as { ok: number; warn: number; fail: number; unknown: number } | undefined;
+  const body = r ? `${r.fail} fail, ${r.warn} warn` : "unknown";
+  const note = r ? `${r.ok} ok, ${r.unknown} unknown — blocklists included` : "no check run since the server started";
+  return h("section", { class: "card", "aria-label": "Checks" }, h("h2", {}, "Checks and blocklists"), h("p", { class: "big" }, body), h("p", { class: "muted" }, note, " · ", me!.role === "admin" ? h("a", { href: "#/checks" }, "run checks") : null));
 }
 
 async function domains(arg: string): Promise<void> {
@@ -397,6 +406,33 @@ async function dkim(): Promise<void> {
     );
   }
   show("DKIM", ...(sections.length ? sections : [empty("No domains, so no DKIM keys.")]));
+}
+
+const STATUS_TEXT: Record<string, string> = { ok: "✓ ok", warn: "⚠ warn", fail: "✗ fail", unknown: "? unknown" };
+function resultsTable(results: any[], caption: string): HTMLElement {
+  return table(["Check", "Status", "Found", "Fix"], results.map((r) => [r.id, h("span", { class: `status ${r.status}` }, STATUS_TEXT[r.status] ?? r.status), r.message, r.fix ? h("code", { class: "wrap" }, r.fix) : ""]), caption);
+}
+
+async function checks(): Promise<void> {
+  const [jobs, hist] = await Promise.all([api<{ items: Job[] }>("GET", "/jobs"), api("GET", "/checks/history?limit=200")]);
+  const jobBox = h("div");
+  const resultBox = h("div");
+  const last = jobs.items.find((j) => j.kind === "checks" && j.state === "done");
+  if (last) resultBox.replaceChildren(h("h2", {}, "Latest run"), resultsTable((last.result as any).results, "Latest check results"));
+  show(
+    "Checks",
+    h("p", { class: "muted" }, "DNS records, reverse DNS, TLS certificates, blocklists, relays, queue age and disk space — what `freehold check` runs."),
+    button("Run checks now", async () => {
+      const j = await runJob(jobBox, { kind: "checks" });
+      if (j.state === "done") resultBox.replaceChildren(h("h2", {}, "Latest run"), resultsTable((j.result as any).results, "Latest check results"));
+    }),
+    jobBox,
+    resultBox,
+    h("h2", {}, "History (scheduled checks)"),
+    hist.items.length === 0
+      ? empty("No scheduled check has run yet (the server runs them a few minutes after it starts).")
+      : table(["When", "Check", "Status", "Found"], hist.items.map((r: any) => [when(r.at), r.checkId, h("span", { class: `status ${r.status}` }, STATUS_TEXT[r.status] ?? r.status), r.message]), "Check history"),
+  );
 }
 
 async function queue(): Promise<void> {

@@ -56,6 +56,10 @@ export interface WebDeps {
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
   /** Long operations (jobs/jobs.ts); one per listener when not given. */
   jobs?: JobService;
+  /** The checks of `freehold check` (health/check.ts), for the checks job; absent: not offered. */
+  runChecks?: (opts: import("../health/check.ts").CheckOptions) => Promise<import("../health/types.ts").CheckReport>;
+  /** The watcher's stored check results (health/watch/history.ts), newest first. */
+  checkHistory?: (limit: number) => import("../health/watch/history.ts").HistoryRow[];
 }
 
 /** Request state the hooks fill in. */

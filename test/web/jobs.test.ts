@@ -3,12 +3,12 @@
 // owner sees it; a refused start (rights, another tenant, bad input) writes nothing.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { seedQueue, snapshot, startWeb } from "./harness.ts";
+import { offlineChecks, seedQueue, snapshot, startWeb } from "./harness.ts";
 import type { Web } from "./harness.ts";
 
 let w: Web;
 before(async () => {
-  w = await startWeb({ host: "127.0.20.2" });
+  w = await startWeb({ host: "127.0.20.2", extra: offlineChecks });
 });
 after(async () => {
   await w?.close();
@@ -72,4 +72,30 @@ test("a DKIM rotation job makes new keys; refused starts write nothing", async (
   }
   assert.equal(snapshot(w.db), snap, "a refused start changed something");
   assert.equal((await w.req("GET", "/api/v1/jobs/nope", { token: da })).status, 404);
+});
+
+test("a checks job runs group by group to done with the results; server admins only", async () => {
+  const admin = await w.token("admin@a.test", "server");
+  const start = await w.req("POST", "/api/v1/jobs", { token: admin, body: { kind: "checks", groups: ["queue", "disk"] } });
+  assert.equal(start.status, 202, start.text);
+  const seen = new Set<string>();
+  const j = await until(async () => {
+    const x = (await w.req("GET", `/api/v1/jobs/${start.json.id}`, { token: admin })).json;
+    seen.add(x.message);
+    return x;
+  }, (x) => x.state !== "running");
+  assert.equal(j.state, "done", JSON.stringify(j));
+  const ids: string[] = j.result.results.map((r: any) => r.id);
+  assert.ok(ids.some((id) => id.startsWith("disk")), ids.join(" "));
+  assert.ok(ids.some((id) => id.startsWith("queue")), ids.join(" "));
+  assert.equal(j.result.ok + j.result.warn + j.result.fail + j.result.unknown, ids.length);
+  const da = await w.token("da@a.test", "domain");
+  assert.equal((await w.req("POST", "/api/v1/jobs", { token: da, body: { kind: "checks" } })).status, 403);
+  assert.equal((await w.req("POST", "/api/v1/jobs", { token: admin, body: { kind: "checks", groups: ["nope"] } })).status, 400);
+  assert.equal((await w.req("POST", "/api/v1/jobs", { token: admin, body: { kind: "queue-flush", groups: ["disk"] } })).status, 400);
+  // History: the watcher's stored runs (none here: no watcher runs in this test), server admins only.
+  const hist = await w.req("GET", "/api/v1/checks/history", { token: admin });
+  assert.equal(hist.status, 200, hist.text);
+  assert.deepEqual(hist.json.items, []);
+  assert.equal((await w.req("GET", "/api/v1/checks/history", { token: da })).status, 403);
 });

@@ -4,9 +4,11 @@
 // nothing and another tenant's domain is "not found", as everywhere else.
 import { z } from "zod";
 import { AccountError } from "../../accounts/errors.ts";
+import { CHECK_GROUPS } from "../../health/types.ts";
+import type { CheckResult } from "../../health/types.ts";
 import { ApiProblem } from "../problem.ts";
 import type { ApiContext } from "../server.ts";
-import { actorOf, DomainName } from "./common.ts";
+import { actorOf, DomainName, Limit, requireServerAdmin } from "./common.ts";
 import type { Api } from "./common.ts";
 
 const JobView = z.strictObject({
@@ -23,13 +25,32 @@ const JobView = z.strictObject({
 
 // One closed object (not a union) so the document says "no unknown fields" at its top level.
 const StartJob = z.strictObject({
-  kind: z.enum(["queue-flush", "dkim-rotate"]),
-  /** dkim-rotate: the domain whose keys rotate. */
+  kind: z.enum(["queue-flush", "dkim-rotate", "checks"]),
+  /** dkim-rotate: the domain whose keys rotate; checks: only this domain's DNS checks. */
   domain: DomainName.optional(),
+  /** checks: the groups to run (all by default), one after the other. */
+  groups: z.array(z.enum(CHECK_GROUPS)).min(1).max(CHECK_GROUPS.length).optional(),
 });
+
+const HistoryRow = z.strictObject({ at: z.number(), checkId: z.string(), status: z.enum(["ok", "warn", "fail", "unknown"]), message: z.string() });
 
 export function registerJobRoutes(api: Api, ctx: ApiContext): void {
   const { jobs, queue, dkimAdmin } = ctx;
+  api.get(
+    "/checks/history",
+    {
+      schema: {
+        summary: "Stored results of the scheduled checks (the watcher in serve), newest first (server admins)",
+        tags: ["checks"],
+        querystring: z.strictObject({ limit: Limit }),
+        response: { 200: z.strictObject({ items: z.array(HistoryRow) }) },
+      },
+    },
+    async (req) => {
+      requireServerAdmin(actorOf(req));
+      return { items: ctx.deps.checkHistory?.(req.query.limit) ?? [] };
+    },
+  );
   api.get("/jobs", { schema: { summary: "Your jobs, newest first (kept an hour after they end)", tags: ["jobs"], response: { 200: z.strictObject({ items: z.array(JobView) }) } } }, async (req) => ({
     items: jobs.list(actorOf(req)),
   }));
@@ -48,6 +69,24 @@ export function registerJobRoutes(api: Api, ctx: ApiContext): void {
     async (req, reply) => {
       const actor = actorOf(req);
       const body = req.body;
+      if (body.kind !== "checks" && body.groups !== undefined) throw new ApiProblem("invalid-request", "only checks take groups");
+      if (body.kind === "checks") {
+        // The checks are server-wide (listeners, IPs, blocklists, relays): server admins.
+        if (actor.kind === "user" && actor.user.role !== "admin") throw new ApiProblem("forbidden", "server admins only");
+        const run = ctx.deps.runChecks;
+        if (!run) throw new ApiProblem("invalid-request", "checks are not available on this listener");
+        const groups = body.groups ?? [...CHECK_GROUPS];
+        const j = jobs.start(actor, "checks", async (ctl) => {
+          const results: CheckResult[] = [];
+          for (const [i, g] of groups.entries()) {
+            ctl.progress((i / groups.length) * 100, `running the ${g} checks (${i + 1} of ${groups.length})`);
+            results.push(...(await run({ only: [g], domain: body.domain })).results);
+          }
+          const count = (s: string) => results.filter((r) => r.status === s).length;
+          return { ok: count("ok"), warn: count("warn"), fail: count("fail"), unknown: count("unknown"), results };
+        });
+        return reply.code(202).send(j);
+      }
       if (body.kind === "queue-flush") {
         if (body.domain !== undefined) throw new ApiProblem("invalid-request", "queue-flush takes no domain");
         if (actor.kind === "user" && actor.user.role !== "admin") throw new ApiProblem("forbidden", "server admins only");

@@ -12,7 +12,7 @@ import path from "node:path";
 import { chromium } from "playwright-core";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import axe from "axe-core";
-import { PASSWORD, seedQueue, startWeb } from "../harness.ts";
+import { offlineChecks, PASSWORD, seedQueue, startWeb } from "../harness.ts";
 import type { Web } from "../harness.ts";
 import { clientSettings } from "../../../src/web/autoconfig/settings.ts";
 
@@ -35,7 +35,7 @@ before(async () => {
   // The UI as npm start and npm test build it.
   execFileSync(path.join(ROOT, "node_modules", ".bin", "vite"), ["build", "--config", "ui/vite.config.ts", "--logLevel", "warn"], { cwd: ROOT, stdio: "inherit" });
   await mkdir(SHOTS, { recursive: true });
-  w = await startWeb({ dev: true, host: "127.0.20.1" });
+  w = await startWeb({ dev: true, host: "127.0.20.1", extra: offlineChecks });
   base = `http://127.0.20.1:${w.port}`;
   queued = seedQueue(w.db, [
     { from: "u@a.test", to: "far@remote.example" },
@@ -108,7 +108,7 @@ test("server admin: log in, every page renders, create a domain, a user and an a
     await visit(s, "login", "login", "Log in");
     await login(s, "admin@a.test");
     await visit(s, "dashboard", "", "Dashboard");
-    assert.match(await s.page.locator("main").innerText(), /Checks\s+unknown/);
+    assert.match(await s.page.locator("main").innerText(), /Checks and blocklists\s+unknown/);
 
     // A domain, then its DNS records page with copy buttons.
     await visit(s, "domains", "domains", "Domains");
@@ -157,12 +157,22 @@ test("server admin: log in, every page renders, create a domain, a user and an a
     const keysAfter = (w.db.prepare("SELECT count(*) AS n FROM dkim_keys WHERE domain = 'c.test'").get() as { n: number }).n;
     assert.ok(keysAfter > keysBefore, `rotation made new keys (${keysBefore} → ${keysAfter})`);
 
+    // Checks: run as a job, progress shown, then the results.
+    await visit(s, "checks", "checks", "Checks");
+    await s.page.getByRole("button", { name: "Run checks now" }).click();
+    await s.page.locator(".job progress").waitFor();
+    await s.page.locator(".job.done").waitFor();
+    await s.page.getByRole("cell", { name: /^disk/ }).first().waitFor();
+    await visit(s, "dashboard-checks", "", "Dashboard");
+    await s.page.goto(`${base}/#/checks`);
+    await s.page.getByRole("heading", { level: 2, name: "Latest run" }).waitFor();
     await visit(s, "relays", "relays", "Relays");
     await visit(s, "audit", "audit", "Audit log");
     assert.match(await main.innerText(), /alias\.add|dkim\.rotate/);
     await visit(s, "account-admin", "account", "My account");
     await visit(s, "dashboard-after", "", "Dashboard");
     assert.match(await main.innerText(), /dkim-rotate/);
+    assert.match(await main.innerText(), /Checks and blocklists\s+\d+ fail, \d+ warn/);
   } finally {
     await s.ctx.close();
   }
