@@ -430,7 +430,7 @@ async function checks(): Promise<void> {
     resultBox,
     h("h2", {}, "History (scheduled checks)"),
     hist.items.length === 0
-      ? empty("No scheduled check has run yet (the server runs them a few minutes after it starts).")
+      ? empty("No stored results of the scheduled checks yet (the watcher in `freehold serve` stores them).")
       : table(["When", "Check", "Status", "Found"], hist.items.map((r: any) => [when(r.at), r.checkId, h("span", { class: `status ${r.status}` }, STATUS_TEXT[r.status] ?? r.status), r.message]), "Check history"),
   );
 }
