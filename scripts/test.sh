@@ -8,5 +8,8 @@ export PATH="$PWD/node_modules/.bin:$PATH"
 bash scripts/install-peers.sh
 node --version
 npx tsc --noEmit -p .
+# The admin UI (ui/ → dist-ui/, git-ignored): type-checked and built, the browser tests load it.
+npx tsc --noEmit -p ui
+npm run build:ui --silent
 exec node --import ./test/support/guard.ts --test --test-concurrency=2 --test-timeout=600000 \
   'src/**/*.test.ts' 'test/**/*.test.ts'

@@ -25,6 +25,7 @@ import { DkimAdmin } from "../emailauth/dkim-admin.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Authenticate } from "../login/authenticator.ts";
 import { QueueAdmin } from "../queue/admin.ts";
+import { JobService } from "../jobs/jobs.ts";
 import type { MetadataStore } from "../store/types.ts";
 import type { LoadedTls } from "../tls/context.ts";
 import { ApiProblem, problemBody, problemOfServiceError } from "./problem.ts";
@@ -34,9 +35,10 @@ import { credentialOf } from "./sessions.ts";
 import type { SessionStore } from "./sessions.ts";
 import type { ApiTokenService } from "./tokens.ts";
 import { registerApiRoutes } from "./routes/index.ts";
+import { registerUi } from "./ui.ts";
 
 export interface WebDeps {
-  config: Pick<Config, "dev" | "hostname" | "server" | "mtaSts"> & { dataDir?: string };
+  config: Pick<Config, "dev" | "hostname" | "server" | "mtaSts" | "listeners"> & { dataDir?: string };
   store: MetadataStore;
   accounts: AccountsService;
   dkim: Pick<DkimService, "list" | "rotate">;
@@ -52,6 +54,12 @@ export interface WebDeps {
   sni?: (servername: string) => import("node:tls").SecureContext | undefined;
   /** More routes (autoconfig, MTA-STS...), registered on every listener before the API. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
+  /** Long operations (jobs/jobs.ts); one per listener when not given. */
+  jobs?: JobService;
+  /** The checks of `freehold check` (health/check.ts), for the checks job; absent: not offered. */
+  runChecks?: (opts: import("../health/check.ts").CheckOptions) => Promise<import("../health/types.ts").CheckReport>;
+  /** The watcher's stored check results (health/watch/history.ts), newest first. */
+  checkHistory?: (limit: number) => import("../health/watch/history.ts").HistoryRow[];
 }
 
 /** Request state the hooks fill in. */
@@ -72,6 +80,7 @@ export interface ApiContext {
   deps: WebDeps;
   queue: QueueAdmin;
   dkimAdmin: DkimAdmin;
+  jobs: JobService;
   secure: boolean;
 }
 
@@ -210,6 +219,7 @@ export async function createWebApp(deps: WebDeps, listener: Pick<Listener, "role
     secure,
     queue: new QueueAdmin({ store: deps.store, clock: deps.clock }),
     dkimAdmin: new DkimAdmin({ store: deps.store, dkim: deps.dkim }),
+    jobs: deps.jobs ?? new JobService({ clock: deps.clock, onError: (err, kind) => deps.logger.warn({ err, kind }, "job failed") }),
   };
   await app.register(
     async (api) => {
@@ -219,14 +229,8 @@ export async function createWebApp(deps: WebDeps, listener: Pick<Listener, "role
     { prefix: API_PREFIX },
   );
 
-  // The admin UI is built separately (issue 9 item 3); until it lands, / says where the API is.
-  app.get("/", { schema: { hide: true } }, async (_req, reply) =>
-    reply
-      .type("text/html; charset=utf-8")
-      .send(
-        `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Freehold</title></head><body><h1>Freehold</h1><p>The admin UI is not built yet. The API is at <a href="${API_PREFIX}/openapi.json">${API_PREFIX}/openapi.json</a> (docs/api.md).</p></body></html>`,
-      ),
-  );
+  // The admin UI (ui.ts): / and /assets/*.
+  await registerUi(app);
   return app;
 }
 

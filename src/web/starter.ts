@@ -14,6 +14,11 @@ import { SessionStore } from "./sessions.ts";
 import { ApiTokenService } from "./tokens.ts";
 import { openSniCertificates } from "./sni.ts";
 import type { SniCertificates } from "./sni.ts";
+import { JobService } from "../jobs/jobs.ts";
+import { runChecks } from "../health/check.ts";
+import { checkDeps } from "../health/service.ts";
+import { WatchStore } from "../health/watch/history.ts";
+import { loadRelayFile, loadRelaySecrets } from "../delivery/relays.ts";
 
 export interface WebStarterOptions {
   authenticate: (services: Services) => Authenticate;
@@ -22,7 +27,7 @@ export interface WebStarterOptions {
 }
 
 export function webStarter(opts: WebStarterOptions): ProtocolStarter {
-  let shared: { db: SqliteDb; tokens: ApiTokenService; sessions: SessionStore; sni: SniCertificates; open: number } | null = null;
+  let shared: { db: SqliteDb; tokens: ApiTokenService; sessions: SessionStore; sni: SniCertificates; jobs: JobService; open: number } | null = null;
   return async (services, listener) => {
     if (!shared) {
       const sni = await openSniCertificates(services.config.tls.sni, services.logger);
@@ -32,6 +37,7 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         db,
         tokens: new ApiTokenService({ repo: new SqliteApiTokens(db), store: services.storage.store, clock: services.clock }),
         sessions: new SessionStore(services.clock),
+        jobs: new JobService({ clock: services.clock, onError: (err, kind) => services.logger.warn({ err, kind }, "job failed") }),
         open: 0,
       };
     }
@@ -49,6 +55,26 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         logger: services.logger,
         tls: listener.role === "https" ? services.tls : undefined,
         sni: (name) => s.sni.pick(name),
+        jobs: s.jobs,
+        // The checks job runs what `freehold check` runs (relays.yaml read at each run, as serve's watcher).
+        runChecks: async (o) => {
+          const config = services.config;
+          const deps = checkDeps({
+            config,
+            store: services.storage.store,
+            accounts: services.accounts,
+            dkim: services.dkim,
+            relays: await loadRelayFile(config.dataDir),
+            secrets: await loadRelaySecrets(config.dataDir),
+            clock: services.clock,
+          });
+          try {
+            return await runChecks(deps, o);
+          } finally {
+            deps.close();
+          }
+        },
+        checkHistory: (limit) => new WatchStore(s.db).history(undefined, limit),
         // Thunderbird autoconfig, Outlook autodiscover and the MTA-STS policy, chosen by Host
         // (src/web/autoconfig/), on every listener; then any extra plugins.
         plugins: [(app) => autoconfigPlugin(app, { config: () => services.config, accounts: services.accounts }), ...(opts.plugins ?? [])],

@@ -24,6 +24,9 @@ import { SessionStore } from "../../src/web/sessions.ts";
 import { ApiTokenService } from "../../src/web/tokens.ts";
 import { SYSTEM } from "../../src/accounts/authz.ts";
 import type { Clock } from "../../src/clock.ts";
+import { runChecks } from "../../src/health/check.ts";
+import { checkDeps } from "../../src/health/service.ts";
+import { loadRelayFile } from "../../src/delivery/relays.ts";
 
 export const HOST = "127.0.26.1";
 export const PASSWORD = "a long test password";
@@ -62,7 +65,9 @@ export interface Web {
 }
 
 /** `dev`: the dev-mode http listener (npm start's 8080) instead of https. */
-export async function startWeb(mode: { dev?: boolean } = {}): Promise<Web> {
+/** `host`: the loopback address to listen on (a suite's own block; HOST by default). */
+export async function startWeb(mode: { dev?: boolean; host?: string; extra?: (services: Services) => Partial<WebDeps> } = {}): Promise<Web> {
+  const HOST_ = mode.host ?? HOST;
   // Only init runs as a CLI process; the rest goes through the same service in this process
   // (each CLI start costs seconds on a loaded machine).
   const data = await createDataDir({ hostname: "mail.a.test", admin: "admin@a.test" });
@@ -90,9 +95,10 @@ export async function startWeb(mode: { dev?: boolean } = {}): Promise<Web> {
     clock,
     logger: silentLogger(),
     tls: services.tls,
+    ...mode.extra?.(services),
   };
-  const app = await createWebApp(deps, { role: mode.dev ? "http" : "https", address: HOST, port: 0 });
-  await app.listen({ host: HOST, port: 0 });
+  const app = await createWebApp(deps, { role: mode.dev ? "http" : "https", address: HOST_, port: 0 });
+  await app.listen({ host: HOST_, port: 0 });
   const port = (app.server.address() as { port: number }).port;
   const ca = await readFile(path.join(data.dir, "tls", "cert.pem"));
   const db = new DatabaseSync(path.join(data.dir, "meta.sqlite"));
@@ -127,8 +133,8 @@ export async function startWeb(mode: { dev?: boolean } = {}): Promise<Web> {
         });
       };
       const r = mode.dev
-        ? http.request({ host: HOST, port, method, path: p, headers, agent: false }, onRes)
-        : https.request({ host: HOST, port, method, path: p, headers, ca, servername: "mail.a.test", agent: false }, onRes);
+        ? http.request({ host: HOST_, port, method, path: p, headers, agent: false }, onRes)
+        : https.request({ host: HOST_, port, method, path: p, headers, ca, servername: "mail.a.test", agent: false }, onRes);
       r.on("error", reject);
       r.end(payload);
     });
@@ -206,4 +212,31 @@ export function seedQueue(db: DatabaseSync, entries: Array<{ from: string; to: s
   db.prepare("UPDATE blobs SET refcount = refcount + ? WHERE id = ?").run(entries.length, blob.id);
   db.exec("COMMIT");
   return ids;
+}
+
+/**
+ * The real checks (health/check.ts, as `freehold check`) limited to the groups that need no
+ * network (queue, disk): the tests' loopback guard refuses public DNS and blocklists.
+ */
+export function offlineChecks(services: Services): Partial<WebDeps> {
+  return {
+    runChecks: async (o) => {
+      const only = (o.only ?? ["queue", "disk"]).filter((g) => g === "queue" || g === "disk");
+      if (only.length === 0) return { startedAt: new Date().toISOString(), results: [] };
+      const deps = checkDeps({
+        config: services.config,
+        store: services.storage.store,
+        accounts: services.accounts,
+        dkim: services.dkim,
+        relays: await loadRelayFile(services.config.dataDir),
+        secrets: {},
+        clock: services.clock,
+      });
+      try {
+        return await runChecks(deps, { ...o, only });
+      } finally {
+        deps.close();
+      }
+    },
+  };
 }

@@ -2,8 +2,10 @@
 import type { ApiContext } from "../server.ts";
 import type { Api } from "./common.ts";
 import { registerAccountRoutes } from "./accounts.ts";
+import { registerAppPasswordRoutes } from "./app-passwords.ts";
 import { registerAuditRoutes } from "./audit.ts";
 import { registerDkimRoutes } from "./dkim.ts";
+import { registerJobRoutes } from "./jobs.ts";
 import { registerQueueRoutes } from "./queue.ts";
 import { registerRelayRoutes } from "./relays.ts";
 import { registerSessionRoutes } from "./session.ts";
@@ -17,4 +19,6 @@ export function registerApiRoutes(api: Api, ctx: ApiContext): void {
   registerQueueRoutes(api, ctx);
   registerRelayRoutes(api, ctx);
   registerAuditRoutes(api, ctx);
+  registerJobRoutes(api, ctx);
+  registerAppPasswordRoutes(api, ctx);
 }
