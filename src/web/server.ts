@@ -26,6 +26,9 @@ import type { Logger } from "../log/logger.ts";
 import type { Authenticate } from "../login/authenticator.ts";
 import { QueueAdmin } from "../queue/admin.ts";
 import type { MetadataStore } from "../store/types.ts";
+import type { SpamService } from "../spam/service.ts";
+import type { SuppressionService } from "../suppression/service.ts";
+import type { AutoconfigConfig } from "./autoconfig/plugin.ts";
 import type { LoadedTls } from "../tls/context.ts";
 import { ApiProblem, problemBody, problemOfServiceError } from "./problem.ts";
 import type { ProblemKind } from "./problem.ts";
@@ -50,6 +53,14 @@ export interface WebDeps {
   tls?: LoadedTls;
   /** Certificates by name (config tls.sni, sni.ts); names without one get `tls`. */
   sni?: (servername: string) => import("node:tls").SecureContext | undefined;
+  /** The live configuration the client settings are built from (GET /api/v1/account/mobileconfig). */
+  clientConfig?: () => AutoconfigConfig;
+  /** Spam figures by role (GET /api/v1/spam/stats). */
+  spam?: Pick<SpamService, "statsFor">;
+  /** The suppression list (/api/v1/suppressions). */
+  suppression?: Pick<SuppressionService, "list" | "add" | "remove">;
+  /** The current log file, absolute (GET /api/v1/trace reads it and its rotations). */
+  traceLogFile?: string;
   /** More routes (autoconfig, MTA-STS...), registered on every listener before the API. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
 }

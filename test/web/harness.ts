@@ -62,7 +62,8 @@ export interface Web {
 }
 
 /** `dev`: the dev-mode http listener (npm start's 8080) instead of https. */
-export async function startWeb(mode: { dev?: boolean } = {}): Promise<Web> {
+export async function startWeb(mode: { dev?: boolean; host?: string } = {}): Promise<Web> {
+  const HOST_ = mode.host ?? HOST;
   // Only init runs as a CLI process; the rest goes through the same service in this process
   // (each CLI start costs seconds on a loaded machine).
   const data = await createDataDir({ hostname: "mail.a.test", admin: "admin@a.test" });
@@ -90,9 +91,13 @@ export async function startWeb(mode: { dev?: boolean } = {}): Promise<Web> {
     clock,
     logger: silentLogger(),
     tls: services.tls,
+    clientConfig: () => config,
+    spam: services.spam,
+    suppression: services.suppression,
+    traceLogFile: path.resolve(config.dataDir, config.log.file),
   };
-  const app = await createWebApp(deps, { role: mode.dev ? "http" : "https", address: HOST, port: 0 });
-  await app.listen({ host: HOST, port: 0 });
+  const app = await createWebApp(deps, { role: mode.dev ? "http" : "https", address: HOST_, port: 0 });
+  await app.listen({ host: HOST_, port: 0 });
   const port = (app.server.address() as { port: number }).port;
   const ca = await readFile(path.join(data.dir, "tls", "cert.pem"));
   const db = new DatabaseSync(path.join(data.dir, "meta.sqlite"));
@@ -127,8 +132,8 @@ export async function startWeb(mode: { dev?: boolean } = {}): Promise<Web> {
         });
       };
       const r = mode.dev
-        ? http.request({ host: HOST, port, method, path: p, headers, agent: false }, onRes)
-        : https.request({ host: HOST, port, method, path: p, headers, ca, servername: "mail.a.test", agent: false }, onRes);
+        ? http.request({ host: HOST_, port, method, path: p, headers, agent: false }, onRes)
+        : https.request({ host: HOST_, port, method, path: p, headers, ca, servername: "mail.a.test", agent: false }, onRes);
       r.on("error", reject);
       r.end(payload);
     });

@@ -2,8 +2,10 @@
 import type { ApiContext } from "../server.ts";
 import type { Api } from "./common.ts";
 import { registerAccountRoutes } from "./accounts.ts";
+import { registerAccountSelfRoutes } from "./account.ts";
 import { registerAuditRoutes } from "./audit.ts";
 import { registerDkimRoutes } from "./dkim.ts";
+import { registerOpsRoutes } from "./ops.ts";
 import { registerQueueRoutes } from "./queue.ts";
 import { registerRelayRoutes } from "./relays.ts";
 import { registerSessionRoutes } from "./session.ts";
@@ -17,4 +19,6 @@ export function registerApiRoutes(api: Api, ctx: ApiContext): void {
   registerQueueRoutes(api, ctx);
   registerRelayRoutes(api, ctx);
   registerAuditRoutes(api, ctx);
+  registerAccountSelfRoutes(api, ctx);
+  registerOpsRoutes(api, ctx);
 }
