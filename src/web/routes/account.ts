@@ -9,6 +9,7 @@
 import { z } from "zod";
 import { MOBILECONFIG_CONTENT_TYPE, mobileconfig, mobileconfigFileName } from "../autoconfig/mobileconfig.ts";
 import { clientSettings } from "../autoconfig/settings.ts";
+import { isAccountError } from "../../accounts/errors.ts";
 import { ApiProblem } from "../problem.ts";
 import type { ApiContext } from "../server.ts";
 import { actorOf, Address, Password } from "./common.ts";
@@ -47,7 +48,13 @@ export function registerAccountSelfRoutes(api: Api, ctx: ApiContext): void {
       if (actor.kind !== "user") throw new ApiProblem("forbidden", "a password is a user's");
       checkNew(req.body.password);
       await reauthenticate(actor.user.address, req.body.current, req.ip);
-      await deps.accounts.setPassword(actor, actor.user.address, req.body.password);
+      try {
+        await deps.accounts.changePassword(actor, actor.user.address, req.body.current, req.body.password);
+      } catch (e) {
+        // Checked above; a race (changed meanwhile) still gets the one text.
+        if (isAccountError(e, "forbidden")) throw new ApiProblem("login-failed", FAILED);
+        throw e;
+      }
       deps.sessions.deleteUser(actor.user.id);
       return reply.code(204).send(null);
     },
