@@ -282,6 +282,8 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
     "POST /api/v1/aliases": { address: "new@b.test", targets: ["ub@b.test"] },
     "PUT /api/v1/relays/:name": { host: "relay.test", port: 587, tls: "starttls" },
     "PUT /api/v1/routes/:kind/:domain": { routes: ["direct"] },
+    "POST /api/v1/users/:address/password": { current: PASSWORD, password: "a long password 4" },
+    "PUT /api/v1/suppressions/:domain/:address": { reason: "tenant test" },
   };
   let checked = 0;
   for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
@@ -304,7 +306,15 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
   }
   assert.ok(checked >= 12, `only ${checked} routes checked`);
   // Lists filtered by another domain are 404; unfiltered lists show only one's own.
-  for (const q of ["/api/v1/users?domain=b.test", "/api/v1/aliases?domain=b.test", "/api/v1/audit?domain=b.test"]) {
+  for (const q of [
+    "/api/v1/users?domain=b.test",
+    "/api/v1/aliases?domain=b.test",
+    "/api/v1/audit?domain=b.test",
+    "/api/v1/suppressions?domain=b.test",
+    "/api/v1/spam/stats?domain=b.test",
+    "/api/v1/spam/stats?user=ub@b.test",
+    "/api/v1/trace?q=ub@b.test",
+  ]) {
     assert.equal((await w.req("GET", q, { token: daToken })).status, 404, q);
   }
   const lists: Array<[string, (x: any) => string]> = [
@@ -313,6 +323,7 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
     ["/api/v1/domains", (d) => "x@" + d.name],
     ["/api/v1/queue", (q) => q.mailFrom],
     ["/api/v1/audit", (e) => "x@" + e.domain],
+    ["/api/v1/spam/stats", (r) => r.address],
   ];
   for (const [p, key] of lists) {
     const r = await w.req("GET", p, { token: daToken });
