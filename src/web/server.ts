@@ -25,7 +25,7 @@ import { DkimAdmin } from "../emailauth/dkim-admin.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Authenticate } from "../login/authenticator.ts";
 import { QueueAdmin } from "../queue/admin.ts";
-import type { MetadataStore } from "../store/types.ts";
+import type { BlobStore, MetadataStore } from "../store/types.ts";
 import type { SpamService } from "../spam/service.ts";
 import type { SuppressionService } from "../suppression/service.ts";
 import type { AutoconfigConfig } from "./autoconfig/plugin.ts";
@@ -59,6 +59,8 @@ export interface WebDeps {
   spam?: Pick<SpamService, "statsFor">;
   /** The suppression list (/api/v1/suppressions). */
   suppression?: Pick<SuppressionService, "list" | "add" | "remove">;
+  /** The message bodies (the export download reads them). */
+  blobs?: BlobStore;
   /** The current log file, absolute (GET /api/v1/trace reads it and its rotations). */
   traceLogFile?: string;
   /** More routes (autoconfig, MTA-STS...), registered on every listener before the API. */

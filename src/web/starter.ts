@@ -50,6 +50,7 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         logger: services.logger,
         clientConfig: () => services.config,
         spam: services.spam,
+        blobs: services.storage.blobs,
         suppression: services.suppression,
         traceLogFile: path.resolve(services.config.dataDir, services.config.log.file),
         tls: listener.role === "https" ? services.tls : undefined,

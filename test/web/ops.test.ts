@@ -6,12 +6,15 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { appendFile, mkdir } from "node:fs/promises";
+import { appendFile, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
 import { SYSTEM } from "../../src/accounts/authz.ts";
 import type { Config } from "../../src/config/schema.ts";
 import { loadConfig } from "../../src/config/load.ts";
 import { openSpamDb, SqliteSpamRepo } from "../../src/store/sqlite/spam.ts";
+import { ImportCheckpoint } from "../../src/store/sqlite/import-checkpoint.ts";
+import { Importer } from "../../src/migrate/import.ts";
 import { TraceReportSchema } from "../../src/trace/trace.ts";
 import { runFreeholdCli } from "../support/freehold.ts";
 import { PASSWORD, snapshot, startWeb } from "./harness.ts";
@@ -283,3 +286,102 @@ test("suppressions: list/add/remove as `freehold suppress`, audited, tenant rule
   assert.deepEqual((await entries()).map((e) => e.address), ["x@remote.test"]);
   assert.equal(await w.services.suppression.check("someone@a.test", "gone@remote.test"), null);
 });
+
+/** Python reads the download: tarfile + mailbox for mbox/Maildir, zipfile for eml-zip. */
+function pyRead(format: string, file: string): Promise<any> {
+  const script = String.raw`
+import sys, json, tarfile, zipfile, mailbox, tempfile, os
+fmt, path = sys.argv[1], sys.argv[2]
+out = {}
+if fmt == "eml-zip":
+    z = zipfile.ZipFile(path)
+    out = sorted(n for n in z.namelist() if n.endswith(".eml"))
+    out = {"names": out, "subjects": sorted(z.read(n).split(b"\r\n")[0].decode() for n in out)}
+else:
+    d = tempfile.mkdtemp()
+    with tarfile.open(path) as t:
+        t.extractall(d, filter="data")
+    top = os.path.join(d, os.listdir(d)[0])
+    subjects = {}
+    if fmt == "mbox":
+        for f in sorted(os.listdir(top)):
+            if f.endswith(".mbox"):
+                subjects[f] = sorted(m["subject"] for m in mailbox.mbox(os.path.join(top, f)))
+    else:
+        md = mailbox.Maildir(top, create=False)
+        subjects["INBOX"] = sorted(m["subject"] for m in md)
+        for name in md.list_folders():
+            subjects[name] = sorted(m["subject"] for m in md.get_folder(name))
+    out = {"subjects": subjects}
+print(json.dumps(out))
+`;
+  return new Promise((resolve, reject) => {
+    execFile("python3", ["-c", script, format, file], (err, stdout, stderr) => (err ? reject(new Error(`${format}: ${stderr}`)) : resolve(JSON.parse(stdout))));
+  });
+}
+
+test("export download: mbox and Maildir as tar, eml-zip as ZIP, read by Python; admin form by tenant, audited", async () => {
+  const user = (await w.services.storage.store.accounts.getUserByAddress("u@a.test"))!;
+  const { storage } = w.services;
+  const target = { store: storage.store, blobs: storage.blobs, writer: storage.writer, checkpoint: new ImportCheckpoint(config.dataDir), user, quotaBytes: 0 };
+  const msg = (folder: string, i: number) => ({ folder, flags: ["\\Seen"], internalDate: 1_700_000_000_000 + i * 1000, bytes: Buffer.from(`Subject: m${i}\r\nFrom: a@remote.test\r\n\r\nbody ${i}\r\n`), scope: `test:${folder}`, key: String(i) });
+  assert.equal(await new Importer(target).addMany([msg("INBOX", 1), msg("INBOX", 2), msg("Work", 3)]), 3);
+
+  const s = await w.login("u@a.test");
+  const tmp = await mkdtemp(path.join(os.tmpdir(), "fh-api2-export-"));
+  try {
+    const before = auditCount();
+    for (const format of ["mbox", "maildir", "eml-zip"]) {
+      const r = await w.req("GET", `/api/v1/account/export?format=${format}`, { cookie: s.cookie });
+      assert.equal(r.status, 200, `${format}: ${r.text.slice(0, 300)}`);
+      assert.equal(r.headers["content-type"], format === "eml-zip" ? "application/zip" : "application/x-tar");
+      assert.match(String(r.headers["content-disposition"]), format === "eml-zip" ? /filename="u@a\.test\.zip"/ : new RegExp(`filename="u@a\\.test\\.${format}\\.tar"`));
+      const file = path.join(tmp, `x.${format}`);
+      await writeFile(file, r.body);
+      const got = await pyRead(format, file);
+      if (format === "eml-zip") assert.deepEqual(got.subjects, ["Subject: m1", "Subject: m2", "Subject: m3"]);
+      else {
+        const inbox = Object.entries(got.subjects).find(([k]) => /^INBOX/i.test(k))?.[1];
+        const work = Object.entries(got.subjects).find(([k]) => /Work/.test(k))?.[1];
+        assert.deepEqual(inbox, ["m1", "m2"], JSON.stringify(got));
+        assert.deepEqual(work, ["m3"], JSON.stringify(got));
+      }
+    }
+    assert.equal(auditCount(), before, "one's own export is not an audited change");
+    // Incremental: since the second message's date.
+    const inc = await w.req("GET", `/api/v1/account/export?format=eml-zip&since=${new Date(1_700_000_002_000).toISOString()}`, { cookie: s.cookie });
+    await writeFile(path.join(tmp, "inc.zip"), inc.body);
+    assert.deepEqual((await pyRead("eml-zip", path.join(tmp, "inc.zip"))).subjects, ["Subject: m2", "Subject: m3"]);
+
+    // Admin form: tenant rules, audited.
+    assert.equal((await w.req("GET", "/api/v1/users/ub@b.test/export?format=mbox", { token: daToken })).status, 404);
+    assert.equal((await w.req("GET", "/api/v1/users/da@a.test/export?format=mbox", { token: userToken })).status, 404);
+    const adm = await w.req("GET", "/api/v1/users/u@a.test/export?format=eml-zip", { token: daToken });
+    assert.equal(adm.status, 200, adm.text);
+    assert.equal(auditCount(), before + 1);
+    const e = (await w.req("GET", "/api/v1/audit?action=user.export", { token: adminToken })).json.items[0];
+    assert.equal(e.actor, "da@a.test");
+    assert.equal(e.target, "u@a.test");
+
+    // Bad input: 400 problem, nothing written; no temporary folder left behind.
+    const snap = snapshot(w.db);
+    for (const q of ["", "?format=pdf", "?format=mbox&since=whenever", "?format=mbox&extra=1", "?format=mbox&format=maildir"]) {
+      const r = await w.req("GET", `/api/v1/account/export${q}`, { cookie: s.cookie });
+      assert.equal(r.status, 400, `${q}: ${r.text}`);
+      assert.match(String(r.headers["content-type"]), /^application\/problem\+json/);
+    }
+    assert.equal((await w.req("GET", "/api/v1/account/export?format=mbox")).status, 401);
+    assert.equal(snapshot(w.db), snap);
+    await waitFor(async () => (await readdir(path.join(config.dataDir, "tmp"))).filter((f) => f.startsWith("export-")).length === 0);
+  } finally {
+    await rm(tmp, { recursive: true, force: true });
+  }
+});
+
+async function waitFor(cond: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error("timed out waiting");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
