@@ -285,6 +285,8 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
     "POST /api/v1/users/:address/password": { current: PASSWORD, password: "a long password 4" },
     "PUT /api/v1/suppressions/:domain/:address": { reason: "tenant test" },
   };
+  // Routes whose query has a required field.
+  const queries: Record<string, string> = { "GET /api/v1/users/:address/export": "?format=mbox" };
   let checked = 0;
   for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
     const route = p.replace(/\{(\w+)\}/g, ":$1");
@@ -295,7 +297,7 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
       if (!hasParam && !(key in bodies)) continue;
       const url = p.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(values[name](p)));
       const snap = snapshot(w.db);
-      const r = await w.req(method, url, { token: daToken, body: bodies[key] });
+      const r = await w.req(method, url + (queries[key] ?? ""), { token: daToken, body: bodies[key] });
       // Relays are server-wide, not a tenant's: a domain admin is refused outright.
       if (route.startsWith("/api/v1/relays/")) assert.equal(r.status, 403, `${key}: ${r.text}`);
       else assert.equal(r.status, 404, `${key}: ${r.text}`);
