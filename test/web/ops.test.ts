@@ -277,6 +277,15 @@ test("suppressions: list/add/remove as `freehold suppress`, audited, tenant rule
   // A session without the CSRF token.
   const s = await w.login("da@a.test");
   assert.equal((await w.req("PUT", "/api/v1/suppressions/a.test/y@remote.test", { cookie: s.cookie, body: { reason: "x" } })).status, 403);
+  // An expired session, with its CSRF token.
+  const old = await w.login("da@a.test");
+  w.clock.skew += 31 * 60_000;
+  try {
+    assert.equal((await w.req("PUT", "/api/v1/suppressions/a.test/y@remote.test", { cookie: old.cookie, csrf: old.csrf, body: { reason: "x" } })).status, 401);
+    assert.equal((await w.req("POST", "/api/v1/account/password", { cookie: old.cookie, csrf: old.csrf, body: { current: PASSWORD, password: "a new long password" } })).status, 401);
+  } finally {
+    w.clock.skew -= 31 * 60_000;
+  }
   assert.equal(JSON.stringify(await entries()), snapList);
   assert.equal(auditCount(), snapAudit);
 
