@@ -17,7 +17,7 @@ import { ImportCheckpoint } from "../../src/store/sqlite/import-checkpoint.ts";
 import { Importer } from "../../src/migrate/import.ts";
 import { TraceReportSchema } from "../../src/trace/trace.ts";
 import { runFreeholdCli } from "../support/freehold.ts";
-import { PASSWORD, snapshot, startWeb } from "./harness.ts";
+import { PASSWORD, seedQueue, snapshot, startWeb } from "./harness.ts";
 import type { Web } from "./harness.ts";
 
 const HOST = "127.0.21.1";
@@ -394,3 +394,61 @@ async function waitFor(cond: () => Promise<boolean>, ms = 10_000): Promise<void>
     await new Promise((r) => setTimeout(r, 50));
   }
 }
+
+test("tenant isolation for plain users: every route of the OpenAPI document against others' objects → 403/404, nothing written", async () => {
+  const doc = (await w.req("GET", "/api/v1/openapi.json")).json;
+  const [queueB] = seedQueue(w.db, [{ from: "ub@b.test", to: "z@remote.test" }]);
+  const adminTokenId = (w.db.prepare("SELECT t.id FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE u.address = 'admin@a.test' LIMIT 1").get() as { id: number }).id;
+  await w.services.suppression.add("b.test", "s@remote.test", "theirs");
+  const values: Record<string, (p: string) => string> = {
+    domain: () => "b.test",
+    address: (p) => (p.startsWith("/api/v1/aliases") ? "info@b.test" : p.startsWith("/api/v1/suppressions") ? "s@remote.test" : "ub@b.test"),
+    id: (p) => (p.startsWith("/api/v1/queue") ? String(queueB) : String(adminTokenId)),
+    name: () => "smarthost",
+    kind: () => "recipient-domain",
+  };
+  // Bodies and queries valid in shape, so the answer is about rights, not the schema.
+  const bodies: Record<string, unknown> = {
+    "POST /api/v1/domains": { name: "new.test" },
+    "PATCH /api/v1/users/:address": { disabled: true },
+    "POST /api/v1/users": { address: "new@a.test", password: "a long password 2" },
+    "POST /api/v1/aliases": { address: "new@a.test", targets: ["u@a.test"] },
+    "PUT /api/v1/relays/:name": { host: "relay.test", port: 587, tls: "starttls" },
+    "PUT /api/v1/routes/default": { routes: ["direct"] },
+    "PUT /api/v1/routes/:kind/:domain": { routes: ["direct"] },
+    "POST /api/v1/users/:address/password": { current: PASSWORD, password: "a long password 4" },
+    "PUT /api/v1/suppressions/:domain/:address": { reason: "tenant test" },
+  };
+  const queries: Record<string, string> = {
+    "GET /api/v1/users/:address/export": "?format=mbox",
+    "GET /api/v1/trace": "?q=ub@b.test",
+    "GET /api/v1/spam/stats": "?user=ub@b.test",
+    "GET /api/v1/users": "?domain=b.test",
+    "GET /api/v1/aliases": "?domain=b.test",
+    "GET /api/v1/audit": "?domain=b.test",
+    "GET /api/v1/suppressions": "?domain=b.test",
+  };
+  // Routes every user may call on their own (no other tenant's object named).
+  const own = new Set([
+    "POST /api/v1/session", "GET /api/v1/session", "DELETE /api/v1/session", "GET /api/v1/tokens", "POST /api/v1/tokens",
+    "GET /api/v1/account/mobileconfig", "POST /api/v1/account/password", "GET /api/v1/account/export",
+  ]);
+  const seen: string[] = [];
+  for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+    const route = p.replace(/\{(\w+)\}/g, ":$1");
+    for (const m of Object.keys(ops)) {
+      const key = `${m.toUpperCase()} ${route}`;
+      if (own.has(key)) continue;
+      const url = p.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(values[name](p))) + (queries[key] ?? "");
+      const snap = snapshot(w.db);
+      const supp = JSON.stringify(await w.services.suppression.list());
+      const r = await w.req(m.toUpperCase(), url, { token: userToken, body: bodies[key] ?? (["POST", "PUT", "PATCH"].includes(m.toUpperCase()) ? {} : undefined) });
+      assert.ok(r.status === 403 || r.status === 404, `${key}: ${r.status} ${r.text}`);
+      assert.match(String(r.headers["content-type"]), /^application\/problem\+json/, key);
+      assert.equal(snapshot(w.db), snap, `${key} changed something`);
+      assert.equal(JSON.stringify(await w.services.suppression.list()), supp, `${key} changed the suppression list`);
+      seen.push(key);
+    }
+  }
+  assert.ok(seen.length >= 30, `only ${seen.length} routes checked: ${seen.join(", ")}`);
+});
