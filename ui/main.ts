@@ -507,11 +507,13 @@ async function account(): Promise<void> {
     h("h2", {}, "Change password"),
     form("Change password", [field("Current password", input("current", "password", { required: true, autocomplete: "current-password" })), field("New password (at least 8 characters)", input("password", "password", { required: true, minlength: "8", autocomplete: "new-password" }))], "Change password", async (f) => {
       const pw = (n: string) => (f.elements.namedItem(n) as HTMLInputElement).value;
-      await api("POST", `/users/${enc(me!.address)}/password`, { current: pw("current"), password: pw("password") });
+      await api("POST", "/account/password", { current: pw("current"), password: pw("password") });
       me = null;
       alert("Password changed. Log in again with the new password.");
       location.hash = "#/login";
     }),
+    h("h2", {}, "iPhone, iPad and Mac"),
+    h("p", {}, h("a", { href: "/api/v1/account/mobileconfig", download: "freehold.mobileconfig" }, "Download the configuration profile"), " — it holds no password: the device asks for one when you install it (an app password is best)."),
     h("h2", {}, "App passwords"),
     h("p", { class: "muted" }, "For mail apps (IMAP and SMTP) only; they never open this web page. A revoked one stops working at the next login."),
     appBox,

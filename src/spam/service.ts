@@ -1,5 +1,7 @@
 // The spam service: the filter the MX calls, the trainer IMAP and submission call, and the
 // operator's view (`freehold spam stats`, later the API). Built once by the composition root.
+import type { Actor } from "../accounts/authz.ts";
+import { AccountError } from "../accounts/errors.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log/logger.ts";
 import type { Resolver } from "../dns/resolver.ts";
@@ -42,6 +44,35 @@ export class SpamService {
     this.filter = d.config.enabled
       ? new SpamFilter({ config: d.config, repo: d.repo, resolver: d.resolver, clock: d.clock, logger: d.logger, ourNames: d.ourNames, onFirstUse: (id) => this.trainer.bootstrap(id) })
       : null;
+  }
+
+  /**
+   * `freehold spam stats` for the HTTP API, by role: server admins any user, domain or all;
+   * domain admins their own domain's users (another domain's user or domain is "not found");
+   * plain users themselves only.
+   */
+  async statsFor(actor: Actor, q: { user?: string; domain?: string } = {}): Promise<SpamStatsRow[]> {
+    const domainOfAddr = (a: string) => a.slice(a.lastIndexOf("@") + 1).toLowerCase();
+    let domain = q.domain?.toLowerCase().replace(/\.$/, "");
+    let user = q.user?.toLowerCase();
+    if (actor.kind === "user" && actor.user.role !== "admin") {
+      const own = domainOfAddr(actor.user.address);
+      if (actor.user.role === "user") {
+        if ((user !== undefined && user !== actor.user.address) || (domain !== undefined && domain !== own)) throw new AccountError("not-found", "no such user");
+        user = actor.user.address;
+      } else {
+        if ((user !== undefined && domainOfAddr(user) !== own) || (domain !== undefined && domain !== own)) throw new AccountError("not-found", "no such user or domain");
+        domain = own;
+      }
+    }
+    if (user !== undefined) {
+      if (!(await this.#d.store.accounts.getUserByAddress(user))) throw new AccountError("not-found", `no such user: ${user}`);
+      const rows = await spamStats(this.#d.store, this.#d.repo, user);
+      return domain === undefined ? rows : rows.filter((r) => domainOfAddr(r.address) === domain);
+    }
+    if (domain !== undefined && !(await this.#d.store.accounts.getDomain(domain))) throw new AccountError("not-found", `no such domain: ${domain}`);
+    const rows = await spamStats(this.#d.store, this.#d.repo);
+    return domain === undefined ? rows : rows.filter((r) => domainOfAddr(r.address) === domain);
   }
 
   /** Drops the filter's rows of accounts that no longer exist; returns the rows deleted. */

@@ -26,7 +26,10 @@ import type { Logger } from "../log/logger.ts";
 import type { Authenticate } from "../login/authenticator.ts";
 import { QueueAdmin } from "../queue/admin.ts";
 import { JobService } from "../jobs/jobs.ts";
-import type { MetadataStore } from "../store/types.ts";
+import type { BlobStore, MetadataStore } from "../store/types.ts";
+import type { SpamService } from "../spam/service.ts";
+import type { SuppressionService } from "../suppression/service.ts";
+import type { AutoconfigConfig } from "./autoconfig/plugin.ts";
 import type { LoadedTls } from "../tls/context.ts";
 import { ApiProblem, problemBody, problemOfServiceError } from "./problem.ts";
 import type { ProblemKind } from "./problem.ts";
@@ -52,6 +55,16 @@ export interface WebDeps {
   tls?: LoadedTls;
   /** Certificates by name (config tls.sni, sni.ts); names without one get `tls`. */
   sni?: (servername: string) => import("node:tls").SecureContext | undefined;
+  /** The live configuration the client settings are built from (GET /api/v1/account/mobileconfig). */
+  clientConfig?: () => AutoconfigConfig;
+  /** Spam figures by role (GET /api/v1/spam/stats). */
+  spam?: Pick<SpamService, "statsFor">;
+  /** The suppression list (/api/v1/suppressions). */
+  suppression?: Pick<SuppressionService, "list" | "add" | "remove">;
+  /** The message bodies (the export download reads them). */
+  blobs?: BlobStore;
+  /** The current log file, absolute (GET /api/v1/trace reads it and its rotations). */
+  traceLogFile?: string;
   /** More routes (autoconfig, MTA-STS...), registered on every listener before the API. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
   /** Long operations (jobs/jobs.ts); one per listener when not given. */
@@ -109,6 +122,26 @@ export async function createWebApp(deps: WebDeps, listener: Pick<Listener, "role
     trustProxy: false,
     // Connections are not kept open forever by idle clients (slowloris-style).
     requestTimeout: 30_000,
+    // A path parameter holds at most an address (256 octets), percent-encoded; longer ones and
+    // undecodable paths are refused by the router as problems like every other error (found by
+    // the HTTP API fuzzer: Fastify answered them in its own JSON shape).
+    routerOptions: { maxParamLength: 1024 },
+    // Requests the HTTP parser refuses (a request line or headers past Node's limit, a timeout,
+    // bytes that are not HTTP) get a problem document too, then the connection closes.
+    clientErrorHandler: (err: NodeJS.ErrnoException, socket: import("node:net").Socket) => {
+      if (err.code === "ECONNRESET" || socket.destroyed || !socket.writable) return;
+      const kind: ProblemKind = err.code === "HPE_HEADER_OVERFLOW" ? "headers-too-large" : err.code === "ERR_HTTP_REQUEST_TIMEOUT" ? "timeout" : "invalid-request";
+      const p = problemBody(kind);
+      // A HEAD request gets the headers only (RFC 9110 §9.3.2); the parser's raw bytes tell.
+      const raw = (err as { rawPacket?: Buffer }).rawPacket;
+      const body = raw && raw.subarray(0, 5).toString("latin1") === "HEAD " ? "" : JSON.stringify(p);
+      socket.end(`HTTP/1.1 ${p.status} ${p.title}\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
+    frameworkErrors: (err, _req, reply) => {
+      const code = (err as { code?: string }).code;
+      if (code === "FST_ERR_MAX_PARAM_LENGTH") return sendProblem(reply, "uri-too-long");
+      return sendProblem(reply, "invalid-request", code === "FST_ERR_BAD_URL" ? "the path is not valid" : "the request is not valid");
+    },
     ...(secure && live
       ? {
           https: {

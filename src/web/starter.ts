@@ -1,6 +1,7 @@
 // The http and https listeners (server/starters.ts registers this for both roles). State shared
 // by every web listener of the process is built once: the session table (a login on one
 // listener holds on another of the same process), the token repo on its own connection.
+import path from "node:path";
 import type { FastifyInstance } from "fastify";
 import type { ProtocolStarter } from "../server/run.ts";
 import type { Services } from "../server/services.ts";
@@ -53,6 +54,11 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         authenticate: opts.authenticate(services),
         clock: services.clock,
         logger: services.logger,
+        clientConfig: () => services.config,
+        spam: services.spam,
+        blobs: services.storage.blobs,
+        suppression: services.suppression,
+        traceLogFile: path.resolve(services.config.dataDir, services.config.log.file),
         tls: listener.role === "https" ? services.tls : undefined,
         sni: (name) => s.sni.pick(name),
         jobs: s.jobs,

@@ -285,8 +285,11 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
     "PUT /api/v1/routes/:kind/:domain": { routes: ["direct"] },
     "POST /api/v1/jobs": { kind: "dkim-rotate", domain: "b.test" },
     "POST /api/v1/users/:address/app-passwords": { name: "phone" },
-    "POST /api/v1/users/:address/password": { current: "a long test password", password: "another long password" },
+    "POST /api/v1/users/:address/password": { current: PASSWORD, password: "a long password 4" },
+    "PUT /api/v1/suppressions/:domain/:address": { reason: "tenant test" },
   };
+  // Routes whose query has a required field.
+  const queries: Record<string, string> = { "GET /api/v1/users/:address/export": "?format=mbox" };
   let checked = 0;
   for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
     const route = p.replace(/\{(\w+)\}/g, ":$1");
@@ -297,7 +300,7 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
       if (!hasParam && !(key in bodies)) continue;
       const url = p.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(values[name](p)));
       const snap = snapshot(w.db);
-      const r = await w.req(method, url, { token: daToken, body: bodies[key] });
+      const r = await w.req(method, url + (queries[key] ?? ""), { token: daToken, body: bodies[key] });
       // Relays are server-wide, not a tenant's: a domain admin is refused outright.
       if (route.startsWith("/api/v1/relays/")) assert.equal(r.status, 403, `${key}: ${r.text}`);
       else assert.equal(r.status, 404, `${key}: ${r.text}`);
@@ -308,7 +311,15 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
   }
   assert.ok(checked >= 12, `only ${checked} routes checked`);
   // Lists filtered by another domain are 404; unfiltered lists show only one's own.
-  for (const q of ["/api/v1/users?domain=b.test", "/api/v1/aliases?domain=b.test", "/api/v1/audit?domain=b.test"]) {
+  for (const q of [
+    "/api/v1/users?domain=b.test",
+    "/api/v1/aliases?domain=b.test",
+    "/api/v1/audit?domain=b.test",
+    "/api/v1/suppressions?domain=b.test",
+    "/api/v1/spam/stats?domain=b.test",
+    "/api/v1/spam/stats?user=ub@b.test",
+    "/api/v1/trace?q=ub@b.test",
+  ]) {
     assert.equal((await w.req("GET", q, { token: daToken })).status, 404, q);
   }
   const lists: Array<[string, (x: any) => string]> = [
@@ -317,6 +328,7 @@ test("tenant isolation: a domain admin's token gets 404 for another domain's obj
     ["/api/v1/domains", (d) => "x@" + d.name],
     ["/api/v1/queue", (q) => q.mailFrom],
     ["/api/v1/audit", (e) => "x@" + e.domain],
+    ["/api/v1/spam/stats", (r) => r.address],
   ];
   for (const [p, key] of lists) {
     const r = await w.req("GET", p, { token: daToken });

@@ -44,6 +44,8 @@ export interface Res {
   headers: http.IncomingHttpHeaders;
   text: string;
   json: any;
+  /** The body as received (downloads). */
+  body: Buffer;
 }
 
 export interface Web {
@@ -95,6 +97,11 @@ export async function startWeb(mode: { dev?: boolean; host?: string; extra?: (se
     clock,
     logger: silentLogger(),
     tls: services.tls,
+    clientConfig: () => config,
+    spam: services.spam,
+    blobs: services.storage.blobs,
+    suppression: services.suppression,
+    traceLogFile: path.resolve(config.dataDir, config.log.file),
     ...mode.extra?.(services),
   };
   const app = await createWebApp(deps, { role: mode.dev ? "http" : "https", address: HOST_, port: 0 });
@@ -122,14 +129,15 @@ export async function startWeb(mode: { dev?: boolean; host?: string; extra?: (se
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
+          const body = Buffer.concat(chunks);
+          const text = body.toString("utf8");
           let json: unknown = undefined;
           try {
             json = text === "" ? undefined : JSON.parse(text);
           } catch {
             json = undefined;
           }
-          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json, body });
         });
       };
       const r = mode.dev

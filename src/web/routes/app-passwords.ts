@@ -1,6 +1,6 @@
 // Account self-service (issue 9 item 4, docs/web.md "Account self-service"): app passwords for
-// IMAP and SMTP (shown once; never valid for the web login) and the change of one's own password
-// with the current one. The rights are the service's (AccountsService): a user their own, a
+// IMAP and SMTP (shown once; never valid for the web login) and the manual client settings (the
+// password change is POST /account/password in account.ts, under the shared login limits). The rights are the service's (AccountsService): a user their own, a
 // domain admin their domain's users', a server admin everyone's; another tenant's → 404.
 import { z } from "zod";
 import { clientSettings } from "../autoconfig/settings.ts";
@@ -62,24 +62,6 @@ export function registerAppPasswordRoutes(api: Api, ctx: ApiContext): void {
     },
     async (req, reply) => {
       await accounts.revokeAppPassword(actorOf(req), req.params.address, req.params.id);
-      return reply.code(204).send(null);
-    },
-  );
-  api.post(
-    "/users/:address/password",
-    {
-      schema: {
-        summary: "Change one's own password with the current one (ends one's web sessions)",
-        tags: ["account"],
-        params: addressParam,
-        body: z.strictObject({ current: Password, password: z.string().min(8).max(1024) }),
-        response: { 204: z.null() },
-      },
-    },
-    async (req, reply) => {
-      const actor = actorOf(req);
-      await accounts.changePassword(actor, req.params.address, req.body.current, req.body.password);
-      if (actor.kind === "user") ctx.deps.sessions.deleteUser(actor.user.id);
       return reply.code(204).send(null);
     },
   );

@@ -6,6 +6,8 @@ import { registerAppPasswordRoutes } from "./app-passwords.ts";
 import { registerAuditRoutes } from "./audit.ts";
 import { registerDkimRoutes } from "./dkim.ts";
 import { registerJobRoutes } from "./jobs.ts";
+import { registerAccountSelfRoutes } from "./account.ts";
+import { registerOpsRoutes } from "./ops.ts";
 import { registerQueueRoutes } from "./queue.ts";
 import { registerRelayRoutes } from "./relays.ts";
 import { registerSessionRoutes } from "./session.ts";
@@ -21,4 +23,6 @@ export function registerApiRoutes(api: Api, ctx: ApiContext): void {
   registerAuditRoutes(api, ctx);
   registerJobRoutes(api, ctx);
   registerAppPasswordRoutes(api, ctx);
+  registerAccountSelfRoutes(api, ctx);
+  registerOpsRoutes(api, ctx);
 }
