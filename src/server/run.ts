@@ -13,6 +13,7 @@ import { faultInjectionEnabled, withInjectedFaults } from "./fault-injection.ts"
 import { watchTlsFiles } from "../tls/reload.ts";
 import { RetentionJob } from "../retention/service.ts";
 import { FeedbackJob } from "../suppression/feedback-job.ts";
+import { DsnJob } from "../suppression/dsn-job.ts";
 import { createWatching } from "../health/watch/start.ts";
 import type { Watching } from "../health/watch/start.ts";
 import type { RunChecks } from "../health/watch/watcher.ts";
@@ -173,6 +174,11 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     job.start();
   }
 
+  // DSNs received for mail we sent count as hard bounces (src/suppression/dsn-job.ts).
+  const dsnJob = new DsnJob({ store: storage.store, blobs: storage.blobs, suppression: services.suppression, logger: logger.child({ component: "dsn" }) });
+  const dsnListener = (batch: Parameters<Parameters<typeof services.onDelivered.add>[0]>[0]) => dsnJob.onBatch(batch);
+  if (config.suppression.enabled) services.onDelivered.add(dsnListener);
+
   // Scheduled backups (issue 10 §3; src/backup/): daily by default once a repository is set.
   const backup = BackupScheduler.wanted(config) ? new BackupScheduler({ config, logger, clock, onBackupResult: opts.onBackupResult, firstDelayMs: opts.backupFirstDelayMs }) : null;
   backup?.start();
@@ -195,6 +201,8 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
         await retention.stop();
         removeFeedbackListener();
         await feedback?.stop();
+        services.onDelivered.delete(dsnListener);
+        await dsnJob.idle();
         await backup?.stop();
         await services.spam.trainer.idle();
         await storage.close();
