@@ -152,6 +152,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     publish: (id) => {
       for (const fn of services.onMailboxChanged) fn(id);
     },
+    suppression: services.suppression,
   });
   retention.start();
   // Feedback-loop reports (ARF) at suppression.complaintsAddress: read after each delivery to

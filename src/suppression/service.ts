@@ -317,6 +317,17 @@ export class SuppressionService {
     });
   }
 
+  /** Retention (src/retention/): complaints and daily sent counts older than `before` (ms) go. Returns the rows deleted. */
+  pruneBefore(before: number): Promise<number> {
+    return this.#db.call(() =>
+      this.#db.atomic(() => {
+        const a = Number(this.#db.run("DELETE FROM complaints WHERE at < ?", before).changes);
+        const b = Number(this.#db.run("DELETE FROM sent_daily WHERE day < ?", Math.floor(before / DAY_MS)).changes);
+        return a + b;
+      }),
+    );
+  }
+
   checkpoint(name: string): Promise<number> {
     return this.#db.call(() => this.#db.get<{ value: number }>("SELECT value FROM checkpoints WHERE name = ?", name)?.value ?? 0);
   }
