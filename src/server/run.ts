@@ -21,6 +21,7 @@ import { processCount, startProtocolProcesses } from "./processes.ts";
 import type { ProtocolProcesses } from "./processes.ts";
 import { BackupScheduler } from "../backup/scheduler.ts";
 import type { BackupResult } from "../backup/scheduler.ts";
+import { BackupAlerts } from "../backup/alerts.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
@@ -181,7 +182,13 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   if (config.suppression.enabled) services.onDelivered.add(dsnListener);
 
   // Scheduled backups (issue 10 §3; src/backup/): daily by default once a repository is set.
-  const backup = BackupScheduler.wanted(config) ? new BackupScheduler({ config, logger, clock, onBackupResult: opts.onBackupResult, firstDelayMs: opts.backupFirstDelayMs }) : null;
+  // Its failures, and a missing backup, alert through the watcher's sinks; a success clears it.
+  const backupAlerts = watching ? new BackupAlerts({ send: watching.alert, hostname: config.hostname, overdueHours: config.backup.overdueHours }) : null;
+  const onBackupResult = (r: BackupResult) => {
+    opts.onBackupResult?.(r);
+    backupAlerts?.onResult(r).catch((err) => logger.error({ err }, "backup alert failed"));
+  };
+  const backup = BackupScheduler.wanted(config) ? new BackupScheduler({ config, logger, clock, onBackupResult, firstDelayMs: opts.backupFirstDelayMs }) : null;
   backup?.start();
 
   let stopping: Promise<void> | undefined;
