@@ -16,6 +16,7 @@ import { effectiveQuota } from "./quota.ts";
 import { MAX_APP_PASSWORDS, appPasswordTag, checkAppPasswordName, generateAppPassword, normalizeAppPassword } from "./app-passwords.ts";
 import { resolveRecipient } from "./resolve.ts";
 import type { Resolution } from "./resolve.ts";
+import { stagedKey, stagedSince } from "./staged.ts";
 
 /** Shortest password we accept for an account (NIST SP 800-63B §3.1.1.2: at least 8). */
 export const MIN_PASSWORD_LENGTH = 8;
@@ -113,6 +114,35 @@ export class AccountsService {
       if (isStoreError(e, "exists")) throw new AccountError("exists", `domain ${domain} already exists`);
       throw e;
     }
+  }
+
+  /**
+   * Staged domains (src/accounts/staged.ts): receives and sends nothing until unstaged; import
+   * works. Returns false when the domain already was in that state.
+   */
+  async stageDomain(actor: Actor, name: string): Promise<boolean> {
+    requireServerAdmin(actor, "stage domains");
+    const domain = requireDomain(name);
+    if (!(await this.#store.accounts.getDomain(domain))) throw new AccountError("not-found", `no such domain: ${domain}`);
+    if (await stagedSince(this.#store.settings, domain)) return false;
+    await this.#store.settings.set(stagedKey(domain), new Date(this.#clock.now()).toISOString());
+    await this.#audit(actor, "domain.stage", domain);
+    return true;
+  }
+
+  async unstageDomain(actor: Actor, name: string): Promise<boolean> {
+    requireServerAdmin(actor, "unstage domains");
+    const domain = requireDomain(name);
+    if (!(await this.#store.accounts.getDomain(domain))) throw new AccountError("not-found", `no such domain: ${domain}`);
+    if (!(await stagedSince(this.#store.settings, domain))) return false;
+    await this.#store.settings.delete(stagedKey(domain));
+    await this.#audit(actor, "domain.unstage", domain);
+    return true;
+  }
+
+  /** When the domain was staged (ISO), or null when live. */
+  domainStagedSince(name: string): Promise<string | null> {
+    return stagedSince(this.#store.settings, name);
   }
 
   async listDomains(actor: Actor): Promise<DomainRecord[]> {

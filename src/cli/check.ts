@@ -10,6 +10,7 @@ import { checkDeps } from "../health/service.ts";
 import { CHECK_GROUPS, reportFailed } from "../health/types.ts";
 import type { CheckReport } from "../health/types.ts";
 import { loadRelayFile, loadRelaySecrets } from "../delivery/relays.ts";
+import { openSuppressionDb, SuppressionService } from "../suppression/service.ts";
 
 const MARK = { ok: "ok", warn: "WARN", fail: "FAIL", unknown: "??" } as const;
 
@@ -42,11 +43,15 @@ export function registerCheck(program: Command, io: CliIo): void {
       const relays = await loadRelayFile(dataDir);
       const secrets = await loadRelaySecrets(dataDir);
       const report = await withDataDir(this, io, async ({ config, store, accounts, dkim }) => {
-        const deps = checkDeps({ config, store, accounts, dkim, relays, secrets, clock: io.clock });
+        // suppression.sqlite is read beside a running server, as `freehold suppress` does.
+        const sdb = openSuppressionDb(config.dataDir, { clock: io.clock });
+        const suppression = new SuppressionService(sdb, io.clock, config.suppression);
+        const deps = checkDeps({ config, store, accounts, dkim, relays, secrets, clock: io.clock, complaintStats: (days) => suppression.complaintStats(days) });
         try {
           return await runChecks(deps, { domain, authoritative: o.authoritative, only: o.only });
         } finally {
           deps.close();
+          sdb.close();
         }
       });
       print(io, o.json ? JSON.stringify(report, null, 2) : formatReport(report));

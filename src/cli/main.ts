@@ -27,6 +27,7 @@ import { registerSpam } from "./spam.ts";
 import { registerSuppress } from "./suppress.ts";
 import { registerTrace } from "./trace.ts";
 import { registerAudit } from "./audit.ts";
+import { registerStatus } from "./status.ts";
 import { registerMigrate } from "./migrate.ts";
 import { registerBackup } from "./backup.ts";
 
@@ -58,6 +59,7 @@ export function buildProgram(io: CliIo): Command {
   registerSuppress(program, io);
   registerTrace(program, io);
   registerAudit(program, io);
+  registerStatus(program, io);
   registerMigrate(program, io);
   registerBackup(program, io);
   return program;

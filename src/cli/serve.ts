@@ -70,6 +70,7 @@ export function registerServe(program: Command): void {
             relays: await loadRelayFile(config.dataDir),
             secrets: await loadRelaySecrets(config.dataDir),
             clock: services.clock,
+            complaintStats: (days) => services.suppression.complaintStats(days),
           });
           try {
             return await runChecks(deps, o);

@@ -24,6 +24,7 @@ import type { ListAnswer } from "../dnsbl/dnsbl.ts";
 import type { PublicSuffixList } from "./psl.ts";
 import type { CheckGroup, CheckReport, CheckResult, CheckStatus } from "./types.ts";
 import { compareAuthoritative } from "./authoritative.ts";
+import type { ComplaintStats } from "../suppression/service.ts";
 import type { AuthoritativeDeps } from "./authoritative.ts";
 
 /** RFC 5782 IP lists asked by default (Spamhaus ZEN, SpamCop, Barracuda, UCEPROTECT level 1, PSBL). */
@@ -67,6 +68,17 @@ export interface CheckDeps {
   dbFiles?: string[];
   /** For --authoritative: how to reach a zone's NS servers. */
   authoritative?: AuthoritativeDeps;
+  /** Feedback-loop complaints per sending domain (src/suppression/) and the limits they are judged by. */
+  complaints?: ComplaintDeps;
+}
+
+export interface ComplaintDeps {
+  stats(days: number): Promise<ComplaintStats[]>;
+  /** suppression.complaintWindowDays, complaintRateWarn, complaintRateFail, complaintMinSent. */
+  days: number;
+  warn: number;
+  fail: number;
+  minSent: number;
 }
 
 export interface CheckOptions {
@@ -99,6 +111,7 @@ export async function runChecks(deps: CheckDeps, opts: CheckOptions = {}): Promi
   if (want(opts, "relay")) tasks.push(checkRelays(deps));
   if (want(opts, "queue") && deps.queue) tasks.push(checkQueue(deps));
   if (want(opts, "disk") && deps.dataDir) tasks.push(checkDisk(deps));
+  if (want(opts, "complaints") && deps.complaints) tasks.push(checkComplaints(deps.complaints, domains));
   for (const r of await Promise.all(tasks)) results.push(...r);
   return { startedAt, results };
 }
@@ -250,6 +263,31 @@ async function checkDisk(deps: CheckDeps): Promise<CheckResult[]> {
   for (const f of deps.dbFiles ?? []) size += await fs.stat(path.resolve(dir, f)).then((s) => s.size, () => 0);
   out.push({ id: "disk.database", group: "disk", subject: dir, status: "ok", message: `database ${(size / MiB).toFixed(1)} MiB`, data: { bytes: size } });
   return out;
+}
+
+/**
+ * Complaint rate per domain (issue 19 §2): feedback-loop complaints / messages submitted over
+ * the window. Gmail's bulk-sender guideline keeps it under 0.1% and never at 0.3%; Yahoo's is
+ * the same. Below minSent messages the rate says little (one complaint in ten messages is 10%),
+ * so it is reported without a verdict.
+ */
+export async function checkComplaints(c: ComplaintDeps, domains: string[]): Promise<CheckResult[]> {
+  const byDomain = new Map((await c.stats(c.days)).map((s) => [s.senderDomain, s]));
+  const pct = (x: number) => `${(x * 100).toFixed(2)}%`;
+  return domains.map((d): CheckResult => {
+    const s = byDomain.get(d) ?? { senderDomain: d, complaints: 0, sent: 0, rate: 0 };
+    const base = { id: `complaints.${d}`, subject: d, group: "complaints" as const, data: { sent: s.sent, complaints: s.complaints, rate: s.rate, days: c.days } };
+    const figures = `${s.complaints} complaint(s) for ${s.sent} message(s) sent from ${d} in ${c.days} days`;
+    if (s.sent < c.minSent) return { ...base, status: "ok", message: `${figures}: too few messages to judge the rate (under ${c.minSent})` };
+    const status: CheckStatus = s.rate >= c.fail ? "fail" : s.rate > c.warn ? "warn" : "ok";
+    if (status === "ok") return { ...base, status, message: `${figures}: complaint rate ${pct(s.rate)} (warn above ${pct(c.warn)})` };
+    return {
+      ...base,
+      status,
+      message: `${figures}: complaint rate ${pct(s.rate)} is above ${pct(status === "fail" ? c.fail : c.warn)}; receivers will start filing ${d}'s mail as spam`,
+      fix: `find who sent what (freehold suppress stats, freehold trace), stop mail recipients did not ask for, and make unsubscribing easy (List-Unsubscribe)`,
+    };
+  });
 }
 
 export { DAY };

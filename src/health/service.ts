@@ -85,6 +85,7 @@ import { openSession } from "../delivery/smtp-client.ts";
 import type { TlsPolicy } from "../delivery/smtp-client.ts";
 import { silentLogger } from "../log/logger.ts";
 import type { CheckDeps } from "./check.ts";
+import type { ComplaintStats } from "../suppression/service.ts";
 import type { TlsTarget } from "./tls-check.ts";
 import { loadPsl, pslCandidates } from "./psl.ts";
 
@@ -106,6 +107,8 @@ export interface CheckContext {
   relays: RelayFile;
   secrets: Record<string, RelayCredentials>;
   clock: Clock;
+  /** Complaint counts per domain (SuppressionService.complaintStats); absent: no complaints check. */
+  complaintStats?: (days: number) => Promise<ComplaintStats[]>;
 }
 
 /** The TLS listeners to connect to; a wildcard listen address is asked on loopback. */
@@ -165,6 +168,9 @@ export function checkDeps(ctx: CheckContext, overrides: Partial<CheckDeps> = {})
     queue: () => ctx.store.queue.list(),
     dataDir: config.dataDir,
     dbFiles: ["meta.sqlite", "meta.sqlite-wal"],
+    ...(ctx.complaintStats
+      ? { complaints: { stats: ctx.complaintStats, days: config.suppression.complaintWindowDays, warn: config.suppression.complaintRateWarn, fail: config.suppression.complaintRateFail, minSent: config.suppression.complaintMinSent } }
+      : {}),
     authoritative: {
       resolverFor: (server) => {
         const r = newResolver([server]);

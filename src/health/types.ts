@@ -2,7 +2,7 @@
 // stable (docs/dns.md "JSON output"): fields are only ever added.
 export type CheckStatus = "ok" | "warn" | "fail" | "unknown";
 
-export const CHECK_GROUPS = ["dns", "identity", "tls", "blocklist", "relay", "queue", "disk"] as const;
+export const CHECK_GROUPS = ["dns", "identity", "tls", "blocklist", "relay", "queue", "disk", "complaints"] as const;
 export type CheckGroup = (typeof CHECK_GROUPS)[number];
 
 export interface CheckResult {

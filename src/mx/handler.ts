@@ -35,6 +35,7 @@ import { VerifyFeed } from "./verify-feed.ts";
 import { srsBounceTarget } from "../delivery/srs.ts";
 import type { SrsCheckOptions } from "../delivery/srs.ts";
 import { isLocalDomain } from "../queue/local-delivery.ts";
+import { domainPart, stagedSince } from "../accounts/staged.ts";
 import type { SpamFilter } from "../spam/filter.ts";
 import { MAX_SCAN } from "../spam/tokenize.ts";
 
@@ -94,6 +95,13 @@ export class MxHandler implements SmtpHandler {
       // is past its 21 days: the address is not a valid mailbox.
       if (b.kind === "reverse") return { address: to.address, local: [], external: [b.address], params };
       if (b.kind === "refused") throw new SmtpError("unknownUser", `Invalid or expired SRS address (${b.reason})`);
+    }
+    // A staged domain (src/accounts/staged.ts) receives nothing from outside until it goes live:
+    // a temporary failure (RFC 3463 X.3.2 system not accepting network messages), so a sender
+    // that reached us by mistake retries through the MX the domain still publishes.
+    if (!info.postmaster) {
+      const staged = await this.#guard(() => stagedSince(this.#d.store.settings, domainPart(address)));
+      if (staged) throw new SmtpError("domainNotLiveYet", `<${address}>: ${domainPart(address)} is being moved to this server and does not receive mail here yet`);
     }
     const res = await this.#guard(() => resolveRecipient(this.#d.store.accounts, address));
     switch (res.kind) {

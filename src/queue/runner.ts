@@ -72,6 +72,12 @@ export interface RunnerDeps {
    * logged, never fail the queue.
    */
   onFinalFailure?: (mailFrom: string, recipient: string, status: string, reply: string) => Promise<unknown>;
+  /**
+   * After submitted mail was handed to another host for these recipients, with the content:
+   * the suppression list remembers its Message-ID to check DSNs received against
+   * (src/suppression/dsn-job.ts). Errors are logged, never fail the queue.
+   */
+  onSentRemote?: (mailFrom: string, recipients: string[], content: Buffer) => Promise<unknown>;
   /** The relay switch (src/health/watch/relay-switch.ts): direct deliveries through a relay while listed. */
   routeSwitch?: RouteSwitchPort;
   /** Delivery outcomes, for metrics. */
@@ -497,6 +503,10 @@ export class QueueRunner {
         if (o.kind !== "perm") continue;
         await this.#d.onFinalFailure(q.mailFrom, o.rcpt.recipient, o.status, o.reply).catch((err) => log.error({ err, rcpt: o.rcpt.recipient }, "suppression list update failed"));
       }
+    }
+    if (this.#d.onSentRemote && q.origin === "submission") {
+      const sent = outcomes.filter((o) => o.kind === "ok" && o.nextHop !== "local").map((o) => o.rcpt.recipient);
+      if (sent.length > 0) await this.#d.onSentRemote(q.mailFrom, sent, content).catch((err) => log.error({ err }, "sent-message record failed"));
     }
   }
 }

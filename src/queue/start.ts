@@ -10,6 +10,7 @@ import { SessionPool } from "../delivery/session-pool.ts";
 import { loadSrsKey } from "./srs-key.ts";
 import { isLocalDomain } from "./local-delivery.ts";
 import type { RouteSwitchPort } from "./runner.ts";
+import { MESSAGE_ID_SCAN, messageIdOf } from "../trace/message-id.ts";
 
 export async function startQueueRunner(services: Services, opts: { routeSwitch?: RouteSwitchPort } = {}): Promise<QueueRunner> {
   const { config, logger, clock, resolver, storage } = services;
@@ -44,6 +45,11 @@ export async function startQueueRunner(services: Services, opts: { routeSwitch?:
     srs: { key: srsKey, forwarderDomain: config.hostname, isLocalDomain: (d) => localDomains.has(d.toLowerCase()) },
     // Hard bounces of submitted mail feed the suppression list (src/suppression/).
     onFinalFailure: (from, rcpt, status, reply) => services.suppression.recordFailure(from, rcpt, status, reply),
+    // DSNs received later are checked against what was sent (src/suppression/dsn-job.ts).
+    onSentRemote: async (from, rcpts, content) => {
+      const id = messageIdOf(content.subarray(0, MESSAGE_ID_SCAN));
+      if (id) await services.suppression.recordSent(from, id, rcpts);
+    },
     // Issue 8 §4 and §5: the relay switch, and delivery counters for /metrics.
     routeSwitch: opts.routeSwitch,
     onOutcome: (o) => services.metrics.outcome(o),

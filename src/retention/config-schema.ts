@@ -27,6 +27,12 @@ export const RetentionSchema = z
     users: z.record(z.string(), LimitsSchema).default({}).meta({
       description: "Overrides per address (over the domain's), e.g. { ceo@example.com: { trashDays: 0 } }.",
     }),
+    auditDays: days().default(730).meta({
+      description: "Days audit-log entries are kept; older whole entries are deleted by the retention job, which audits that it did. 0 keeps them for ever.",
+    }),
+    complaintsDays: days().default(400).meta({
+      description: "Days feedback-loop complaints and the daily sent counts behind the complaint rate are kept (suppression.sqlite). 0 keeps them for ever.",
+    }),
     intervalMinutes: z
       .number({ error: "expected minutes from 1 to 10080" })
       .int()

@@ -18,6 +18,14 @@ export interface RetentionDeps {
   config: RetentionConfig;
   /** Tell whoever shows the mailbox (the IMAP change bus) that it changed. */
   publish(mailboxId: Id): void;
+  /** Complaint records to prune (retention.complaintsDays). */
+  suppression?: { pruneBefore(before: number): Promise<number> };
+}
+
+/** What one pass removed besides messages. */
+export interface RetentionRecords {
+  auditEntries: number;
+  complaintRows: number;
 }
 
 export interface RetentionRemoved {
@@ -33,6 +41,8 @@ export class RetentionJob {
   readonly #d: RetentionDeps;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<RetentionRemoved[]> | null = null;
+  /** What the last pass removed from the audit log and suppression.sqlite. */
+  lastRecords: RetentionRecords = { auditEntries: 0, complaintRows: 0 };
   #stopped = false;
 
   constructor(deps: RetentionDeps) {
@@ -73,6 +83,18 @@ export class RetentionJob {
         }
       }
     }
+    // Records with their own limits. The audit log loses only whole entries, and the deletion is
+    // itself an audit entry (SqliteAudit.expireBefore).
+    const records: RetentionRecords = { auditEntries: 0, complaintRows: 0 };
+    if (!this.#stopped && config.auditDays > 0) {
+      records.auditEntries = await store.audit.expireBefore(now - config.auditDays * DAY_MS, "retention");
+      if (records.auditEntries > 0) logger.info({ days: config.auditDays, deleted: records.auditEntries }, "retention: audit-log entries past their limit deleted");
+    }
+    if (!this.#stopped && config.complaintsDays > 0 && this.#d.suppression) {
+      records.complaintRows = await this.#d.suppression.pruneBefore(now - config.complaintsDays * DAY_MS);
+      if (records.complaintRows > 0) logger.info({ days: config.complaintsDays, deleted: records.complaintRows }, "retention: complaint records past their limit deleted");
+    }
+    this.lastRecords = records;
     return removed;
   }
 

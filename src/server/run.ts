@@ -13,6 +13,7 @@ import { faultInjectionEnabled, withInjectedFaults } from "./fault-injection.ts"
 import { watchTlsFiles } from "../tls/reload.ts";
 import { RetentionJob } from "../retention/service.ts";
 import { FeedbackJob } from "../suppression/feedback-job.ts";
+import { DsnJob } from "../suppression/dsn-job.ts";
 import { createWatching } from "../health/watch/start.ts";
 import type { Watching } from "../health/watch/start.ts";
 import type { RunChecks } from "../health/watch/watcher.ts";
@@ -20,6 +21,7 @@ import { processCount, startProtocolProcesses } from "./processes.ts";
 import type { ProtocolProcesses } from "./processes.ts";
 import { BackupScheduler } from "../backup/scheduler.ts";
 import type { BackupResult } from "../backup/scheduler.ts";
+import { BackupAlerts } from "../backup/alerts.ts";
 
 export interface RunningServer {
   listeners: Array<{ role: string; address: string; port: number }>;
@@ -151,6 +153,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     publish: (id) => {
       for (const fn of services.onMailboxChanged) fn(id);
     },
+    suppression: services.suppression,
   });
   retention.start();
   // Feedback-loop reports (ARF) at suppression.complaintsAddress: read after each delivery to
@@ -173,8 +176,19 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     job.start();
   }
 
+  // DSNs received for mail we sent count as hard bounces (src/suppression/dsn-job.ts).
+  const dsnJob = new DsnJob({ store: storage.store, blobs: storage.blobs, suppression: services.suppression, logger: logger.child({ component: "dsn" }) });
+  const dsnListener = (batch: Parameters<Parameters<typeof services.onDelivered.add>[0]>[0]) => dsnJob.onBatch(batch);
+  if (config.suppression.enabled) services.onDelivered.add(dsnListener);
+
   // Scheduled backups (issue 10 §3; src/backup/): daily by default once a repository is set.
-  const backup = BackupScheduler.wanted(config) ? new BackupScheduler({ config, logger, clock, onBackupResult: opts.onBackupResult, firstDelayMs: opts.backupFirstDelayMs }) : null;
+  // Its failures, and a missing backup, alert through the watcher's sinks; a success clears it.
+  const backupAlerts = watching ? new BackupAlerts({ send: watching.alert, hostname: config.hostname, overdueHours: config.backup.overdueHours }) : null;
+  const onBackupResult = (r: BackupResult) => {
+    opts.onBackupResult?.(r);
+    backupAlerts?.onResult(r).catch((err) => logger.error({ err }, "backup alert failed"));
+  };
+  const backup = BackupScheduler.wanted(config) ? new BackupScheduler({ config, logger, clock, onBackupResult, firstDelayMs: opts.backupFirstDelayMs }) : null;
   backup?.start();
 
   let stopping: Promise<void> | undefined;
@@ -195,6 +209,8 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
         await retention.stop();
         removeFeedbackListener();
         await feedback?.stop();
+        services.onDelivered.delete(dsnListener);
+        await dsnJob.idle();
         await backup?.stop();
         await services.spam.trainer.idle();
         await storage.close();

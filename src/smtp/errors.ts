@@ -62,6 +62,8 @@ export const SMTP_ERRORS = {
   aliasLoop: { reply: 550, enhanced: "5.4.6", text: "Routing loop detected in alias expansion", fault: "user" },
   policyRejected: { reply: 550, enhanced: "5.7.1", text: "Message rejected by policy", fault: "user" },
   policyTempfail: { reply: 451, enhanced: "4.7.1", text: "Try again later", fault: "user" },
+  // A staged domain (src/accounts/staged.ts): RFC 3463 X.3.2 system not accepting network messages.
+  domainNotLiveYet: { reply: 451, enhanced: "4.3.2", text: "This domain does not receive mail here yet", fault: "user" },
   // RFC 3463 X.4.3: a DNS failure a policy depended on (DMARC reject unverifiable); retry later.
   dnsTempfail: { reply: 451, enhanced: "4.4.3", text: "Temporary DNS failure, try again later", fault: "server" },
   overQuota: { reply: 452, enhanced: "4.2.2", text: "Mailbox full", fault: "user" },

@@ -530,6 +530,13 @@ export interface AuditRepo {
   list(limit?: number): Promise<AuditEntry[]>;
   /** Newest first, one page. */
   page(q: AuditPageQuery): Promise<AuditEntry[]>;
+  /**
+   * Retention (src/retention/): deletes whole entries older than `before` (ms) and, in the same
+   * transaction, appends one entry recording that (action "audit.expire"). The log stays
+   * append-only otherwise: no entry is ever changed. Returns how many were deleted (0: nothing
+   * deleted and nothing appended).
+   */
+  expireBefore(before: number, actor: string): Promise<number>;
 }
 
 export interface UserPageQuery {

@@ -17,6 +17,7 @@ import { mapDeliveryError } from "../mx/handler.ts";
 import { authenticatedUser } from "./auth.ts";
 import { senderAuthority } from "./authority.ts";
 import { checkMailFrom } from "./sender-policy.ts";
+import { domainPart, stagedSince } from "../accounts/staged.ts";
 import type { SenderAuthority } from "./sender-policy.ts";
 import type { HourlySendLimit } from "./send-limit.ts";
 import type { SuppressionService } from "../suppression/service.ts";
@@ -61,6 +62,11 @@ export class SubmissionHandler implements SmtpHandler {
     // RFC 6409 §4.1 / §6.1: the MSA may refuse a sender the user is not authorized to use.
     const c = checkMailFrom(from?.address ?? "", auth);
     if (!c.ok) throw new SmtpError("policyRejected", `Sender address rejected: ${c.message}`);
+    // A staged domain (src/accounts/staged.ts) sends nothing until it goes live.
+    const fromDomain = domainPart(from?.address ?? "");
+    if (fromDomain && (await this.#guard(() => stagedSince(this.#d.store.settings, fromDomain)))) {
+      throw new SmtpError("policyRejected", `Sender address rejected: ${fromDomain} is staged (being moved to this server) and sends no mail until \`freehold domain unstage ${fromDomain}\``);
+    }
     if (!this.#d.sendLimit.allows(session.authUser!, 1)) {
       throw new SmtpError("policyTempfail", "Hourly sending limit reached, try again later");
     }

@@ -19,6 +19,11 @@ export const SuppressionSchema = z
     complaintRateWarn: z.number({ error: "expected a fraction such as 0.003" }).min(0).max(1).default(0.003).meta({
       description: "Complaint rate (complaints / messages sent, 30 days) above which a domain is reported (Gmail's bulk-sender guideline keeps it under 0.3%).",
     }),
+    complaintRateFail: z.number({ error: "expected a fraction such as 0.01" }).min(0).max(1).default(0.01).meta({
+      description: "Complaint rate at which the domain-health check fails (the watcher alerts on warn and on fail).",
+    }),
+    complaintWindowDays: int(1, 365).default(30).meta({ description: "The window, in days, of the complaint rate (complaints / messages sent)." }),
+    complaintMinSent: int(1, 1_000_000).default(100).meta({ description: "Messages a domain must have sent in the window before its complaint rate is judged." }),
   })
   .prefault({})
   .meta({ description: "Suppression of recipients that hard-bounced (docs/operations.md)." });

@@ -20,7 +20,7 @@ test("suppression: counted per sending domain, suppresses at the threshold, expi
   const clock = { now: () => now };
   const db = openSuppressionDb(dir, { clock });
   t.after(() => db.close());
-  const s = new SuppressionService(db, clock, { enabled: true, hardBounces: 2, days: 10, complaintRateWarn: 0.003 });
+  const s = new SuppressionService(db, clock, { enabled: true, hardBounces: 2, days: 10, complaintRateWarn: 0.003, complaintRateFail: 0.01, complaintWindowDays: 30, complaintMinSent: 100 });
   assert.equal(await s.recordFailure("a@x.test", "R@remote.test", "5.2.2", "552 full"), null, "a full mailbox does not count");
   const one = await s.recordFailure("a@x.test", "R@remote.test", "5.1.1", "550 5.1.1 unknown");
   assert.equal(one?.bounces, 1);
@@ -43,6 +43,6 @@ test("suppression: counted per sending domain, suppresses at the threshold, expi
   assert.equal(await s.remove("x.test", "m@remote.test"), true);
   assert.equal(await s.remove("x.test", "m@remote.test"), false);
   assert.equal(await s.check("z@x.test", "m@remote.test"), null);
-  const off = new SuppressionService(db, clock, { enabled: false, hardBounces: 1, days: 10, complaintRateWarn: 0.003 });
+  const off = new SuppressionService(db, clock, { enabled: false, hardBounces: 1, days: 10, complaintRateWarn: 0.003, complaintRateFail: 0.01, complaintWindowDays: 30, complaintMinSent: 100 });
   assert.equal(await off.recordFailure("a@x.test", "q@remote.test", "5.1.1", "x"), null, "disabled: nothing recorded");
 });

@@ -53,7 +53,29 @@ CREATE TABLE sent_daily (
 ) WITHOUT ROWID;
 CREATE TABLE checkpoints (name TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;`,
   },
+  {
+    version: 3,
+    name: "messages sent to other hosts, to check DSNs received against",
+    sql: `CREATE TABLE sent_messages (
+  message_id TEXT NOT NULL,
+  recipient TEXT NOT NULL,
+  mail_from TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (message_id, recipient)
+) WITHOUT ROWID;
+CREATE INDEX sent_messages_at ON sent_messages (at);`,
+  },
 ];
+
+/** How long a sent message is remembered for matching a DSN (remote MTAs give up within 5 days, RFC 5321 §4.5.4.1). */
+export const SENT_MEMORY_DAYS = 14;
+
+export interface DsnOutcome {
+  /** Failed recipients counted as hard bounces. */
+  counted: number;
+  /** Failed recipients of a message we did not send them (forged or not ours): ignored. */
+  unmatched: number;
+}
 
 export interface ComplaintStats {
   senderDomain: string;
@@ -146,6 +168,54 @@ export class SuppressionService {
         return toEntry(this.#db.get<Row>("SELECT * FROM suppressions WHERE sender_domain = ? AND address = ?", senderDomain, address)!);
       }),
     );
+  }
+
+  /**
+   * Our queue handed a submitted message to another host for these recipients: remembered
+   * (Message-ID, recipient, MAIL FROM) for SENT_MEMORY_DAYS so a DSN that host or a later one
+   * sends back can be checked against it (recordDsn).
+   */
+  recordSent(mailFrom: string, messageId: string, recipients: string[]): Promise<void> {
+    const now = this.#clock.now();
+    return this.#db.call(() =>
+      this.#db.atomic(() => {
+        for (const r of recipients) {
+          this.#db.run(
+            "INSERT INTO sent_messages (message_id, recipient, mail_from, at) VALUES (?, ?, ?, ?) ON CONFLICT (message_id, recipient) DO UPDATE SET mail_from = excluded.mail_from, at = excluded.at",
+            messageId, r.toLowerCase(), mailFrom, now,
+          );
+        }
+        this.#db.run("DELETE FROM sent_messages WHERE at < ?", now - SENT_MEMORY_DAYS * DAY_MS);
+      }),
+    );
+  }
+
+  /**
+   * A DSN received (dsn-report.ts): each failed recipient counts as a hard bounce for the
+   * sending domain only when we sent that Message-ID to that recipient (recordSent), and the
+   * sender is taken from our record, never from the DSN: a forged DSN suppresses nobody.
+   */
+  async recordDsn(messageId: string | null, recipients: Array<{ finalRecipient: string; originalRecipient: string | null; action: string; status: string; diagnostic: string | null }>): Promise<DsnOutcome> {
+    const out: DsnOutcome = { counted: 0, unmatched: 0 };
+    for (const r of recipients) {
+      if (r.action !== "failed" || !isHardBounce(r.status)) continue;
+      const candidates = [...new Set([r.originalRecipient, r.finalRecipient].filter((a): a is string => !!a))];
+      const sent = messageId
+        ? await this.#db.call(() => {
+            for (const a of candidates) {
+              const row = this.#db.get<{ mail_from: string; recipient: string }>("SELECT mail_from, recipient FROM sent_messages WHERE message_id = ? AND recipient = ?", messageId, a);
+              if (row) return row;
+            }
+            return null;
+          })
+        : null;
+      if (!sent) {
+        out.unmatched++;
+        continue;
+      }
+      if (await this.recordFailure(sent.mail_from, sent.recipient, r.status, `(DSN) ${r.diagnostic ?? ""}`.trim())) out.counted++;
+    }
+    return out;
   }
 
   /** The entry that suppresses mail from `mailFrom`'s domain to `recipient` now, if any. */
@@ -245,6 +315,17 @@ export class SuppressionService {
       for (const e of out.values()) e.rate = e.sent > 0 ? e.complaints / e.sent : 0;
       return [...out.values()].sort((a, b) => a.senderDomain.localeCompare(b.senderDomain));
     });
+  }
+
+  /** Retention (src/retention/): complaints and daily sent counts older than `before` (ms) go. Returns the rows deleted. */
+  pruneBefore(before: number): Promise<number> {
+    return this.#db.call(() =>
+      this.#db.atomic(() => {
+        const a = Number(this.#db.run("DELETE FROM complaints WHERE at < ?", before).changes);
+        const b = Number(this.#db.run("DELETE FROM sent_daily WHERE day < ?", Math.floor(before / DAY_MS)).changes);
+        return a + b;
+      }),
+    );
   }
 
   checkpoint(name: string): Promise<number> {

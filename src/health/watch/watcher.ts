@@ -20,7 +20,7 @@ export type WatchedResult = CheckResult & { subject?: string; group?: string };
 export type RunChecks = (opts: { domain?: string; authoritative?: boolean; only?: string[] }) => Promise<{ startedAt: string; results: WatchedResult[] }>;
 
 /** Groups the "other" schedule covers (issue 8 §2). */
-export const OTHER_GROUPS = ["dns", "identity", "tls", "relay", "queue", "disk"];
+export const OTHER_GROUPS = ["dns", "identity", "tls", "relay", "queue", "disk", "complaints"];
 
 export interface WatcherConfig {
   blocklistIntervalSeconds: number;

@@ -1,6 +1,7 @@
 // Schema migrations: ordered, each applied once in its own transaction and recorded in
 // schema_migrations. Never edit a released migration; append a new one.
 import { WEB_MIGRATION } from "./migration-web.ts";
+import { AUDIT_RETENTION_MIGRATION } from "./migration-audit-retention.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { DKIM_MIGRATION } from "./migration-dkim.ts";
 import { IDS_MIGRATION } from "./migration-ids.ts";
@@ -185,6 +186,7 @@ UPDATE messages SET saved_at = CAST(unixepoch('subsec') * 1000 AS INTEGER) WHERE
   APP_PASSWORDS_MIGRATION,
   HEALTH_MIGRATION,
   WEB_MIGRATION,
+  AUDIT_RETENTION_MIGRATION,
 ];
 
 /** Applies the migrations not yet recorded, in order, each in its own transaction. */

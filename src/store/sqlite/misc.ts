@@ -45,6 +45,22 @@ export class SqliteAudit implements AuditRepo {
     const [sql, params] = auditPageSql(q);
     return this.#c.call(() => this.#c.db.all<AuditEntry>(sql, ...params));
   }
+  expireBefore(before: number, actor: string): Promise<number> {
+    return this.#c.call(() =>
+      this.#c.db.atomic(() => {
+        this.#c.db.run("INSERT INTO audit_expire_gate (before) VALUES (?)", before);
+        const n = Number(this.#c.db.run("DELETE FROM audit_log WHERE at < ?", before).changes);
+        this.#c.db.run("DELETE FROM audit_expire_gate");
+        if (n > 0) {
+          this.#c.db.run(
+            "INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, 'audit.expire', 'audit_log', ?)",
+            this.#c.clock.now(), actor, JSON.stringify({ deleted: n, before: new Date(before).toISOString() }),
+          );
+        }
+        return n;
+      }),
+    );
+  }
 }
 
 /** The page query (exported so a test can EXPLAIN it): rowid or (domain, id) index, never a scan. */
