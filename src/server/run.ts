@@ -19,6 +19,8 @@ import type { RunChecks } from "../health/watch/watcher.ts";
 import { processCount, startProtocolProcesses } from "./processes.ts";
 import type { ProtocolProcesses } from "./processes.ts";
 import { BackupScheduler } from "../backup/scheduler.ts";
+import { AcmeManager } from "../acme/manager.ts";
+import { SYSTEM } from "../accounts/authz.ts";
 import type { BackupResult } from "../backup/scheduler.ts";
 
 export interface RunningServer {
@@ -36,6 +38,8 @@ export interface RunningServer {
   retention: RetentionJob;
   /** Scheduled backups (src/backup/), when backup.repository is set and backup.schedule is on. */
   backup: BackupScheduler | null;
+  /** Certificates from ACME (src/acme/), when acme.enabled. */
+  acme: AcmeManager | null;
 }
 
 export type ProtocolStarter = (services: Services, listener: Listener) => Promise<{ port: number; close(): Promise<void> }>;
@@ -177,6 +181,22 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   const backup = BackupScheduler.wanted(config) ? new BackupScheduler({ config, logger, clock, onBackupResult: opts.onBackupResult, firstDelayMs: opts.backupFirstDelayMs }) : null;
   backup?.start();
 
+  // Certificates from ACME (issue 12 §4; src/acme/): after the listeners, since the http one
+  // answers the HTTP-01 challenges; the files it writes go into service through tlsReload.
+  const w = watching;
+  const acme = config.acme.enabled
+    ? new AcmeManager({
+        config,
+        clock,
+        logger,
+        lookup: services.resolver.lookup,
+        domains: async () => (await services.accounts.listDomains(SYSTEM)).filter((d) => !d.disabled).map((d) => d.name),
+        reload: (reason) => tlsReload.reload(reason),
+        alert: (a) => w.alert(a),
+      })
+    : null;
+  acme?.start();
+
   let stopping: Promise<void> | undefined;
   return {
     listeners: bound,
@@ -184,8 +204,10 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     watching,
     protocolPids: () => procs?.pids() ?? [],
     backup,
+    acme,
     stop(opts = {}) {
       stopping ??= (async () => {
+        acme?.stop();
         tlsReload.stop();
         // Together: a protocol process's sessions still need this process to commit their mail.
         await Promise.all([procs?.stop(opts.graceMs), mx.shutdown(opts.graceMs)]);

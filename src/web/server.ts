@@ -11,6 +11,7 @@
 // state-changing method plus an Origin check. Routes call the service layer only (accounts,
 // queue and DKIM admin, tokens); errors leave as RFC 9457 problems (problem.ts).
 import Fastify from "fastify";
+import { HTTP01_PREFIX, http01Answer } from "../acme/challenges.ts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
@@ -120,6 +121,12 @@ export async function createWebApp(deps: WebDeps, listener: Pick<Listener, "role
       }
     });
   }
+  // ACME HTTP-01 (RFC 8555 §8.3; src/acme/challenges.ts): on every listener, for any Host.
+  app.get(`${HTTP01_PREFIX}:token`, async (req, reply) => {
+    const answer = http01Answer((req.params as { token: string }).token);
+    if (answer === undefined) return reply.code(404).type("text/plain").send("not found\n");
+    return reply.type("application/octet-stream").send(answer);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest("actor", null);

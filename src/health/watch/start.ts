@@ -16,6 +16,8 @@ export interface Watching {
   routeSwitch: RouteSwitch;
   watcher: Watcher | null;
   metricsListener: MetricsListener | null;
+  /** Raises an alert through the watcher (or straight to the sinks when no watcher runs), e.g. from src/acme. */
+  alert(a: Alert): Promise<void>;
   /** Starts the schedule (after the queue runner is up). */
   start(): void;
   stop(): Promise<void>;
@@ -90,6 +92,7 @@ export async function createWatching(services: Services, opts: { runChecks?: Run
     routeSwitch,
     watcher,
     metricsListener,
+    alert,
     start: () => watcher?.start(60_000, config.watch.firstRunDelaySeconds * 1000),
     async stop() {
       await watcher?.stop();
