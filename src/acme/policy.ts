@@ -26,7 +26,7 @@ export function backoffMs(failures: number, rand: number, opts: { rateLimited?: 
   let d = base * (0.8 + 0.4 * Math.min(Math.max(rand, 0), 1));
   if (opts.rateLimited) d = Math.max(d, RATE_LIMIT_MIN_MS);
   if (opts.retryAfterMs !== undefined) d = Math.max(d, opts.retryAfterMs);
-  return Math.min(d, Math.max(BACKOFF_MAX_MS, opts.retryAfterMs ?? 0));
+  return Math.round(Math.min(d, Math.max(BACKOFF_MAX_MS, opts.retryAfterMs ?? 0)));
 }
 
 /** The names one certificate covers: the mail host first, then mta-sts. and autoconfig. of each domain. */
