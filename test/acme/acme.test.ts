@@ -10,6 +10,7 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
 import { readFile, stat, writeFile, mkdtemp, rm } from "node:fs/promises";
 import { X509Certificate } from "node:crypto";
+import https from "node:https";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -96,7 +97,16 @@ async function startPebble(dir: string, httpPort: number, tlsPort: number, dnsPo
     child,
     url: `https://${PEBBLE}:${port}/dir`,
     // The root pebble signs with (made at its start): the trust anchor for s_client.
-    rootPem: async () => (await run("curl", ["-sS", "--cacert", path.join(dir, "ca.pem"), `https://${PEBBLE}:${mgmt}/roots/0`])).stdout,
+    rootPem: async () => {
+      const ca = await readFile(path.join(dir, "ca.pem"));
+      return new Promise<string>((resolve, reject) => {
+        https.get(`https://${PEBBLE}:${mgmt}/roots/0`, { ca }, (res) => {
+          let body = "";
+          res.on("data", (d) => (body += d));
+          res.on("end", () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`pebble roots: ${res.statusCode}`))));
+        }).on("error", reject);
+      });
+    },
     async stop() {
       if (child.exitCode === null) {
         child.kill("SIGTERM");

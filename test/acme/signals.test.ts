@@ -11,7 +11,7 @@ import path from "node:path";
 import tls from "node:tls";
 import { promisify } from "node:util";
 import YAML from "yaml";
-import { createDataDir, startFreeholdProcess, waitForLog } from "../support/freehold.ts";
+import { createDataDir, logLines, startFreeholdProcess, waitForLog } from "../support/freehold.ts";
 import type { DataDir, FreeholdProcess } from "../support/freehold.ts";
 
 const run = promisify(execFile);
@@ -83,6 +83,20 @@ describe("signals", () => {
     await data?.remove();
   });
 
+  it("bring-your-own certificate files are reloaded when they change, no signal needed", async () => {
+    const before = await servedSerial(ports.imaps!);
+    await run("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", path.join(data.dir, "tls/key.pem"), "-out", path.join(data.dir, "tls/cert.pem"), "-days", "2", "-subj", "/CN=mx.freehold.test"]);
+    const want = new X509Certificate(await readFile(path.join(data.dir, "tls/cert.pem"))).serialNumber;
+    const deadline = Date.now() + 30_000;
+    let seen = before;
+    while (seen !== want) {
+      assert.ok(Date.now() < deadline, "the changed files were not picked up in 30 s");
+      await new Promise((r) => setTimeout(r, 250));
+      seen = await servedSerial(ports.imaps!);
+    }
+    assert.notEqual(seen, before);
+  });
+
   it("SIGHUP reloads config and certificate without dropping an IMAP session, and logs what needs a restart", async () => {
     const imap = await lineClient(ports.imap!);
     await imap.until(/^\* OK/m);
@@ -98,10 +112,17 @@ describe("signals", () => {
     const line = await waitForLog(fh, "SIGHUP: configuration reloaded", 20_000);
     assert.deepEqual(line.applied, ["acme"]);
     assert.deepEqual(line.restartNeeded, ["smtp"]);
-    await waitForLog(fh, "TLS certificate reloaded", 20_000);
-    const after = await servedSerial(ports.imaps!);
+    // SIGHUP reloads the pair at once (the file poll would also get there within seconds).
+    const want = new X509Certificate(await readFile(path.join(data.dir, "tls/cert.pem"))).serialNumber;
+    const deadline = Date.now() + 20_000;
+    let after = await servedSerial(ports.imaps!);
+    while (after !== want) {
+      assert.ok(Date.now() < deadline, "the new certificate is not served after SIGHUP");
+      await new Promise((r) => setTimeout(r, 100));
+      after = await servedSerial(ports.imaps!);
+    }
     assert.notEqual(after, before, "the new certificate is served");
-    assert.equal(after, new X509Certificate(await readFile(path.join(data.dir, "tls/cert.pem"))).serialNumber);
+    assert.ok(logLines(fh.output()).some((l) => l.msg === "TLS certificate reloaded" && l.reason === "SIGHUP"), "reloaded for SIGHUP");
     // The IMAP session opened before the SIGHUP still answers.
     imap.sock.write("a1 NOOP\r\n");
     await imap.until(/^a1 OK/m);
