@@ -3,8 +3,9 @@
 // What a listener serves depends on its role and the mode:
 //   - https (any mode) and http in dev: the JSON API under /api/v1, the admin at / (the UI is
 //     built separately; until then / says where the API is), and the extra plugins;
-//   - http in production: the extra plugins (autoconfig, MTA-STS: chosen by Host) and a
-//     redirect to https for everything else. The admin and the API are never served in clear.
+//   - http in production: the extra plugins (autoconfig, MTA-STS: chosen by Host), ACME HTTP-01
+//     challenges (src/acme/challenges.ts; every listener, any Host) and a redirect to https for
+//     everything else. The admin and the API are never served in clear.
 //
 // Every request passes: security headers (security.ts); authentication (an API token in
 // `Authorization: Bearer`, or the session cookie); for a session, the CSRF token on every
