@@ -195,6 +195,7 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
         alert: (a) => w.alert(a),
       })
     : null;
+  if (acme && !config.listeners.some((l) => l.role === "http")) logger.warn("acme.enabled without an http listener: HTTP-01 challenges cannot be answered (port 80 is needed)");
   acme?.start();
 
   let stopping: Promise<void> | undefined;
