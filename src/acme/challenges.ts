@@ -19,3 +19,44 @@ export function http01Answer(token: string): string | undefined {
   if (!/^[A-Za-z0-9_-]{1,256}$/.test(token)) return undefined;
   return pending.get(token);
 }
+
+// TLS-ALPN-01 (RFC 8737): the CA connects to port 443 with SNI <name> and ALPN "acme-tls/1" only
+// and expects a self-signed certificate carrying the key authorization's digest (§3). That
+// certificate is served only to a client offering acme-tls/1 for a name with a pending
+// challenge: the ALPN callback runs first and marks the handshake, the SNI callback that runs
+// right after it in the same call picks the challenge context (src/web/server.ts).
+const alpnContexts = new Map<string, import("node:tls").SecureContext>();
+let alpnMarked: string | null = null;
+
+export const ACME_TLS_ALPN = "acme-tls/1";
+
+export function addTlsAlpn01(name: string, context: import("node:tls").SecureContext): void {
+  alpnContexts.set(name.toLowerCase(), context);
+}
+
+export function removeTlsAlpn01(name: string): void {
+  alpnContexts.delete(name.toLowerCase());
+}
+
+/**
+ * For tls.Server's ALPNCallback: acme-tls/1 for a pending challenge, else http/1.1 when offered.
+ * A client offering acme-tls/1 with no challenge pending gets no protocol (RFC 8737 §3: the
+ * handshake fails), as does one offering nothing we speak (RFC 7301 §3.2).
+ */
+export function selectAlpn(servername: string | undefined, protocols: string[]): string | undefined {
+  alpnMarked = null;
+  const name = (servername ?? "").toLowerCase().replace(/\.$/, "");
+  if (protocols.includes(ACME_TLS_ALPN) && alpnContexts.has(name)) {
+    alpnMarked = name;
+    return ACME_TLS_ALPN;
+  }
+  return protocols.includes("http/1.1") ? "http/1.1" : undefined;
+}
+
+/** For the SNI callback right after selectAlpn: the challenge context when that handshake asked for it. */
+export function takeAlpnContext(servername: string): import("node:tls").SecureContext | undefined {
+  const name = servername.toLowerCase().replace(/\.$/, "");
+  const hit = alpnMarked === name ? alpnContexts.get(name) : undefined;
+  alpnMarked = null;
+  return hit;
+}

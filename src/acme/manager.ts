@@ -6,7 +6,8 @@
 //   993, https), without a restart; sessions already open keep theirs (an IMAP IDLE stays up).
 // - Names: the mail host, then mta-sts.<domain> and autoconfig.<domain> of every enabled domain
 //   (policy.ts). One certificate, as long as the names fit Let's Encrypt's 100 SANs.
-// - Challenge: HTTP-01 (RFC 8555 §8.3) answered by our own http listener (challenges.ts).
+// - Challenges: HTTP-01 (RFC 8555 §8.3) answered by our own http listener, TLS-ALPN-01
+//   (RFC 8737) by the https listener (challenges.ts), in acme.challenges order.
 // - When: policy.ts renewAt (a third of the lifetime left, with jitter), or at once when the
 //   certificate in use was not issued by ACME for exactly these names (first start, a new domain).
 // - Failure: the old certificate stays in service, the watcher's alert goes out (health/watch),
@@ -23,7 +24,7 @@ import type { Logger } from "../log/logger.ts";
 import type { Config } from "../config/schema.ts";
 import type { Alert } from "../health/watch/alerts.ts";
 import { writeFileAtomic } from "../tls/atomic-file.ts";
-import { addHttp01, removeHttp01 } from "./challenges.ts";
+import { addHttp01, addTlsAlpn01, removeHttp01, removeTlsAlpn01 } from "./challenges.ts";
 import { backoffMs, certificateNames, groupNames, renewAt } from "./policy.ts";
 
 export interface AcmeDeps {
@@ -138,16 +139,22 @@ export class AcmeManager {
         csr,
         email: config.acme.email,
         termsOfServiceAgreed: true,
-        challengePriority: ["http-01"],
+        challengePriority: config.acme.challenges,
         // Our own http listener answers; acme-client's pre-check would look the names up
         // outside our Resolver and connect to port 80 itself.
         skipChallengeVerification: true,
-        challengeCreateFn: async (_authz, challenge, keyAuthorization) => {
-          if (challenge.type !== "http-01") throw new Error(`challenge ${challenge.type} not offered by Freehold`);
-          addHttp01(challenge.token, keyAuthorization);
+        challengeCreateFn: async (authz, challenge, keyAuthorization) => {
+          if (challenge.type === "http-01") return addHttp01(challenge.token, keyAuthorization);
+          if ((challenge.type as string) === "tls-alpn-01") {
+            // RFC 8737 §3: a self-signed certificate for the name with the acmeIdentifier extension.
+            const [k, c] = await acme.crypto.createAlpnCertificate(authz, keyAuthorization);
+            return addTlsAlpn01(authz.identifier.value, tls.createSecureContext({ key: k, cert: c }));
+          }
+          throw new Error(`challenge ${challenge.type} not offered by Freehold`);
         },
-        challengeRemoveFn: async (_authz, challenge) => {
-          removeHttp01(challenge.token);
+        challengeRemoveFn: async (authz, challenge) => {
+          if (challenge.type === "http-01") removeHttp01(challenge.token);
+          if ((challenge.type as string) === "tls-alpn-01") removeTlsAlpn01(authz.identifier.value);
         },
       });
       const leaf = new X509Certificate(chain);

@@ -293,6 +293,14 @@ const AcmeSchema = z
     caFile: z.string({ error: "expected a file path" }).min(1).optional().meta({
       description: "An extra CA (PEM) to trust for the directory's HTTPS, e.g. a test CA such as pebble's.",
     }),
+    challenges: z
+      .array(z.enum(["http-01", "tls-alpn-01"], { error: "expected http-01 or tls-alpn-01" }))
+      .min(1)
+      .default(["http-01", "tls-alpn-01"])
+      .meta({
+        description:
+          "Challenge types, in order of preference: http-01 answered by the http listener (port 80), tls-alpn-01 (RFC 8737) by the https listener (port 443). The CA picks among those it offers.",
+      }),
     renewWhenLeft: z.number().gt(0).lt(1).default(1 / 3).meta({
       description: "Renew when this fraction of the certificate's lifetime is left (default a third).",
     }),

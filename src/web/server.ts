@@ -12,7 +12,7 @@
 // state-changing method plus an Origin check. Routes call the service layer only (accounts,
 // queue and DKIM admin, tokens); errors leave as RFC 9457 problems (problem.ts).
 import Fastify from "fastify";
-import { HTTP01_PREFIX, http01Answer } from "../acme/challenges.ts";
+import { HTTP01_PREFIX, http01Answer, selectAlpn, takeAlpnContext } from "../acme/challenges.ts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
@@ -107,7 +107,10 @@ export async function createWebApp(deps: WebDeps, listener: Pick<Listener, "role
           https: {
             ...live.options,
             // SNI: the name's own certificate, else the main one (each current after a reload).
-            SNICallback: (name: string, cb: (err: Error | null, ctx?: import("node:tls").SecureContext) => void) => cb(null, deps.sni?.(name) ?? live.context),
+            // ACME TLS-ALPN-01 (RFC 8737; src/acme/challenges.ts): the ALPN callback runs first.
+            ALPNCallback: ({ servername, protocols }: { servername: string; protocols: string[] }) => selectAlpn(servername, protocols),
+            SNICallback: (name: string, cb: (err: Error | null, ctx?: import("node:tls").SecureContext) => void) =>
+              cb(null, takeAlpnContext(name) ?? deps.sni?.(name) ?? live.context),
           },
         }
       : {}),

@@ -126,6 +126,7 @@ describe("ACME certificates from pebble", { skip: !existsSync(PEBBLE_BIN) && "pe
   const alerts: Alert[] = [];
   const ports: Record<string, number> = {};
   const clock = new ManualClock(Date.now());
+  let live: Awaited<ReturnType<typeof loadConfig>>;
 
   before(async () => {
     tmp = await mkdtemp(path.join(os.tmpdir(), "fh-acme-"));
@@ -140,6 +141,7 @@ describe("ACME certificates from pebble", { skip: !existsSync(PEBBLE_BIN) && "pe
     await writeFile(file, YAML.stringify(doc), { mode: 0o600 });
     const config = await loadConfig(data.dir);
     const services = await openServices(config, { logger: silentLogger(), clock });
+    live = services.config;
     server = await startServer(services, { starters: protocolStarters() });
     // Alerts still go to the real sinks; the test also keeps a copy.
     const w = server.watching!;
@@ -213,6 +215,23 @@ describe("ACME certificates from pebble", { skip: !existsSync(PEBBLE_BIN) && "pe
     const renewed = new X509Certificate(await readFile(path.join(data.dir, "tls/cert.pem")));
     assert.notEqual(renewed.serialNumber, current.serialNumber);
     assert.equal((await sClient(ports.submissions!, rootFile)).leaf.serialNumber, renewed.serialNumber);
+  });
+
+  it("TLS-ALPN-01 (RFC 8737) on the https listener: pebble validates acme-tls/1 against it", async () => {
+    const current = new X509Certificate(await readFile(path.join(data.dir, "tls/cert.pem")));
+    live.acme.challenges = ["tls-alpn-01"];
+    try {
+      assert.equal(await server.acme!.renew("test"), true);
+    } finally {
+      live.acme.challenges = ["http-01", "tls-alpn-01"];
+    }
+    const renewed = new X509Certificate(await readFile(path.join(data.dir, "tls/cert.pem")));
+    assert.notEqual(renewed.serialNumber, current.serialNumber);
+    // Ordinary clients on https still get the server certificate and http/1.1.
+    assert.equal((await sClient(ports.https!, rootFile)).leaf.serialNumber, renewed.serialNumber);
+    // acme-tls/1 with no challenge pending: the handshake is refused (RFC 8737 §3).
+    const out = await run("openssl", ["s_client", "-connect", `${FH}:${ports.https}`, "-servername", HOST, "-alpn", "acme-tls/1"], { timeout: 20_000 }).then((r) => r.stdout + r.stderr, (e: { stdout?: string; stderr?: string }) => `${e.stdout ?? ""}${e.stderr ?? ""}`);
+    assert.doesNotMatch(out, /ALPN protocol: acme-tls\/1/);
   });
 
   it("a failing CA keeps the old certificate in service and raises the tls.acme alert", async () => {
