@@ -48,6 +48,11 @@ export function selectAlpn(servername: string | undefined, protocols: string[]):
   const name = (servername ?? "").toLowerCase().replace(/\.$/, "");
   if (protocols.includes(ACME_TLS_ALPN) && alpnContexts.has(name)) {
     alpnMarked = name;
+    // Over TLS 1.3 the SNI callback follows in the same call; should it not (TLS 1.2 calls ALPN
+    // after SNI), the mark must not outlive this handshake step and reach another client.
+    setImmediate(() => {
+      if (alpnMarked === name) alpnMarked = null;
+    });
     return ACME_TLS_ALPN;
   }
   return protocols.includes("http/1.1") ? "http/1.1" : undefined;

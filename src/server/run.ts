@@ -195,7 +195,8 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
         alert: (a) => w.alert(a),
       })
     : null;
-  if (acme && !config.listeners.some((l) => l.role === "http")) logger.warn("acme.enabled without an http listener: HTTP-01 challenges cannot be answered (port 80 is needed)");
+  const answerable = config.acme.challenges.some((c) => config.listeners.some((l) => l.role === (c === "http-01" ? "http" : "https")));
+  if (acme && !answerable) logger.warn({ challenges: config.acme.challenges }, "acme.enabled but no listener answers the challenges (http-01 needs the http listener on port 80, tls-alpn-01 the https one on 443)");
   acme?.start();
 
   let stopping: Promise<void> | undefined;
