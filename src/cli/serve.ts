@@ -14,9 +14,15 @@ import { loadRelayFile, loadRelaySecrets } from "../delivery/relays.ts";
 import { protocolStarters } from "../server/starters.ts";
 import type { RunningServer } from "../server/run.ts";
 import { installLastResort } from "../server/last-resort.ts";
+import { reloadOnHup } from "../server/config-reload.ts";
 
 /** After a fatal error, open SMTP sessions get this long to finish before they are cut. */
 const FATAL_GRACE_MS = 2000;
+
+/** SIGTERM: open sessions get this long to finish (in-flight DATA), then are cut. */
+const DRAIN_GRACE_MS = 10_000;
+/** SIGTERM: the process is gone by then, whatever hangs. */
+const DRAIN_BOUND_MS = 30_000;
 
 export const DEV_DATA_DIR = ".freehold-dev";
 
@@ -87,10 +93,21 @@ export function registerServe(program: Command): void {
       if (web) process.stdout.write(`Web admin and API: http://localhost:${web.port}/ (API: /api/v1/openapi.json; log in with the admin login)\n`);
       if (config.dev) process.stdout.write(`Data folder: ${dataDir} (outbound mail is held in the queue)\n`);
       process.stdout.write("Freehold is ready.\n");
+      // SIGHUP: configuration (src/server/config-reload.ts) and certificates (tls/reload.ts), live.
+      const onHup = (): void => void reloadOnHup({ running: config, logger: services.logger, acme: running.acme });
+      process.on("SIGHUP", onHup);
       await new Promise<void>((resolve) => {
         const stop = (sig: string) => {
-          services.logger.info({ signal: sig }, "shutting down");
-          running.stop().then(resolve, (err) => {
+          process.off("SIGHUP", onHup);
+          services.logger.info({ signal: sig, graceMs: DRAIN_GRACE_MS }, "shutting down");
+          // The bound: open SMTP sessions get 421 and DRAIN_GRACE_MS to finish (run.ts stop);
+          // should closing hang past DRAIN_BOUND_MS, exit anyway rather than linger.
+          setTimeout(() => {
+            services.logger.error({ boundMs: DRAIN_BOUND_MS }, "shutdown did not finish in time; exiting");
+            services.logger.flush?.();
+            process.exit(1);
+          }, DRAIN_BOUND_MS).unref();
+          running.stop({ graceMs: DRAIN_GRACE_MS }).then(resolve, (err) => {
             services.logger.error({ err }, "shutdown failed");
             resolve();
           });

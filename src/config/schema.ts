@@ -279,6 +279,38 @@ const TlsFilesSchema = z
   .prefault({})
   .meta({ description: "TLS certificate files." });
 
+// ACME (RFC 8555, src/acme/): certificates for the mail host and the mta-sts./autoconfig. names
+// of every enabled domain, written over tls.cert/tls.key and reloaded by every listener.
+const AcmeSchema = z
+  .strictObject({
+    enabled: z.boolean({ error: "expected true or false" }).default(false).meta({
+      description: "Obtain and renew the certificate from an ACME CA. It is written to tls.cert/tls.key (so those files are then managed by Freehold).",
+    }),
+    directoryUrl: z.url({ error: "expected a URL" }).default("https://acme-v02.api.letsencrypt.org/directory").meta({
+      description: "The CA's ACME directory (RFC 8555 §7.1.1). Default: Let's Encrypt production.",
+    }),
+    email: z.email({ error: "expected an email address" }).optional().meta({ description: "Contact address for the ACME account (expiry notices)." }),
+    caFile: z.string({ error: "expected a file path" }).min(1).optional().meta({
+      description: "An extra CA (PEM) to trust for the directory's HTTPS, e.g. a test CA such as pebble's.",
+    }),
+    challenges: z
+      .array(z.enum(["http-01", "tls-alpn-01"], { error: "expected http-01 or tls-alpn-01" }))
+      .min(1)
+      .default(["http-01", "tls-alpn-01"])
+      .meta({
+        description:
+          "Challenge types, in order of preference: http-01 answered by the http listener (port 80), tls-alpn-01 (RFC 8737) by the https listener (port 443). The CA picks among those it offers.",
+      }),
+    renewWhenLeft: z.number().gt(0).lt(1).default(1 / 3).meta({
+      description: "Renew when this fraction of the certificate's lifetime is left (default a third).",
+    }),
+    checkIntervalSeconds: z.number().int().min(1).default(3600).meta({
+      description: "How often the certificate's due date is looked at.",
+    }),
+  })
+  .prefault({})
+  .meta({ description: "Certificates from ACME (Let's Encrypt or another CA)." });
+
 const ServerSchema = z
   .strictObject({
     publicIps: z
@@ -383,6 +415,7 @@ export const ConfigFileSchema = z
       .default(DEFAULT_LISTENERS)
       .meta({ description: "Sockets to listen on, each with a role." }),
     tls: TlsFilesSchema,
+    acme: AcmeSchema,
     smtp: SmtpSchema,
     dns: DnsSchema,
     quota: QuotaSchema,

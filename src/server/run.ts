@@ -20,6 +20,8 @@ import type { RunChecks } from "../health/watch/watcher.ts";
 import { processCount, startProtocolProcesses } from "./processes.ts";
 import type { ProtocolProcesses } from "./processes.ts";
 import { BackupScheduler } from "../backup/scheduler.ts";
+import { AcmeManager } from "../acme/manager.ts";
+import { SYSTEM } from "../accounts/authz.ts";
 import type { BackupResult } from "../backup/scheduler.ts";
 import { BackupAlerts } from "../backup/alerts.ts";
 
@@ -38,6 +40,8 @@ export interface RunningServer {
   retention: RetentionJob;
   /** Scheduled backups (src/backup/), when backup.repository is set and backup.schedule is on. */
   backup: BackupScheduler | null;
+  /** Certificates from ACME (src/acme/), when acme.enabled. */
+  acme: AcmeManager | null;
 }
 
 export type ProtocolStarter = (services: Services, listener: Listener) => Promise<{ port: number; close(): Promise<void> }>;
@@ -191,6 +195,24 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
   const backup = BackupScheduler.wanted(config) ? new BackupScheduler({ config, logger, clock, onBackupResult, firstDelayMs: opts.backupFirstDelayMs }) : null;
   backup?.start();
 
+  // Certificates from ACME (issue 12 §4; src/acme/): after the listeners, since the http one
+  // answers the HTTP-01 challenges; the files it writes go into service through tlsReload.
+  const w = watching;
+  const acme = config.acme.enabled
+    ? new AcmeManager({
+        config,
+        clock,
+        logger,
+        lookup: services.resolver.lookup,
+        domains: async () => (await services.accounts.listDomains(SYSTEM)).filter((d) => !d.disabled).map((d) => d.name),
+        reload: (reason) => tlsReload.reload(reason),
+        alert: (a) => w.alert(a),
+      })
+    : null;
+  const answerable = config.acme.challenges.some((c) => config.listeners.some((l) => l.role === (c === "http-01" ? "http" : "https")));
+  if (acme && !answerable) logger.warn({ challenges: config.acme.challenges }, "acme.enabled but no listener answers the challenges (http-01 needs the http listener on port 80, tls-alpn-01 the https one on 443)");
+  acme?.start();
+
   let stopping: Promise<void> | undefined;
   return {
     listeners: bound,
@@ -198,8 +220,10 @@ export async function startServer(services: Services, opts: StartOptions = {}): 
     watching,
     protocolPids: () => procs?.pids() ?? [],
     backup,
+    acme,
     stop(opts = {}) {
       stopping ??= (async () => {
+        acme?.stop();
         tlsReload.stop();
         // Together: a protocol process's sessions still need this process to commit their mail.
         await Promise.all([procs?.stop(opts.graceMs), mx.shutdown(opts.graceMs)]);

@@ -3,14 +3,16 @@
 // What a listener serves depends on its role and the mode:
 //   - https (any mode) and http in dev: the JSON API under /api/v1, the admin at / (the UI is
 //     built separately; until then / says where the API is), and the extra plugins;
-//   - http in production: the extra plugins (autoconfig, MTA-STS: chosen by Host) and a
-//     redirect to https for everything else. The admin and the API are never served in clear.
+//   - http in production: the extra plugins (autoconfig, MTA-STS: chosen by Host), ACME HTTP-01
+//     challenges (src/acme/challenges.ts; every listener, any Host) and a redirect to https for
+//     everything else. The admin and the API are never served in clear.
 //
 // Every request passes: security headers (security.ts); authentication (an API token in
 // `Authorization: Bearer`, or the session cookie); for a session, the CSRF token on every
 // state-changing method plus an Origin check. Routes call the service layer only (accounts,
 // queue and DKIM admin, tokens); errors leave as RFC 9457 problems (problem.ts).
 import Fastify from "fastify";
+import { HTTP01_PREFIX, http01Answer, selectAlpn, takeAlpnContext } from "../acme/challenges.ts";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import cookie from "@fastify/cookie";
 import swagger from "@fastify/swagger";
@@ -147,7 +149,10 @@ export async function createWebApp(deps: WebDeps, listener: Pick<Listener, "role
           https: {
             ...live.options,
             // SNI: the name's own certificate, else the main one (each current after a reload).
-            SNICallback: (name: string, cb: (err: Error | null, ctx?: import("node:tls").SecureContext) => void) => cb(null, deps.sni?.(name) ?? live.context),
+            // ACME TLS-ALPN-01 (RFC 8737; src/acme/challenges.ts): the ALPN callback runs first.
+            ALPNCallback: ({ servername, protocols }: { servername: string; protocols: string[] }) => selectAlpn(servername, protocols),
+            SNICallback: (name: string, cb: (err: Error | null, ctx?: import("node:tls").SecureContext) => void) =>
+              cb(null, takeAlpnContext(name) ?? deps.sni?.(name) ?? live.context),
           },
         }
       : {}),
@@ -162,6 +167,12 @@ export async function createWebApp(deps: WebDeps, listener: Pick<Listener, "role
       }
     });
   }
+  // ACME HTTP-01 (RFC 8555 §8.3; src/acme/challenges.ts): on every listener, for any Host.
+  app.get(`${HTTP01_PREFIX}:token`, async (req, reply) => {
+    const answer = http01Answer((req.params as { token: string }).token);
+    if (answer === undefined) return reply.code(404).type("text/plain").send("not found\n");
+    return reply.type("application/octet-stream").send(answer);
+  });
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   app.decorateRequest("actor", null);

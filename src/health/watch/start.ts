@@ -16,7 +16,7 @@ export interface Watching {
   routeSwitch: RouteSwitch;
   watcher: Watcher | null;
   metricsListener: MetricsListener | null;
-  /** Sends an alert to every sink (the backup scheduler's, src/backup/alerts.ts). */
+  /** Raises an alert through the watcher (or straight to the sinks when no watcher runs): the backup scheduler's (src/backup/alerts.ts), src/acme's. */
   alert(a: Alert): Promise<void>;
   /** Starts the schedule (after the queue runner is up). */
   start(): void;
