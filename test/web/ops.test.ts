@@ -418,6 +418,8 @@ test("tenant isolation for plain users: every route of the OpenAPI document agai
     "PUT /api/v1/routes/:kind/:domain": { routes: ["direct"] },
     "POST /api/v1/users/:address/password": { current: PASSWORD, password: "a long password 4" },
     "PUT /api/v1/suppressions/:domain/:address": { reason: "tenant test" },
+    "POST /api/v1/jobs": { kind: "dkim-rotate", domain: "b.test" },
+    "POST /api/v1/users/:address/app-passwords": { name: "phone" },
   };
   const queries: Record<string, string> = {
     "GET /api/v1/users/:address/export": "?format=mbox",
@@ -432,6 +434,7 @@ test("tenant isolation for plain users: every route of the OpenAPI document agai
   const own = new Set([
     "POST /api/v1/session", "GET /api/v1/session", "DELETE /api/v1/session", "GET /api/v1/tokens", "POST /api/v1/tokens",
     "GET /api/v1/account/mobileconfig", "POST /api/v1/account/password", "GET /api/v1/account/export",
+    "GET /api/v1/jobs", "GET /api/v1/client-settings",
   ]);
   const seen: string[] = [];
   for (const [p, ops] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
