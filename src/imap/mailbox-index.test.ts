@@ -46,7 +46,7 @@ class FakeMail {
       listChangedSince: async (_: number, since: number) => this.sorted().filter((r) => r.modseq > since),
       listExpunged: async (_: number, since: number) => this.tombs.filter((t) => t.modseq > since).map((t) => t.uid),
     };
-    const store = { mail, transaction: async <T>(fn: (tx: unknown) => Promise<T>) => fn({ mail }) };
+    const store = { mail, transaction: async <T>(fn: (tx: unknown) => Promise<T>) => fn({ mail }), readCommitted: async <T>(fn: (tx: unknown) => Promise<T>) => fn({ mail }) };
     return store as unknown as MetadataStore;
   }
 }

@@ -251,7 +251,8 @@ export class MailboxIndexCache {
 
   async #current(store: MetadataStore, mailboxId: Id): Promise<Entry | null> {
     let old = this.#entries.get(mailboxId);
-    const snap = await store.transaction(async (tx) => {
+    // Committed rows, without waiting for an open write batch (see MailboxView.refresh).
+    const snap = await store.readCommitted(async (tx) => {
       const mb = await tx.mail.getMailboxById(mailboxId);
       if (!mb) return null;
       // The entry is only this mailbox's if the row is the one it was read from: the same

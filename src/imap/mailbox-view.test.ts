@@ -58,6 +58,7 @@ test("view: flag changes of messages not yet announced wait for their EXISTS; go
   let highest = 10;
   const store = {
     transaction: async <T>(fn: (tx: unknown) => Promise<T>) => fn(store),
+    readCommitted: async <T>(fn: (tx: unknown) => Promise<T>) => fn(store),
     mail: {
       getMailboxById: async () => ({ ...mb, highestModseq: highest }),
       listChangedSince: async (_: number, since: number) => rows.filter((r) => r.modseq > since),

@@ -394,10 +394,14 @@ export class MailboxView {
     return out;
   }
 
-  /** Re-read the store: new messages, flag changes and expunges since `modseq`. */
+  /**
+   * Re-read the store: new messages, flag changes and expunges since `modseq`. Committed rows
+   * only, without waiting for another session's write batch (store.readCommitted): every writer
+   * publishes on the change bus after its commit, so what a notification announces is there.
+   */
   async refresh(store: MetadataStore): Promise<void> {
     const since = this.modseq;
-    const snap = await store.transaction(async (tx) => {
+    const snap = await store.readCommitted(async (tx) => {
       let mb = await tx.mail.getMailboxById(this.mailboxId);
       // Another owner or UIDVALIDITY under this id is another mailbox: this one was deleted.
       // (Ids are never reused, migration-ids.ts; this check keeps a view to its own mailbox

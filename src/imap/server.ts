@@ -143,6 +143,31 @@ export async function startImapServer(deps: ImapDeps, listener: ImapListenerSpec
         void c.session.keepalive().catch(() => undefined);
       }
     }
+    await endRemovedUsers();
+  };
+  // `freehold user remove` runs in another process: sessions of a user it removed end at the
+  // next sweep (one committed-rows lookup per logged-in user, not per command).
+  const endRemovedUsers = async (): Promise<void> => {
+    const byUser = new Map<number, Connection[]>();
+    for (const c of conns) {
+      const st = c.session.state;
+      if (st.kind !== "authenticated" && st.kind !== "selected") continue;
+      const list = byUser.get(st.user.id);
+      if (list) list.push(c);
+      else byUser.set(st.user.id, [c]);
+    }
+    if (byUser.size === 0) return;
+    const gone = await deps.store.readCommitted(async (tx) => {
+      const out: number[] = [];
+      for (const id of byUser.keys()) if (!(await tx.accounts.getUserById(id))) out.push(id);
+      return out;
+    });
+    for (const id of gone) {
+      for (const c of byUser.get(id) ?? []) {
+        c.log.info({ userId: id }, "imap session ended: account removed");
+        void c.bye("Account removed").catch(() => undefined);
+      }
+    }
   };
   // Often enough that a short login timeout is enforced close to when it falls due.
   const sweepMs = Math.max(250, Math.min(limits.sweepMs, Math.floor(limits.loginTimeoutMs / 4), Math.floor(limits.commandTimeoutMs / 4)));

@@ -68,6 +68,8 @@ export class FileBlobStore implements StagingBlobStore {
   #bufferBytes: number;
   /** Temp files a writer or a pending delivery still owns; the collector leaves them alone. */
   #live = new Set<string>();
+  /** The last small blob check() verified, for the readAll of the same blob that follows it. */
+  #checked: { blobId: Id; buf: Buffer } | null = null;
   /** Bucket directories known to exist durably. */
   #buckets = new Set<string>();
 
@@ -108,6 +110,10 @@ export class FileBlobStore implements StagingBlobStore {
   }
 
   async readAll(blobId: Id): Promise<Buffer> {
+    // The content check() just verified (blobs are content-addressed and never rewritten).
+    const c = this.#checked;
+    this.#checked = null;
+    if (c && c.blobId === blobId) return c.buf;
     const row = await (this.#meta.locate ? this.#meta.locate(blobId) : this.#meta.get(blobId));
     if (!row) throw new StoreError("not-found", `no blob ${blobId}`);
     const path = this.pathOf(row.sha256, row.location);
@@ -120,6 +126,23 @@ export class FileBlobStore implements StagingBlobStore {
     if (!row) return { blobId, kind: "no-row", detail: `no blob row ${blobId}` };
     const path = this.pathOf(row.sha256, row.location);
     const base = { blobId, sha256: row.sha256, path };
+    if (row.size <= SYNC_READ_MAX && this.fs.readFileSync) {
+      // Small blobs: one synchronous read serves the existence, size and digest checks (an
+      // async stat first was a thread-pool round trip and a loop turn per message, paid one
+      // message after another by FETCH), and the buffer is kept for the readAll that follows.
+      let buf: Buffer;
+      try {
+        buf = this.fs.readFileSync(path);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") return { ...base, kind: "missing", detail: "blob file missing" };
+        throw e;
+      }
+      if (buf.length !== row.size) return { ...base, kind: "size", detail: `blob file has ${buf.length} bytes, ${row.size} recorded` };
+      const got = createHash("sha256").update(buf).digest("hex");
+      if (got !== row.sha256) return { ...base, kind: "digest", detail: `blob content changed on disk (SHA-256 ${got.slice(0, 16)}…)` };
+      this.#checked = { blobId, buf };
+      return null;
+    }
     const st = await this.fs.stat(path);
     if (!st) return { ...base, kind: "missing", detail: "blob file missing" };
     if (st.size !== row.size) return { ...base, kind: "size", detail: `blob file has ${st.size} bytes, ${row.size} recorded` };

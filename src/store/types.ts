@@ -615,6 +615,13 @@ export interface MetadataStore extends StoreRepos {
    * calling the outer store from fn would wait forever).
    */
   transaction<T>(fn: (tx: StoreRepos) => Promise<T> | T): Promise<T>;
+  /**
+   * Runs fn with repos that read committed rows only (never a write that is not yet durable)
+   * and never wait for an open transaction or group commit: for re-reads whose writers publish
+   * after their commit (the IMAP change bus). Reads only; its statements are not one snapshot,
+   * so fn must tolerate a commit of another process between them.
+   */
+  readCommitted<T>(fn: (tx: StoreRepos) => Promise<T> | T): Promise<T>;
   integrityCheck(): Promise<IntegrityReport>;
   close(): Promise<void>;
 }

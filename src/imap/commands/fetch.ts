@@ -85,14 +85,15 @@ export const fetch: CommandEntry<"FETCH"> = {
       batchBytes = 0;
     };
     const recentOn = s.showsRecent;
-    // The stored rows one query per 500 messages (not one store call per message: under
-    // concurrent writers each call may wait for the group commit of that loop turn).
+    // The stored rows one query per 500 messages, read from committed rows (readCommitted: no
+    // wait for another session's write batch; a message this view holds is committed, and its
+    // blob, size and envelope never change; flags come from the view).
     let rows = new Map<number, MessageRecord>();
     let k = 0;
     for (const uid of uids) {
       if (needsFull && k++ % 500 === 0) {
         const next = uids.slice(k - 1, k + 499);
-        rows = new Map((await s.deps.store.mail.getMessages(view.mailboxId, next)).map((r) => [r.uid, r]));
+        rows = new Map((await s.deps.store.readCommitted((tx) => tx.mail.getMessages(view.mailboxId, next))).map((r) => [r.uid, r]));
       }
       const m = view.get(uid)!;
       const gone = view.isGone(uid);

@@ -17,6 +17,13 @@
 // store before it is durable. If the COMMIT fails, every caller of the group is rejected.
 // A synchronous caller of atomic() outside call()/transaction() must await committed() before
 // treating its write as durable.
+//
+// Reads that must not wait for the group (issue 16: an IMAP session re-reading its mailbox after
+// another session's STORE waited for that STORE's COMMIT and a loop turn) go to reader(): a
+// second, read-only connection to the same file. In WAL mode it sees only committed
+// transactions — a commit becomes visible to other connections only after its WAL frames were
+// fsynced (synchronous=FULL) — so what it returns is durable, and it never waits for the gate
+// or the group. Its statements run in autocommit (each sees the latest commit).
 import { DatabaseSync } from "node:sqlite";
 import { resolve as resolvePath } from "node:path";
 import { ensurePrivateDbFile } from "./private-file.ts";
@@ -28,6 +35,8 @@ export type Row = Record<string, SQLInputValue>;
 export interface SqliteOptions {
   /** PRAGMA busy_timeout in ms (another process, e.g. the CLI beside the server, holds the lock). */
   busyTimeoutMs?: number;
+  /** A read-only connection (reader()): no pragmas that write, not a sibling, no writes. */
+  readOnly?: boolean;
 }
 
 /** Open connections per database file in this process (see #yieldSiblings). */
@@ -56,8 +65,17 @@ export class SqliteDb {
   /** This file's path, for the siblings registry. */
   #path: string;
 
+  #reader: SqliteDb | null = null;
+  #opts: SqliteOptions;
+
   constructor(path: string, opts: SqliteOptions = {}) {
     this.#path = resolvePath(path);
+    this.#opts = opts;
+    if (opts.readOnly) {
+      this.db = new DatabaseSync(path, { readOnly: true, enableForeignKeyConstraints: true });
+      this.db.exec(`PRAGMA busy_timeout = ${Math.trunc(opts.busyTimeoutMs ?? 5000)}`);
+      return;
+    }
     let sibs = SIBLINGS.get(this.#path);
     if (!sibs) SIBLINGS.set(this.#path, (sibs = new Set()));
     sibs.add(this);
@@ -69,6 +87,16 @@ export class SqliteDb {
     // FULL: a commit is durable on return (WAL + NORMAL could lose the last commits on power loss).
     this.db.exec("PRAGMA synchronous = FULL");
     this.db.exec("PRAGMA foreign_keys = ON");
+  }
+
+  /**
+   * The read-only connection to the same file (opened on first use): sees committed rows only,
+   * so a read through it neither waits for an open group nor can return an uncommitted write.
+   */
+  reader(): SqliteDb {
+    if (this.#opts.readOnly) return this;
+    if (!this.#reader || !this.#reader.db.isOpen) this.#reader = new SqliteDb(this.#path, { busyTimeoutMs: this.#opts.busyTimeoutMs, readOnly: true });
+    return this.#reader;
   }
 
   /** A cached prepared statement. */
@@ -312,6 +340,13 @@ export class SqliteDb {
   }
 
   close(): void {
+    this.#reader?.close();
+    this.#reader = null;
+    if (this.#opts.readOnly) {
+      this.#stmts.clear();
+      if (this.db.isOpen) this.db.close();
+      return;
+    }
     this.#flush(); // what is written is committed before the connection goes
     SIBLINGS.get(this.#path)?.delete(this);
     this.#stmts.clear();

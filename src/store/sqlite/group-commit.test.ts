@@ -120,3 +120,32 @@ test("close() commits an open group", async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("reader(): a read while a group is open is answered in the same turn, from committed rows only", async () => {
+  const { db, done } = fresh();
+  try {
+    await db.call(() => db.atomic(() => db.run("INSERT INTO t (k, v) VALUES ('a', 1)")));
+    // Open a group with an uncommitted change of 'a' and a new row 'b'.
+    const write = db.call(() =>
+      db.atomic(() => {
+        db.run("UPDATE t SET v = 2 WHERE k = 'a'");
+        db.run("INSERT INTO t (k, v) VALUES ('b', 3)");
+      }),
+    );
+    let writeSettled = false;
+    void write.then(() => (writeSettled = true));
+    // The main connection's view inside the group is the uncommitted one; the reader's is not.
+    assert.equal(db.get<{ v: number }>("SELECT v FROM t WHERE k = 'a'")?.v, 2);
+    const r = db.reader();
+    assert.deepEqual(r.all<{ k: string; v: number }>("SELECT k, v FROM t ORDER BY k").map((x) => [x.k, x.v]), [["a", 1]]);
+    // Answered before the group committed (no turn, no COMMIT in between).
+    assert.equal(writeSettled, false);
+    assert.throws(() => r.run("INSERT INTO t (k, v) VALUES ('c', 4)"), /readonly|read-only/i);
+    await write;
+    // After the COMMIT the reader sees it at once.
+    assert.deepEqual(r.all<{ k: string; v: number }>("SELECT k, v FROM t ORDER BY k").map((x) => [x.k, x.v]), [["a", 2], ["b", 3]]);
+    assert.equal(db.reader(), r, "one reader per connection");
+  } finally {
+    done();
+  }
+});

@@ -41,9 +41,19 @@ export function openSqliteStore(dataDir: string, opts: SqliteStoreOptions = {}):
   migrate(db.db, clock.now());
   const outer = repos(gatedContext(db, clock));
   const inner = repos(directContext(db, clock));
+  let committedRepos: StoreRepos | null = null;
   return {
     ...outer,
     transaction: (fn) => db.transaction(() => fn(inner)),
+    readCommitted: (fn) => {
+      // Repos on the read-only connection, made on first use (db.reader(): committed rows only).
+      committedRepos ??= repos(directContext(db.reader(), clock));
+      try {
+        return Promise.resolve(fn(committedRepos));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
     integrityCheck: () => db.call(() => integrityCheck(db)),
     close: () => db.call(() => db.close()),
   };
