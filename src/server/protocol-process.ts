@@ -3,8 +3,8 @@
 // owner passes. Per message it reads the store through its own SQLite connection (recipients,
 // aliases, quotas, mailboxes: reads only, WAL lets them run beside the owner's writes), writes and
 // fsyncs the temp blob itself, and asks the owner for everything that writes or must be counted
-// once: the delivery (the owner's group commit), the spam filter and greylist, the per-client
-// connection slot.
+// once: the spam filter + the delivery (the owner's group commit) in one request per message,
+// the greylist check, the per-client connection slot.
 import path from "node:path";
 import type net from "node:net";
 import { loadConfig } from "../config/load.ts";
@@ -17,6 +17,7 @@ import { openFileBlobStore } from "../store/blob-files.ts";
 import type { DeliveryRequest, DeliveryResult } from "../store/types.ts";
 import { MxHandler } from "../mx/handler.ts";
 import type { MxSpam } from "../mx/handler.ts";
+import type { MxPlanOutcome } from "../mx/plan.ts";
 import { SmtpServer } from "../smtp/server.ts";
 import type { ListenerTls } from "../smtp/server.ts";
 import { listenerLimits, smtpFeaturesFromConfig, smtpLimitsFromConfig } from "./smtp-settings.ts";
@@ -148,6 +149,9 @@ async function start(init: InitMessage): Promise<void> {
     defaultQuotaBytes: config.quota.defaultBytes,
     srs: { key: init.srsKey, forwarderDomain: config.hostname },
     spam,
+    // One request per message: the owner filters, picks the mailboxes and delivers (processes.ts).
+    deliverPlan: (plan) =>
+      request<MxPlanOutcome>("mx.deliver", { ...plan, blob: { sha256: plan.blob.sha256, size: plan.blob.size, handle: plan.blob.handle } }),
   });
   const mx = new SmtpServer({
     hostname: config.hostname,
