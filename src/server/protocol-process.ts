@@ -25,6 +25,8 @@ import { faultInjectionEnabled, withInjectedFaults } from "./fault-injection.ts"
 import { installLastResort } from "./last-resort.ts";
 import { systemClock } from "../clock.ts";
 import { fromWire } from "./processes.ts";
+import { holdConnections, takeOver } from "./held-listener.ts";
+import type { PassedListener } from "./held-listener.ts";
 import type { FromChild, InitMessage, RequestOp, ToChild } from "./processes.ts";
 
 const dataDir = process.argv[2];
@@ -75,7 +77,7 @@ function request<T>(op: RequestOp, arg: unknown): Promise<T> {
   });
 }
 
-const handles: net.Server[] = [];
+const handles: PassedListener[] = [];
 let onHandle: (() => void) | null = null;
 let stopRequested: number | null = null;
 let onStop: ((graceMs: number) => void) | null = null;
@@ -89,7 +91,7 @@ process.on("message", (m: ToChild, handle?: unknown) => {
       });
       return;
     case "listen":
-      handles[m.index] = handle as net.Server;
+      handles[m.index] = holdConnections(handle as net.Server);
       onHandle?.();
       return;
     case "res": {
@@ -206,7 +208,8 @@ async function start(init: InitMessage): Promise<void> {
               return tls.context;
             },
           };
-    await mx.listen({ role: "mx", host: l.address, port: l.port, tls: t, limits: listenerLimits(l), handle: handles[index] });
+    await mx.listen({ role: "mx", host: l.address, port: l.port, tls: t, limits: listenerLimits(l), handle: handles[index].server });
+    takeOver(handles[index]);
   }
   onStop = (graceMs) =>
     void stop(graceMs).then(
