@@ -28,7 +28,7 @@ import type { Mailbox } from "../smtp/address.ts";
 import type { MailParams, RcptParams } from "../smtp/params.ts";
 import type { EndInfo, Envelope, MessageSink, SessionInfo, SmtpHandler } from "../smtp/types.ts";
 import { isStoreError } from "../store/errors.ts";
-import type { DeliveryTarget, MetadataStore, QueueInsert, QueueRecipientInsert, StagingBlobStore } from "../store/types.ts";
+import type { MetadataStore, QueueInsert, QueueRecipientInsert, StagingBlobStore } from "../store/types.ts";
 import type { DeliveryWriter } from "../store/delivery.ts";
 import { deliveredToHeaders, forwardRecipients, returnPathHeader } from "./trace.ts";
 import { VerifyFeed } from "./verify-feed.ts";
@@ -36,7 +36,9 @@ import { srsBounceTarget } from "../delivery/srs.ts";
 import type { SrsCheckOptions } from "../delivery/srs.ts";
 import { isLocalDomain } from "../queue/local-delivery.ts";
 import { domainPart, stagedSince } from "../accounts/staged.ts";
-import type { SpamFilter } from "../spam/filter.ts";
+import type { FilterInput, FilterResult, SpamFilter } from "../spam/filter.ts";
+import { runMxPlan } from "./plan.ts";
+import type { MxDeliveryPlan, MxPlanOutcome, PlanLocal } from "./plan.ts";
 import { MAX_SCAN } from "../spam/tokenize.ts";
 
 export interface MxDeps {
@@ -60,6 +62,11 @@ export interface MxDeps {
   srs?: (SrsCheckOptions & { forwarderDomain: string }) | null;
   /** The spam filter (src/spam/, docs/spam.md); absent or null: nothing is filtered. */
   spam?: MxSpam | null;
+  /**
+   * A protocol process: the spam filter, the mailboxes and the delivery in one request to the
+   * store owner (src/server/processes.ts "mx.deliver"). Absent: runMxPlan here.
+   */
+  deliverPlan?: (plan: MxDeliveryPlan) => Promise<MxPlanOutcome>;
 }
 
 /** What the MX uses of the spam filter (in a protocol process, a proxy to the store owner's). */
@@ -220,16 +227,9 @@ export class MxHandler implements SmtpHandler {
             throw new SmtpError(verdict.action === "reject" ? "policyRejected" : "dnsTempfail", r?.text);
           }
           const headBuf = Buffer.concat(head, headBytes);
-          const spam = d.spam ? await this.#spamVerdict(session, envelope, verdict, headBuf, truncated, log) : null;
-          if (spam?.reject) {
-            await d.blobs.discard(staged);
-            const worst = Math.min(...[...spam.perUser.values()].map((v) => v.verdict.score));
-            throw new SmtpError("policyRejected", `Message refused as spam (score ${worst}); if this is wrong, ask the recipient's postmaster`);
-          }
           const common = verdict.authenticationResults + info.receivedHeader;
-          const targets: DeliveryTarget[] = [];
-          const stored = new Map<number, { user: string; mailbox: string }>();
-          const seenMailbox = new Set<number>();
+          const returnPath = returnPathHeader(envelope.mailFrom?.address ?? "");
+          const locals: PlanLocal[] = [];
           const queue: QueueInsert[] = [];
           const external: QueueRecipientInsert[] = [];
           const seenExternal = new Set<string>();
@@ -240,15 +240,10 @@ export class MxHandler implements SmtpHandler {
           for (const rcpt of envelope.recipients) {
             const r = rcpt.resolved as Resolved;
             for (const t of r.local) {
-              const sv = spam?.perUser.get(t.user.id);
-              const mailboxName = verdict.action === "quarantine" || sv?.verdict.action === "junk" ? "Junk" : "INBOX";
-              const mbox = (await d.store.mail.getMailbox(t.user.id, mailboxName)) ?? (await d.store.mail.getMailbox(t.user.id, "INBOX"));
-              if (!mbox || seenMailbox.has(mbox.id)) continue;
-              seenMailbox.add(mbox.id);
-              stored.set(mbox.id, { user: t.user.address, mailbox: mbox.name });
-              targets.push({
-                mailboxId: mbox.id,
-                traceHeaders: returnPathHeader(envelope.mailFrom?.address ?? "") + deliveredToHeaders(t.deliveredTo) + (sv?.header ?? "") + common,
+              locals.push({
+                userId: t.user.id,
+                address: t.user.address,
+                prefix: returnPath + deliveredToHeaders(t.deliveredTo),
                 quotaBytes: effectiveQuota(t.user, d.defaultQuotaBytes) || null,
               });
             }
@@ -267,7 +262,26 @@ export class MxHandler implements SmtpHandler {
               origin: "forward",
             });
           }
-          const result = await d.writer.deliver({ blob: staged, targets, queue });
+          const plan: MxDeliveryPlan = {
+            blob: staged,
+            spam: d.spam && locals.length > 0 ? spamInput(session, envelope, verdict, headBuf, truncated, locals) : null,
+            quarantine: verdict.action === "quarantine",
+            locals,
+            common,
+            queue,
+          };
+          // Filter, mailboxes and the durable delivery in one step: in a protocol process one
+          // request to the store owner (d.deliverPlan), here in place.
+          const out = d.deliverPlan
+            ? await d.deliverPlan(plan)
+            : await runMxPlan(plan, { store: d.store, filter: d.spam ? (input) => d.spam!.filter(input) : null, writer: d.writer });
+          if (out.spam) logSpamVerdict(out.spam, log);
+          if (out.kind === "spam-reject") {
+            await d.blobs.discard(staged);
+            const worst = Math.min(...[...out.spam.perUser.values()].map((v) => v.verdict.score));
+            throw new SmtpError("policyRejected", `Message refused as spam (score ${worst}); if this is wrong, ask the recipient's postmaster`);
+          }
+          const { result, stored } = out;
           finished = true;
           // One line with everything `freehold trace` shows for an inbound message (Postfix logs
           // the same facts over its qmgr/local lines): who, from where, and where it went.
@@ -303,46 +317,6 @@ export class MxHandler implements SmtpHandler {
     };
   }
 
-  /** Scores the message for its local recipients (src/spam/filter.ts) and logs the verdicts. */
-  async #spamVerdict(session: SessionInfo, envelope: Envelope, auth: AuthVerdict, head: Buffer, truncated: boolean, log: Logger) {
-    const recipients: Array<{ userId: number; address: string }> = [];
-    for (const rcpt of envelope.recipients) {
-      for (const t of (rcpt.resolved as Resolved).local) recipients.push({ userId: t.user.id, address: t.user.address });
-    }
-    if (recipients.length === 0) return null;
-    const r = await this.#d.spam!.filter({
-      cid: session.cid,
-      ip: session.remoteAddress,
-      helo: session.helo?.name ?? "",
-      pregreet: session.pregreet ?? "skipped",
-      mailFrom: envelope.mailFrom?.address ?? "",
-      head,
-      truncated,
-      auth: {
-        spf: auth.spf.result,
-        spfDomain: auth.spf.domain,
-        dkim: auth.dkim.some((k) => k.result === "pass") ? "pass" : (auth.dkim[0]?.result ?? "none"),
-        dkimPassDomains: auth.dkim.filter((k) => k.result === "pass" && k.domain).map((k) => k.domain!),
-        dmarc: auth.dmarc?.result ?? "none",
-        arc: auth.arc.result,
-      },
-      recipients,
-    });
-    log.info(
-      {
-        spam: {
-          reject: r.reject,
-          unfiltered: r.unfiltered,
-          ms: r.ms,
-          recipients: [...r.perUser].map(([userId, v]) => ({ userId, action: v.verdict.action, score: v.verdict.score, rules: v.verdict.rules })),
-          signals: r.signals,
-        },
-      },
-      "spam verdict",
-    );
-    return r;
-  }
-
   async #guard<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -359,4 +333,41 @@ export function mapDeliveryError(err: unknown): unknown {
   if ((err as NodeJS.ErrnoException)?.code === "ENOSPC") return new SmtpError("storageFull");
   if (isStoreError(err, "busy")) return new SmtpError("storeBusy");
   return err;
+}
+
+/** The spam filter's input for the local recipients (src/spam/filter.ts). */
+function spamInput(session: SessionInfo, envelope: Envelope, auth: AuthVerdict, head: Buffer, truncated: boolean, locals: PlanLocal[]): FilterInput {
+  return {
+    cid: session.cid,
+    ip: session.remoteAddress,
+    helo: session.helo?.name ?? "",
+    pregreet: session.pregreet ?? "skipped",
+    mailFrom: envelope.mailFrom?.address ?? "",
+    head,
+    truncated,
+    auth: {
+      spf: auth.spf.result,
+      spfDomain: auth.spf.domain,
+      dkim: auth.dkim.some((k) => k.result === "pass") ? "pass" : (auth.dkim[0]?.result ?? "none"),
+      dkimPassDomains: auth.dkim.filter((k) => k.result === "pass" && k.domain).map((k) => k.domain!),
+      dmarc: auth.dmarc?.result ?? "none",
+      arc: auth.arc.result,
+    },
+    recipients: locals.map((l) => ({ userId: l.userId, address: l.address })),
+  };
+}
+
+function logSpamVerdict(r: FilterResult, log: Logger): void {
+  log.info(
+    {
+      spam: {
+        reject: r.reject,
+        unfiltered: r.unfiltered,
+        ms: r.ms,
+        recipients: [...r.perUser].map(([userId, v]) => ({ userId, action: v.verdict.action, score: v.verdict.score, rules: v.verdict.rules })),
+        signals: r.signals,
+      },
+    },
+    "spam verdict",
+  );
 }

@@ -3,16 +3,18 @@
 // (protocol-process.ts) and hands each one the listening sockets of the mx listeners, as the
 // cluster module does with its handles: the kernel gives each new connection to whichever
 // process accepts first. A protocol process runs the whole SMTP session (TLS, parser, SPF/DKIM/
-// DMARC, the blob's temp file and its fsync) and sends ONE request per message to the owner,
-// whose DeliveryWriter does rename → directory fsync → commit exactly as for its own sessions;
+// DMARC, the blob's temp file and its fsync) and sends ONE request per message to the owner
+// ("mx.deliver": the spam filter, the choice of INBOX or Junk per recipient and the delivery,
+// src/mx/plan.ts), whose DeliveryWriter does rename → directory fsync → commit exactly as for its own sessions;
 // only after the answer does the protocol process send 250. One group commit still batches
 // every process's deliveries, and the IMAP change bus (which lives in the owner with IMAP)
 // sees them in the same onBatch as its own.
 //
 // What stays in the owner, and why (measured: docs/benchmarks.md, issue 14 log): the SQLite
 // writer, the queue runner, the collector, IMAP (its writes and IDLE), submission (the login
-// limiter and the send limits stay in one process), the spam filter's database (one request
-// per message: filter and greylist), and the per-client connection counter (one request per
+// limiter and the send limits stay in one process), the spam filter's database (run inside the
+// message's one delivery request; the greylist check is its own request, at RCPT, when greylisting is on),
+// and the per-client connection counter (one request per
 // connection, so smtp.maxConnectionsPerIp holds across processes instead of multiplying).
 //
 // Temp files: a protocol process names its temps `<pid>-<random>` (blob-files.ts); when it exits,
@@ -27,6 +29,8 @@ import type { Services } from "./services.ts";
 import type { Config, Listener } from "../config/schema.ts";
 import type { SmtpServer } from "../smtp/server.ts";
 import type { DeliveryRequest } from "../store/types.ts";
+import { runMxPlan } from "../mx/plan.ts";
+import type { MxDeliveryPlan } from "../mx/plan.ts";
 import { StoreError, isStoreError } from "../store/errors.ts";
 
 /** The number of serving processes the config asks for (at least 1). */
@@ -64,7 +68,7 @@ export interface ResponseMessage {
 }
 export type ToChild = InitMessage | ListenMessage | StopMessage | ResponseMessage;
 
-export type RequestOp = "deliver" | "slot.acquire" | "slot.release" | "spam.filter" | "spam.greylist";
+export type RequestOp = "deliver" | "mx.deliver" | "slot.acquire" | "slot.release" | "spam.filter" | "spam.greylist";
 export interface RequestMessage {
   t: "req";
   id: number;
@@ -137,10 +141,16 @@ export async function startProtocolProcesses(o: ProtocolProcessesOptions): Promi
     switch (m.op) {
       case "deliver": {
         const req = m.arg as DeliveryRequest;
-        const path = req.blob?.handle;
-        // The staged file must be one this process made in our tmp/ (a rename elsewhere is refused).
-        if (typeof path !== "string" || !services.storage.blobs.isTempPath(path, pid)) throw new StoreError("invalid", "staged blob outside tmp/ or of another process");
+        checkStaged(req.blob?.handle, pid);
         return services.storage.writer.deliver(req);
+      }
+      case "mx.deliver": {
+        // One round trip per message (issue 14): the spam filter, the mailboxes and the group
+        // commit, here; the answer (after COMMIT) is what lets the session send 250.
+        const plan = m.arg as MxDeliveryPlan;
+        checkStaged(plan.blob?.handle, pid);
+        if (plan.spam) plan.spam.head = asBuffer(plan.spam.head);
+        return runMxPlan(plan, { store: services.storage.store, filter: spamFilter ? (input) => spamFilter.filter(input) : null, writer: services.storage.writer });
       }
       case "slot.acquire": {
         const release = o.mx.connectionCounter.acquire(m.arg as string);
@@ -161,9 +171,7 @@ export async function startProtocolProcesses(o: ProtocolProcessesOptions): Promi
         if (!spamFilter) throw new Error("spam filter is off");
         {
           const input = m.arg as Parameters<typeof spamFilter.filter>[0];
-          // Structured clone may hand a Buffer over as a plain Uint8Array.
-          const head = input.head as Uint8Array;
-          if (!Buffer.isBuffer(head)) input.head = Buffer.from(head.buffer, head.byteOffset, head.byteLength);
+          input.head = asBuffer(input.head);
           return spamFilter.filter(input);
         }
       case "spam.greylist": {
@@ -175,6 +183,11 @@ export async function startProtocolProcesses(o: ProtocolProcessesOptions): Promi
         void child;
         throw new Error(`unknown request ${String((m as RequestMessage).op)}`);
     }
+  };
+
+  /** The staged file must be one this process made in our tmp/ (a rename elsewhere is refused). */
+  const checkStaged = (path: unknown, pid: number): void => {
+    if (typeof path !== "string" || !services.storage.blobs.isTempPath(path, pid)) throw new StoreError("invalid", "staged blob outside tmp/ or of another process");
   };
 
   const spawnOne = (): Promise<void> =>
@@ -257,6 +270,11 @@ export async function startProtocolProcesses(o: ProtocolProcessesOptions): Promi
       );
     },
   };
+}
+
+/** Structured clone may hand a Buffer over as a plain Uint8Array. */
+function asBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 function send(child: ChildProcess, m: ToChild, log?: Services["logger"]): void {

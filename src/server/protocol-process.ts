@@ -3,8 +3,8 @@
 // owner passes. Per message it reads the store through its own SQLite connection (recipients,
 // aliases, quotas, mailboxes: reads only, WAL lets them run beside the owner's writes), writes and
 // fsyncs the temp blob itself, and asks the owner for everything that writes or must be counted
-// once: the delivery (the owner's group commit), the spam filter and greylist, the per-client
-// connection slot.
+// once: the spam filter + the delivery (the owner's group commit) in one request per message,
+// the greylist check, the per-client connection slot.
 import path from "node:path";
 import type net from "node:net";
 import { loadConfig } from "../config/load.ts";
@@ -17,6 +17,7 @@ import { openFileBlobStore } from "../store/blob-files.ts";
 import type { DeliveryRequest, DeliveryResult } from "../store/types.ts";
 import { MxHandler } from "../mx/handler.ts";
 import type { MxSpam } from "../mx/handler.ts";
+import type { MxPlanOutcome } from "../mx/plan.ts";
 import { SmtpServer } from "../smtp/server.ts";
 import type { ListenerTls } from "../smtp/server.ts";
 import { listenerLimits, smtpFeaturesFromConfig, smtpLimitsFromConfig } from "./smtp-settings.ts";
@@ -24,6 +25,8 @@ import { faultInjectionEnabled, withInjectedFaults } from "./fault-injection.ts"
 import { installLastResort } from "./last-resort.ts";
 import { systemClock } from "../clock.ts";
 import { fromWire } from "./processes.ts";
+import { holdConnections, takeOver } from "./held-listener.ts";
+import type { PassedListener } from "./held-listener.ts";
 import type { FromChild, InitMessage, RequestOp, ToChild } from "./processes.ts";
 
 const dataDir = process.argv[2];
@@ -74,7 +77,7 @@ function request<T>(op: RequestOp, arg: unknown): Promise<T> {
   });
 }
 
-const handles: net.Server[] = [];
+const handles: PassedListener[] = [];
 let onHandle: (() => void) | null = null;
 let stopRequested: number | null = null;
 let onStop: ((graceMs: number) => void) | null = null;
@@ -88,7 +91,7 @@ process.on("message", (m: ToChild, handle?: unknown) => {
       });
       return;
     case "listen":
-      handles[m.index] = handle as net.Server;
+      handles[m.index] = holdConnections(handle as net.Server);
       onHandle?.();
       return;
     case "res": {
@@ -148,6 +151,9 @@ async function start(init: InitMessage): Promise<void> {
     defaultQuotaBytes: config.quota.defaultBytes,
     srs: { key: init.srsKey, forwarderDomain: config.hostname },
     spam,
+    // One request per message: the owner filters, picks the mailboxes and delivers (processes.ts).
+    deliverPlan: (plan) =>
+      request<MxPlanOutcome>("mx.deliver", { ...plan, blob: { sha256: plan.blob.sha256, size: plan.blob.size, handle: plan.blob.handle } }),
   });
   const mx = new SmtpServer({
     hostname: config.hostname,
@@ -202,7 +208,8 @@ async function start(init: InitMessage): Promise<void> {
               return tls.context;
             },
           };
-    await mx.listen({ role: "mx", host: l.address, port: l.port, tls: t, limits: listenerLimits(l), handle: handles[index] });
+    await mx.listen({ role: "mx", host: l.address, port: l.port, tls: t, limits: listenerLimits(l), handle: handles[index].server });
+    takeOver(handles[index]);
   }
   onStop = (graceMs) =>
     void stop(graceMs).then(
