@@ -14,6 +14,9 @@ import { SessionStore } from "./sessions.ts";
 import { ApiTokenService } from "./tokens.ts";
 import { openSniCertificates } from "./sni.ts";
 import type { SniCertificates } from "./sni.ts";
+import { davPlugin } from "../dav/plugin.ts";
+import { davContext } from "../dav/service.ts";
+import type { DavContext } from "../dav/handler.ts";
 
 export interface WebStarterOptions {
   authenticate: (services: Services) => Authenticate;
@@ -22,7 +25,7 @@ export interface WebStarterOptions {
 }
 
 export function webStarter(opts: WebStarterOptions): ProtocolStarter {
-  let shared: { db: SqliteDb; tokens: ApiTokenService; sessions: SessionStore; sni: SniCertificates; open: number } | null = null;
+  let shared: { db: SqliteDb; dav: { db: SqliteDb; ctx: DavContext }; tokens: ApiTokenService; sessions: SessionStore; sni: SniCertificates; open: number } | null = null;
   return async (services, listener) => {
     if (!shared) {
       const sni = await openSniCertificates(services.config.tls.sni, services.logger);
@@ -30,12 +33,14 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
       shared = {
         sni,
         db,
+        dav: davContext(services),
         tokens: new ApiTokenService({ repo: new SqliteApiTokens(db), store: services.storage.store, clock: services.clock }),
         sessions: new SessionStore(services.clock),
         open: 0,
       };
     }
     const s = shared;
+    const authenticate = opts.authenticate(services);
     const app = await createWebApp(
       {
         config: services.config,
@@ -44,14 +49,19 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         dkim: services.dkim,
         tokens: s.tokens,
         sessions: s.sessions,
-        authenticate: opts.authenticate(services),
+        authenticate,
         clock: services.clock,
         logger: services.logger,
         tls: listener.role === "https" ? services.tls : undefined,
         sni: (name) => s.sni.pick(name),
         // Thunderbird autoconfig, Outlook autodiscover and the MTA-STS policy, chosen by Host
         // (src/web/autoconfig/), on every listener; then any extra plugins.
-        plugins: [(app) => autoconfigPlugin(app, { config: () => services.config, accounts: services.accounts }), ...(opts.plugins ?? [])],
+        plugins: [
+          (app) => autoconfigPlugin(app, { config: () => services.config, accounts: services.accounts }),
+          // CardDAV and CalDAV (src/dav/, issue 11), with the same login as IMAP.
+          (app) => davPlugin(app, { ctx: s.dav.ctx, authenticate, secure: listener.role === "https" }),
+          ...(opts.plugins ?? []),
+        ],
       },
       listener,
     );
@@ -64,6 +74,7 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         await app.close();
         if (--s.open === 0) {
           s.db.close();
+          s.dav.db.close();
           s.sni.stop();
           shared = null;
         }
