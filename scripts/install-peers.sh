@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use as real peers (Postfix, swaks, Knot DNS, strace,
 # Dovecot, isync, Python's aiosmtpd and dkimpy; iproute2's `ip netns` for the network-fault tests;
-# restic, the backup engine `freehold backup` runs, which operators install too).
+# restic, the backup engine `freehold backup` runs, which operators install too; vdirsyncer and
+# Radicale, the CardDAV/CalDAV peers of test/dav).
 # Idempotent: does nothing when all are present.
 # The stock daemons are never started: the tests run their own instances on loopback.
 set -euo pipefail
@@ -9,7 +10,8 @@ pkgs=(postfix swaks knot knot-dnsutils knot-dnssecutils strace dovecot-core dove
       python3-aiosmtpd python3-dkim python3-dnspython iproute2
       rspamd redis-server
       testssl.sh
-      mutt restic)
+      mutt restic
+      vdirsyncer radicale)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -44,11 +44,6 @@ function basic(h: string | undefined): { user: string; password: string } | null
 export async function davPlugin(app: FastifyInstance, deps: DavPluginDeps): Promise<void> {
   for (const m of DAV_METHODS) if (!app.supportedMethods.includes(m)) app.addHttpMethod(m, { hasBody: true });
 
-  // RFC 6764 §5: the well-known URIs redirect to the context path.
-  for (const wk of ["/.well-known/carddav", "/.well-known/caldav"]) {
-    app.route({ method: ["GET", "HEAD", "PROPFIND", "OPTIONS"], url: wk, handler: async (_req, reply) => reply.code(301).header("location", `${DAV_ROOT}/`).send() });
-  }
-
   await app.register(async (dav) => {
     // Bodies of every type arrive as bytes; a body over the limit is 413 with a DAV error body.
     dav.removeAllContentTypeParsers();
@@ -58,6 +53,10 @@ export async function davPlugin(app: FastifyInstance, deps: DavPluginDeps): Prom
       if (typeof err.statusCode === "number" && err.statusCode >= 400 && err.statusCode < 500) return davError(reply, err.statusCode, "bad request");
       throw err;
     });
+    // RFC 6764 §5: the well-known URIs redirect to the context path (a body, if any, is ignored).
+    for (const wk of ["/.well-known/carddav", "/.well-known/caldav"]) {
+      dav.route({ method: ["GET", "HEAD", "PROPFIND", "OPTIONS"], url: wk, handler: async (_req, reply) => reply.code(301).header("location", `${DAV_ROOT}/`).send() });
+    }
     const handler = async (req: FastifyRequest, reply: FastifyReply) => {
       if (!deps.secure && !isLoopback(req.ip)) return davError(reply, 403, "use https: passwords are not accepted in clear");
       const cred = basic(req.headers.authorization);
