@@ -29,6 +29,7 @@ import { registerTrace } from "./trace.ts";
 import { registerAudit } from "./audit.ts";
 import { registerMigrate } from "./migrate.ts";
 import { registerBackup } from "./backup.ts";
+import { registerContacts } from "./contacts.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -60,6 +61,7 @@ export function buildProgram(io: CliIo): Command {
   registerAudit(program, io);
   registerMigrate(program, io);
   registerBackup(program, io);
+  registerContacts(program, io);
   return program;
 }
 
