@@ -75,5 +75,26 @@ function register(program: Command, io: CliIo, name: string, kind: CollectionKin
 
 export function registerContacts(program: Command, io: CliIo): void {
   register(program, io, "contacts", "addressbook", "vcf");
+  const contacts = program.commands.find((c) => c.name() === "contacts")!;
+  contacts
+    .command("collect")
+    .description('whether recipients of mail the user sends are added to their "Collected" address book (default on)')
+    .argument("<user>", "the user's address")
+    .argument("[state]", "on or off; without it, print the current state")
+    .action(async function (this: Command, user: string, state: string | undefined) {
+      if (state !== undefined && state !== "on" && state !== "off") throw new CliError("state: on or off");
+      await withDataDir(this, io, async ({ config, store }) => {
+        const u = await store.accounts.getUserByAddress(user.toLowerCase());
+        if (!u) throw new CliError(`no such user: ${user}`);
+        const db = openDavDb(config.dataDir, { clock: io.clock });
+        try {
+          const s = new DavStore(db, io.clock);
+          if (state !== undefined) await s.setCollectAddresses(u.address, state === "on");
+          print(io, `Collecting addresses for ${u.address}: ${(await s.collectAddresses(u.address)) ? "on" : "off"}.`);
+        } finally {
+          db.close();
+        }
+      });
+    });
   register(program, io, "calendar", "calendar", "ics");
 }
