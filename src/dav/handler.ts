@@ -252,6 +252,8 @@ function collectionNode(user: DavUser, v: CollView): Node {
   props.set(key(DAV, "resourcetype"), type);
   props.set(key(DAV, "displayname"), v.displayname);
   props.set(key(DAV, "sync-token"), v.token);
+  // RFC 4918 §15.6: a collection's ETag changes with its content, as the sync token does.
+  props.set(key(DAV, "getetag"), etagOf(Buffer.from(v.token)));
   // getctag (calendarserver.org, draft-daboo-webdav-sync's predecessor): changes with every write.
   props.set(key(CS, "getctag"), v.token);
   props.set(key(DAV, "current-user-privilege-set"), privs(!v.readOnly));
