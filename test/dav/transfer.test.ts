@@ -164,6 +164,12 @@ describe("the CLI", () => {
     const from = await runFreeholdCli(["--data", s.data.dir, "calendar", "import", "w@b.test", "--from", `${s.base}/dav/calendars/v@a.test/default/`, "--username", "v@a.test"], `${PASSWORD}\n`);
     assert.equal(from.code, 0, from.stderr + from.stdout);
     assert.match(from.stdout, /Imported 2 of 2/);
+    // The account export (freehold export) carries the address books and calendars too.
+    const acct = path.join(tmp, "acct");
+    const ex = await runFreeholdCli(["--data", s.data.dir, "export", "w@b.test", "--format", "mbox", "--out", acct]);
+    assert.equal(ex.code, 0, ex.stderr + ex.stdout);
+    assert.equal(splitObjects(await readFile(path.join(acct, "contacts.vcf"), "utf8"), "VCARD").length, 2);
+    assert.equal(splitCalendar(await readFile(path.join(acct, "calendar.ics"), "utf8")).length, 2);
     const bad = await runFreeholdCli(["--data", s.data.dir, "contacts", "import", "nobody@b.test", csv]);
     assert.notEqual(bad.code, 0);
   });
