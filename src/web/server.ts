@@ -50,6 +50,8 @@ export interface WebDeps {
   tls?: LoadedTls;
   /** Certificates by name (config tls.sni, sni.ts); names without one get `tls`. */
   sni?: (servername: string) => import("node:tls").SecureContext | undefined;
+  /** Address books and calendars (src/dav/): the /api/v1/account/contacts… routes, when given. */
+  dav?: import("../dav/handler.ts").DavContext;
   /** More routes (autoconfig, MTA-STS...), registered on every listener before the API. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
 }

@@ -50,6 +50,7 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         tokens: s.tokens,
         sessions: s.sessions,
         authenticate,
+        dav: s.dav.ctx,
         clock: services.clock,
         logger: services.logger,
         tls: listener.role === "https" ? services.tls : undefined,

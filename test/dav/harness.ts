@@ -61,6 +61,7 @@ export async function startDav(): Promise<DavServer> {
       authenticate,
       clock: services.clock,
       logger: silentLogger(),
+      dav: dav.ctx,
       plugins: [(a) => davPlugin(a, { ctx: dav.ctx, authenticate, secure: false })],
     },
     { role: "http", address: HOST, port: 0 },

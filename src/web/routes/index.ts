@@ -8,6 +8,7 @@ import { registerQueueRoutes } from "./queue.ts";
 import { registerRelayRoutes } from "./relays.ts";
 import { registerSessionRoutes } from "./session.ts";
 import { registerTokenRoutes } from "./tokens.ts";
+import { registerContactRoutes } from "./contacts.ts";
 
 export function registerApiRoutes(api: Api, ctx: ApiContext): void {
   registerSessionRoutes(api, ctx);
@@ -17,4 +18,5 @@ export function registerApiRoutes(api: Api, ctx: ApiContext): void {
   registerQueueRoutes(api, ctx);
   registerRelayRoutes(api, ctx);
   registerAuditRoutes(api, ctx);
+  registerContactRoutes(api, ctx);
 }
