@@ -105,6 +105,8 @@ export function parseSyncToken(c: Pick<Collection, "id" | "rev">, token: string)
 export class DavStore {
   readonly #db: SqliteDb;
   readonly #clock: Clock;
+  /** Owners whose defaults exist: a read (PROPFIND, GET) then writes nothing. */
+  readonly #defaultsDone = new Set<string>();
   constructor(db: SqliteDb, clock: Clock = systemClock) {
     this.#db = db;
     this.#clock = clock;
@@ -134,8 +136,10 @@ export class DavStore {
     );
   }
 
-  /** The user's default address book and calendar, created on first use. */
+  /** The user's default address book and calendar, created on first use (once per process and owner; a client that deletes one gets it back after a restart). */
   async ensureDefaults(owner: string): Promise<void> {
+    if (this.#defaultsDone.has(owner)) return;
+    this.#defaultsDone.add(owner);
     await this.createCollection(owner, "addressbook", "default", { displayname: "Contacts" });
     await this.createCollection(owner, "calendar", "default", { displayname: "Calendar" });
   }
