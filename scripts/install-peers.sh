@@ -2,7 +2,8 @@
 # Installs the Debian packages the tests use as real peers (Postfix, swaks, Knot DNS, strace,
 # Dovecot, isync, Python's aiosmtpd and dkimpy; iproute2's `ip netns` for the network-fault tests;
 # restic, the backup engine `freehold backup` runs, which operators install too; pebble, Let's
-# Encrypt's test ACME CA, for test/acme/).
+# Encrypt's test ACME CA, for test/acme/; vdirsyncer and Radicale, the CardDAV/CalDAV peers of
+# test/dav; chromium for the browser tests of test/web/ui).
 # Idempotent: does nothing when all are present.
 # The stock daemons are never started: the tests run their own instances on loopback.
 set -euo pipefail
@@ -12,7 +13,8 @@ pkgs=(postfix swaks knot knot-dnsutils knot-dnssecutils strace dovecot-core dove
       testssl.sh
       mutt restic
       chromium
-      pebble)
+      pebble
+      vdirsyncer radicale)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -30,6 +30,7 @@ import { registerAudit } from "./audit.ts";
 import { registerStatus } from "./status.ts";
 import { registerMigrate } from "./migrate.ts";
 import { registerBackup } from "./backup.ts";
+import { registerContacts } from "./contacts.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -62,6 +63,7 @@ export function buildProgram(io: CliIo): Command {
   registerStatus(program, io);
   registerMigrate(program, io);
   registerBackup(program, io);
+  registerContacts(program, io);
   return program;
 }
 

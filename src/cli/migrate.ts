@@ -1,6 +1,8 @@
 // `freehold export USER --format mbox|maildir|eml-zip --out PATH [--since DATE]` and
 // `freehold import USER --from-mbox FILE|DIR | --from-maildir DIR | --from-eml DIR`.
 // The work is in src/migrate/; this file parses options, opens storage and shows progress.
+import { DavStore, openDavDb } from "../dav/store.ts";
+import { DavTransfer } from "../dav/transfer.ts";
 import { stat, readdir, readFile } from "node:fs/promises";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -64,7 +66,20 @@ export function registerMigrate(program: Command, io: CliIo): void {
         const storage = await openStorage(config.dataDir, { clock: io.clock });
         const bar = new Progress(io.stderr, () => io.clock.now());
         try {
+          // The address books and calendars go along (issue 11 §3), empty ones left out.
+          const davDb = openDavDb(config.dataDir, { clock: io.clock });
+          const extraFiles: Array<{ name: string; data: Buffer }> = [];
+          try {
+            const t = new DavTransfer(new DavStore(davDb, io.clock));
+            const vcf = await t.exportAll(user.address, "addressbook");
+            const ics = await t.exportAll(user.address, "calendar");
+            if (vcf !== "") extraFiles.push({ name: "contacts.vcf", data: Buffer.from(vcf) });
+            if (ics !== "") extraFiles.push({ name: "calendar.ics", data: Buffer.from(ics) });
+          } finally {
+            davDb.close();
+          }
           const r = await exportAccount({
+            extraFiles,
             store: storage.store,
             blobs: storage.blobs,
             user: await storage.store.accounts.getUserById(user.id).then((u) => u!),
@@ -75,6 +90,7 @@ export function registerMigrate(program: Command, io: CliIo): void {
           });
           bar.done({ label: "export", done: r.messages, total: r.messages, bytes: r.bytes, bytesTotal: r.bytes });
           print(io, `Exported ${r.messages} message${r.messages === 1 ? "" : "s"} (${formatSize(r.bytes)}) in ${r.folders} folder${r.folders === 1 ? "" : "s"} of ${user.address} to ${out}`);
+          for (const f of extraFiles) print(io, `  with ${f.name}`);
         } finally {
           await storage.close();
         }

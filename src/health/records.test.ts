@@ -37,3 +37,11 @@ test("zone snippet splits TXT at 255 octets", () => {
   assert.match(z, /^example\.test\. 3600 IN MX 10 mail\.example\.test\.$/m);
   assert.match(z, /^; set by your hosting provider: 10\.2\.0\.192\.in-addr\.arpa\./m);
 });
+
+test("CardDAV and CalDAV: SRV and TXT path records (RFC 6764 §3, §4)", () => {
+  const r = computeRecords(base);
+  for (const svc of ["_carddavs._tcp.example.test.", "_caldavs._tcp.example.test."]) {
+    assert.ok(r.some((x) => x.name === svc && x.type === "SRV" && x.value === "0 1 443 mail.example.test."), svc);
+    assert.ok(r.some((x) => x.name === svc && x.type === "TXT" && x.value === "path=/dav/"), svc);
+  }
+});

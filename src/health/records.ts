@@ -76,6 +76,11 @@ export function computeRecords(inp: RecordInputs): DnsRecord[] {
   out.push({ name: fq(`_submission._tcp.${d}`), type: "SRV", value: `10 1 587 ${fq(inp.mailHost)}`, purpose: "mail clients find submission (STARTTLS)" });
   out.push({ name: fq(`_imaps._tcp.${d}`), type: "SRV", value: `0 1 993 ${fq(inp.mailHost)}`, purpose: "mail clients find IMAP (implicit TLS)" });
   out.push({ name: fq(`_imap._tcp.${d}`), type: "SRV", value: `10 1 143 ${fq(inp.mailHost)}`, purpose: "mail clients find IMAP (STARTTLS)" });
+  // RFC 6764 §3 and §4: CardDAV/CalDAV over TLS on the https listener, and the context path.
+  for (const svc of ["carddavs", "caldavs"]) {
+    out.push({ name: fq(`_${svc}._tcp.${d}`), type: "SRV", value: `0 1 443 ${fq(inp.mailHost)}`, purpose: `contacts and calendar clients find ${svc === "carddavs" ? "CardDAV" : "CalDAV"} (RFC 6764)` });
+    out.push({ name: fq(`_${svc}._tcp.${d}`), type: "TXT", value: "path=/dav/", purpose: `the ${svc === "carddavs" ? "CardDAV" : "CalDAV"} context path (RFC 6764 §4)` });
+  }
   out.push({ name: fq(`autoconfig.${d}`), type: "CNAME", value: fq(inp.mailHost), purpose: "Thunderbird autoconfig" });
   out.push({ name: fq(`autodiscover.${d}`), type: "CNAME", value: fq(inp.mailHost), purpose: "Outlook autodiscover" });
   out.push({ name: fq(d), type: "CAA", value: '0 issue "letsencrypt.org"', purpose: "which CA may issue certificates (RFC 8659)" });

@@ -40,6 +40,8 @@ export interface ExportOptions {
   /** Only messages whose internal date is at or after this (ms). */
   since?: number;
   onProgress?: (p: ExportProgress) => void;
+  /** More files beside the mail (the address books and calendars, issue 11): at the top of the folder or zip. */
+  extraFiles?: Array<{ name: string; data: Buffer }>;
 }
 
 export interface ExportReport {
@@ -119,6 +121,7 @@ export async function exportAccount(o: ExportOptions): Promise<ExportReport> {
   if (o.format === "mbox") await exportMbox(o, mailboxes, p, tick);
   else if (o.format === "maildir") await exportMaildir(o, mailboxes, p, tick);
   else await exportZip(o, mailboxes, p, tick);
+  if (o.format !== "eml-zip") for (const f of o.extraFiles ?? []) await writeFile(path.join(o.out, f.name), f.data, { mode: 0o600 });
   p.folder = "";
   tick();
   return { folders: p.folders, messages: p.messages, bytes: p.bytes };
@@ -250,6 +253,11 @@ async function exportZip(o: ExportOptions, mailboxes: MailboxRecord[], p: Export
       yield Buffer.from(JSON.stringify(folders, null, 1) + "\n");
     })());
     await zip.add("manifest.jsonl", Date.now(), createReadStream(manifestPath) as AsyncIterable<Buffer>);
+    for (const f of o.extraFiles ?? []) {
+      await zip.add(f.name, Date.now(), (async function* () {
+        yield f.data;
+      })());
+    }
     await zip.finish();
   } catch (e) {
     await zip.abort();

@@ -13,6 +13,9 @@ import { startDkimJob } from "../emailauth/dkim-job.ts";
 import { authExtension } from "./auth.ts";
 import { SubmissionHandler } from "./handler.ts";
 import { HourlySendLimit } from "./send-limit.ts";
+import { addressCollector } from "../dav/collect.ts";
+import { DavStore, openDavDb } from "../dav/store.ts";
+import type { SqliteDb } from "../store/sqlite/db.ts";
 import { listenerLimits, smtpConnectionLimits, smtpFeaturesFromConfig, smtpLimitsFromConfig } from "../server/smtp-settings.ts";
 
 export interface SubmissionStarterOptions {
@@ -31,9 +34,13 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
   let server: SmtpServer | null = null;
   let open = 0;
   let job: { stop(): void } | null = null;
+  let davDb: SqliteDb | null = null;
 
   const build = (services: Services): SmtpServer => {
     const { config, storage, clock, logger } = services;
+    // Recipients go into the sender's "Collected" address book (src/dav/collect.ts, issue 11 §2).
+    // dav.sqlite is opened at the first message after each start (closed with the last listener).
+    const collect = (user: string, recipients: string[]) => addressCollector(new DavStore((davDb ??= openDavDb(config.dataDir, { clock })), clock), logger)(user, recipients);
     const handler = new SubmissionHandler({
       store: storage.store,
       blobs: storage.blobs,
@@ -48,6 +55,7 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
       // Whom a user writes to becomes a trusted correspondent (src/spam/trainer.ts).
       onSubmitted: (user, recipients) => {
         services.spam.trainer.submittedBy(user, recipients);
+        collect(user, recipients);
         // The complaint rate's denominator (src/suppression/).
         void services.suppression.countSent(user.slice(user.lastIndexOf("@") + 1)).catch((err) => logger.error({ err }, "could not count a sent message"));
       },
@@ -92,6 +100,8 @@ export function submissionStarter(opts: SubmissionStarterOptions): ProtocolStart
         if (open === 0) {
           job?.stop();
           await srv.shutdown();
+          davDb?.close();
+          davDb = null;
         }
       },
     };

@@ -67,6 +67,8 @@ export interface WebDeps {
   blobs?: BlobStore;
   /** The current log file, absolute (GET /api/v1/trace reads it and its rotations). */
   traceLogFile?: string;
+  /** Address books and calendars (src/dav/): the /api/v1/account/contacts… routes, when given. */
+  dav?: import("../dav/handler.ts").DavContext;
   /** More routes (autoconfig, MTA-STS...), registered on every listener before the API. */
   plugins?: Array<(app: FastifyInstance) => Promise<void>>;
   /** Long operations (jobs/jobs.ts); one per listener when not given. */

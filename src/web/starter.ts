@@ -20,6 +20,9 @@ import { runChecks } from "../health/check.ts";
 import { checkDeps } from "../health/service.ts";
 import { WatchStore } from "../health/watch/history.ts";
 import { loadRelayFile, loadRelaySecrets } from "../delivery/relays.ts";
+import { davPlugin } from "../dav/plugin.ts";
+import { davContext } from "../dav/service.ts";
+import type { DavContext } from "../dav/handler.ts";
 
 export interface WebStarterOptions {
   authenticate: (services: Services) => Authenticate;
@@ -28,7 +31,7 @@ export interface WebStarterOptions {
 }
 
 export function webStarter(opts: WebStarterOptions): ProtocolStarter {
-  let shared: { db: SqliteDb; tokens: ApiTokenService; sessions: SessionStore; sni: SniCertificates; jobs: JobService; open: number } | null = null;
+  let shared: { db: SqliteDb; dav: { db: SqliteDb; ctx: DavContext }; tokens: ApiTokenService; sessions: SessionStore; sni: SniCertificates; jobs: JobService; open: number } | null = null;
   return async (services, listener) => {
     if (!shared) {
       const sni = await openSniCertificates(services.config.tls.sni, services.logger);
@@ -36,6 +39,7 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
       shared = {
         sni,
         db,
+        dav: davContext(services),
         tokens: new ApiTokenService({ repo: new SqliteApiTokens(db), store: services.storage.store, clock: services.clock }),
         sessions: new SessionStore(services.clock),
         jobs: new JobService({ clock: services.clock, onError: (err, kind) => services.logger.warn({ err, kind }, "job failed") }),
@@ -43,6 +47,7 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
       };
     }
     const s = shared;
+    const authenticate = opts.authenticate(services);
     const app = await createWebApp(
       {
         config: services.config,
@@ -51,7 +56,8 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         dkim: services.dkim,
         tokens: s.tokens,
         sessions: s.sessions,
-        authenticate: opts.authenticate(services),
+        authenticate,
+        dav: s.dav.ctx,
         clock: services.clock,
         logger: services.logger,
         clientConfig: () => services.config,
@@ -83,7 +89,12 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         checkHistory: (limit) => new WatchStore(s.db).history(undefined, limit),
         // Thunderbird autoconfig, Outlook autodiscover and the MTA-STS policy, chosen by Host
         // (src/web/autoconfig/), on every listener; then any extra plugins.
-        plugins: [(app) => autoconfigPlugin(app, { config: () => services.config, accounts: services.accounts }), ...(opts.plugins ?? [])],
+        plugins: [
+          (app) => autoconfigPlugin(app, { config: () => services.config, accounts: services.accounts }),
+          // CardDAV and CalDAV (src/dav/, issue 11), with the same login as IMAP.
+          (app) => davPlugin(app, { ctx: s.dav.ctx, authenticate, secure: listener.role === "https" }),
+          ...(opts.plugins ?? []),
+        ],
       },
       listener,
     );
@@ -96,6 +107,7 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         await app.close();
         if (--s.open === 0) {
           s.db.close();
+          s.dav.db.close();
           s.sni.stop();
           shared = null;
         }

@@ -123,7 +123,11 @@ test("Thunderbird autoconfig at both URLs, Outlook POX autodiscover and the Appl
     assert.equal(top.PayloadType, "Configuration");
     assert.equal(top.PayloadVersion, 1);
     const content = top.PayloadContent as Array<Record<string, unknown>>;
-    assert.equal(content.length, 1);
+    // The mail account, then CardDAV and CalDAV (issue 11 §4).
+    assert.deepEqual(content.map((c) => c.PayloadType), ["com.apple.mail.managed", "com.apple.carddav.account", "com.apple.caldav.account"]);
+    assert.equal(content[1].CardDAVPrincipalURL, "/dav/principals/ann@example.test/");
+    assert.equal(content[1].CardDAVUseSSL, true);
+    assert.equal(content[2].CalDAVUsername, "ann@example.test");
     const mail = content[0];
     assert.equal(mail.PayloadType, "com.apple.mail.managed");
     assert.equal(mail.EmailAccountType, "EmailTypeIMAP");

@@ -79,6 +79,10 @@ test("thunderbird and mobileconfig: well-formed, no password, names escaped", ()
   const tb = thunderbirdConfig("example.test", SETTINGS);
   assert.match(tb, /^<\?xml version="1.0" encoding="UTF-8"\?>\n<clientConfig version="1.1">/);
   const mc = mobileconfig({ id: 7, address: "ann@example.test", displayName: `Ann <"&'>` }, SETTINGS)!;
+  // CardDAV and CalDAV accounts beside the mail one (issue 11 §4), pointing at the principal.
+  assert.match(mc, /<string>com.apple.carddav.account<\/string>/);
+  assert.match(mc, /<string>com.apple.caldav.account<\/string>/);
+  assert.match(mc, /<key>CardDAVPrincipalURL<\/key>\s*<string>\/dav\/principals\/ann@example.test\/<\/string>/);
   assert.match(mc, /<string>Ann &lt;&quot;&amp;&apos;&gt;<\/string>/);
   assert.doesNotMatch(mc, /Password<\/key>\s*<string>/);
   assert.equal(mobileconfig({ id: 7, address: "a@b.test", displayName: "" }, { ...SETTINGS, smtp: [] }), null);

@@ -82,8 +82,40 @@ export function mobileconfig(user: MobileconfigUser, s: ClientSettings): string 
     PayloadUUID: mailUuid,
     PayloadVersion: 1,
   };
+  // CardDAV and CalDAV accounts (issue 11 §4) on the https listener, found from the principal.
+  const principal = `/dav/principals/${encodeURIComponent(user.address).replace(/%40/g, "@")}/`;
+  const cardUuid = uuidV5(`${seed}\0carddav`);
+  const calUuid = uuidV5(`${seed}\0caldav`);
+  const carddav: Record<string, PlistValue> = {
+    CardDAVAccountDescription: `Contacts ${user.address}`,
+    CardDAVHostName: s.host,
+    CardDAVPort: 443,
+    CardDAVPrincipalURL: principal,
+    CardDAVUseSSL: true,
+    CardDAVUsername: user.address,
+    PayloadDescription: `Contacts of ${user.address} (CardDAV)`,
+    PayloadDisplayName: `Contacts: ${user.address}`,
+    PayloadIdentifier: `${prefix}.carddav.account.${cardUuid}`,
+    PayloadType: "com.apple.carddav.account",
+    PayloadUUID: cardUuid,
+    PayloadVersion: 1,
+  };
+  const caldav: Record<string, PlistValue> = {
+    CalDAVAccountDescription: `Calendar ${user.address}`,
+    CalDAVHostName: s.host,
+    CalDAVPort: 443,
+    CalDAVPrincipalURL: principal,
+    CalDAVUseSSL: true,
+    CalDAVUsername: user.address,
+    PayloadDescription: `Calendars of ${user.address} (CalDAV)`,
+    PayloadDisplayName: `Calendar: ${user.address}`,
+    PayloadIdentifier: `${prefix}.caldav.account.${calUuid}`,
+    PayloadType: "com.apple.caldav.account",
+    PayloadUUID: calUuid,
+    PayloadVersion: 1,
+  };
   const profile: Record<string, PlistValue> = {
-    PayloadContent: [mail],
+    PayloadContent: [mail, carddav, caldav],
     PayloadDescription: `Sets up ${user.address} in Mail. The device asks for the password; none is stored in this file.`,
     PayloadDisplayName: `${user.address} mail`,
     PayloadIdentifier: `${prefix}.mail.profile.${profileUuid}`,

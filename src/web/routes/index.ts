@@ -12,6 +12,7 @@ import { registerQueueRoutes } from "./queue.ts";
 import { registerRelayRoutes } from "./relays.ts";
 import { registerSessionRoutes } from "./session.ts";
 import { registerTokenRoutes } from "./tokens.ts";
+import { registerContactRoutes } from "./contacts.ts";
 
 export function registerApiRoutes(api: Api, ctx: ApiContext): void {
   registerSessionRoutes(api, ctx);
@@ -25,4 +26,5 @@ export function registerApiRoutes(api: Api, ctx: ApiContext): void {
   registerAppPasswordRoutes(api, ctx);
   registerAccountSelfRoutes(api, ctx);
   registerOpsRoutes(api, ctx);
+  registerContactRoutes(api, ctx);
 }
