@@ -29,6 +29,7 @@ import { registerTrace } from "./trace.ts";
 import { registerAudit } from "./audit.ts";
 import { registerMigrate } from "./migrate.ts";
 import { registerBackup } from "./backup.ts";
+import { registerSetup } from "./setup.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -60,6 +61,7 @@ export function buildProgram(io: CliIo): Command {
   registerAudit(program, io);
   registerMigrate(program, io);
   registerBackup(program, io);
+  registerSetup(program, io);
   return program;
 }
 
