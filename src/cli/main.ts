@@ -9,6 +9,7 @@ import { ConfigError } from "../config/load.ts";
 import { AccountError } from "../accounts/errors.ts";
 import { StoreError } from "../store/errors.ts";
 import { TlsFilesError } from "../tls/context.ts";
+import { NewerSchemaError } from "../store/sqlite/migrations.ts";
 import type { CliIo } from "./context.ts";
 import { CliError, EXIT_FAILURE, EXIT_INTERNAL, EXIT_USAGE } from "./context.ts";
 import { registerAlias } from "./alias.ts";
@@ -98,6 +99,10 @@ function reportError(e: unknown, io: CliIo): number {
   if (e instanceof AccountError) {
     say(e.message);
     return e.code === "invalid" ? EXIT_USAGE : EXIT_FAILURE;
+  }
+  if (e instanceof NewerSchemaError) {
+    say(e.message);
+    return EXIT_FAILURE;
   }
   if (e instanceof TlsFilesError) {
     say(e.message);
