@@ -33,9 +33,16 @@ cp -a dist "$app/dist"
 node -e 'const p=require("./package.json"); p.version=process.argv[1]; delete p.devDependencies; delete p.scripts; require("fs").writeFileSync(process.argv[2], JSON.stringify(p,null,2)+"\n")' "$version" "$app/package.json"
 # Production dependencies only, as npm resolved them (no network: copied from node_modules).
 nm=$(readlink -f node_modules)
-npm ls --omit=dev --parseable --all 2>/dev/null | tail -n +2 | sort -u | while read -r dir; do
+# npm ls exits non-zero on any extraneous package in the shared tree; its list is still complete.
+deps=$(npm ls --omit=dev --parseable --all 2>/dev/null || true)
+[ -n "$deps" ] || { echo "package: npm ls listed no dependencies" >&2; exit 1; }
+printf '%s\n' "$deps" | tail -n +2 | sort -u | while read -r dir; do
+  # npm prints some paths through the node_modules link, some resolved.
   rel=${dir#"$root/node_modules/"}
+  rel=${rel#"$nm/"}
+  case "$rel" in /*) echo "package: unexpected dependency path $dir" >&2; exit 1 ;; esac
   [ "$rel" = node ] && continue          # the runtime goes to /usr/lib/freehold/node
+  [ -e "$app/node_modules/$rel" ] && continue   # came along inside its parent package
   mkdir -p "$app/node_modules/$(dirname "$rel")"
   cp -a "$nm/$rel" "$app/node_modules/$rel"
 done
