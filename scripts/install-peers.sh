@@ -9,7 +9,8 @@ pkgs=(postfix swaks knot knot-dnsutils knot-dnssecutils strace dovecot-core dove
       python3-aiosmtpd python3-dkim python3-dnspython iproute2
       rspamd redis-server
       testssl.sh
-      mutt restic)
+      mutt restic
+      systemd)   # systemd-analyze verify/security for the package test (test/package/)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
