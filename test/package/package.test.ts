@@ -120,7 +120,7 @@ ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode 
 m = imaplib.IMAP4_SSL(${JSON.stringify(ADDR)}, 993, ssl_context=ctx, timeout=60)
 m.login(sys.argv[1], sys.argv[2])
 m.select("INBOX")
-typ, data = m.search(None, "SUBJECT", ${JSON.stringify(subject)})
+typ, data = m.search(None, "SUBJECT", ${JSON.stringify(JSON.stringify(subject))})
 ids = data[0].split()
 print("found", len(ids))
 if ids:
