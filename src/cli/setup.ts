@@ -88,6 +88,14 @@ export interface SetupAnswers {
   listen: string[];
   relay?: { name: string; host: string; port: number; tls: "starttls" | "implicit"; username?: string; password?: string; spfInclude?: string };
   dnsServers: string[];
+  acme?: { directoryUrl: string; email?: string; caFile?: string };
+}
+
+const LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory";
+
+/** Does this version's config have the `acme` section (issue 12 item 4)? */
+function acmeSupported(): boolean {
+  return "acme" in ConfigFileSchema.shape;
 }
 
 /** The production freehold.yaml. */
@@ -108,7 +116,14 @@ export function productionConfigText(a: SetupAnswers): string {
   ];
   if (a.dnsServers.length > 0) lines.push(`dns: { servers: [${a.dnsServers.map((s) => JSON.stringify(s)).join(", ")}] }`);
   // issue 12 item 4 (ACME) adds an `acme` section; setup writes it once the schema has the key.
-  if ("acme" in ConfigFileSchema.shape) lines.push("acme: { enabled: true, directoryUrl: \"https://acme-v02.api.letsencrypt.org/directory\" }");
+  if (a.acme) {
+    const parts = [`enabled: true`, `directoryUrl: ${JSON.stringify(a.acme.directoryUrl)}`];
+    if (a.acme.email) parts.push(`email: ${JSON.stringify(a.acme.email)}`);
+    if (a.acme.caFile) parts.push(`caFile: ${JSON.stringify(a.acme.caFile)}`);
+    lines.push(`acme: { ${parts.join(", ")} }`);
+  } else if (acmeSupported()) {
+    lines.push(`acme: { enabled: true, directoryUrl: ${JSON.stringify(LETS_ENCRYPT)} }`);
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -134,7 +149,9 @@ interface SetupFlags {
   port25Target: string;
   port25TimeoutMs: string;
   preflight: boolean;
-  selfSigned: boolean;
+  acmeDirectory?: string;
+  acmeEmail?: string;
+  acmeCaFile?: string;
 }
 
 export function registerSetup(program: Command, io: CliIo): void {
@@ -153,6 +170,9 @@ export function registerSetup(program: Command, io: CliIo): void {
     .option("--port25-target <host:port>", "where the outbound port 25 test connects", DEFAULT_PORT25_TARGET)
     .option("--port25-timeout-ms <ms>", "how long the port 25 test waits", "5000")
     .option("--no-preflight", "skip the outbound 25, host name and port 80 checks")
+    .option("--acme-directory <url>", "ACME directory URL (default: Let's Encrypt production)")
+    .option("--acme-email <address>", "ACME account contact address")
+    .option("--acme-ca-file <file>", "trust this CA for the ACME server (a private or test CA such as pebble)")
     .action(async function (this: Command) {
       const o = this.opts() as SetupFlags;
       const dataDir = dataDirOf(this, io);
@@ -253,7 +273,12 @@ export async function runSetup(dataDir: string, o: SetupFlags, io: CliIo): Promi
         if (!relay.password) throw new CliError("--relay-user: no password on standard input", EXIT_USAGE);
       }
     }
-    const answers: SetupAnswers = { hostname, domain, admin: `${admin.local}@${admin.domain}`, ips, listen, relay, dnsServers };
+    let acme: SetupAnswers["acme"];
+    if (o.acmeDirectory || o.acmeEmail || o.acmeCaFile) {
+      if (!acmeSupported()) throw new CliError("--acme-*: this version has no ACME support yet (no acme section in the config)", EXIT_USAGE);
+      acme = { directoryUrl: o.acmeDirectory ?? LETS_ENCRYPT, email: o.acmeEmail, caFile: o.acmeCaFile ? path.resolve(o.acmeCaFile) : undefined };
+    }
+    const answers: SetupAnswers = { hostname, domain, admin: `${admin.local}@${admin.domain}`, ips, listen, relay, dnsServers, acme };
     await writeSetup(dataDir, answers, io);
   } finally {
     resolver.cancel();

@@ -208,7 +208,10 @@ test("the Debian package: install, setup, serve as the freehold user, upgrade wi
     t.diagnostic(`systemd-analyze security exposure: ${exposure[1]}`);
 
     // Setup, non-interactive, with outbound 25 refused: the advice is a relay.
-    const setup = run("freehold", ["setup", "--hostname", "mail.pkg.test", "--domain", "pkg.test", "--admin", "boss@pkg.test", "--ip", "192.0.2.23", "--listen", ADDR, "--port25-target", `${REFUSING}:25`, "--port25-timeout-ms", "3000", "--dns-server", NO_DNS], { input: "" });
+    // With ACME in the schema (issue 12 item 4), point it at a loopback address, never at Let's
+    // Encrypt: nothing answers there, the self-signed certificate stays in use.
+    const acmeArgs = /^acme:/m.test(run("freehold", ["config", "example"]).out) ? ["--acme-directory", "https://127.0.23.20:14000/dir"] : [];
+    const setup = run("freehold", ["setup", ...acmeArgs, "--hostname", "mail.pkg.test", "--domain", "pkg.test", "--admin", "boss@pkg.test", "--ip", "192.0.2.23", "--listen", ADDR, "--port25-target", `${REFUSING}:25`, "--port25-timeout-ms", "3000", "--dns-server", NO_DNS], { input: "" });
     t.diagnostic(`setup output:\n${setup.out.replace(/(shown only now; store it safely\): )\S+/, "$1<redacted>")}`);
     assert.match(setup.out, /FAIL outbound TCP 25: 127\.0\.23\.2:25: ECONNREFUSED/);
     assert.match(setup.out, /send through a relay: --relay smtp2go/);
