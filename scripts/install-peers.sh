@@ -14,7 +14,8 @@ pkgs=(postfix swaks knot knot-dnsutils knot-dnssecutils strace dovecot-core dove
       mutt restic
       chromium
       pebble
-      vdirsyncer radicale)
+      vdirsyncer radicale
+      systemd)   # systemd-analyze verify/security for the package test (test/package/)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

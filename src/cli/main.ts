@@ -9,6 +9,7 @@ import { ConfigError } from "../config/load.ts";
 import { AccountError } from "../accounts/errors.ts";
 import { StoreError } from "../store/errors.ts";
 import { TlsFilesError } from "../tls/context.ts";
+import { NewerSchemaError } from "../store/sqlite/migrations.ts";
 import type { CliIo } from "./context.ts";
 import { CliError, EXIT_FAILURE, EXIT_INTERNAL, EXIT_USAGE } from "./context.ts";
 import { registerAlias } from "./alias.ts";
@@ -31,6 +32,7 @@ import { registerStatus } from "./status.ts";
 import { registerMigrate } from "./migrate.ts";
 import { registerBackup } from "./backup.ts";
 import { registerContacts } from "./contacts.ts";
+import { registerSetup } from "./setup.ts";
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command("freehold")
@@ -64,6 +66,7 @@ export function buildProgram(io: CliIo): Command {
   registerMigrate(program, io);
   registerBackup(program, io);
   registerContacts(program, io);
+  registerSetup(program, io);
   return program;
 }
 
@@ -100,6 +103,10 @@ function reportError(e: unknown, io: CliIo): number {
   if (e instanceof AccountError) {
     say(e.message);
     return e.code === "invalid" ? EXIT_USAGE : EXIT_FAILURE;
+  }
+  if (e instanceof NewerSchemaError) {
+    say(e.message);
+    return EXIT_FAILURE;
   }
   if (e instanceof TlsFilesError) {
     say(e.message);

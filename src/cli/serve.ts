@@ -15,6 +15,8 @@ import { protocolStarters } from "../server/starters.ts";
 import type { RunningServer } from "../server/run.ts";
 import { installLastResort } from "../server/last-resort.ts";
 import { reloadOnHup } from "../server/config-reload.ts";
+import { productionProblems } from "../server/production.ts";
+import { CliError } from "./context.ts";
 
 /** After a fatal error, open SMTP sessions get this long to finish before they are cut. */
 const FATAL_GRACE_MS = 2000;
@@ -48,6 +50,8 @@ export function registerServe(program: Command): void {
         dataDir = path.resolve(given);
       }
       const config = await loadConfig(dataDir);
+      const refused = await productionProblems(config);
+      if (refused.length > 0) throw new CliError(`refusing to start a production server:\n  ${refused.join("\n  ")}`);
       const services = await openServices(config);
       // The last line (server/last-resort.ts): an error that escaped every handler is logged at
       // fatal, listeners and storage are closed in order, and the process exits 70.

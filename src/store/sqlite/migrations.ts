@@ -3,6 +3,7 @@
 import { WEB_MIGRATION } from "./migration-web.ts";
 import { AUDIT_RETENTION_MIGRATION } from "./migration-audit-retention.ts";
 import type { DatabaseSync } from "node:sqlite";
+import { chmodSync, rmSync } from "node:fs";
 import { DKIM_MIGRATION } from "./migration-dkim.ts";
 import { IDS_MIGRATION } from "./migration-ids.ts";
 import { APP_PASSWORDS_MIGRATION } from "./migration-app-passwords.ts";
@@ -189,7 +190,18 @@ UPDATE messages SET saved_at = CAST(unixepoch('subsec') * 1000 AS INTEGER) WHERE
   AUDIT_RETENTION_MIGRATION,
 ];
 
-/** Applies the migrations not yet recorded, in order, each in its own transaction. */
+/** The database holds migrations this version does not know: a newer Freehold wrote it. */
+export class NewerSchemaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NewerSchemaError";
+  }
+}
+
+/**
+ * Applies the migrations not yet recorded, in order, each in its own transaction, after copying
+ * an existing database to <file>.before-v<N>.bak. Refuses a database with unknown versions.
+ */
 export function migrate(db: DatabaseSync, now: number, migrations: readonly Migration[] = MIGRATIONS): number[] {
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
@@ -198,6 +210,23 @@ export function migrate(db: DatabaseSync, now: number, migrations: readonly Migr
   );
   const applied: number[] = [];
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  // A data folder a newer Freehold has migrated: its schema is unknown here, refuse (issue 12).
+  const known = new Set(sorted.map((m) => m.version));
+  const unknown = [...done].filter((v) => !known.has(v)).sort((a, b) => a - b);
+  if (unknown.length > 0) {
+    const file = db.location() ?? "the database";
+    throw new NewerSchemaError(`${file} was upgraded by a newer Freehold (schema versions ${unknown.join(", ")} are unknown to this one, which knows up to ${sorted.at(-1)?.version ?? 0}): install that version again, or restore a backup taken before the upgrade`);
+  }
+  // Before changing an existing database, a copy of it as it is (VACUUM INTO: a consistent
+  // snapshot, 0600), so an upgrade that goes wrong can be undone by hand (docs/install.md).
+  const pending = sorted.filter((m) => !done.has(m.version));
+  const file = db.location();
+  if (pending.length > 0 && done.size > 0 && file) {
+    const backup = `${file}.before-v${pending[0]!.version}.bak`;
+    rmSync(backup, { force: true });
+    db.prepare("VACUUM INTO ?").run(backup);
+    chmodSync(backup, 0o600);
+  }
   for (const m of sorted) {
     if (done.has(m.version)) continue;
     const fk = (db.prepare("PRAGMA foreign_keys").get() as { foreign_keys: number }).foreign_keys;
