@@ -467,10 +467,21 @@ async function queue(): Promise<void> {
 
 async function relays(): Promise<void> {
   const r = await api("GET", "/relays");
+  const jobBox = h("div", {});
+  const admin = me!.role === "admin";
+  // The test connects, negotiates TLS and logs in (no mail is sent), one step per line.
+  const test = (name: string) => async () => {
+    const j = await runJob(jobBox, { kind: "relay-test", relay: name });
+    const res = j.result as { ok: boolean; steps: Array<{ step: string; ok: boolean; detail: string }> } | null;
+    if (res) jobBox.append(table(["Step", "Result", "Detail"], res.steps.map((st) => [st.step, st.ok ? "ok" : "FAILED", st.detail]), `Test of relay ${name}: ${res.ok ? "ready" : "failed"}`));
+  };
   show(
     "Relays",
-    r.relays.length === 0 ? empty("No relays: mail is delivered directly to each recipient's MX.") : table(["Name", "Host", "Port", "TLS", "Login"], r.relays.map((x: any) => [x.name, x.host, String(x.port), String(x.tls ?? ""), x.username ?? "none"]), "Relays"),
-    h("p", { class: "muted" }, "A relay test from the web is not available yet; use `freehold relay test`."),
+    r.relays.length === 0
+      ? empty("No relays: mail is delivered directly to each recipient's MX.")
+      : table(["Name", "Host", "Port", "TLS", "Login", ""], r.relays.map((x: any) => [x.name, x.host, String(x.port), String(x.tls ?? ""), x.username ?? "none", admin ? button(`Test ${x.name}`, test(x.name)) : ""]), "Relays"),
+    jobBox,
+    h("p", { class: "muted" }, "Relays and routes are changed with `freehold relay` or the API (PUT /api/v1/relays/NAME, /api/v1/routes/…)."),
     h("h2", {}, "Routes"),
     h("pre", { class: "wrap" }, JSON.stringify(r.routes, null, 2)),
   );

@@ -2,7 +2,6 @@
 // Relays and routes live in <data>/relays.yaml, credentials in <data>/secrets/relays.yaml (0600);
 // see src/delivery/relays.ts and docs/relay.md. A running server reads both on every queue pass.
 // Changes go through src/delivery/relay-admin.ts (the API's service), so they are audited.
-import fs from "node:fs/promises";
 import type { Command } from "commander";
 import type { Readable } from "node:stream";
 import type { CliIo } from "./context.ts";
@@ -11,8 +10,6 @@ import { SYSTEM } from "../accounts/authz.ts";
 import { RelayAdmin } from "../delivery/relay-admin.ts";
 import { table } from "./table.ts";
 import { loadConfig } from "../config/load.ts";
-import { createResolver } from "../dns/resolver.ts";
-import { silentLogger } from "../log/logger.ts";
 import {
   RELAY_TLS_MODES,
   RelayConfigError,
@@ -20,9 +17,8 @@ import {
   loadRelaySecrets,
 } from "../delivery/relays.ts";
 import type { RelayFile, RelayTlsMode } from "../delivery/relays.ts";
-import { relayAddresses } from "../delivery/transport.ts";
-import { SessionError, openSession } from "../delivery/smtp-client.ts";
-import type { TlsPolicy } from "../delivery/smtp-client.ts";
+import { NoSuchRelayError, testRelay } from "../delivery/relay-test.ts";
+import type { RelayTestResult } from "../delivery/relay-test.ts";
 
 async function firstLine(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
@@ -109,54 +105,18 @@ export function registerRelay(program: Command, io: CliIo): void {
       const { caFile } = this.opts() as { caFile?: string };
       const dataDir = dataDirOf(this, io);
       const config = await loadConfig(dataDir);
-      const file = await load(dataDir);
-      const r = file.relays.find((x) => x.name === name);
-      if (!r) throw new CliError(`no relay ${name}`);
-      const creds = (await loadRelaySecrets(dataDir))[name];
-      const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeoutMs, tries: config.dns.tries });
-      const step = (ok: boolean, what: string, detail: string) => print(io, `${ok ? "ok  " : "FAIL"}  ${what.padEnd(10)} ${detail}`);
+      let r: RelayTestResult;
       try {
-        let addresses: string[];
-        try {
-          addresses = await relayAddresses(resolver, r.host);
-          if (addresses.length === 0) throw new Error("no A or AAAA record");
-          step(true, "resolve", `${r.host} → ${addresses.join(", ")}`);
-        } catch (e) {
-          step(false, "resolve", `${r.host}: ${(e as Error).message}`);
-          throw new CliError(`relay ${name} failed the test`, EXIT_FAILURE);
-        }
-        const tls: TlsPolicy = r.tls === "implicit" ? "implicit-verified" : r.tls === "starttls" ? "starttls-verified" : "none";
-        const tlsOptions = caFile ? { ca: await fs.readFile(caFile, "utf8") } : undefined;
-        const target = { address: addresses[0], port: r.port, servername: r.host, tls, localName: config.hostname, tlsOptions, timeouts: { connectMs: 15_000, greetingMs: 30_000, socketMs: 30_000 } };
-        try {
-          const s = await openSession(target, silentLogger());
-          step(true, "connect", `${addresses[0]}:${r.port}, greeting and EHLO answered`);
-          if (r.tls === "none") step(true, "tls", "none (loopback relay)");
-          else step(s.secure, "tls", s.secure ? `${r.tls}, certificate valid for ${r.host}` : "not negotiated");
-          step(true, "ehlo", [...s.extensions].join(" ") || "(no extensions)");
-          s.close();
-        } catch (e) {
-          const err = e as SessionError;
-          step(false, err.stage ?? "connect", err.reply ?? err.message);
-          throw new CliError(`relay ${name} failed the test`, EXIT_FAILURE);
-        }
-        if (!creds) {
-          step(true, "auth", "no credentials configured; skipped");
-        } else {
-          try {
-            const s = await openSession({ ...target, auth: { user: creds.username, pass: creds.password } }, silentLogger());
-            step(true, "auth", `accepted for ${creds.username}`);
-            s.close();
-          } catch (e) {
-            const err = e as SessionError;
-            step(false, err.stage ?? "auth", err.reply ?? err.message);
-            throw new CliError(`relay ${name} failed the test`, EXIT_FAILURE);
-          }
-        }
-        print(io, `Relay ${name} is ready.`);
-      } finally {
-        resolver.cancel();
+        r = await testRelay(dataDir, config, name, {
+          caFile,
+          onStep: (s) => print(io, `${s.ok ? "ok  " : "FAIL"}  ${s.step.padEnd(10)} ${s.detail}`),
+        });
+      } catch (e) {
+        if (e instanceof NoSuchRelayError) throw new CliError(e.message);
+        throw e;
       }
+      if (!r.ok) throw new CliError(`relay ${name} failed the test`, EXIT_FAILURE);
+      print(io, `Relay ${name} is ready.`);
     });
 
   const route = relay.command("route").description("which routes carry mail (recipient-domain rules win over sender-domain rules over the default)");

@@ -99,3 +99,56 @@ test("a checks job runs group by group to done with the results; server admins o
   assert.deepEqual(hist.json.items, []);
   assert.equal((await w.req("GET", "/api/v1/checks/history", { token: da })).status, 403);
 });
+
+test("a relay test job against a real SMTP peer (aiosmtpd): each step reported; a relay that refuses connections fails the test; only server admins", async () => {
+  const { spawn } = await import("node:child_process");
+  const net = await import("node:net");
+  // A free port on this suite's address, then Debian's aiosmtpd on it (no TLS: a loopback relay).
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, "127.0.20.3", () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+  const peer = spawn("/usr/bin/python3", ["-m", "aiosmtpd", "-n", "-l", `127.0.20.3:${port}`], { stdio: "ignore" });
+  try {
+    const end = Date.now() + 30_000;
+    for (;;) {
+      const up = await new Promise<boolean>((r) => net.connect(port, "127.0.20.3").once("connect", function (this: import("node:net").Socket) { this.destroy(); r(true); }).once("error", () => r(false)));
+      if (up) break;
+      assert.ok(Date.now() < end, "aiosmtpd did not start");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const admin = await w.token("admin@a.test", "server");
+    const put = await w.req("PUT", "/api/v1/relays/peer", { token: admin, body: { host: "127.0.20.3", port, tls: "none" } });
+    assert.ok(put.status < 300, put.text);
+    const start = await w.req("POST", "/api/v1/jobs", { token: admin, body: { kind: "relay-test", relay: "peer" } });
+    assert.equal(start.status, 202, start.text);
+    const j = await until(async () => (await w.req("GET", `/api/v1/jobs/${start.json.id}`, { token: admin })).json, (x) => x.state !== "running");
+    assert.equal(j.state, "done", JSON.stringify(j));
+    assert.equal(j.result.ok, true, JSON.stringify(j.result));
+    assert.deepEqual(j.result.steps.map((s: any) => s.step), ["resolve", "connect", "tls", "ehlo", "auth"]);
+    assert.match(j.result.steps[3].detail, /8BITMIME|SIZE|SMTPUTF8/, "EHLO keywords of the peer");
+
+    // Stop the peer: the next test fails at connect, and says so.
+    peer.kill("SIGKILL");
+    await new Promise((r) => peer.once("exit", r));
+    const again = await w.req("POST", "/api/v1/jobs", { token: admin, body: { kind: "relay-test", relay: "peer" } });
+    const k = await until(async () => (await w.req("GET", `/api/v1/jobs/${again.json.id}`, { token: admin })).json, (x) => x.state !== "running");
+    assert.equal(k.state, "done");
+    assert.equal(k.result.ok, false);
+    const last = k.result.steps.at(-1);
+    assert.equal(last.ok, false);
+    assert.match(last.detail, /ECONNREFUSED|refused/i, JSON.stringify(last));
+
+    // Unknown relay → 404, a domain admin → 403, a relay with a domain → 400; no job is made.
+    const da = await w.token("da@a.test", "domain");
+    const jobsBefore = (await w.req("GET", "/api/v1/jobs", { token: admin })).json.items.length;
+    assert.equal((await w.req("POST", "/api/v1/jobs", { token: admin, body: { kind: "relay-test", relay: "nope" } })).status, 404);
+    assert.equal((await w.req("POST", "/api/v1/jobs", { token: da, body: { kind: "relay-test", relay: "peer" } })).status, 403);
+    assert.equal((await w.req("POST", "/api/v1/jobs", { token: admin, body: { kind: "relay-test", relay: "peer", domain: "a.test" } })).status, 400);
+    assert.equal((await w.req("GET", "/api/v1/jobs", { token: admin })).json.items.length, jobsBefore);
+  } finally {
+    peer.kill("SIGKILL");
+  }
+});

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { AccountError } from "../../accounts/errors.ts";
 import { CHECK_GROUPS } from "../../health/types.ts";
 import type { CheckResult } from "../../health/types.ts";
+import { NoSuchRelayError, testRelay } from "../../delivery/relay-test.ts";
 import { ApiProblem } from "../problem.ts";
 import type { ApiContext } from "../server.ts";
 import { actorOf, DomainName, Limit, requireServerAdmin } from "./common.ts";
@@ -25,9 +26,11 @@ const JobView = z.strictObject({
 
 // One closed object (not a union) so the document says "no unknown fields" at its top level.
 const StartJob = z.strictObject({
-  kind: z.enum(["queue-flush", "dkim-rotate", "checks"]),
+  kind: z.enum(["queue-flush", "dkim-rotate", "checks", "relay-test"]),
   /** dkim-rotate: the domain whose keys rotate; checks: only this domain's DNS checks. */
   domain: DomainName.optional(),
+  /** relay-test: the relay to test (connect, TLS, AUTH; no mail is sent). */
+  relay: z.string().min(1).max(64).optional(),
   /** checks: the groups to run (all by default), one after the other. */
   groups: z.array(z.enum(CHECK_GROUPS)).min(1).max(CHECK_GROUPS.length).optional(),
 });
@@ -65,11 +68,36 @@ export function registerJobRoutes(api: Api, ctx: ApiContext): void {
   );
   api.post(
     "/jobs",
-    { schema: { summary: "Start a job: queue-flush (server admins) or dkim-rotate of a domain", tags: ["jobs"], body: StartJob, response: { 202: JobView } } },
+    { schema: { summary: "Start a job: queue-flush, checks or relay-test (server admins), or dkim-rotate of a domain", tags: ["jobs"], body: StartJob, response: { 202: JobView } } },
     async (req, reply) => {
       const actor = actorOf(req);
       const body = req.body;
       if (body.kind !== "checks" && body.groups !== undefined) throw new ApiProblem("invalid-request", "only checks take groups");
+      if (body.kind !== "relay-test" && body.relay !== undefined) throw new ApiProblem("invalid-request", "only relay-test takes a relay");
+      if (body.kind === "relay-test") {
+        // Relays are server-wide (relays.yaml), like their routes: server admins.
+        if (actor.kind === "user" && actor.user.role !== "admin") throw new ApiProblem("forbidden", "server admins only");
+        if (body.domain !== undefined) throw new ApiProblem("invalid-request", "relay-test takes no domain");
+        if (body.relay === undefined) throw new ApiProblem("invalid-request", "relay-test needs a relay");
+        const dataDir = ctx.deps.config.dataDir;
+        if (dataDir === undefined) throw new ApiProblem("not-found", "no relay configuration");
+        const name = body.relay;
+        // Existence first, so an unknown relay is a 404 and no job is made.
+        const { loadRelayFile } = await import("../../delivery/relays.ts");
+        if (!(await loadRelayFile(dataDir)).relays.some((r) => r.name === name)) throw new ApiProblem("not-found", "no such relay");
+        const { dns, hostname } = ctx.deps.config;
+        if (dns === undefined) throw new ApiProblem("invalid-request", "relay tests are not available on this listener");
+        const j = jobs.start(actor, "relay-test", async (ctl) => {
+          ctl.progress(5, `resolving the relay ${name}`);
+          try {
+            return await testRelay(dataDir, { dns, hostname }, name, { onStep: (st, done, total) => ctl.progress((done / total) * 100, `${st.step}: ${st.ok ? "ok" : "failed"}`) });
+          } catch (err) {
+            if (err instanceof NoSuchRelayError) throw new Error(err.message);
+            throw err;
+          }
+        });
+        return reply.code(202).send(j);
+      }
       if (body.kind === "checks") {
         // The checks are server-wide (listeners, IPs, blocklists, relays): server admins.
         if (actor.kind === "user" && actor.user.role !== "admin") throw new ApiProblem("forbidden", "server admins only");
