@@ -64,14 +64,22 @@ export interface DataDir {
 }
 
 /** A TCP port on 127.0.0.1 that was free a moment ago (bind port 0, read it, close). */
+/** Ports this process has handed out: the kernel may offer a just-closed port again at once, and
+ * two listeners of one config given the same port refuse to start (seen once in CI). */
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  const port = await new Promise<number>((resolve, reject) => {
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => resolve((srv.address() as net.AddressInfo).port));
-  });
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
+  for (;;) {
+    const srv = net.createServer();
+    const port = await new Promise<number>((resolve, reject) => {
+      srv.once("error", reject);
+      srv.listen(0, "127.0.0.1", () => resolve((srv.address() as net.AddressInfo).port));
+    });
+    await new Promise<void>((r) => srv.close(() => r()));
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 export async function runFreeholdCli(args: string[], stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {

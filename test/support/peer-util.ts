@@ -13,14 +13,21 @@ import path from "node:path";
 /** A port that was free on `host` a moment ago. Daemons that bind their own sockets (Postfix's
  * master, Dovecot) cannot take port 0, so we ask the kernel for one and hand it over; the race
  * with another process grabbing it in between is small and shows up as a start failure. */
+/** Ports this process has handed out (the kernel may offer a just-closed port again at once). */
+const handedOut = new Set<number>();
+
 export async function freePort(host = "127.0.0.1"): Promise<number> {
-  const server = net.createServer();
-  server.listen(0, host);
-  await once(server, "listening");
-  const { port } = server.address() as net.AddressInfo;
-  server.close();
-  await once(server, "close");
-  return port;
+  for (;;) {
+    const server = net.createServer();
+    server.listen(0, host);
+    await once(server, "listening");
+    const { port } = server.address() as net.AddressInfo;
+    server.close();
+    await once(server, "close");
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
 }
 
 /** A temp dir under os.tmpdir() that daemons dropping privileges (postfix, mail, dovenull) can
