@@ -202,6 +202,7 @@ const pages: Page[] = [
   { path: "checks", title: "Checks", roles: ["admin"], render: checks },
   { path: "queue", title: "Queue", roles: ADMINS, render: queue },
   { path: "relays", title: "Relays", roles: ["admin"], render: relays },
+  { path: "trace", title: "Trace", roles: ADMINS, render: trace },
   { path: "audit", title: "Audit log", roles: ADMINS, render: audit },
   { path: "account", title: "My account", roles: ALL, render: account },
 ];
@@ -484,6 +485,25 @@ async function relays(): Promise<void> {
     h("p", { class: "muted" }, "Relays and routes are changed with `freehold relay` or the API (PUT /api/v1/relays/NAME, /api/v1/routes/…)."),
     h("h2", {}, "Routes"),
     h("pre", { class: "wrap" }, JSON.stringify(r.routes, null, 2)),
+  );
+}
+
+// One message's path (freehold trace, GET /api/v1/trace): by Message-ID, queue id or address.
+async function trace(): Promise<void> {
+  const out = h("div", { "aria-live": "polite" });
+  show(
+    "Trace a message",
+    h("p", { class: "muted" }, "Did it arrive, why did it bounce: every step from the log, in order. Domain admins trace addresses of their domains."),
+    form("Trace", [field("Message-ID, queue id or address", input("q", "text", { required: true, maxlength: "998" })), field("Since (e.g. 2d, 12h)", input("since", "text", { value: "2d", maxlength: "40" }))], "Trace", async (f) => {
+      const q = new URLSearchParams({ q: val(f, "q"), since: val(f, "since") || "2d" });
+      out.replaceChildren(h("p", { class: "muted" }, "Reading the log…"));
+      const r = await api("GET", `/trace?${q}`);
+      out.replaceChildren(
+        r.events.length === 0 ? empty(`Nothing about ${r.query} in the log since ${r.since}.`) : table(["When", "Where", "Event", "Detail"], r.events.map((e: any) => [e.time, e.where, e.event, h("span", { class: "wrap" }, e.detail)]), `Trace of ${r.query}`),
+        ...(r.queue.length ? [h("h2", {}, "Still in the queue"), table(["Queue id", "From", "Recipient", "State", "Attempts", "Last reply"], r.queue.flatMap((qe: any) => qe.recipients.map((x: any) => [String(qe.id), qe.mailFrom, x.recipient, x.state, String(x.attempts), x.lastReply ?? ""])), "Still in the queue")] : []),
+      );
+    }),
+    out,
   );
 }
 

@@ -167,6 +167,12 @@ test("server admin: log in, every page renders, create a domain, a user and an a
     await s.page.goto(`${base}/#/checks`);
     await s.page.getByRole("heading", { level: 2, name: "Latest run" }).waitFor();
     await visit(s, "relays", "relays", "Relays");
+    // Trace: the form asks GET /api/v1/trace and shows the timeline or says nothing was found.
+    await visit(s, "trace", "trace", "Trace a message");
+    await s.page.getByLabel("Message-ID, queue id or address").fill("nobody@c.test");
+    await s.page.getByRole("button", { name: "Trace" }).click();
+    await s.page.getByText(/Nothing about nobody@c\.test in the log since \d{4}-|Trace of nobody@c\.test/).waitFor();
+    await visit(s, "trace-result", "trace", "Trace a message");
     await visit(s, "audit", "audit", "Audit log");
     assert.match(await main.innerText(), /alias\.add|dkim\.rotate/);
     await visit(s, "account-admin", "account", "My account");
