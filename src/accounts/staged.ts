@@ -14,8 +14,5 @@ export function stagedSince(settings: Pick<SettingsRepo, "get">, domain: string)
   return settings.get(stagedKey(domain));
 }
 
-/** The domain part of an address, lower case ("" for none). */
-export const domainPart = (address: string): string => {
-  const at = address.lastIndexOf("@");
-  return at < 0 ? "" : address.slice(at + 1).toLowerCase();
-};
+/** The domain part of an address, lower case ("" for none): the suppression list's helper. */
+export { domainOf as domainPart } from "../suppression/policy.ts";

@@ -16,7 +16,8 @@ import { CliError, EXIT_USAGE, dataDirOf, obtainPassword, openDataDir, print, pr
 /** The database file H1's SQLite store creates (src/store/sqlite/store.ts default). */
 const DB_FILE = "meta.sqlite";
 
-async function exists(p: string): Promise<boolean> {
+/** Whether a path exists (init and setup refuse to overwrite). */
+export async function exists(p: string): Promise<boolean> {
   try {
     await stat(p);
     return true;

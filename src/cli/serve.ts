@@ -8,9 +8,7 @@ import { loadConfig } from "../config/load.ts";
 import { ensureDevSetup } from "./dev-setup.ts";
 import { openServices } from "../server/services.ts";
 import { startServer } from "../server/run.ts";
-import { runChecks } from "../health/check.ts";
-import { checkDeps } from "../health/service.ts";
-import { loadRelayFile, loadRelaySecrets } from "../delivery/relays.ts";
+import { serverChecks } from "../health/server-checks.ts";
 import { protocolStarters } from "../server/starters.ts";
 import type { RunningServer } from "../server/run.ts";
 import { installLastResort } from "../server/last-resort.ts";
@@ -69,25 +67,8 @@ export function registerServe(program: Command): void {
       });
       server = await startServer(services, {
         starters: protocolStarters(),
-        // The watcher (src/health/watch/) runs the checks of `freehold check` on its schedule;
-        // relays.yaml and its secrets are read at each run, so CLI edits apply.
-        runChecks: async (o) => {
-          const deps = checkDeps({
-            config,
-            store: services.storage.store,
-            accounts: services.accounts,
-            dkim: services.dkim,
-            relays: await loadRelayFile(config.dataDir),
-            secrets: await loadRelaySecrets(config.dataDir),
-            clock: services.clock,
-            complaintStats: (days) => services.suppression.complaintStats(days),
-          });
-          try {
-            return await runChecks(deps, o);
-          } finally {
-            deps.close();
-          }
-        },
+        // The watcher (src/health/watch/) runs the checks of `freehold check` on its schedule.
+        runChecks: serverChecks(services),
       });
       const running = server;
       for (const l of running.listeners) process.stdout.write(`listening: ${l.role} ${l.address}:${l.port}\n`);

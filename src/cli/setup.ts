@@ -5,7 +5,8 @@
 // printed once), optionally a relay as the default route, and prints the DNS records to publish.
 // Preflight first: outbound TCP 25 (many VPS providers block it: then a relay is the way out),
 // the host name's addresses (through the one Resolver), and port 80 for ACME's HTTP-01.
-import { realpath, stat } from "node:fs/promises";
+import { realpath } from "node:fs/promises";
+import { exists } from "./init.ts";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -125,15 +126,6 @@ export function productionConfigText(a: SetupAnswers): string {
     lines.push(`acme: { enabled: true, directoryUrl: ${JSON.stringify(LETS_ENCRYPT)} }`);
   }
   return lines.join("\n") + "\n";
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 interface SetupFlags {

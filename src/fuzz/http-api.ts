@@ -138,24 +138,13 @@ const httpFixture: Fixture<HttpEnv> = {
     }
     const db = new DatabaseSync(path.join(dir, "meta.sqlite"));
     db.exec("PRAGMA busy_timeout = 5000");
-    const q = (sql: string) => JSON.stringify(db.prepare(sql).all());
     return {
       port,
       ops,
       tokens: tokenList,
       session: { cookie: login.cookie, csrf: JSON.parse(login.text).csrfToken as string },
       async snapshot() {
-        return [
-          q("SELECT name, disabled FROM domains ORDER BY id"),
-          q("SELECT address, role, quota_bytes, disabled, password_hash FROM users ORDER BY id"),
-          q("SELECT address, targets FROM aliases ORDER BY id"),
-          q("SELECT id FROM queue_messages ORDER BY id"),
-          q("SELECT id, state, next_attempt_at FROM queue_recipients ORDER BY id"),
-          q("SELECT domain, selector, state FROM dkim_keys ORDER BY id"),
-          q("SELECT id, revoked_at FROM api_tokens ORDER BY id"),
-          q("SELECT count(*) AS n, max(id) AS last FROM audit_log"),
-          JSON.stringify(await services.suppression.list()),
-        ].join("\n");
+        return apiTablesSnapshot(db) + "\n" + JSON.stringify(await services.suppression.list());
       },
       async close() {
         await app.close();
@@ -306,3 +295,19 @@ export const HTTP_API_FUZZERS: Fuzzer<HttpEnv>[] = [
       }),
   },
 ];
+
+/** Every row the API can change, as text: a request refused with a 4xx must leave it equal
+ * (this fuzzer and the API tests, test/web/harness.ts, compare the same tables). */
+export function apiTablesSnapshot(db: import("node:sqlite").DatabaseSync): string {
+  const q = (sql: string) => JSON.stringify(db.prepare(sql).all());
+  return [
+    q("SELECT name, disabled FROM domains ORDER BY id"),
+    q("SELECT address, role, quota_bytes, disabled, password_hash FROM users ORDER BY id"),
+    q("SELECT address, targets FROM aliases ORDER BY id"),
+    q("SELECT id FROM queue_messages ORDER BY id"),
+    q("SELECT id, state, next_attempt_at FROM queue_recipients ORDER BY id"),
+    q("SELECT domain, selector, state FROM dkim_keys ORDER BY id"),
+    q("SELECT id, revoked_at FROM api_tokens ORDER BY id"),
+    q("SELECT count(*) AS n, max(id) AS last FROM audit_log"),
+  ].join("\n");
+}

@@ -16,10 +16,8 @@ import { ApiTokenService } from "./tokens.ts";
 import { openSniCertificates } from "./sni.ts";
 import type { SniCertificates } from "./sni.ts";
 import { JobService } from "../jobs/jobs.ts";
-import { runChecks } from "../health/check.ts";
-import { checkDeps } from "../health/service.ts";
+import { serverChecks } from "../health/server-checks.ts";
 import { WatchStore } from "../health/watch/history.ts";
-import { loadRelayFile, loadRelaySecrets } from "../delivery/relays.ts";
 import { davPlugin } from "../dav/plugin.ts";
 import { davContext } from "../dav/service.ts";
 import type { DavContext } from "../dav/handler.ts";
@@ -68,24 +66,8 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         tls: listener.role === "https" ? services.tls : undefined,
         sni: (name) => s.sni.pick(name),
         jobs: s.jobs,
-        // The checks job runs what `freehold check` runs (relays.yaml read at each run, as serve's watcher).
-        runChecks: async (o) => {
-          const config = services.config;
-          const deps = checkDeps({
-            config,
-            store: services.storage.store,
-            accounts: services.accounts,
-            dkim: services.dkim,
-            relays: await loadRelayFile(config.dataDir),
-            secrets: await loadRelaySecrets(config.dataDir),
-            clock: services.clock,
-          });
-          try {
-            return await runChecks(deps, o);
-          } finally {
-            deps.close();
-          }
-        },
+        // The checks job runs what serve's watcher runs (src/health/server-checks.ts).
+        runChecks: serverChecks(services),
         checkHistory: (limit) => new WatchStore(s.db).history(undefined, limit),
         // Thunderbird autoconfig, Outlook autodiscover and the MTA-STS policy, chosen by Host
         // (src/web/autoconfig/), on every listener; then any extra plugins.

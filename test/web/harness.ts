@@ -1,6 +1,7 @@
 // A web API under test: a data folder (test/support/freehold.ts), the services opened in this
 // process, and createWebApp listening on 127.0.26.1 (this suite's loopback block) over https
 // with the folder's self-signed certificate. Requests go over real sockets (node:https).
+import { apiTablesSnapshot } from "../../src/fuzz/http-api.ts";
 import https from "node:https";
 import http from "node:http";
 import { readFile } from "node:fs/promises";
@@ -185,19 +186,10 @@ export async function startWeb(mode: { dev?: boolean; host?: string; extra?: (se
   };
 }
 
-/** What a failed request must leave untouched: every row that the API can change. */
+/** What a failed request must leave untouched: every row that the API can change (the same
+ * tables the HTTP API fuzzer compares). */
 export function snapshot(db: DatabaseSync): string {
-  const q = (sql: string) => JSON.stringify(db.prepare(sql).all());
-  return [
-    q("SELECT name, disabled FROM domains ORDER BY id"),
-    q("SELECT address, role, quota_bytes, disabled, password_hash FROM users ORDER BY id"),
-    q("SELECT address, targets FROM aliases ORDER BY id"),
-    q("SELECT id FROM queue_messages ORDER BY id"),
-    q("SELECT id, state, next_attempt_at FROM queue_recipients ORDER BY id"),
-    q("SELECT domain, selector, state FROM dkim_keys ORDER BY id"),
-    q("SELECT id, revoked_at FROM api_tokens ORDER BY id"),
-    q("SELECT count(*) AS n, max(id) AS last FROM audit_log"),
-  ].join("\n");
+  return apiTablesSnapshot(db);
 }
 
 /** Queue entries straight into SQL (no queue runner runs here), sharing one blob row. */
