@@ -15,6 +15,9 @@ import axe from "axe-core";
 import { offlineChecks, PASSWORD, seedQueue, startWeb } from "../harness.ts";
 import type { Web } from "../harness.ts";
 import { clientSettings } from "../../../src/web/autoconfig/settings.ts";
+import { davContext } from "../../../src/dav/service.ts";
+import { DavTransfer } from "../../../src/dav/transfer.ts";
+import { readFile } from "node:fs/promises";
 
 // The functions given to page.evaluate run in the browser; this file is type-checked without DOM.
 declare const document: any;
@@ -29,13 +32,21 @@ let w: Web;
 let browser: Browser;
 let base: string;
 let queued: number[];
+let dav: ReturnType<typeof davContext> | undefined;
 
 before(async () => {
   if (skip) return;
   // The UI as npm start and npm test build it.
   execFileSync(path.join(ROOT, "node_modules", ".bin", "vite"), ["build", "--config", "ui/vite.config.ts", "--logLevel", "warn"], { cwd: ROOT, stdio: "inherit" });
   await mkdir(SHOTS, { recursive: true });
-  w = await startWeb({ dev: true, host: "127.0.20.1", extra: offlineChecks });
+  w = await startWeb({
+    dev: true,
+    host: "127.0.20.1",
+    extra: (services) => {
+      dav = davContext(services);
+      return { ...offlineChecks(services), dav: dav.ctx };
+    },
+  });
   base = `http://127.0.20.1:${w.port}`;
   queued = seedQueue(w.db, [
     { from: "u@a.test", to: "far@remote.example" },
@@ -46,6 +57,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await w?.close();
+  dav?.db.close();
 });
 
 interface Session {
@@ -219,6 +231,23 @@ test("a user sees only self-service", { skip, timeout: 90_000 }, async () => {
     const text = await s.page.locator("main").innerText();
     for (const e of [...cs.imap, ...cs.smtp]) assert.match(text, new RegExp(`${e.host.replace(/\./g, "\\.")}\\s+Port\\s+${e.port}|${e.host.replace(/\./g, "\\.")}\\t${e.port}`), `${e.host}:${e.port} shown`);
     assert.ok(cs.imap.length > 0 || /no TLS listener/.test(text));
+    // Downloads beside the mail export: the address book and the calendar, as the files they are.
+    const transfer = new DavTransfer(dav!.ctx.store);
+    await transfer.importObjects("u@a.test", "addressbook", ["BEGIN:VCARD\r\nVERSION:3.0\r\nUID:ui-test-1\r\nFN:Ada Lovelace\r\nEMAIL:ada@remote.example\r\nEND:VCARD\r\n"]);
+    await transfer.importObjects("u@a.test", "calendar", ["BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:ui-test-ev\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260102T100000Z\r\nSUMMARY:Standup\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"]);
+    for (const [name, file, begin, has] of [
+      ["Download address book (.vcf)", "contacts.vcf", "BEGIN:VCARD", "FN:Ada Lovelace"],
+      ["Download calendar (.ics)", "calendar.ics", "BEGIN:VCALENDAR", "SUMMARY:Standup"],
+    ] as const) {
+      const got = s.page.waitForEvent("download");
+      await s.page.getByRole("link", { name }).click();
+      const d = await got;
+      assert.equal(d.suggestedFilename(), file);
+      const text = await readFile((await d.path())!, "utf8");
+      assert.ok(text.startsWith(begin), `${file} starts with ${begin}: ${text.slice(0, 40)}`);
+      assert.ok(text.includes(has), `${file} holds the imported object`);
+    }
+    assert.equal(await s.page.getByRole("link", { name: "Download my mail (.zip)" }).count(), 1);
     // An app password: shown once, then only its name; revoked from the same page.
     await s.page.getByLabel(/^Name/).fill("phone");
     await s.page.getByRole("button", { name: "Create app password" }).click();
