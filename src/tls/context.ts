@@ -43,6 +43,18 @@ export interface LoadedTls {
   subject: string;
   /** Expiry of the leaf certificate, ms since the epoch. */
   notAfter: number;
+  /** Issuer of the leaf certificate, one line ("CN=..., O=..."), for the status page. */
+  issuer?: string;
+  /** DNS names of the leaf (subjectAltName, else the subject's CN), for the status page. */
+  names?: string[];
+}
+
+/** The DNS names a certificate is for: its subjectAltName DNS entries, else its CN (RFC 6125 §6.4.4). */
+export function certificateNames(leaf: X509Certificate): string[] {
+  const san = (leaf.subjectAltName ?? "").split(/,\s*/).filter((e) => e.startsWith("DNS:")).map((e) => e.slice(4));
+  if (san.length > 0) return san;
+  const cn = /(?:^|\n)CN=([^\n]+)/.exec(leaf.subject);
+  return cn ? [cn[1]] : [];
 }
 
 export class TlsFilesError extends Error {
@@ -69,7 +81,7 @@ export async function loadTlsContext(certPath: string, keyPath: string): Promise
   } catch (err) {
     throw new TlsFilesError(`${keyPath}: key does not fit ${certPath} or is unreadable (${(err as Error).message})`);
   }
-  return { context, options, subject: leaf.subject, notAfter: Date.parse(leaf.validTo) };
+  return { context, options, subject: leaf.subject, notAfter: Date.parse(leaf.validTo), issuer: leaf.issuer.replace(/\n/g, ", "), names: certificateNames(leaf) };
 }
 
 async function readOrExplain(file: string, what: string): Promise<Buffer> {

@@ -55,6 +55,8 @@ export interface WebDeps {
   logger: Logger;
   /** The certificate for https listeners; read per handshake, so a reload (tls/reload.ts) applies. */
   tls?: LoadedTls;
+  /** Every certificate the process has loaded, for GET /api/v1/status (else `tls` alone). */
+  certificates?: { main?: LoadedTls; sni?: () => LoadedTls[] };
   /** Certificates by name (config tls.sni, sni.ts); names without one get `tls`. */
   sni?: (servername: string) => import("node:tls").SecureContext | undefined;
   /** The live configuration the client settings are built from (GET /api/v1/account/mobileconfig). */

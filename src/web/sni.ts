@@ -13,6 +13,8 @@ import type { TlsReloader } from "../tls/reload.ts";
 export interface SniCertificates {
   /** The context for a client's server name, or undefined (use the main certificate). */
   pick(servername: string): tls.SecureContext | undefined;
+  /** Every certificate loaded for tls.sni (current after reloads), for the status page. */
+  loaded(): LoadedTls[];
   stop(): void;
 }
 
@@ -20,8 +22,10 @@ export async function openSniCertificates(entries: Config["tls"]["sni"], logger:
   const exact = new Map<string, LoadedTls>();
   const wildcard = new Map<string, LoadedTls>();
   const reloaders: TlsReloader[] = [];
+  const all: LoadedTls[] = [];
   for (const e of entries ?? []) {
     const live = await loadTlsContext(e.cert, e.key);
+    all.push(live);
     reloaders.push(watchTlsFiles(live, { certPath: e.cert, keyPath: e.key, logger }));
     for (const n of e.names) {
       if (n.startsWith("*.")) wildcard.set(n.slice(2), live);
@@ -34,6 +38,7 @@ export async function openSniCertificates(entries: Config["tls"]["sni"], logger:
       const hit = exact.get(name) ?? wildcard.get(name.slice(name.indexOf(".") + 1));
       return hit?.context;
     },
+    loaded: () => all,
     stop() {
       for (const r of reloaders) r.stop();
     },

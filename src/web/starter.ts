@@ -65,6 +65,8 @@ export function webStarter(opts: WebStarterOptions): ProtocolStarter {
         traceLogFile: path.resolve(services.config.dataDir, services.config.log.file),
         tls: listener.role === "https" ? services.tls : undefined,
         sni: (name) => s.sni.pick(name),
+        // GET /api/v1/status reports them on every listener (the http one too).
+        certificates: { main: services.tls, sni: () => s.sni.loaded() },
         jobs: s.jobs,
         // The checks job runs what serve's watcher runs (src/health/server-checks.ts).
         runChecks: serverChecks(services),

@@ -9,7 +9,8 @@ import { traceFor } from "../../trace/access.ts";
 import { parseSince, TraceReportSchema } from "../../trace/trace.ts";
 import { ApiProblem } from "../problem.ts";
 import type { ApiContext } from "../server.ts";
-import { actorOf, Address, DomainName } from "./common.ts";
+import { actorOf, Address, DomainName, requireServerAdmin } from "./common.ts";
+import { serverStatus, ServerStatusSchema } from "../../status/status.ts";
 import type { Api } from "./common.ts";
 
 const SpamRow = z.strictObject({
@@ -56,6 +57,23 @@ export function registerOpsRoutes(api: Api, ctx: ApiContext): void {
     async (req) => {
       if (!deps.spam) unavailable("the spam service");
       return { items: await deps.spam.statsFor(actorOf(req), req.query) };
+    },
+  );
+
+  api.get(
+    "/status",
+    {
+      schema: {
+        summary: "Certificates loaded (names, notAfter, issuer, days left) and the data folder's disk (size, free, databases) (server admins)",
+        tags: ["status"],
+        response: { 200: ServerStatusSchema },
+      },
+    },
+    async (req) => {
+      requireServerAdmin(actorOf(req));
+      const dataDir = deps.config.dataDir;
+      if (!dataDir) unavailable("the status");
+      return serverStatus({ main: deps.certificates?.main ?? deps.tls, sni: deps.certificates?.sni, dataDir, now: () => deps.clock.now() });
     },
   );
 

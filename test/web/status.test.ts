@@ -1,0 +1,70 @@
+// GET /api/v1/status (src/status/status.ts): the certificates the server has loaded and the data
+// folder's disk, for server admins only. The figures are checked against the data folder's own
+// certificate (read with openssl's parser in node:crypto) and against statfs.
+// Loopback block 127.0.30.0/24.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { X509Certificate } from "node:crypto";
+import { readFile, statfs } from "node:fs/promises";
+import path from "node:path";
+import { ServerStatusSchema } from "../../src/status/status.ts";
+import { startWeb } from "./harness.ts";
+import type { Web } from "./harness.ts";
+
+let w: Web;
+
+before(async () => {
+  w = await startWeb({ host: "127.0.30.1" });
+});
+after(async () => {
+  await w?.close();
+});
+
+test("status: a server admin sees the dev certificate and the disk; figures are plausible", async () => {
+  const admin = await w.req("GET", "/api/v1/status", { token: await w.token("admin@a.test", "server") });
+  assert.equal(admin.status, 200, admin.text);
+  const s = ServerStatusSchema.parse(admin.json);
+
+  const leaf = new X509Certificate(await readFile(path.join(w.data.dir, "tls", "cert.pem")));
+  assert.equal(s.certificates.length, 1);
+  const c = s.certificates[0];
+  assert.equal(c.use, "main");
+  assert.deepEqual(c.names, ["mail.a.test"]);
+  assert.equal(c.notAfter, new Date(leaf.validTo).toISOString());
+  assert.equal(c.issuer, "CN=mail.a.test"); // self-signed: the issuer is the subject
+  const expectDays = Math.floor((Date.parse(leaf.validTo) - Date.now()) / 86_400_000);
+  assert.ok(Math.abs(c.daysLeft - expectDays) <= 1, `${c.daysLeft} vs ${expectDays}`);
+  assert.ok(c.daysLeft > 800, "init's self-signed certificate lasts 825 days");
+
+  const fsinfo = await statfs(w.data.dir);
+  assert.equal(s.disk.sizeBytes, fsinfo.blocks * fsinfo.bsize);
+  assert.ok(s.disk.freeBytes > 0 && s.disk.freeBytes <= s.disk.sizeBytes);
+  assert.ok(s.disk.freePercent >= 0 && s.disk.freePercent <= 100);
+  const names = s.disk.databases.map((d) => d.name);
+  assert.ok(names.includes("meta.sqlite"), names.join(","));
+  assert.ok(s.disk.databaseBytes > 0 && s.disk.databaseBytes < s.disk.sizeBytes);
+  assert.equal(s.disk.databaseBytes, s.disk.databases.reduce((n, d) => n + d.bytes, 0));
+  assert.deepEqual(s.thresholds, { daysLeft: 14, freePercent: 10 });
+
+  // A session works the same as a token.
+  const sess = await w.login("admin@a.test");
+  assert.equal((await w.req("GET", "/api/v1/status", { cookie: sess.cookie })).status, 200);
+});
+
+test("status: domain admins, users and domain/user-scoped tokens get 403; no login 401", async () => {
+  const cases: Array<[string, { token?: string; cookie?: string }]> = [
+    ["domain admin token", { token: await w.token("da@a.test", "domain") }],
+    ["domain admin session", { cookie: (await w.login("da@a.test")).cookie }],
+    ["user token", { token: await w.token("u@a.test", "user") }],
+    ["user session", { cookie: (await w.login("u@a.test")).cookie }],
+    ["server admin's domain-scoped token", { token: await w.token("admin@a.test", "domain") }],
+  ];
+  for (const [name, auth] of cases) {
+    const r = await w.req("GET", "/api/v1/status", auth);
+    assert.equal(r.status, 403, `${name}: ${r.text}`);
+    assert.match(String(r.headers["content-type"]), /application\/problem\+json/, name);
+  }
+  assert.equal((await w.req("GET", "/api/v1/status")).status, 401);
+
+
+});
