@@ -259,11 +259,14 @@ async function login(): Promise<void> {
 }
 
 async function dashboard(): Promise<void> {
-  const [doms, usrs, q, jobs] = await Promise.all([
+  const isAdmin = me!.role === "admin";
+  const [doms, usrs, q, jobs, status] = await Promise.all([
     api("GET", "/domains?limit=500"),
     api("GET", "/users?limit=500"),
     api("GET", "/queue?limit=500"),
     api<{ items: Job[] }>("GET", "/jobs"),
+    // Server admins only (GET /api/v1/status); a failure leaves those two cards "unknown".
+    isAdmin ? api<ServerStatus>("GET", "/status").catch((e: Error) => e) : Promise.resolve(null),
   ]);
   const states: Record<string, number> = {};
   for (const e of q.items) for (const r of e.recipients) states[r.state] = (states[r.state] ?? 0) + 1;
@@ -277,12 +280,38 @@ async function dashboard(): Promise<void> {
       card("Users", String(usrs.items.length) + (usrs.next ? "+" : ""), `${usrs.items.filter((u: any) => u.disabled).length} disabled`),
       card("Queue", `${q.items.length}${q.next ? "+" : ""} messages`, Object.entries(states).map(([k, v]) => `${v} ${k}`).join(", ") || "empty"),
       checksCard(jobs.items),
-      card("Certificate expiry", "unknown", "not exposed to the web yet"),
-      card("Disk", "unknown", "not exposed to the web yet"),
+      ...(status === null ? [] : statusCards(status)),
     ),
     h("h2", {}, "Recent jobs"),
     jobs.items.length === 0 ? empty("No jobs have run since the server started.") : table(["Job", "State", "Progress", "Message"], jobs.items.map((j) => [j.kind, j.state, `${j.progress}%`, j.message]), "Recent jobs"),
   );
+}
+
+interface ServerStatus {
+  certificates: Array<{ use: string; subject: string; names: string[]; issuer: string | null; notAfter: string; daysLeft: number }>;
+  disk: { sizeBytes: number; freeBytes: number; freePercent: number; databaseBytes: number };
+  thresholds: { daysLeft: number; freePercent: number };
+}
+
+/** Certificate expiry and disk from GET /api/v1/status; the warning style below its thresholds. */
+function statusCards(s: ServerStatus | Error): HTMLElement[] {
+  const card = (title: string, value: string, note: string, warn: boolean) =>
+    h("section", { class: warn ? "card warn" : "card", "aria-label": title }, h("h2", {}, title), h("p", { class: "big" }, value), h("p", { class: "muted" }, warn ? "Attention: " : "", note));
+  if (s instanceof Error) return [card("Certificate expiry", "unknown", `status unavailable: ${s.message}`, false), card("Disk", "unknown", `status unavailable: ${s.message}`, false)];
+  const certs = [...s.certificates].sort((a, b) => a.daysLeft - b.daysLeft);
+  const first = certs[0];
+  const days = (n: number) => (n < 0 ? `expired ${-n} day${n === -1 ? "" : "s"} ago` : `${n} day${n === 1 ? "" : "s"} left`);
+  const certCard = first
+    ? card(
+        "Certificate expiry",
+        days(first.daysLeft),
+        `${first.names.join(", ") || first.subject} · until ${first.notAfter.slice(0, 10)}${first.issuer ? ` · issuer ${first.issuer}` : ""}${certs.length > 1 ? ` · ${certs.length - 1} more, the next ${days(certs[1].daysLeft)}` : ""}`,
+        first.daysLeft < s.thresholds.daysLeft,
+      )
+    : card("Certificate expiry", "none loaded", "no TLS certificate is loaded", false);
+  const d = s.disk;
+  const diskCard = card("Disk", `${d.freePercent}% free`, `${bytes(d.freeBytes)} free of ${bytes(d.sizeBytes)} · databases ${bytes(d.databaseBytes)}`, d.freePercent < s.thresholds.freePercent);
+  return [certCard, diskCard];
 }
 
 function checksCard(jobs: Job[]): HTMLElement {
