@@ -121,6 +121,15 @@ test("server admin: log in, every page renders, create a domain, a user and an a
     await login(s, "admin@a.test");
     await visit(s, "dashboard", "", "Dashboard");
     assert.match(await s.page.locator("main").innerText(), /Checks and blocklists\s+unknown/);
+    // GET /api/v1/status: the data folder's self-signed certificate (825 days) and the disk.
+    const cert = await s.page.getByRole("region", { name: "Certificate expiry" }).innerText();
+    const left = /(\d+) days left/.exec(cert);
+    assert.ok(left && Number(left[1]) > 800, cert);
+    assert.match(cert, /mail\.a\.test · until \d{4}-\d\d-\d\d · issuer CN=mail\.a\.test/);
+    const disk = await s.page.getByRole("region", { name: "Disk" }).innerText();
+    assert.match(disk, /\d+(\.\d)?% free/);
+    assert.match(disk, /free of .* · databases /);
+    assert.doesNotMatch(cert + disk, /unknown/);
 
     // A domain, then its DNS records page with copy buttons.
     await visit(s, "domains", "domains", "Domains");
