@@ -5,9 +5,12 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { readFile, statfs } from "node:fs/promises";
+import { mkdtemp, readFile, rm, statfs, writeFile } from "node:fs/promises";
+import os from "node:os";
 import path from "node:path";
-import { ServerStatusSchema } from "../../src/status/status.ts";
+import { serverStatus, ServerStatusSchema } from "../../src/status/status.ts";
+import { createSelfSigned } from "../../src/tls/selfsigned.ts";
+import { loadTlsContext } from "../../src/tls/context.ts";
 import { startWeb } from "./harness.ts";
 import type { Web } from "./harness.ts";
 
@@ -67,4 +70,22 @@ test("status: domain admins, users and domain/user-scoped tokens get 403; no log
   assert.equal((await w.req("GET", "/api/v1/status")).status, 401);
 
 
+});
+
+test("status: tls.sni certificates are listed beside the main one, a near expiry counts down", async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), "freehold-status-"));
+  try {
+    const pem = await createSelfSigned({ hostname: "mail.b.test", altNames: ["autoconfig.b.test"], days: 5, clock: { now: () => Date.now() } });
+    await writeFile(path.join(dir, "cert.pem"), pem.cert);
+    await writeFile(path.join(dir, "key.pem"), pem.key);
+    const sni = await loadTlsContext(path.join(dir, "cert.pem"), path.join(dir, "key.pem"));
+    const s = ServerStatusSchema.parse(await serverStatus({ main: w.services.tls, sni: () => [sni], dataDir: w.data.dir, now: () => Date.now() }));
+    assert.deepEqual(s.certificates.map((c) => c.use), ["main", "sni"]);
+    const c = s.certificates[1];
+    assert.deepEqual(c.names, ["mail.b.test", "autoconfig.b.test"]);
+    assert.ok(c.daysLeft === 4 || c.daysLeft === 5, String(c.daysLeft));
+    assert.ok(c.daysLeft < s.thresholds.daysLeft);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });
