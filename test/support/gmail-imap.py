@@ -23,6 +23,7 @@ import sys
 import time
 
 HOST, SPEC = sys.argv[1], sys.argv[2]
+LOG = bool(__import__("os").environ.get("GMAIL_IMAP_LOG"))
 CAPS = "IMAP4rev1 SPECIAL-USE X-GM-EXT-1"
 SYSTEM = [  # (path, special-use, label selecting its messages)
     ("INBOX", None, "\\Inbox"),
@@ -120,6 +121,8 @@ class Session:
         self.authed = False
 
     def send(self, data):
+        if LOG and (isinstance(data, str) and ("BAD" in data or " NO " in data)):
+            sys.stderr.write("S: " + data)
         self.w.write(data if isinstance(data, bytes) else data.encode())
 
     async def run(self):
@@ -129,6 +132,8 @@ class Session:
             if not line:
                 return
             line = line.decode("utf-8", "replace").rstrip("\r\n")
+            if LOG:
+                sys.stderr.write("C: " + line + "\n")
             parts = line.split(" ", 2)
             if len(parts) < 2:
                 self.send("* BAD no tag\r\n")
@@ -161,10 +166,17 @@ class Session:
         elif not self.authed:
             self.send(f"{tag} BAD not authenticated\r\n")
         elif cmd == "LIST" or cmd == "LSUB":
+            ref, pat = parse(rest)[:2]
+            if pat == "":  # RFC 3501 §6.3.8: the hierarchy delimiter
+                self.send(f'* {cmd} (\\Noselect) "/" ""\r\n{tag} OK Success\r\n')
+                return True
+            rx = re.compile("^" + "".join(".*" if ch == "*" else "[^/]*" if ch == "%" else re.escape(ch) for ch in ref + pat) + "$")
             fs = folders(load())
-            if cmd == "LIST":
+            if cmd == "LIST" and rx.match("[Gmail]"):
                 self.send('* LIST (\\HasChildren \\Noselect) "/" "[Gmail]"\r\n')
             for path, (use, _) in fs.items():
+                if not rx.match(path):
+                    continue
                 attrs = ["\\HasNoChildren"] + ([use] if use and cmd == "LIST" else [])
                 self.send(f'* {cmd} ({" ".join(attrs)}) "/" {quote(path)}\r\n')
             self.send(f"{tag} OK Success\r\n")

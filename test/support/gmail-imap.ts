@@ -27,9 +27,9 @@ export async function startGmailImap(host: string, specFile: string, messages: G
   const set = (ms: GmailMessage[]) =>
     writeFile(specFile, JSON.stringify({ uidvalidity: uidValidity, messages: ms.map(({ bytes, ...m }) => ({ ...m, b64: bytes.toString("base64") })) }));
   await set(messages);
-  const child = spawn("python3", [path.join(import.meta.dirname, "gmail-imap.py"), host, specFile], { stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn("python3", [path.join(import.meta.dirname, "gmail-imap.py"), host, specFile], { stdio: ["ignore", "pipe", process.env.GMAIL_IMAP_LOG ? "inherit" : "pipe"] });
+  child.stderr?.on("data", (d) => (err += d));
   let err = "";
-  child.stderr.on("data", (d) => (err += d));
   const port = await new Promise<number>((resolve, reject) => {
     let out = "";
     const t = setTimeout(() => reject(new Error(`gmail-imap.py did not start: ${err}`)), 30_000);
