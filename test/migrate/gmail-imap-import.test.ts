@@ -3,7 +3,8 @@
 // label folder): only All Mail, Trash and Spam are walked, each message is placed by its
 // X-GM-LABELS in folders mode (a copy per label) and in keywords mode (one copy, labels as
 // keywords), with flags, INTERNALDATE and bytes (SHA-256) kept; a second run copies nothing,
-// and a message added at the source then is fetched by a third run.
+// a message added at the source then is fetched by a third run, and after a UIDVALIDITY change
+// X-GM-MSGID keeps every message stored once.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -122,7 +123,7 @@ async function importOnce(data: DataDir, mode: string): Promise<string> {
 
 for (const mode of ["folders", "keywords"] as const) {
   test(`Gmail over IMAP (X-GM-EXT-1), --gmail-labels ${mode}: All Mail placed by X-GM-LABELS; re-run copies nothing; a new message is fetched`, async () => {
-    await peer.set(CASES.map((c, i) => gm(i, c)));
+    await peer.set(CASES.map((c, i) => gm(i, c)), 600);
     const data = await createDataDir({ domains: ["example.test"], users: [{ address: "new@example.test" }] });
     try {
       // A user label called "Sent" and the system \Sent would both be "Sent": in folders mode they
@@ -149,6 +150,13 @@ for (const mode of ["folders", "keywords"] as const) {
       await peer.set(all.map((c, i) => gm(i, c)));
       const out3 = await importOnce(data, mode);
       assert.match(out3, new RegExp(`Imported ${mode === "folders" ? "2 new messages" : "1 new message "}`));
+      assert.deepEqual(await ourRows(data), expected(all, mode));
+
+      // Gmail renumbers (a new UIDVALIDITY for every folder): the UID checkpoints no longer
+      // hold, every message is fetched again, and X-GM-MSGID keeps each one stored once.
+      await peer.set(all.map((c, i) => gm(i, c)), 900);
+      const out4 = await importOnce(data, mode);
+      assert.match(out4, /Imported 0 new messages/);
       assert.deepEqual(await ourRows(data), expected(all, mode));
     } finally {
       await data.remove();

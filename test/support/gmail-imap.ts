@@ -18,14 +18,14 @@ export interface GmailMessage {
 
 export interface GmailPeer {
   port: number;
-  /** Rewrites the mailbox the peer serves. */
-  set(messages: GmailMessage[]): Promise<void>;
+  /** Rewrites the mailbox the peer serves (optionally under a new UIDVALIDITY base). */
+  set(messages: GmailMessage[], uidValidity?: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startGmailImap(host: string, specFile: string, messages: GmailMessage[], uidValidity = 600): Promise<GmailPeer> {
-  const set = (ms: GmailMessage[]) =>
-    writeFile(specFile, JSON.stringify({ uidvalidity: uidValidity, messages: ms.map(({ bytes, ...m }) => ({ ...m, b64: bytes.toString("base64") })) }));
+  const set = (ms: GmailMessage[], uv = uidValidity) =>
+    writeFile(specFile, JSON.stringify({ uidvalidity: uv, messages: ms.map(({ bytes, ...m }) => ({ ...m, b64: bytes.toString("base64") })) }));
   await set(messages);
   const child = spawn("python3", [path.join(import.meta.dirname, "gmail-imap.py"), host, specFile], { stdio: ["ignore", "pipe", process.env.GMAIL_IMAP_LOG ? "inherit" : "pipe"] });
   child.stderr?.on("data", (d) => (err += d));
@@ -33,7 +33,7 @@ export async function startGmailImap(host: string, specFile: string, messages: G
   const port = await new Promise<number>((resolve, reject) => {
     let out = "";
     const t = setTimeout(() => reject(new Error(`gmail-imap.py did not start: ${err}`)), 30_000);
-    child.stdout.on("data", (d) => {
+    child.stdout!.on("data", (d) => {
       out += d;
       const m = /PORT (\d+)/.exec(out);
       if (m) {
