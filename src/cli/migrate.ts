@@ -231,8 +231,9 @@ async function importImapCommand(
         insecureTls: o.insecureTls,
         gmailLabels: o.gmailLabels,
         onFolder: (_f, state) => void (state === "done" && foldersDone++),
-        onTotal: (m, f) => {
-          total = m;
+        onTotal: (m, f, gmail) => {
+          // Gmail with a copy per label: the copies outnumber the source's messages, total unknown.
+          total = gmail && o.gmailLabels === "folders" ? undefined : m;
           foldersTotal = f;
         },
       });

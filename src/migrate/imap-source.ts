@@ -37,8 +37,9 @@ export interface ImapSourceOptions {
   /** Test and self-signed peers: accept any certificate. Default false. */
   insecureTls?: boolean;
   onFolder?: (folder: string, state: "start" | "done", count: number) => void;
-  /** Messages at the source over all folders copied (STATUS MESSAGES), known before the copy. */
-  onTotal?: (messages: number, folders: number) => void;
+  /** Messages at the source over all folders copied (STATUS MESSAGES), known before the copy;
+   * gmail: All Mail was chosen (with --gmail-labels folders a message may become several copies). */
+  onTotal?: (messages: number, folders: number, gmail: boolean) => void;
   /** Max reconnect attempts per folder; default 6 (1 s, 2 s, 4 s, … between them). */
   retries?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -128,7 +129,7 @@ export async function importFromImap(o: ImapSourceOptions): Promise<ImapImportRe
       const st = await c0.status(f.path, { messages: true });
       total += (st && st.messages) || 0;
     }
-    o.onTotal?.(total, folders.length);
+    o.onTotal?.(total, folders.length, gmail);
   } finally {
     await c0.logout().catch(() => undefined);
   }
