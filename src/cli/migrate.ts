@@ -112,7 +112,7 @@ export function registerMigrate(program: Command, io: CliIo): void {
     .option("--connections <n>", "IMAP: folders copied in parallel, one connection each", "2")
     .option("--insecure-tls", "IMAP: accept any server certificate (a test server; never a real provider)")
     .option("--folder <name>", "for a single mbox file: the target folder", "INBOX")
-    .option("--gmail-labels <mode>", "Takeout X-Gmail-Labels: folders (a copy per label) or keywords (one copy, labels as keywords)", "folders")
+    .option("--gmail-labels <mode>", "Gmail labels (Takeout X-Gmail-Labels, or X-GM-LABELS over IMAP): folders (a copy per label) or keywords (one copy, labels as keywords)", "folders")
     .action(async function (this: Command, address: string) {
       const o = this.opts() as {
         fromMbox?: string; fromMaildir?: string; fromEml?: string; folder: string; gmailLabels: string;
@@ -120,8 +120,8 @@ export function registerMigrate(program: Command, io: CliIo): void {
       };
       const given = [o.fromMbox, o.fromMaildir, o.fromEml, o.from].filter((x) => x !== undefined);
       if (given.length !== 1) throw new CliError("give exactly one of --from, --from-mbox, --from-maildir, --from-eml", EXIT_USAGE);
-      if (o.from !== undefined) return importImapCommand(this, io, address, o);
       if (o.gmailLabels !== "folders" && o.gmailLabels !== "keywords") throw new CliError(`--gmail-labels: expected folders or keywords, got "${o.gmailLabels}"`, EXIT_USAGE);
+      if (o.from !== undefined) return importImapCommand(this, io, address, { ...o, gmailLabels: o.gmailLabels });
       const src = path.resolve(given[0]!);
       const st = await stat(src).catch(() => null);
       if (!st) throw new CliError(`${given[0]}: no such file or directory`, EXIT_USAGE);
@@ -174,7 +174,7 @@ async function importImapCommand(
   cmd: Command,
   io: CliIo,
   address: string,
-  o: { from?: string; login?: string; passwordFile?: string; oauthTokenFile?: string; oauthTokenCmd?: string; connections: string; insecureTls?: boolean },
+  o: { from?: string; login?: string; passwordFile?: string; oauthTokenFile?: string; oauthTokenCmd?: string; connections: string; insecureTls?: boolean; gmailLabels: GmailLabelMode },
 ): Promise<void> {
   const url = o.from!;
   try {
@@ -229,15 +229,17 @@ async function importImapCommand(
         checkpoint,
         userId: rec.id,
         insecureTls: o.insecureTls,
+        gmailLabels: o.gmailLabels,
         onFolder: (_f, state) => void (state === "done" && foldersDone++),
-        onTotal: (m, f) => {
-          total = m;
+        onTotal: (m, f, gmail) => {
+          // Gmail with a copy per label: the copies outnumber the source's messages, total unknown.
+          total = gmail && o.gmailLabels === "folders" ? undefined : m;
           foldersTotal = f;
         },
       });
       const rep = imp.report;
       bar.done({ label: "import", done: rep.messages, total: rep.messages, bytes: rep.bytes, detail: `${r.folders} folders` });
-      print(io, `Imported ${rep.imported} new message${rep.imported === 1 ? "" : "s"} (${formatSize(rep.bytes)}) into ${user.address} from ${r.folders} folder${r.folders === 1 ? "" : "s"}; ${rep.skipped} already there`);
+      print(io, `Imported ${rep.imported} new message${rep.imported === 1 ? "" : "s"} (${formatSize(rep.bytes)}) into ${user.address} from ${r.folders} folder${r.folders === 1 ? "" : "s"}${r.gmail ? ` (Gmail: All Mail, Trash and Spam, placed by X-GM-LABELS as ${o.gmailLabels})` : ""}; ${rep.skipped} already there`);
     } catch (e) {
       const err = e as { authenticationFailed?: boolean; message?: string; code?: string };
       if (err?.authenticationFailed) throw new CliError(`${url}: login refused for ${o.login}`);

@@ -315,23 +315,52 @@ const GMAIL_SYSTEM: Record<string, { folder?: string; specialUse?: string; flag?
  * Archive, with user labels as keywords. "Opened" → \Seen, "Starred" → \Flagged,
  * "Important" → $Important; "Category …" labels become keywords in both modes.
  */
-export function gmailPlacement(labels: string[], mode: GmailLabelMode): { flags: string[]; folders: Array<{ name: string; specialUse: string | null }> } {
+export function gmailPlacement(labels: string[], mode: GmailLabelMode): GmailPlacement {
   const flags: string[] = [];
   const system: Array<{ name: string; specialUse: string | null }> = [];
   const user: string[] = [];
   for (const l of labels) {
-    const s = GMAIL_SYSTEM[l.toLowerCase()];
-    if (s) {
-      if (s.flag) flags.push(s.flag);
-      if (s.folder) system.push({ name: s.folder, specialUse: s.specialUse ?? null });
-      continue;
-    }
+    if (systemLabel(l, flags, system)) continue;
     if (/^category /i.test(l)) {
       flags.push("$" + l.replace(/^category /i, "Category_").replace(/\s+/g, "_"));
       continue;
     }
     user.push(l);
   }
+  return place(flags, system, user, mode);
+}
+
+export type GmailPlacement = { flags: string[]; folders: Array<{ name: string; specialUse: string | null }> };
+
+function systemLabel(l: string, flags: string[], system: Array<{ name: string; specialUse: string | null }>): boolean {
+  const s = GMAIL_SYSTEM[l.toLowerCase()];
+  if (!s) return false;
+  if (s.flag) flags.push(s.flag);
+  if (s.folder) system.push({ name: s.folder, specialUse: s.specialUse ?? null });
+  return true;
+}
+
+/**
+ * Where a message of Gmail's All Mail goes, from its X-GM-LABELS (Gmail IMAP extensions,
+ * developers.google.com/gmail/imap/imap-extensions): the same placement as a Takeout message,
+ * but over IMAP a system label is an atom with a backslash (\Inbox, \Sent, \Draft, \Important,
+ * \Starred, \Trash, \Spam) and anything else is the user's label, even one called "Sent" or
+ * "Opened". Unknown system labels (\Chats, …) are dropped.
+ */
+export function gmailImapPlacement(labels: Iterable<string>, mode: GmailLabelMode): GmailPlacement {
+  const flags: string[] = [];
+  const system: Array<{ name: string; specialUse: string | null }> = [];
+  const user: string[] = [];
+  for (const l of labels) {
+    if (l.startsWith("\\")) {
+      const name = l.slice(1).toLowerCase();
+      if (name !== "chat" && name !== "opened" && name !== "archived" && name !== "unread") systemLabel(name, flags, system);
+    } else if (l !== "") user.push(l);
+  }
+  return place(flags, system, user, mode);
+}
+
+function place(flags: string[], system: Array<{ name: string; specialUse: string | null }>, user: string[], mode: GmailLabelMode): GmailPlacement {
   let folders: Array<{ name: string; specialUse: string | null }>;
   if (mode === "folders") folders = [...system, ...user.map((u) => ({ name: u, specialUse: null }))];
   else {

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { FromQuoter, leadingStatusBlock, readMbox } from "./mbox.ts";
 import { asctime, flagsFromMboxStatus, maildirInfo, mboxStatus, parseFromLineDate, parseMaildirInfo } from "./flags.ts";
-import { gmailPlacement, parseGmailLabels } from "./import.ts";
+import { gmailImapPlacement, gmailPlacement, parseGmailLabels } from "./import.ts";
 
 const line = fc.oneof(
   fc.constantFrom("From ", ">From ", ">>From x", "From", " From ", "", ">", ">>", "From me\r", "body"),
@@ -78,4 +78,22 @@ test("Gmail labels: quoted labels, folders and keywords modes", () => {
   assert.deepEqual(gmailPlacement(["Inbox", "Opened", "Work"], "folders"), { flags: ["\\Seen"], folders: [{ name: "INBOX", specialUse: null }, { name: "Work", specialUse: null }] });
   assert.deepEqual(gmailPlacement(["Inbox", "Opened", "Work"], "keywords"), { flags: ["\\Seen", "Work"], folders: [{ name: "INBOX", specialUse: null }] });
   assert.deepEqual(gmailPlacement(["Archived", "Starred"], "folders").folders, [{ name: "Archive", specialUse: "\\Archive" }]);
+});
+
+test("Gmail X-GM-LABELS (IMAP): backslash atoms are system labels, anything else is the user's", () => {
+  const none = { name: "Archive", specialUse: "\\Archive" };
+  assert.deepEqual(gmailImapPlacement(["\\Inbox", "\\Important", "Work/Q1"], "folders"), { flags: ["$Important"], folders: [{ name: "INBOX", specialUse: null }, { name: "Work/Q1", specialUse: null }] });
+  assert.deepEqual(gmailImapPlacement(["\\Inbox", "\\Important", "Work/Q1"], "keywords"), { flags: ["$Important", "Work/Q1"], folders: [{ name: "INBOX", specialUse: null }] });
+  assert.deepEqual(gmailImapPlacement(["\\Sent", "\\Starred"], "folders"), { flags: ["\\Flagged"], folders: [{ name: "Sent", specialUse: "\\Sent" }] });
+  assert.deepEqual(gmailImapPlacement(["\\Draft"], "keywords"), { flags: ["\\Draft"], folders: [{ name: "Drafts", specialUse: "\\Drafts" }] });
+  // No label at all: archived, which lands in Archive.
+  assert.deepEqual(gmailImapPlacement([], "folders"), { flags: [], folders: [none] });
+  assert.deepEqual(gmailImapPlacement(new Set(["\\Chat", "\\Opened"]), "folders"), { flags: [], folders: [none] });
+  // A user label named like a system one stays a user label (Takeout cannot tell them apart).
+  assert.deepEqual(gmailImapPlacement(["Sent", "Opened", "Starred"], "folders").folders.map((f) => f.name), ["Sent", "Opened", "Starred"]);
+  assert.deepEqual(gmailImapPlacement(["Sent"], "folders").folders[0].specialUse, null);
+  assert.deepEqual(gmailImapPlacement(["Sent", "Opened"], "keywords"), { flags: ["Sent", "Opened"], folders: [none] });
+  // Sent and Inbox at once: a copy in each with folders, the first system folder with keywords.
+  assert.deepEqual(gmailImapPlacement(["\\Sent", "\\Inbox", "Work"], "folders").folders.map((f) => f.name), ["Sent", "INBOX", "Work"]);
+  assert.deepEqual(gmailImapPlacement(["\\Sent", "\\Inbox", "Work"], "keywords").folders.map((f) => f.name), ["Sent"]);
 });
