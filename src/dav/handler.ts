@@ -646,7 +646,7 @@ function calMatches(r: Resource, filter: XmlElement | undefined): boolean {
     const { start, end } = rangeOf(tr);
     // RFC 4791 §9.9: per instance (RRULE/RDATE/EXDATE, overrides, VTIMEZONE): src/dav/recurrence.ts.
     const ical = parseCalendar(r.bytes!.toString("utf8"));
-    return ical ? matchesTimeRange(ical, name, start, end) : comps.some((c) => overlaps(c, start, end));
+    return (ical ? matchesTimeRange(ical, name, start, end) : null) ?? comps.some((c) => overlaps(c, start, end));
   });
 }
 
@@ -674,8 +674,9 @@ async function freeBusy(ctx: DavContext, user: DavUser, v: CollView, root: XmlEl
     }
     // One busy period per instance in the range (RFC 4791 §7.10): src/dav/recurrence.ts.
     const ical = parseCalendar(r.bytes!.toString("utf8"));
-    if (ical) {
-      for (const p of busyPeriods(ical, start, end)) busy.push(`FREEBUSY:${fmt(p.start)}/${fmt(p.end)}`);
+    const periods = ical ? busyPeriods(ical, start, end) : null;
+    if (periods) {
+      for (const p of periods) busy.push(`FREEBUSY:${fmt(p.start)}/${fmt(p.end)}`);
       continue;
     }
     for (const c of cal.children) {

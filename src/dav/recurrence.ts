@@ -122,18 +122,28 @@ export function instancesIn(cal: ICAL.Component, name: string, start: number, en
 }
 
 /** Does any instance of a `name` component overlap [start, end)? (RFC 4791 §9.9.) */
-export function matchesTimeRange(cal: ICAL.Component, name: string, start: number, end: number): boolean {
-  const r = instancesIn(cal, name, start, end);
-  return r.undated || r.instances.length > 0;
+export function matchesTimeRange(cal: ICAL.Component, name: string, start: number, end: number): boolean | null {
+  try {
+    const r = instancesIn(cal, name, start, end);
+    return r.undated || r.instances.length > 0;
+  } catch {
+    return null; // a value ical.js cannot read: the caller falls back
+  }
 }
 
 /**
  * RFC 4791 §7.10: busy periods of the VEVENT instances in [start, end), clipped to it.
  * TRANSP:TRANSPARENT and STATUS:CANCELLED instances (master or override) are free.
  */
-export function busyPeriods(cal: ICAL.Component, start: number, end: number): Array<{ start: number; end: number }> {
+export function busyPeriods(cal: ICAL.Component, start: number, end: number): Array<{ start: number; end: number }> | null {
   const out: Array<{ start: number; end: number }> = [];
-  for (const i of instancesIn(cal, "vevent", start, end).instances) {
+  let all: Instance[];
+  try {
+    all = instancesIn(cal, "vevent", start, end).instances;
+  } catch {
+    return null; // a value ical.js cannot read: the caller falls back
+  }
+  for (const i of all) {
     const transp = String(i.item.getFirstPropertyValue("transp") ?? "").toUpperCase();
     const status = String(i.item.getFirstPropertyValue("status") ?? "").toUpperCase();
     if (transp === "TRANSPARENT" || status === "CANCELLED") continue;
