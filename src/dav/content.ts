@@ -3,9 +3,9 @@
 // BEGIN/END nesting, exactly one object, and the UID a collection must keep unique.
 // The original bytes are what is stored and served; this only reads them.
 //
-// Time ranges (RFC 4791 §9.9) are computed from DTSTART/DTEND/DURATION; a recurring event
-// (RRULE/RDATE) is treated as overlapping any range that ends after its first instance
-// starts — a superset, which RFC 4791 §7.8 clients filter; exact expansion is not done yet.
+// Time ranges (RFC 4791 §9.9) are decided per instance in recurrence.ts (ical.js); overlaps()
+// here is the fallback for an object ical.js cannot read: DTSTART/DTEND/DURATION as UTC, and a
+// recurring event (RRULE/RDATE) overlaps any range that ends after its first instance starts.
 
 export class ContentError extends Error {}
 

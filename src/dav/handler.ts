@@ -13,6 +13,7 @@ import { CALDAV, CARDDAV, CS, APPLE, DAV, XmlError, child, children, document, e
 import type { Collection, CollectionKind, DavStore, Resource } from "./store.ts";
 import { etagOf, parseSyncToken, syncToken } from "./store.ts";
 import { ContentError, checkIcal, checkVcard, overlaps, parseComponents, parseIcalDate, prop } from "./content.ts";
+import { busyPeriods, matchesTimeRange, parseCalendar } from "./recurrence.ts";
 import type { Component } from "./content.ts";
 import { directoryCards } from "./directory.ts";
 
@@ -643,7 +644,9 @@ function calMatches(r: Resource, filter: XmlElement | undefined): boolean {
     const tr = child(cf, CALDAV, "time-range");
     if (!tr) return true;
     const { start, end } = rangeOf(tr);
-    return comps.some((c) => overlaps(c, start, end));
+    // RFC 4791 §9.9: per instance (RRULE/RDATE/EXDATE, overrides, VTIMEZONE): src/dav/recurrence.ts.
+    const ical = parseCalendar(r.bytes!.toString("utf8"));
+    return (ical ? matchesTimeRange(ical, name, start, end) : null) ?? comps.some((c) => overlaps(c, start, end));
   });
 }
 
@@ -669,9 +672,16 @@ async function freeBusy(ctx: DavContext, user: DavUser, v: CollView, root: XmlEl
     } catch {
       continue;
     }
+    // One busy period per instance in the range (RFC 4791 §7.10): src/dav/recurrence.ts.
+    const ical = parseCalendar(r.bytes!.toString("utf8"));
+    const periods = ical ? busyPeriods(ical, start, end) : null;
+    if (periods) {
+      for (const p of periods) busy.push(`FREEBUSY:${fmt(p.start)}/${fmt(p.end)}`);
+      continue;
+    }
     for (const c of cal.children) {
       if (c.name !== "VEVENT" || prop(c, "TRANSP")?.value === "TRANSPARENT" || prop(c, "STATUS")?.value === "CANCELLED") continue;
-      if (prop(c, "RRULE") || prop(c, "RDATE")) continue; // expansion not done yet: see content.ts
+      if (prop(c, "RRULE") || prop(c, "RDATE")) continue; // ical.js could not read it: no expansion
       if (!overlaps(c, start, end)) continue;
       const s = parseIcalDate(prop(c, "DTSTART")!.value)!;
       const de = prop(c, "DTEND");

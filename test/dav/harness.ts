@@ -41,7 +41,8 @@ export interface DavServer {
   close(): Promise<void>;
 }
 
-export async function startDav(): Promise<DavServer> {
+/** host: a loopback address in the caller's block (default HOST). */
+export async function startDav(host = HOST): Promise<DavServer> {
   const data = await createDataDir({ hostname: "mail.a.test", admin: "admin@a.test" });
   const config = await loadConfig(data.dir);
   const services = await openServices(config, { logger: silentLogger() });
@@ -64,9 +65,9 @@ export async function startDav(): Promise<DavServer> {
       dav: dav.ctx,
       plugins: [(a) => davPlugin(a, { ctx: dav.ctx, authenticate, secure: false })],
     },
-    { role: "http", address: HOST, port: 0 },
+    { role: "http", address: host, port: 0 },
   );
-  await app.listen({ host: HOST, port: 0 });
+  await app.listen({ host, port: 0 });
   const port = (app.server.address() as { port: number }).port;
   const req: DavServer["req"] = (method, p, opts = {}) =>
     new Promise((resolve, reject) => {
@@ -76,7 +77,7 @@ export async function startDav(): Promise<DavServer> {
         headers["content-length"] = String(Buffer.byteLength(opts.body));
         headers["content-type"] ??= "application/xml; charset=utf-8";
       }
-      const r = http.request({ host: HOST, port, method, path: p, headers, agent: false }, (res) => {
+      const r = http.request({ host, port, method, path: p, headers, agent: false }, (res) => {
         const chunks: Buffer[] = [];
         res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text: Buffer.concat(chunks).toString("utf8") }));
@@ -90,7 +91,7 @@ export async function startDav(): Promise<DavServer> {
     app,
     davDb: dav.db,
     port,
-    base: `http://${HOST}:${port}`,
+    base: `http://${host}:${port}`,
     req,
     async close() {
       await app.close();
