@@ -230,7 +230,7 @@ export interface AriScheduleOptions {
 export class AriSchedule {
   #cache: { id: string; result: AriResult } | null = null;
   #failing = false;
-  #noAri = false;
+  #noAriUntil = 0;
   readonly opts: AriScheduleOptions;
   constructor(opts: AriScheduleOptions) {
     this.opts = opts;
@@ -244,12 +244,13 @@ export class AriSchedule {
       return this.#fail(ruleAt, err);
     }
     if (this.#cache?.id === id && now < this.#cache.result.nextPollAt) return Math.min(ruleAt, this.#cache.result.at);
+    if (now < this.#noAriUntil) return ruleAt; // the directory had no renewalInfo: ask it again daily
     try {
       const opts = (await this.opts.get?.()) ?? {};
       const r = await fetchAri(this.opts.directoryUrl, certPem, now, (this.opts.random ?? Math.random)(), opts);
       if (!r) {
-        if (!this.#noAri) this.opts.logInfo({ directory: this.opts.directoryUrl }, "acme: the CA offers no ARI (renewalInfo); renewing by the one-third rule");
-        this.#noAri = true;
+        if (this.#noAriUntil === 0) this.opts.logInfo({ directory: this.opts.directoryUrl }, "acme: the CA offers no ARI (renewalInfo); renewing by the one-third rule");
+        this.#noAriUntil = now + ARI_POLL_MAX_MS;
         this.#cache = null;
         return ruleAt;
       }
@@ -258,7 +259,7 @@ export class AriSchedule {
       if (old && old.window.start === r.window.start && old.window.end === r.window.end && r.window.end > now) r.at = old.at;
       this.#cache = { id, result: r };
       this.#failing = false;
-      this.#noAri = false;
+      this.#noAriUntil = 0;
       return Math.min(ruleAt, r.at);
     } catch (err) {
       this.#cache = null;
