@@ -11,7 +11,9 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { ARI_POLL_DEFAULT_MS, ARI_POLL_MAX_MS, ARI_POLL_MIN_MS, AriSchedule, certId, chooseInWindow, parseRenewalInfo, retryAfterMs } from "./ari.ts";
+import { X509Certificate } from "node:crypto";
+import fc from "fast-check";
+import { ARI_POLL_DEFAULT_MS, ARI_POLL_MAX_MS, ARI_POLL_MIN_MS, AriSchedule, certId, certParts, chooseInWindow, parseRenewalInfo, retryAfterMs } from "./ari.ts";
 import { AcmeManager } from "./manager.ts";
 import { ManualClock } from "../clock.ts";
 import { silentLogger } from "../log/logger.ts";
@@ -69,6 +71,40 @@ describe("ARI certID (RFC 9773 §4.1)", () => {
     assert.doesNotMatch(text, /Authority Key Identifier/);
     assert.throws(() => certId(noAki), /AuthorityKeyIdentifier/);
     assert.throws(() => certId(Buffer.from([0x30, 0x82, 0xff])));
+  });
+});
+
+describe("ARI parsers under hostile input", () => {
+  it("the DER walk: every truncation and random byte changes of a real certificate throw an Error or give an answer, never hang or crash", () => {
+    const der = new X509Certificate(certs.high!).raw;
+    const ok = (b: Buffer) => {
+      try {
+        const p = certParts(b);
+        assert.ok(Buffer.isBuffer(p.serial) && Buffer.isBuffer(p.keyIdentifier));
+      } catch (err) {
+        assert.ok(err instanceof Error, String(err));
+      }
+    };
+    for (let i = 0; i < der.length; i++) ok(der.subarray(0, i));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(der.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), (edits) => {
+        const b = Buffer.from(der);
+        for (const [at, v] of edits) b[at] = v;
+        ok(b);
+      }),
+      { numRuns: 2000, seed: 1307 },
+    );
+  });
+
+  it("parseRenewalInfo: arbitrary JSON-ish text gives null or a window with end > start", () => {
+    const jsonish = fc.oneof(fc.string(), fc.json(), fc.record({ suggestedWindow: fc.record({ start: fc.oneof(fc.string(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())), end: fc.oneof(fc.string(), fc.date({ noInvalidDate: true }).map((d) => d.toISOString())) }) }).map((o) => JSON.stringify(o)));
+    fc.assert(
+      fc.property(jsonish, (text) => {
+        const w = parseRenewalInfo(text);
+        if (w !== null) assert.ok(Number.isFinite(w.start) && w.end > w.start);
+      }),
+      { numRuns: 2000, seed: 1307 },
+    );
   });
 });
 
