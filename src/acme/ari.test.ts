@@ -5,7 +5,7 @@
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
@@ -234,7 +234,6 @@ describe("ARI against a loopback CA stand-in", () => {
       await writeFile(certFile, certs.high!);
       const notBefore = Date.UTC(2026, 0, 1);
       const notAfter = notBefore + 90 * DAY; // the rule: day 60 minus a jitter of at most 9 days
-      const { mkdir } = await import("node:fs/promises");
       await mkdir(path.join(data, "acme"));
       await writeFile(path.join(data, "acme", "state.json"), JSON.stringify({ names: ["mx.ari.test"], notBefore, notAfter, issuedAt: notBefore }));
       const clock = new ManualClock(notBefore + DAY);
