@@ -9,7 +9,8 @@
 // - Challenges: HTTP-01 (RFC 8555 §8.3) answered by our own http listener, TLS-ALPN-01
 //   (RFC 8737) by the https listener (challenges.ts), in acme.challenges order.
 // - When: policy.ts renewAt (a third of the lifetime left, with jitter), or at once when the
-//   certificate in use was not issued by ACME for exactly these names (first start, a new domain).
+//   certificate in use was not issued by ACME for exactly these names (first start, a new domain);
+//   earlier when the CA's ARI window (RFC 9773, ari.ts) says so.
 // - Failure: the old certificate stays in service, the watcher's alert goes out (health/watch),
 //   the next attempt waits policy.ts backoffMs (longer after a rate limit).
 // - Time comes from the injected clock; the timer only wakes the check up.
@@ -26,6 +27,8 @@ import type { Alert } from "../health/watch/alerts.ts";
 import { writeFileAtomic } from "../tls/atomic-file.ts";
 import { addHttp01, addTlsAlpn01, removeHttp01, removeTlsAlpn01 } from "./challenges.ts";
 import { backoffMs, certificateNames, groupNames, renewAt } from "./policy.ts";
+import { AriSchedule } from "./ari.ts";
+import type { GetOptions } from "./ari.ts";
 
 export interface AcmeDeps {
   config: Pick<Config, "acme" | "tls" | "dataDir" | "hostname">;
@@ -58,10 +61,21 @@ export class AcmeManager {
   #running: Promise<boolean> | null = null;
   #stopped = false;
   #alerting = false;
+  #ari: AriSchedule | null = null;
 
   constructor(deps: AcmeDeps) {
     this.#d = deps;
     this.#dir = path.join(deps.config.dataDir, "acme");
+  }
+
+  /** ARI (RFC 9773, ari.ts) for the current directory URL; a new schedule when it changed (SIGHUP). */
+  #ariFor(): AriSchedule {
+    const url = this.#d.config.acme.directoryUrl;
+    if (this.#ari?.opts.directoryUrl !== url) {
+      const log = this.#d.logger.child({ component: "acme" });
+      this.#ari = new AriSchedule({ directoryUrl: url, get: () => this.#getOptions(), random: () => this.#rand(), logInfo: (f, m) => log.info(f, m) });
+    }
+    return this.#ari;
   }
 
   get statePath(): string {
@@ -89,7 +103,16 @@ export class AcmeManager {
     const st = await this.state();
     const names = await this.wantedNames();
     if (!st || st.names.length !== names.length || names.some((n) => !st.names.includes(n))) return 0;
-    return renewAt(st, this.#d.config.acme.renewWhenLeft, this.#jitter(st));
+    const rule = renewAt(st, this.#d.config.acme.renewWhenLeft, this.#jitter(st));
+    // ARI (RFC 9773) when the directory offers renewalInfo: min(its choice, the rule); on any
+    // failure the rule alone (ari.ts logs it once).
+    let pem: string;
+    try {
+      pem = await readFile(this.#d.config.tls.cert, "utf8");
+    } catch {
+      return rule;
+    }
+    return this.#ariFor().renewAt(rule, pem, this.#d.clock.now());
   }
 
   /** Starts the schedule: a check now, then every acme.checkIntervalSeconds. */
@@ -213,9 +236,14 @@ export class AcmeManager {
 
   /** Names resolved by our Resolver; acme.caFile trusted beside the system roots for the directory's HTTPS. */
   async #trust(): Promise<void> {
+    acme.axios.defaults.httpsAgent = new https.Agent(await this.#getOptions());
+  }
+
+  /** The trust (system roots + acme.caFile) and lookup (the Resolver) for the CA's host. */
+  async #getOptions(): Promise<GetOptions> {
     const caFile = this.#d.config.acme.caFile;
     const extra = caFile ? await readFile(path.resolve(this.#d.config.dataDir, caFile), "utf8") : null;
-    acme.axios.defaults.httpsAgent = new https.Agent({ ...(extra ? { ca: [...tls.rootCertificates, extra] } : {}), ...(this.#d.lookup ? { lookup: this.#d.lookup } : {}) });
+    return { ...(extra ? { ca: [...tls.rootCertificates, extra] } : {}), ...(this.#d.lookup ? { lookup: this.#d.lookup } : {}) };
   }
 
   #rand(): number {
