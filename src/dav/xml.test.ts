@@ -33,6 +33,10 @@ test("output escapes text and declares unknown namespaces", () => {
   assert.equal(parseXml(out.replace(/^<\?xml[^>]*\?>\n/, "")).children[0].text, "/a&<b>");
 });
 
+test("regression (fuzzer, CI): an unterminated tag the validator passes is an XmlError", () => {
+  for (const body of ["<prop/", "<d:prop xmlns:d=\"DAV:\"/"]) assert.throws(() => parseXml(body), XmlError);
+});
+
 test("fuzz: any input parses or throws XmlError", () => {
   const piece = fc.constantFrom("<", ">", "/", "d:", "xmlns:d=\"DAV:\"", " ", "prop", "&amp;", "&", "\"", "=", "<!DOCTYPE", "<![CDATA[", "]]>", "<?xml?>", "é", "\u0000");
   fc.assert(

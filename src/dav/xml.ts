@@ -44,7 +44,14 @@ export function parseXml(body: string): XmlElement {
   if (/<!DOCTYPE/i.test(body) || /<!ENTITY/i.test(body)) throw new XmlError("DOCTYPE is not allowed");
   const v = XMLValidator.validate(body);
   if (v !== true) throw new XmlError(`not well-formed XML: ${v.err.msg}`);
-  const nodes = parser.parse(body) as Node[];
+  // The validator lets some broken input through (`<prop/`, found by the fuzzer below), which
+  // the parser then refuses with a plain Error: that is malformed XML too, a 400, never a 500.
+  let nodes: Node[];
+  try {
+    nodes = parser.parse(body) as Node[];
+  } catch (err) {
+    throw new XmlError(`not well-formed XML: ${(err as Error).message}`);
+  }
   let count = 0;
   const convert = (node: Node, scope: Map<string, string>, depth: number): XmlElement | null => {
     const tag = Object.keys(node).find((k) => k !== ":@");
