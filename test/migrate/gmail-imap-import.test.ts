@@ -18,6 +18,7 @@ import type { DataDir } from "../support/freehold.ts";
 import { startGmailImap } from "../support/gmail-imap.ts";
 import type { GmailMessage, GmailPeer } from "../support/gmail-imap.ts";
 import { openStorage } from "../../src/store/open.ts";
+import { sortRows, storedRows, type Row } from "../support/import-rows.ts";
 
 const run = promisify(execFile);
 const MAIN = path.join(ROOT, "src/cli/main.ts");
@@ -58,8 +59,6 @@ function gm(i: number, c: Case): GmailMessage {
   return { msgid: String(1_700_000_000_000_000_000n + BigInt(i)), box: c.box ?? "all", labels: c.labels, flags: c.flags, date: Date.UTC(2021, 0, 1, 0, 0, i * 7) / 1000 + i * 86_400, bytes: body(i, c.size) };
 }
 
-type Row = { folder: string; sha: string; flags: string; date: number };
-const sortRows = (r: Row[]) => r.sort((a, b) => (`${a.folder}\0${a.sha}` < `${b.folder}\0${b.sha}` ? -1 : 1));
 
 /** What each mode must produce, written out from the table (not from the code under test). */
 function expected(cases: Case[], mode: "folders" | "keywords"): Row[] {
@@ -90,19 +89,7 @@ after(async () => {
 });
 
 async function ourRows(data: DataDir): Promise<Row[]> {
-  const s = await openStorage(data.dir);
-  try {
-    const u = (await s.store.accounts.getUserByAddress("new@example.test"))!;
-    const out: Row[] = [];
-    for (const mb of await s.store.mail.listMailboxes(u.id)) {
-      for (const m of await s.store.mail.listMessages(mb.id)) {
-        out.push({ folder: mb.name, sha: createHash("sha256").update(m.traceHeaders).update(await s.blobs.readAll(m.blobId)).digest("hex"), flags: [...m.flags].sort().join(" "), date: Math.floor(m.internalDate / 1000) });
-      }
-    }
-    return sortRows(out);
-  } finally {
-    await s.close();
-  }
+  return storedRows(data.dir, "new@example.test");
 }
 
 async function specialUses(data: DataDir): Promise<Record<string, string | null>> {

@@ -17,6 +17,7 @@ import type { DataDir } from "../support/freehold.ts";
 import { dovecotUnavailable, startDovecot } from "../support/dovecot.ts";
 import type { DovecotPeer } from "../support/dovecot.ts";
 import { openStorage } from "../../src/store/open.ts";
+import { sortRows, storedRows, type Row } from "../support/import-rows.ts";
 
 const run = promisify(execFile);
 const MAIN = path.join(ROOT, "src/cli/main.ts");
@@ -71,8 +72,6 @@ function imap(): ImapFlow {
   return new ImapFlow({ host: HOST, port: dovecot.port, secure: false, auth: { user: "old", pass: "old-pass" }, logger: false });
 }
 
-type Row = { folder: string; sha: string; flags: string; date: number };
-const sortRows = (r: Row[]) => r.sort((a, b) => (`${a.folder}\0${a.sha}` < `${b.folder}\0${b.sha}` ? -1 : 1));
 
 /** What Dovecot serves: BODY[] SHA-256, flags without \Recent, INTERNALDATE (seconds). */
 async function sourceRows(): Promise<Row[]> {
@@ -98,19 +97,7 @@ async function sourceRows(): Promise<Row[]> {
 }
 
 async function ourRows(): Promise<Row[]> {
-  const s = await openStorage(data.dir);
-  try {
-    const u = (await s.store.accounts.getUserByAddress("new@example.test"))!;
-    const out: Row[] = [];
-    for (const mb of await s.store.mail.listMailboxes(u.id)) {
-      for (const m of await s.store.mail.listMessages(mb.id)) {
-        out.push({ folder: mb.name, sha: createHash("sha256").update(m.traceHeaders).update(await s.blobs.readAll(m.blobId)).digest("hex"), flags: [...m.flags].sort().join(" "), date: Math.floor(m.internalDate / 1000) });
-      }
-    }
-    return sortRows(out);
-  } finally {
-    await s.close();
-  }
+  return storedRows(data.dir, "new@example.test");
 }
 
 async function ourCount(): Promise<number> {
