@@ -32,7 +32,6 @@ export function watchTlsFiles(live: LoadedTls, opts: TlsReloadOptions): TlsReloa
   const { certPath, keyPath, logger } = opts;
   let fingerprint = "";
   let running: Promise<boolean> | null = null;
-  let again = false;
   const digest = (): string => {
     try {
       return createHash("sha256").update(fs.readFileSync(certPath)).update("\0").update(fs.readFileSync(keyPath)).digest("hex");
@@ -58,19 +57,29 @@ export function watchTlsFiles(live: LoadedTls, opts: TlsReloadOptions): TlsReloa
       return false;
     }
   };
+  // One reload at a time. A call during one queues a single rerun after it, which every later
+  // caller shares; if any of them is a SIGHUP the rerun is one (it reloads unchanged files too and
+  // is logged as such), so a SIGHUP that lands during a file-change reload is never lost.
+  let queued: { reason: string; promise: Promise<boolean> } | null = null;
   const reload = (reason: string): Promise<boolean> => {
-    if (running) {
-      again = true;
+    if (!running) {
+      running = once(reason).finally(() => {
+        running = null;
+      });
       return running;
     }
-    running = once(reason).finally(() => {
-      running = null;
-      if (again) {
-        again = false;
-        void reload(reason);
-      }
-    });
-    return running;
+    if (queued) {
+      if (reason === "SIGHUP") queued.reason = "SIGHUP";
+      return queued.promise;
+    }
+    const q: { reason: string; promise: Promise<boolean> } = { reason, promise: Promise.resolve(false) };
+    const next = (): Promise<boolean> => {
+      queued = null;
+      return reload(q.reason);
+    };
+    q.promise = running.then(next, next);
+    queued = q;
+    return q.promise;
   };
 
   const interval = opts.pollMs ?? 5000;

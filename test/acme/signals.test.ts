@@ -122,7 +122,12 @@ describe("signals", () => {
       after = await servedSerial(ports.imaps!);
     }
     assert.notEqual(after, before, "the new certificate is served");
-    assert.ok(logLines(fh.output()).some((l) => l.msg === "TLS certificate reloaded" && l.reason === "SIGHUP"), "reloaded for SIGHUP");
+    // Log lines are flushed within 100 ms (buffered logging): wait for it, with a bound.
+    const logDeadline = Date.now() + 5_000;
+    while (!logLines(fh.output()).some((l) => l.msg === "TLS certificate reloaded" && l.reason === "SIGHUP")) {
+      assert.ok(Date.now() < logDeadline, "reloaded for SIGHUP");
+      await new Promise((r) => setTimeout(r, 50));
+    }
     // The IMAP session opened before the SIGHUP still answers.
     imap.sock.write("a1 NOOP\r\n");
     await imap.until(/^a1 OK/m);
