@@ -11,6 +11,7 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import type { LoadedTls } from "../tls/context.ts";
+import { categoryOf } from "./disk-usage.ts";
 
 const DAY = 86_400_000;
 /** The dashboard's warning thresholds (docs/web.md "Dashboard"). */
@@ -71,8 +72,10 @@ export async function serverStatus(src: StatusSources): Promise<ServerStatus> {
   const freeBytes = st.bavail * st.bsize;
   const byDb = new Map<string, number>();
   for (const name of await fs.readdir(src.dataDir)) {
-    const m = /^(.+\.sqlite)(-wal|-shm|-journal)?$/.exec(name);
-    if (!m) continue;
+    // The same rule as `freehold status`'s walk: a database with its -wal/-shm/-journal.
+    const category = categoryOf(name, null);
+    if (!category.startsWith("database ")) continue;
+    const m = [name, category.slice("database ".length)];
     try {
       const s = await fs.lstat(path.join(src.dataDir, name));
       if (s.isFile()) byDb.set(m[1], (byDb.get(m[1]) ?? 0) + s.blocks * 512);
