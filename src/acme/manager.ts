@@ -27,7 +27,7 @@ import type { Alert } from "../health/watch/alerts.ts";
 import { writeFileAtomic } from "../tls/atomic-file.ts";
 import { addHttp01, addTlsAlpn01, removeHttp01, removeTlsAlpn01 } from "./challenges.ts";
 import { backoffMs, certificateNames, groupNames, renewAt } from "./policy.ts";
-import { AriSchedule } from "./ari.ts";
+import { AriSchedule, certId, offersAri, orderReplacing } from "./ari.ts";
 import type { GetOptions } from "./ari.ts";
 
 export interface AcmeDeps {
@@ -157,6 +157,8 @@ export class AcmeManager {
     try {
       const client = new acme.Client({ directoryUrl: config.acme.directoryUrl, accountKey: await this.#accountKey() });
       await this.#trust();
+      const replaces = await this.#replaces();
+      if (replaces) orderReplacing(client as unknown as Parameters<typeof orderReplacing>[0], replaces, (f, m) => log.info(f, m));
       const [key, csr] = await acme.crypto.createCsr({ commonName: names[0]!, altNames: names }, await acme.crypto.createPrivateKey(2048));
       const chain = await client.auto({
         csr,
@@ -207,6 +209,21 @@ export class AcmeManager {
       await this.#raise("problem", `Certificate order for ${names[0]} failed: ${msg}`).catch(() => undefined);
       return false;
     }
+  }
+
+  /**
+   * RFC 9773 §5: the certID of the certificate this order replaces, when it is one we ordered
+   * (state.json) and the directory offers renewalInfo; otherwise null (a plain newOrder).
+   */
+  async #replaces(): Promise<string | null> {
+    if (!(await this.state())) return null;
+    let id: string;
+    try {
+      id = certId(await readFile(this.#d.config.tls.cert, "utf8"));
+    } catch {
+      return null;
+    }
+    return (await offersAri(this.#d.config.acme.directoryUrl, await this.#getOptions())) ? id : null;
   }
 
   #raise(kind: "problem" | "recovery", message: string): Promise<void> {
