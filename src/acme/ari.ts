@@ -227,6 +227,13 @@ export interface AriScheduleOptions {
   logInfo: (fields: Record<string, unknown>, msg: string) => void;
 }
 
+/** When the certificate is renewed, and why (shown by GET /api/v1/status). */
+export interface RenewalPlan {
+  at: number;
+  reason: string;
+}
+export const RULE_REASON = "one-third rule";
+
 export class AriSchedule {
   #cache: { id: string; result: AriResult } | null = null;
   #failing = false;
@@ -237,6 +244,18 @@ export class AriSchedule {
   }
 
   async renewAt(ruleAt: number, certPem: string | Buffer, now: number): Promise<number> {
+    return (await this.plan(ruleAt, certPem, now)).at;
+  }
+
+  /** renewAt with the reason: "ari window <start> – <end>" when the ARI choice is earlier, else "one-third rule". */
+  async plan(ruleAt: number, certPem: string | Buffer, now: number): Promise<RenewalPlan> {
+    const at = await this.#renewAt(ruleAt, certPem, now);
+    const w = this.#cache?.result;
+    if (w && at === w.at && at < ruleAt) return { at, reason: `ari window ${new Date(w.window.start).toISOString()} – ${new Date(w.window.end).toISOString()}` };
+    return { at, reason: RULE_REASON };
+  }
+
+  async #renewAt(ruleAt: number, certPem: string | Buffer, now: number): Promise<number> {
     let id: string;
     try {
       id = certId(certPem);

@@ -12,8 +12,10 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { certId } from "./ari.ts";
-import { AcmeManager } from "./manager.ts";
+import { certId, RULE_REASON } from "./ari.ts";
+import { AcmeManager, AT_ONCE_REASON } from "./manager.ts";
+import { serverStatus } from "../status/status.ts";
+import { loadTlsContext } from "../tls/context.ts";
 import { ManualClock } from "../clock.ts";
 import { silentLogger } from "../log/logger.ts";
 
@@ -47,6 +49,7 @@ describe("newOrder \"replaces\" (RFC 9773 §5) against a loopback CA stand-in", 
   const orders: Record<string, unknown>[] = [];
   let ari = true;
   let refuse = false;
+  let ariStatus = 200;
   let nonce = 0;
 
   before(async () => {
@@ -65,6 +68,10 @@ describe("newOrder \"replaces\" (RFC 9773 §5) against a loopback CA stand-in", 
           const d: Record<string, unknown> = { newNonce: `${base}/nonce`, newAccount: `${base}/acct`, newOrder: `${base}/order`, meta: {} };
           if (ari) d.renewalInfo = `${base}/ari`;
           return json(200, d);
+        }
+        if (req.url?.startsWith("/ari/")) {
+          if (ariStatus !== 200) return json(ariStatus, { type: "urn:ietf:params:acme:error:serverInternal", detail: "oops" });
+          return json(200, { suggestedWindow: { start: "2026-02-01T00:00:00Z", end: "2026-02-03T00:00:00Z" } });
         }
         if (req.url === "/nonce") {
           res.statusCode = req.method === "HEAD" ? 200 : 204;
@@ -107,7 +114,7 @@ describe("newOrder \"replaces\" (RFC 9773 §5) against a loopback CA stand-in", 
     if (withState) await writeFile(path.join(data, "acme", "state.json"), JSON.stringify({ names: ["mx.replaces.test"], notBefore, notAfter: notBefore + 90 * DAY, issuedAt: notBefore }));
     const mgr = new AcmeManager({
       config: { dataDir: data, hostname: "mx.replaces.test", tls: { cert: certFile, key: path.join(data, "key.pem") } as never, acme: { enabled: true, directoryUrl: `${base}/dir`, email: "postmaster@replaces.test", renewWhenLeft: 1 / 3, checkIntervalSeconds: 3600, challenges: ["http-01"] } as never },
-      clock: new ManualClock(notBefore + 61 * DAY),
+      clock: new ManualClock(notBefore + 10 * DAY),
       logger: silentLogger(),
       domains: async () => [],
       reload: async () => true,
@@ -116,6 +123,45 @@ describe("newOrder \"replaces\" (RFC 9773 §5) against a loopback CA stand-in", 
     });
     return { mgr, data, certFile };
   }
+
+  it("the planned renewal and its reason (ARI window, one-third rule, at once) reach the status of the main certificate", async () => {
+    const { mgr, data, certFile } = await manager(true);
+    try {
+      ari = true;
+      ariStatus = 200;
+      const status = async (acme: boolean) => (await serverStatus({ main: await loadTlsContext(certFile, path.join(dir, "old.key")), dataDir: data, now: () => Date.UTC(2026, 0, 10), acme })).certificates[0]!;
+      assert.equal((await status(true)).renewal, undefined); // no check has run yet
+      // The window (Feb 1-3, random 0.5 → Feb 2) is before the rule (day 60 minus jitter, in March).
+      const p = await mgr.plan();
+      assert.equal(p.at, Date.UTC(2026, 1, 2));
+      assert.equal(p.reason, "ari window 2026-02-01T00:00:00.000Z – 2026-02-03T00:00:00.000Z");
+      assert.deepEqual((await status(true)).renewal, { at: "2026-02-02T00:00:00.000Z", reason: p.reason });
+      assert.equal((await status(false)).renewal, undefined); // acme off: no plan shown
+      // A fresh manager whose ARI lookup fails: the rule, and the status says so.
+      ariStatus = 500;
+      const { mgr: m2, data: d2 } = await manager(true);
+      try {
+        const p2 = await m2.plan();
+        assert.equal(p2.reason, RULE_REASON);
+        assert.ok(p2.at > Date.UTC(2026, 1, 20) && p2.at <= Date.UTC(2026, 2, 2), new Date(p2.at).toISOString());
+        const s2 = await serverStatus({ main: await loadTlsContext(certFile, path.join(dir, "old.key")), dataDir: d2, now: () => Date.UTC(2026, 0, 10), acme: true });
+        assert.deepEqual(s2.certificates[0]!.renewal, { at: new Date(p2.at).toISOString(), reason: RULE_REASON });
+      } finally {
+        await rm(d2, { recursive: true, force: true });
+      }
+      // No state.json (not ordered by ACME yet): at once.
+      const { mgr: m3, data: d3 } = await manager(false);
+      try {
+        assert.deepEqual(await m3.plan(), { at: 0, reason: AT_ONCE_REASON });
+        assert.equal(JSON.parse(await readFile(path.join(d3, "acme", "plan.json"), "utf8")).reason, AT_ONCE_REASON);
+      } finally {
+        await rm(d3, { recursive: true, force: true });
+      }
+    } finally {
+      ariStatus = 200;
+      await rm(data, { recursive: true, force: true });
+    }
+  });
 
   it("a renewal carries replaces = the certID of the certificate in use; the next one that of the new certificate", async () => {
     const { mgr, data, certFile } = await manager(true);
