@@ -288,7 +288,7 @@ async function dashboard(): Promise<void> {
 }
 
 interface ServerStatus {
-  certificates: Array<{ use: string; subject: string; names: string[]; issuer: string | null; notAfter: string; daysLeft: number }>;
+  certificates: Array<{ use: string; subject: string; names: string[]; issuer: string | null; notAfter: string; daysLeft: number; renewal?: { at: string; reason: string } }>;
   disk: { sizeBytes: number; freeBytes: number; freePercent: number; databaseBytes: number };
   thresholds: { daysLeft: number; freePercent: number };
 }
@@ -300,12 +300,14 @@ function statusCards(s: ServerStatus | Error): HTMLElement[] {
   if (s instanceof Error) return [card("Certificate expiry", "unknown", `status unavailable: ${s.message}`, false), card("Disk", "unknown", `status unavailable: ${s.message}`, false)];
   const certs = [...s.certificates].sort((a, b) => a.daysLeft - b.daysLeft);
   const first = certs[0];
+  // The ACME manager's plan for the main certificate (docs/tls.md "Planned renewal").
+  const renewal = s.certificates.find((c) => c.use === "main")?.renewal;
   const days = (n: number) => (n < 0 ? `expired ${-n} day${n === -1 ? "" : "s"} ago` : `${n} day${n === 1 ? "" : "s"} left`);
   const certCard = first
     ? card(
         "Certificate expiry",
         days(first.daysLeft),
-        `${first.names.join(", ") || first.subject} · until ${first.notAfter.slice(0, 10)}${first.issuer ? ` · issuer ${first.issuer}` : ""}${certs.length > 1 ? ` · ${certs.length - 1} more, the next ${days(certs[1].daysLeft)}` : ""}`,
+        `${first.names.join(", ") || first.subject} · until ${first.notAfter.slice(0, 10)}${first.issuer ? ` · issuer ${first.issuer}` : ""}${certs.length > 1 ? ` · ${certs.length - 1} more, the next ${days(certs[1].daysLeft)}` : ""}${renewal ? ` · ACME renews ${renewal.at.slice(0, 16).replace("T", " ")} UTC (${renewal.reason})` : ""}`,
         first.daysLeft < s.thresholds.daysLeft,
       )
     : card("Certificate expiry", "none loaded", "no TLS certificate is loaded", false);

@@ -227,6 +227,13 @@ export interface AriScheduleOptions {
   logInfo: (fields: Record<string, unknown>, msg: string) => void;
 }
 
+/** When the certificate is renewed, and why (shown by GET /api/v1/status). */
+export interface RenewalPlan {
+  at: number;
+  reason: string;
+}
+export const RULE_REASON = "one-third rule";
+
 export class AriSchedule {
   #cache: { id: string; result: AriResult } | null = null;
   #failing = false;
@@ -237,6 +244,18 @@ export class AriSchedule {
   }
 
   async renewAt(ruleAt: number, certPem: string | Buffer, now: number): Promise<number> {
+    return (await this.plan(ruleAt, certPem, now)).at;
+  }
+
+  /** renewAt with the reason: "ari window <start> – <end>" when the ARI choice is earlier, else "one-third rule". */
+  async plan(ruleAt: number, certPem: string | Buffer, now: number): Promise<RenewalPlan> {
+    const at = await this.#renewAt(ruleAt, certPem, now);
+    const w = this.#cache?.result;
+    if (w && at === w.at && at < ruleAt) return { at, reason: `ari window ${new Date(w.window.start).toISOString()} – ${new Date(w.window.end).toISOString()}` };
+    return { at, reason: RULE_REASON };
+  }
+
+  async #renewAt(ruleAt: number, certPem: string | Buffer, now: number): Promise<number> {
     let id: string;
     try {
       id = certId(certPem);
@@ -272,4 +291,46 @@ export class AriSchedule {
     this.#failing = true;
     return ruleAt;
   }
+}
+
+// ---- "replaces" in newOrder (RFC 9773 §5) ----
+
+/** Does the directory offer renewalInfo (RFC 9773 §3)? Any failure → false (no "replaces" then). */
+export async function offersAri(directoryUrl: string, opts: GetOptions = {}): Promise<boolean> {
+  try {
+    const res = await httpGet(directoryUrl, opts);
+    if (res.status !== 200) return false;
+    return typeof (JSON.parse(res.body) as Record<string, unknown>).renewalInfo === "string";
+  } catch {
+    return false;
+  }
+}
+
+/** A CA's refusal of the "replaces" field: §7.4 alreadyReplaced, or any error naming it. */
+export function refusesReplaces(err: unknown): boolean {
+  const msg = (err as Error)?.message ?? String(err);
+  return /alreadyReplaced|replace/i.test(msg);
+}
+
+interface OrderingClient {
+  // acme-client's Client.createOrder: the payload goes to newOrder as it is.
+  createOrder(data: Record<string, unknown>): Promise<unknown>;
+}
+
+/**
+ * §5: the client's newOrder requests carry "replaces": <certID> of the certificate being renewed.
+ * A CA that refuses it (already replaced, unknown certID, another account's certificate) gets the
+ * same order once more without it, logged; an order that fails otherwise fails as it is.
+ */
+export function orderReplacing(client: OrderingClient, replaces: string, logInfo: (fields: Record<string, unknown>, msg: string) => void): void {
+  const original = client.createOrder.bind(client);
+  client.createOrder = async (data) => {
+    try {
+      return await original({ ...data, replaces });
+    } catch (err) {
+      if (!refusesReplaces(err)) throw err;
+      logInfo({ replaces, err: (err as Error).message ?? String(err) }, "acme: the CA refused \"replaces\" (RFC 9773 §5); ordering again without it");
+      return original(data);
+    }
+  };
 }

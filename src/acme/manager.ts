@@ -27,8 +27,11 @@ import type { Alert } from "../health/watch/alerts.ts";
 import { writeFileAtomic } from "../tls/atomic-file.ts";
 import { addHttp01, addTlsAlpn01, removeHttp01, removeTlsAlpn01 } from "./challenges.ts";
 import { backoffMs, certificateNames, groupNames, renewAt } from "./policy.ts";
-import { AriSchedule } from "./ari.ts";
-import type { GetOptions } from "./ari.ts";
+import { AriSchedule, certId, offersAri, orderReplacing, RULE_REASON } from "./ari.ts";
+import type { GetOptions, RenewalPlan } from "./ari.ts";
+
+/** The plan's reason when the certificate in use is not ACME's for exactly the wanted names. */
+export const AT_ONCE_REASON = "at once: the certificate in use was not issued by ACME for these names";
 
 export interface AcmeDeps {
   config: Pick<Config, "acme" | "tls" | "dataDir" | "hostname">;
@@ -62,6 +65,7 @@ export class AcmeManager {
   #stopped = false;
   #alerting = false;
   #ari: AriSchedule | null = null;
+  #planWritten = "";
 
   constructor(deps: AcmeDeps) {
     this.#d = deps;
@@ -100,9 +104,36 @@ export class AcmeManager {
 
   /** When the next order is due (ms since the epoch); 0 when at once. */
   async dueAt(): Promise<number> {
+    return (await this.plan()).at;
+  }
+
+  get planPath(): string {
+    return path.join(this.#dir, "plan.json");
+  }
+
+  /**
+   * When the next order is due and why; written to <data>/acme/plan.json when it changes, where
+   * GET /api/v1/status (status/status.ts) reads it (the web may run in another process).
+   */
+  async plan(): Promise<RenewalPlan> {
+    const p = await this.#plan();
+    const text = JSON.stringify({ at: new Date(p.at).toISOString(), reason: p.reason });
+    if (text !== this.#planWritten) {
+      try {
+        await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+        await writeFileAtomic(this.planPath, text, 0o644);
+        this.#planWritten = text;
+      } catch (err) {
+        this.#d.logger.warn({ component: "acme", err: (err as Error).message }, "acme: could not write the renewal plan");
+      }
+    }
+    return p;
+  }
+
+  async #plan(): Promise<RenewalPlan> {
     const st = await this.state();
     const names = await this.wantedNames();
-    if (!st || st.names.length !== names.length || names.some((n) => !st.names.includes(n))) return 0;
+    if (!st || st.names.length !== names.length || names.some((n) => !st.names.includes(n))) return { at: 0, reason: AT_ONCE_REASON };
     const rule = renewAt(st, this.#d.config.acme.renewWhenLeft, this.#jitter(st));
     // ARI (RFC 9773) when the directory offers renewalInfo: min(its choice, the rule); on any
     // failure the rule alone (ari.ts logs it once).
@@ -110,9 +141,9 @@ export class AcmeManager {
     try {
       pem = await readFile(this.#d.config.tls.cert, "utf8");
     } catch {
-      return rule;
+      return { at: rule, reason: RULE_REASON };
     }
-    return this.#ariFor().renewAt(rule, pem, this.#d.clock.now());
+    return this.#ariFor().plan(rule, pem, this.#d.clock.now());
   }
 
   /** Starts the schedule: a check now, then every acme.checkIntervalSeconds. */
@@ -157,6 +188,8 @@ export class AcmeManager {
     try {
       const client = new acme.Client({ directoryUrl: config.acme.directoryUrl, accountKey: await this.#accountKey() });
       await this.#trust();
+      const replaces = await this.#replaces();
+      if (replaces) orderReplacing(client as unknown as Parameters<typeof orderReplacing>[0], replaces, (f, m) => log.info(f, m));
       const [key, csr] = await acme.crypto.createCsr({ commonName: names[0]!, altNames: names }, await acme.crypto.createPrivateKey(2048));
       const chain = await client.auto({
         csr,
@@ -191,6 +224,8 @@ export class AcmeManager {
       this.#failures = 0;
       this.#retryAt = 0;
       log.info({ names, notAfter: new Date(st.notAfter).toISOString(), serial: leaf.serialNumber, swapped }, "acme: certificate issued");
+      // The status shows the new certificate's plan at once, not after the next check.
+      await this.plan().catch(() => undefined);
       if (this.#alerting) {
         this.#alerting = false;
         await this.#raise("recovery", `Certificate for ${names[0]} issued again`);
@@ -207,6 +242,21 @@ export class AcmeManager {
       await this.#raise("problem", `Certificate order for ${names[0]} failed: ${msg}`).catch(() => undefined);
       return false;
     }
+  }
+
+  /**
+   * RFC 9773 §5: the certID of the certificate this order replaces, when it is one we ordered
+   * (state.json) and the directory offers renewalInfo; otherwise null (a plain newOrder).
+   */
+  async #replaces(): Promise<string | null> {
+    if (!(await this.state())) return null;
+    let id: string;
+    try {
+      id = certId(await readFile(this.#d.config.tls.cert, "utf8"));
+    } catch {
+      return null;
+    }
+    return (await offersAri(this.#d.config.acme.directoryUrl, await this.#getOptions())) ? id : null;
   }
 
   #raise(kind: "problem" | "recovery", message: string): Promise<void> {

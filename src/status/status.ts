@@ -26,6 +26,8 @@ export const CertificateStatusSchema = z.strictObject({
   issuer: z.string().nullable(),
   notAfter: z.string(),
   daysLeft: z.number().int(),
+  /** The main certificate with ACME on: when it is renewed and why (src/acme/manager.ts plan). */
+  renewal: z.strictObject({ at: z.string(), reason: z.string() }).optional(),
 });
 
 export const ServerStatusSchema = z.strictObject({
@@ -51,6 +53,19 @@ export interface StatusSources {
   sni?: () => LoadedTls[];
   dataDir: string;
   now: () => number;
+  /** acme.enabled: the main certificate gets the ACME manager's renewal plan (<data>/acme/plan.json). */
+  acme?: boolean;
+}
+
+/** The plan the ACME manager last wrote (src/acme/manager.ts plan), or undefined. */
+export async function renewalPlan(dataDir: string): Promise<{ at: string; reason: string } | undefined> {
+  try {
+    const v = JSON.parse(await fs.readFile(path.join(dataDir, "acme", "plan.json"), "utf8")) as Record<string, unknown>;
+    if (typeof v.at === "string" && typeof v.reason === "string") return { at: v.at, reason: v.reason };
+  } catch {
+    // none yet (the first check has not run) or being replaced
+  }
+  return undefined;
 }
 
 export function certificateStatus(live: LoadedTls, use: "main" | "sni", now: number): z.infer<typeof CertificateStatusSchema> {
@@ -67,6 +82,8 @@ export function certificateStatus(live: LoadedTls, use: "main" | "sni", now: num
 export async function serverStatus(src: StatusSources): Promise<ServerStatus> {
   const now = src.now();
   const certificates = [...(src.main ? [certificateStatus(src.main, "main", now)] : []), ...(src.sni?.() ?? []).map((c) => certificateStatus(c, "sni", now))];
+  const renewal = src.acme && certificates[0]?.use === "main" ? await renewalPlan(src.dataDir) : undefined;
+  if (renewal) certificates[0]!.renewal = renewal;
   const st = await fs.statfs(src.dataDir);
   const sizeBytes = st.blocks * st.bsize;
   const freeBytes = st.bavail * st.bsize;

@@ -43,7 +43,7 @@ import { registerApiRoutes } from "./routes/index.ts";
 import { registerUi } from "./ui.ts";
 
 export interface WebDeps {
-  config: Pick<Config, "dev" | "hostname" | "server" | "mtaSts" | "listeners"> & { dns?: Config["dns"] } & { dataDir?: string };
+  config: Pick<Config, "dev" | "hostname" | "server" | "mtaSts" | "listeners"> & { dns?: Config["dns"] } & { dataDir?: string } & { acme?: Pick<Config["acme"], "enabled"> };
   store: MetadataStore;
   accounts: AccountsService;
   dkim: Pick<DkimService, "list" | "rotate">;

@@ -5,7 +5,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { X509Certificate } from "node:crypto";
-import { mkdtemp, readFile, rm, statfs, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, statfs, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { serverStatus, ServerStatusSchema } from "../../src/status/status.ts";
@@ -87,5 +87,24 @@ test("status: tls.sni certificates are listed beside the main one, a near expiry
     assert.ok(c.daysLeft < s.thresholds.daysLeft);
   } finally {
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("status: with acme.enabled the main certificate shows the ACME manager's planned renewal and its reason", async () => {
+  const token = await w.token("admin@a.test", "server");
+  const plan = { at: "2026-02-02T00:00:00.000Z", reason: "ari window 2026-02-01T00:00:00.000Z – 2026-02-03T00:00:00.000Z" };
+  await mkdir(path.join(w.data.dir, "acme"), { recursive: true });
+  await writeFile(path.join(w.data.dir, "acme", "plan.json"), JSON.stringify(plan));
+  const acme = w.services.config.acme;
+  try {
+    // acme off: a leftover plan is not shown.
+    let s = ServerStatusSchema.parse((await w.req("GET", "/api/v1/status", { token })).json);
+    assert.equal(s.certificates[0]!.renewal, undefined);
+    acme.enabled = true;
+    s = ServerStatusSchema.parse((await w.req("GET", "/api/v1/status", { token })).json);
+    assert.deepEqual(s.certificates[0]!.renewal, plan);
+  } finally {
+    acme.enabled = false;
+    await rm(path.join(w.data.dir, "acme"), { recursive: true, force: true });
   }
 });

@@ -73,7 +73,7 @@ export function registerOpsRoutes(api: Api, ctx: ApiContext): void {
       requireServerAdmin(actorOf(req));
       const dataDir = deps.config.dataDir;
       if (!dataDir) unavailable("the status");
-      return serverStatus({ main: deps.certificates?.main ?? deps.tls, sni: deps.certificates?.sni, dataDir, now: () => deps.clock.now() });
+      return serverStatus({ main: deps.certificates?.main ?? deps.tls, sni: deps.certificates?.sni, dataDir, now: () => deps.clock.now(), acme: deps.config.acme?.enabled === true });
     },
   );
 

@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { chromium } from "playwright-core";
@@ -130,6 +130,18 @@ test("server admin: log in, every page renders, create a domain, a user and an a
     assert.match(disk, /\d+(\.\d)?% free/);
     assert.match(disk, /free of .* · databases /);
     assert.doesNotMatch(cert + disk, /unknown/);
+    // With acme.enabled the card adds the ACME manager's planned renewal (<data>/acme/plan.json).
+    await mkdir(path.join(w.data.dir, "acme"), { recursive: true });
+    await writeFile(path.join(w.data.dir, "acme", "plan.json"), JSON.stringify({ at: "2026-02-02T00:00:00.000Z", reason: "one-third rule" }));
+    w.services.config.acme.enabled = true;
+    try {
+      await s.page.reload();
+      await s.page.getByRole("region", { name: "Certificate expiry" }).getByText(/ACME renews/).waitFor();
+      assert.match(await s.page.getByRole("region", { name: "Certificate expiry" }).innerText(), /ACME renews 2026-02-02 00:00 UTC \(one-third rule\)/);
+    } finally {
+      w.services.config.acme.enabled = false;
+      await rm(path.join(w.data.dir, "acme"), { recursive: true, force: true });
+    }
 
     // A domain, then its DNS records page with copy buttons.
     await visit(s, "domains", "domains", "Domains");
