@@ -17,6 +17,7 @@ import { ARI_POLL_DEFAULT_MS, ARI_POLL_MAX_MS, ARI_POLL_MIN_MS, AriSchedule, cer
 import { AcmeManager } from "./manager.ts";
 import { ManualClock } from "../clock.ts";
 import { silentLogger } from "../log/logger.ts";
+import { makeTestCerts } from "../../test/support/test-ca.ts";
 
 const run = promisify(execFile);
 const HOST = "127.0.33.1";
@@ -42,13 +43,7 @@ async function opensslCertId(file: string): Promise<string> {
 
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), "fh-ari-"));
-  await openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=ARI Test CA", "-days", "30");
-  await writeFile(path.join(dir, "ext.cnf"), "authorityKeyIdentifier=keyid:always\nsubjectAltName=DNS:mx.ari.test\n");
-  for (const [name, serial] of [["high", "0x87654321abcdef"], ["low", "0x1234"]] as const) {
-    await openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", "/CN=mx.ari.test");
-    await openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", serial, "-days", "10", "-extfile", "ext.cnf", "-out", `${name}.pem`);
-    certs[name] = await readFile(path.join(dir, `${name}.pem`), "utf8");
-  }
+  Object.assign(certs, await makeTestCerts(dir, "mx.ari.test", "ARI Test CA", { high: "0x87654321abcdef", low: "0x1234" }));
 });
 
 after(async () => {

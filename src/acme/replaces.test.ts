@@ -5,21 +5,19 @@
 // certificate) speaks enough RFC 8555 for acme-client's auto().
 import { describe, it, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { promisify } from "node:util";
 import { certId, RULE_REASON } from "./ari.ts";
 import { AcmeManager, AT_ONCE_REASON } from "./manager.ts";
 import { serverStatus } from "../status/status.ts";
 import { loadTlsContext } from "../tls/context.ts";
 import { ManualClock } from "../clock.ts";
 import { silentLogger } from "../log/logger.ts";
+import { makeTestCerts } from "../../test/support/test-ca.ts";
 
-const run = promisify(execFile);
 const HOST = "127.0.34.1";
 const DAY = 86_400_000;
 
@@ -28,14 +26,7 @@ const certs: Record<string, string> = {};
 
 before(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), "fh-replaces-"));
-  const openssl = (...args: string[]) => run("openssl", args, { cwd: dir });
-  await openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Replaces Test CA", "-days", "30");
-  await writeFile(path.join(dir, "ext.cnf"), "authorityKeyIdentifier=keyid:always\nsubjectAltName=DNS:mx.replaces.test\n");
-  for (const [name, serial] of [["old", "0x0a01"], ["new", "0x0a02"]] as const) {
-    await openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-keyout", `${name}.key`, "-out", `${name}.csr`, "-subj", "/CN=mx.replaces.test");
-    await openssl("x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-set_serial", serial, "-days", "10", "-extfile", "ext.cnf", "-out", `${name}.pem`);
-    certs[name] = await readFile(path.join(dir, `${name}.pem`), "utf8");
-  }
+  Object.assign(certs, await makeTestCerts(dir, "mx.replaces.test", "Replaces Test CA", { old: "0x0a01", new: "0x0a02" }));
 });
 
 after(async () => {
