@@ -194,11 +194,10 @@ export interface AriResult {
 }
 
 /**
- * The ARI decision for one certificate: the directory's renewalInfo (null when the CA offers none),
- * GET <renewalInfo>/<certID>, a time in the window. Only the directory's host is contacted.
- * Throws on any failure (network, status, bad JSON, a renewalInfo URL on another host).
+ * The directory's renewalInfo URL (RFC 9773 §3), or null when the CA offers none. Throws on any
+ * failure (network, status, bad JSON, a renewalInfo URL on another host than the directory).
  */
-export async function fetchAri(directoryUrl: string, cert: X509Certificate | string | Buffer, now: number, rand: number, opts: GetOptions = {}): Promise<AriResult | null> {
+export async function renewalInfoUrl(directoryUrl: string, opts: GetOptions = {}): Promise<string | null> {
   const dirRes = await httpGet(directoryUrl, opts);
   if (dirRes.status !== 200) throw new Error(`directory: HTTP ${dirRes.status}`);
   const dir = JSON.parse(dirRes.body) as Record<string, unknown>;
@@ -207,6 +206,17 @@ export async function fetchAri(directoryUrl: string, cert: X509Certificate | str
   if (typeof base !== "string") throw new Error("directory: renewalInfo is not a string");
   const bu = new URL(base);
   if (bu.host !== new URL(directoryUrl).host) throw new Error(`renewalInfo on another host (${bu.host}) than the directory`);
+  return base;
+}
+
+/**
+ * The ARI decision for one certificate: the directory's renewalInfo (null when the CA offers none),
+ * GET <renewalInfo>/<certID>, a time in the window. Only the directory's host is contacted.
+ * Throws on any failure (as renewalInfoUrl, and the renewalInfo answer's status or body).
+ */
+export async function fetchAri(directoryUrl: string, cert: X509Certificate | string | Buffer, now: number, rand: number, opts: GetOptions = {}): Promise<AriResult | null> {
+  const base = await renewalInfoUrl(directoryUrl, opts);
+  if (base === null) return null;
   const url = `${base.replace(/\/+$/, "")}/${certId(cert)}`;
   const res = await httpGet(url, opts);
   if (res.status !== 200) throw new Error(`renewalInfo: HTTP ${res.status}`);
@@ -297,19 +307,16 @@ export class AriSchedule {
 
 /** Does the directory offer renewalInfo (RFC 9773 §3)? Any failure → false (no "replaces" then). */
 export async function offersAri(directoryUrl: string, opts: GetOptions = {}): Promise<boolean> {
-  try {
-    const res = await httpGet(directoryUrl, opts);
-    if (res.status !== 200) return false;
-    return typeof (JSON.parse(res.body) as Record<string, unknown>).renewalInfo === "string";
-  } catch {
-    return false;
-  }
+  return renewalInfoUrl(directoryUrl, opts).then((u) => u !== null, () => false);
 }
 
-/** A CA's refusal of the "replaces" field: §7.4 alreadyReplaced, or any error naming it. */
+/**
+ * A CA's refusal of the "replaces" field: §7.4 alreadyReplaced, or any error naming it. acme-client
+ * keeps only the problem's detail in the message, not its type, so this matches the text.
+ */
 export function refusesReplaces(err: unknown): boolean {
   const msg = (err as Error)?.message ?? String(err);
-  return /alreadyReplaced|replace/i.test(msg);
+  return /replace/i.test(msg);
 }
 
 interface OrderingClient {
